@@ -1,0 +1,21 @@
+//! `deploy-token`: One person changes servers at a time: acquire, release and inspect the deploy token.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use upkeep_cli::{EXIT_CODES_HELP, Exit, GlobalArgs};
+
+/// One person changes servers at a time: acquire, release and inspect the deploy token.
+#[derive(Debug, Parser)]
+#[command(version, about, after_help = EXIT_CODES_HELP)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+fn main() -> ExitCode {
+    upkeep_cli::install_crypto_provider();
+    let cli = Cli::parse();
+    cli.global.init_logging();
+    Exit::Success.into()
+}

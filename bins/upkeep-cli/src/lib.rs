@@ -1,0 +1,234 @@
+//! The shared edge of the upkeep binaries.
+//!
+//! Library crates return `thiserror` enums and never print. This crate is where those
+//! errors meet a person: [`Report`] prints `error: …`, each cause, then `hint: …` lines,
+//! and maps the failure to one of the documented [`Exit`] codes. It also sets up logging
+//! (`-v`/`-vv`, `NO_COLOR`) and holds the `--output` switch every command shares.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+/// Exit codes shared by all upkeep binaries, documented in every `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything asked for was done (or there was nothing to do).
+    Success,
+    /// Some projects or repos failed; the others were handled. The report says which.
+    Partial,
+    /// The input was wrong: arguments, configuration, an unknown name, a refused plan.
+    /// Nothing was changed.
+    UserError,
+    /// Something unexpected failed: a network, a server, a bug. Retry, or report it.
+    Failure,
+    /// The run was interrupted (Ctrl-C); the journal says what was done.
+    Interrupted,
+}
+
+impl Exit {
+    /// The numeric process exit code.
+    #[must_use]
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::Partial => 1,
+            Self::UserError => 2,
+            Self::Failure => 3,
+            Self::Interrupted => 130,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit.code())
+    }
+}
+
+/// The exit-code table appended to every binary's `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success (or nothing to do)
+  1    partial: some projects/repos failed, the others were handled
+  2    user error: bad arguments, configuration or input; nothing was changed
+  3    unexpected failure (network, server, bug); safe to retry
+  130  interrupted; re-run to resume";
+
+/// A failure ready to be shown to a person: the error chain, remedies and the exit code.
+#[derive(Debug)]
+pub struct Report {
+    error: Box<dyn std::error::Error + Send + Sync + 'static>,
+    hints: Vec<String>,
+    exit: Exit,
+}
+
+impl Report {
+    /// A report for an unexpected failure ([`Exit::Failure`]).
+    pub fn failure(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self {
+            error: error.into(),
+            hints: Vec::new(),
+            exit: Exit::Failure,
+        }
+    }
+
+    /// A report for bad input ([`Exit::UserError`]).
+    pub fn user(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self {
+            error: error.into(),
+            hints: Vec::new(),
+            exit: Exit::UserError,
+        }
+    }
+
+    /// Adds a remedy, printed as `hint: …`.
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// Overrides the exit code.
+    #[must_use]
+    pub fn exit(mut self, exit: Exit) -> Self {
+        self.exit = exit;
+        self
+    }
+
+    /// The exit code this report maps to.
+    #[must_use]
+    pub fn exit_code(&self) -> Exit {
+        self.exit
+    }
+
+    /// The text printed on stderr: `error: …`, `  caused by: …` per source, `hint: …`.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}\n", self.error);
+        let mut source = self.error.source();
+        while let Some(cause) = source {
+            let _ = writeln!(out, "  caused by: {cause}");
+            source = cause.source();
+        }
+        for hint in &self.hints {
+            let _ = writeln!(out, "hint: {hint}");
+        }
+        out
+    }
+
+    /// Prints the report on stderr and returns the exit code for `main`.
+    #[allow(clippy::print_stderr)] // The binary edge is where errors are printed.
+    #[must_use]
+    pub fn print(&self) -> ExitCode {
+        eprint!("{}", self.render());
+        self.exit.into()
+    }
+}
+
+/// How a command prints its result on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Output {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Options every upkeep binary takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Print the result as text or JSON (data on stdout; logs stay on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+impl GlobalArgs {
+    /// Sets up logging on stderr at the level the flags ask for; `RUST_LOG` wins when set.
+    /// Colour is off when `NO_COLOR` is set or stderr is not a terminal.
+    pub fn init_logging(&self) {
+        let level = if self.quiet {
+            "error"
+        } else {
+            match self.verbose {
+                0 => "warn",
+                1 => "info",
+                2 => "debug",
+                _ => "trace",
+            }
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(use_color())
+            .with_target(false)
+            .try_init();
+    }
+}
+
+/// Whether to colour stderr: a terminal, and `NO_COLOR` unset or empty.
+#[must_use]
+pub fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Installs the process-wide rustls crypto provider.
+///
+/// Both ring (octocrab, slack-morphism) and aws-lc-rs (gitlab's reqwest) are compiled in,
+/// so rustls cannot pick a default by itself and slack-morphism's connector would panic
+/// (CRATES.md). Call this first thing in `main`.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Prints a value as pretty JSON on stdout.
+#[allow(clippy::print_stdout)] // Data goes to stdout at the binary edge.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), serde_json::Error> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot push `main` to origin")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn report_lists_causes_then_hints() {
+        let report =
+            Report::user(Outer(std::io::Error::other("remote moved"))).hint("fetch and re-run");
+        assert_eq!(
+            report.render(),
+            "error: cannot push `main` to origin\n  caused by: remote moved\nhint: fetch and re-run\n"
+        );
+        assert_eq!(report.exit_code().code(), 2);
+    }
+
+    #[test]
+    fn exit_codes_are_distinct_and_documented() {
+        let all = [
+            Exit::Success,
+            Exit::Partial,
+            Exit::UserError,
+            Exit::Failure,
+            Exit::Interrupted,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert!(EXIT_CODES_HELP.contains(&format!("  {} ", a.code())));
+            for b in &all[i + 1..] {
+                assert_ne!(a.code(), b.code());
+            }
+        }
+    }
+}

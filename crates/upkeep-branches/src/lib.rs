@@ -1,0 +1,1 @@
+//! Stable-branch promotion.

@@ -1,0 +1,1 @@
+//! Team threads: round summary, project threads, reactions as status.

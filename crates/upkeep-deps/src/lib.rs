@@ -1,0 +1,1 @@
+//! Lockfile parsers and dependency diffs. Pure: bytes in, report out.

@@ -1,0 +1,1 @@
+//! One `Forge` trait over GitHub, GitLab and plain git remotes.

@@ -1,0 +1,1 @@
+//! Sentry: unresolved issues in a window, failure events.
