@@ -1,1 +1,95 @@
 //! One `Forge` trait over GitHub, GitLab and plain git remotes.
+//!
+//! The maintenance round opens change requests and the stable-branch promotion reads CI
+//! results and moves branches. Both talk to a [`Forge`] so that no caller ever branches on
+//! which forge a repository lives on. Each adapter normalises its service's quirks (GitLab's
+//! `iid` vs `id` and `opened` vs `open`, GitHub's combined status saying `pending` when a
+//! commit has no statuses at all) into the neutral types of [`types`].
+//!
+//! Adapters, one per cargo feature:
+//! - `github`: octocrab, REST plus the GraphQL `updateRefs` mutation for compare-and-swap
+//!   branch moves;
+//! - `gitlab`: the `gitlab` crate; branch moves go through a git push with an expected old
+//!   tip because GitLab has no ref-update API;
+//! - `local`: plain git remotes through `upkeep-git`, change requests recorded as JSON files,
+//!   so the embedded default and dry-runs show exactly what would be opened.
+//!
+//! Errors are normalised into [`ForgeError`]; transient ones (5xx, 429, secondary rate
+//! limits, dropped connections) are retried by [`retry`] with backoff, jitter and the
+//! server's `Retry-After` / `x-ratelimit-reset`, under a per-host concurrency cap.
+
+pub mod error;
+pub mod retry;
+pub mod types;
+
+#[cfg(feature = "github")]
+pub mod github;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
+#[cfg(feature = "local")]
+pub mod local;
+
+pub use error::{ForgeError, Result};
+pub use types::*;
+
+use async_trait::async_trait;
+
+/// What every forge can do for upkeep. Object safe: callers hold `Arc<dyn Forge>`.
+///
+/// SHAs are full 40-hex strings. Branch names are short names (`main`, not
+/// `refs/heads/main`).
+#[async_trait]
+pub trait Forge: Send + Sync {
+    /// Which kind of forge this is (for messages and hints only; never branch on it).
+    fn kind(&self) -> ForgeKind;
+
+    /// The open change request whose head is `head` (a branch of the same repository),
+    /// if there is one.
+    async fn find_open_change_request(
+        &self,
+        repo: &RepoId,
+        head: &str,
+    ) -> Result<Option<ChangeRequest>>;
+
+    /// Opens a change request for `spec.head`, or updates the open one with the same head
+    /// (title, body, labels, reviewers, assignees), so that re-running never duplicates.
+    async fn upsert_change_request(
+        &self,
+        repo: &RepoId,
+        spec: &ChangeRequestSpec,
+    ) -> Result<Upserted>;
+
+    /// A change request by its number (GitHub `number`, GitLab `iid`), with its review
+    /// state and approvers.
+    async fn change_request(&self, repo: &RepoId, number: u64) -> Result<ChangeRequest>;
+
+    /// The tip of `branch`, or `None` when the branch does not exist.
+    async fn branch_tip(&self, repo: &RepoId, branch: &str) -> Result<Option<String>>;
+
+    /// How `head` relates to `base`: commits in `head` not in `base` (newest first) and
+    /// the ahead/behind counts.
+    async fn compare(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison>;
+
+    /// Moves `request.branch` from `request.expected_old` to `request.new`, atomically
+    /// refusing when the branch is no longer at `expected_old` ([`ForgeError::BranchMoved`])
+    /// and, unless `request.allow_backwards`, when the move is not a fast-forward
+    /// ([`ForgeError::NotFastForward`]).
+    async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()>;
+
+    /// All tags, each peeled to the commit it names.
+    async fn tags(&self, repo: &RepoId) -> Result<Vec<Tag>>;
+
+    /// Creates a tag on `sha` (annotated when `message` is given).
+    async fn create_tag(
+        &self,
+        repo: &RepoId,
+        name: &str,
+        sha: &str,
+        message: Option<&str>,
+    ) -> Result<()>;
+
+    /// The CI verdict for a commit, merging every signal the forge has (GitHub: commit
+    /// statuses and check runs; GitLab: pipelines and commit statuses). No signal at all
+    /// is [`Verdict::Missing`], never success.
+    async fn ci_verdict(&self, repo: &RepoId, sha: &str) -> Result<CiVerdict>;
+}

@@ -1,0 +1,1 @@
+//! local adapter (being built).
