@@ -1,0 +1,236 @@
+//! The crate's error type: one variant per operation, with the inputs as fields.
+
+use std::path::PathBuf;
+
+use git2::Oid;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, and while doing what.
+///
+/// Remote URLs in these variants are always credential-free (URLs with a password are
+/// refused up front), and command output is scrubbed of the token before it lands here.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `path` is not a readable git repository.
+    #[error("cannot open git repository at {}", path.display())]
+    Open {
+        /// The directory that was opened.
+        path: PathBuf,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// A remote URL carried a password or token in its user-info part.
+    #[error("remote URL {url} has credentials in it; pass a token through `Credentials` instead")]
+    CredentialsInUrl {
+        /// The URL with the secret part replaced by `***`.
+        url: String,
+    },
+    /// The clone cache directory exists, is not empty and is not a git clone, so it is
+    /// not ours to delete.
+    #[error("cache directory {} is not empty and is not a git clone; refusing to delete it", path.display())]
+    CacheDirNotAClone {
+        /// The cache directory.
+        path: PathBuf,
+    },
+    /// Creating or removing the clone cache directory failed.
+    #[error("cannot prepare cache directory {}", path.display())]
+    CacheDir {
+        /// The cache directory.
+        path: PathBuf,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// Cloning `url` into `path` failed.
+    #[error("cannot clone {url} into {}", path.display())]
+    Clone {
+        /// The remote (credential-free).
+        url: String,
+        /// Where the clone was going.
+        path: PathBuf,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// Fetching from `url` failed.
+    #[error("cannot fetch {refspecs} from {url} into {}", repo.display())]
+    Fetch {
+        /// The remote (credential-free).
+        url: String,
+        /// The refspecs asked for, space-separated.
+        refspecs: String,
+        /// The local repository.
+        repo: PathBuf,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// Listing the refs of `url` failed.
+    #[error("cannot list the refs of {url}")]
+    LsRemote {
+        /// The remote (credential-free).
+        url: String,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// The remote has no branch of that name.
+    #[error("{url} has no branch `{branch}`")]
+    BranchMissing {
+        /// The remote (credential-free).
+        url: String,
+        /// The branch that was asked for.
+        branch: String,
+    },
+    /// Resetting or cleaning the work tree of a clone failed.
+    #[error("cannot reset {} to {rev}", repo.display())]
+    Reset {
+        /// The repository.
+        repo: PathBuf,
+        /// What it was being reset to.
+        rev: String,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// Removing an untracked or ignored file while cleaning a work tree failed.
+    #[error("cannot remove {} while cleaning the work tree", path.display())]
+    Clean {
+        /// The file or directory that could not be removed.
+        path: PathBuf,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// The push could not be carried out at all (no per-ref verdict): the remote was
+    /// unreachable, authentication failed, or `git` could not be run.
+    #[error("cannot push {refspecs} to {remote}: {detail}")]
+    Push {
+        /// The remote (credential-free).
+        remote: String,
+        /// The refspecs of the request, space-separated.
+        refspecs: String,
+        /// What `git push` said (token scrubbed), or why it could not run.
+        detail: String,
+    },
+    /// The server refused the update of `remote_ref`, e.g. a `pre-receive` hook declined
+    /// it or a protected branch.
+    #[error("push of {remote_ref} rejected by the remote: {reason}")]
+    PushRejected {
+        /// The ref whose update was refused.
+        remote_ref: String,
+        /// The server's verdict and any `remote:` lines (hook output).
+        reason: String,
+    },
+    /// Compare-and-swap failed: the remote ref is not where the request expected it.
+    /// Nothing was changed.
+    #[error(
+        "{remote_ref} moved on the remote: expected {}, found {}",
+        show_tip(*expected),
+        show_tip(*actual)
+    )]
+    RemoteMoved {
+        /// The ref being updated.
+        remote_ref: String,
+        /// Where it was expected to be (`None`: absent).
+        expected: Option<Oid>,
+        /// Where it is (`None`: absent, or unknown if the push raced and re-reading failed).
+        actual: Option<Oid>,
+    },
+    /// The update is not a fast-forward and the request did not ask for force.
+    #[error("{remote_ref}: {to} is not a fast-forward of {from}")]
+    NotFastForward {
+        /// The ref being updated.
+        remote_ref: String,
+        /// The remote ref's current tip.
+        from: Oid,
+        /// The commit that was to be pushed.
+        to: Oid,
+    },
+    /// A short id matches more than one commit.
+    #[error("`{rev}` is ambiguous in {}: it matches {}", repo.display(), list_oids(candidates))]
+    AmbiguousRev {
+        /// The repository.
+        repo: PathBuf,
+        /// What was asked for.
+        rev: String,
+        /// Every commit it matches.
+        candidates: Vec<Oid>,
+    },
+    /// No branch, tag or commit has that name or id prefix.
+    #[error("unknown revision `{rev}` in {}", repo.display())]
+    UnknownRev {
+        /// The repository.
+        repo: PathBuf,
+        /// What was asked for.
+        rev: String,
+    },
+    /// The revision exists but could not be used (e.g. it names a blob, not a commit).
+    #[error("cannot use revision `{rev}` in {}", repo.display())]
+    BadRev {
+        /// The repository.
+        repo: PathBuf,
+        /// What was asked for.
+        rev: String,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// There is no file at `path` in revision `rev`.
+    #[error("{} does not exist at {rev}", path.display())]
+    FileMissing {
+        /// The revision as asked for.
+        rev: String,
+        /// The path inside the tree.
+        path: PathBuf,
+    },
+    /// A history walk or comparison failed (corrupt object, missing parent, ...).
+    #[error("cannot {op} in {}", repo.display())]
+    History {
+        /// The repository.
+        repo: PathBuf,
+        /// What was being computed, with its arguments.
+        op: String,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// Creating, resetting or switching to a local branch failed.
+    #[error("cannot switch {} to branch `{branch}`", repo.display())]
+    Branch {
+        /// The repository.
+        repo: PathBuf,
+        /// The branch.
+        branch: String,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// Reading the work tree status, staging or committing failed.
+    #[error("cannot {op} in {}", repo.display())]
+    WorkTree {
+        /// The repository.
+        repo: PathBuf,
+        /// What was being done (`stage changes`, `commit`, `read status`).
+        op: &'static str,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+    /// Listing or creating a tag failed.
+    #[error("cannot {op} tag {name} in {}", repo.display())]
+    Tag {
+        /// The repository.
+        repo: PathBuf,
+        /// `list` or `create`.
+        op: &'static str,
+        /// The tag name (empty when listing).
+        name: String,
+        /// libgit2's reason.
+        source: git2::Error,
+    },
+}
+
+fn show_tip(oid: Option<Oid>) -> String {
+    oid.map_or_else(|| "no ref".to_owned(), |o| o.to_string())
+}
+
+fn list_oids(oids: &[Oid]) -> String {
+    oids.iter()
+        .map(Oid::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

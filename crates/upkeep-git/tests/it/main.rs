@@ -1,0 +1,1 @@
+//! Integration tests of upkeep-git against real repositories (upkeep-testkit fixtures).
