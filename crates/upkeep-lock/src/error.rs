@@ -1,0 +1,114 @@
+//! Errors of the deploy token.
+
+use chrono::{DateTime, Utc};
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a lock operation did not happen. In every case the lock ref is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Somebody else holds a live lease.
+    #[error(
+        "the `{name}` token is held by {holder} since {since} ({reason}); it expires at {expires_at}"
+    )]
+    Held {
+        /// Lock name.
+        name: String,
+        /// Who holds it.
+        holder: String,
+        /// Their reason.
+        reason: String,
+        /// When they acquired it.
+        since: DateTime<Utc>,
+        /// When their lease ends.
+        expires_at: DateTime<Utc>,
+    },
+    /// The caller tried to release or renew a lock somebody else holds.
+    #[error("the `{name}` token is held by {holder}, not by {you}")]
+    NotHolder {
+        /// Lock name.
+        name: String,
+        /// Who holds it.
+        holder: String,
+        /// Who asked.
+        you: String,
+    },
+    /// The caller tried to release or renew a lock nobody holds.
+    #[error("the `{name}` token is not held by anyone")]
+    NotHeld {
+        /// Lock name.
+        name: String,
+    },
+    /// A fencing check failed: the token the caller holds is no longer current.
+    #[error("the `{name}` token you hold (fencing number {yours}) is no longer current: {current}")]
+    Stale {
+        /// Lock name.
+        name: String,
+        /// The fencing number the caller recorded.
+        yours: u64,
+        /// What the lock says now.
+        current: String,
+    },
+    /// `steal` was called without a reason.
+    #[error("stealing the `{name}` token needs a reason")]
+    ReasonRequired {
+        /// Lock name.
+        name: String,
+    },
+    /// Others kept changing the lock while we tried; gave up after `attempts`.
+    #[error("the `{name}` token kept changing under us; gave up after {attempts} attempts")]
+    Contended {
+        /// Lock name.
+        name: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The lock ref points at a commit whose `lock.json` cannot be read.
+    #[error("the `{name}` token's state at {commit} is unreadable: {message}")]
+    Corrupt {
+        /// Lock name.
+        name: String,
+        /// The commit.
+        commit: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The lock name cannot be used in a ref.
+    #[error("`{name}` is not a valid lock name (letters, digits, `-`, `_`, `.`)")]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// A git operation failed (the remote unreachable, a push refused by a hook, ...).
+    #[error("cannot {doing} for the `{name}` token")]
+    Git {
+        /// Lock name.
+        name: String,
+        /// What was being done.
+        doing: &'static str,
+        /// The git error (boxed: git errors carry paths and URLs).
+        #[source]
+        source: Box<upkeep_git::Error>,
+    },
+    /// A preflight check failed; the token was not acquired.
+    #[error("preflight check `{command}` failed ({status}); not acquiring")]
+    PreflightFailed {
+        /// The command.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// Its combined output (tail).
+        output: String,
+    },
+    /// A preflight check could not be started.
+    #[error("cannot run preflight check `{command}`")]
+    PreflightSpawn {
+        /// The command.
+        command: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,449 @@
+//! The lock store: state transitions pushed compare-and-swap to a lock ref.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, Utc};
+use upkeep_git::{Author, Credentials, Expect, Oid, PushRequest, Repo};
+
+use crate::state::{Action, Event, Holder, LockState};
+use crate::{Error, Result};
+
+/// The file in each lock commit's tree.
+const STATE_FILE: &str = "lock.json";
+/// How often a transition re-reads and retries after losing a race before giving up.
+/// Each retry means somebody else's change landed, so this bounds contention, not luck.
+const MAX_ATTEMPTS: u32 = 32;
+/// History walks stop here; a lock changed more often than this keeps older entries in
+/// git, reachable but not listed.
+const HISTORY_LIMIT: usize = 100_000;
+
+/// Where a lock lives.
+#[derive(Debug, Clone)]
+pub struct LockTarget {
+    /// The repository holding the lock ref (any git URL or path the team can push to).
+    pub remote_url: String,
+    /// Credentials for it.
+    pub credentials: Credentials,
+    /// Lock name, e.g. `deploy`.
+    pub name: String,
+    /// Ref prefix, e.g. `refs/upkeep/locks/` (a branch prefix such as `refs/heads/locks/`
+    /// where a server refuses custom refs).
+    pub ref_prefix: String,
+    /// A local directory for the scratch bare repository (created if missing).
+    pub scratch_dir: PathBuf,
+}
+
+/// The result of an acquisition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acquired {
+    /// The new state (the caller is the holder).
+    pub state: LockState,
+    /// Whether the caller already held it (nothing was changed).
+    pub already_held: bool,
+    /// The previous holder whose lease had expired or who was stolen from.
+    pub replaced: Option<Holder>,
+}
+
+/// A named deploy lock in a git repository.
+pub struct LockStore {
+    target: LockTarget,
+    ref_name: String,
+    scratch: Repo,
+}
+
+impl std::fmt::Debug for LockStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockStore")
+            .field("remote", &self.target.remote_url)
+            .field("ref", &self.ref_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LockStore {
+    /// Opens the lock described by `target`, preparing its scratch repository.
+    pub fn open(target: LockTarget) -> Result<Self> {
+        let valid = !target.name.is_empty()
+            && !target.name.starts_with('.')
+            && !target.name.contains("..")
+            && target
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid {
+            return Err(Error::InvalidName { name: target.name });
+        }
+        let scratch =
+            Repo::open_or_init_bare(&target.scratch_dir).map_err(|source| Error::Git {
+                name: target.name.clone(),
+                doing: "prepare the scratch repository",
+                source: Box::new(source),
+            })?;
+        let ref_name = format!("{}{}", target.ref_prefix, target.name);
+        Ok(Self {
+            target,
+            ref_name,
+            scratch,
+        })
+    }
+
+    /// The full name of the lock ref.
+    #[must_use]
+    pub fn ref_name(&self) -> &str {
+        &self.ref_name
+    }
+
+    /// The lock's current state, or `None` if it was never taken.
+    pub fn status(&self) -> Result<Option<LockState>> {
+        let tip = self.remote_tip()?;
+        tip.map(|tip| self.state_at(tip)).transpose()
+    }
+
+    /// Takes the lock for `who` with a lease of `lease` from `now`. Succeeds when it is
+    /// free, expired (a takeover) or already held by `who` (unchanged). Otherwise
+    /// [`Error::Held`] names the holder.
+    pub fn acquire(
+        &self,
+        who: &str,
+        reason: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Acquired> {
+        let mut already_held = false;
+        let mut replaced = None;
+        let state = self.transition(|current| {
+            already_held = false;
+            replaced = None;
+            let (action, fencing) = match current {
+                Some(state) => match state.live_holder(now) {
+                    Some(h) if h.who == who => {
+                        already_held = true;
+                        return Ok(None);
+                    }
+                    Some(h) => return Err(held(&self.target.name, h)),
+                    None => {
+                        replaced.clone_from(&state.holder);
+                        let action = if state.holder.is_some() {
+                            Action::Takeover
+                        } else {
+                            Action::Acquire
+                        };
+                        (action, state.fencing + 1)
+                    }
+                },
+                None => (Action::Acquire, 1),
+            };
+            let note = match &replaced {
+                Some(old) => Some(format!(
+                    "{reason} (lease of {} expired at {})",
+                    old.who, old.expires_at
+                )),
+                None => Some(reason.to_owned()),
+            };
+            Ok(Some(self.held_state(
+                who, reason, lease, now, fencing, action, note,
+            )))
+        })?;
+        Ok(Acquired {
+            state,
+            already_held,
+            replaced,
+        })
+    }
+
+    /// Takes a live lock from its holder, recording who it was taken from and why.
+    /// A free or expired lock is simply acquired.
+    pub fn steal(
+        &self,
+        who: &str,
+        reason: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Acquired> {
+        if reason.trim().is_empty() {
+            return Err(Error::ReasonRequired {
+                name: self.target.name.clone(),
+            });
+        }
+        let mut replaced = None;
+        let state = self.transition(|current| {
+            replaced = current.and_then(|s| s.live_holder(now)).cloned();
+            let fencing = current.map_or(0, |s| s.fencing) + 1;
+            let (action, note) = match &replaced {
+                Some(old) if old.who != who => (
+                    Action::Steal,
+                    format!(
+                        "{reason} (stolen from {}, who held it for: {})",
+                        old.who, old.reason
+                    ),
+                ),
+                _ => (Action::Acquire, reason.to_owned()),
+            };
+            Ok(Some(self.held_state(
+                who,
+                reason,
+                lease,
+                now,
+                fencing,
+                action,
+                Some(note),
+            )))
+        })?;
+        Ok(Acquired {
+            state,
+            already_held: false,
+            replaced,
+        })
+    }
+
+    /// Gives the lock back. Only its holder may (even after the lease ran out, as long
+    /// as nobody took over).
+    pub fn release(&self, who: &str, now: DateTime<Utc>) -> Result<LockState> {
+        self.transition(|current| {
+            let state = self.owned_by(current, who)?;
+            Ok(Some(LockState {
+                name: self.target.name.clone(),
+                holder: None,
+                fencing: state.fencing,
+                event: Event {
+                    action: Action::Release,
+                    by: who.to_owned(),
+                    at: now,
+                    note: None,
+                },
+            }))
+        })
+    }
+
+    /// Extends the holder's lease to `now + lease`.
+    pub fn renew(&self, who: &str, lease: Duration, now: DateTime<Utc>) -> Result<LockState> {
+        self.transition(|current| {
+            let state = self.owned_by(current, who)?;
+            let mut holder = state.holder.clone().expect("owned_by checked the holder");
+            holder.expires_at = now + lease;
+            Ok(Some(LockState {
+                name: self.target.name.clone(),
+                holder: Some(holder),
+                fencing: state.fencing,
+                event: Event {
+                    action: Action::Renew,
+                    by: who.to_owned(),
+                    at: now,
+                    note: None,
+                },
+            }))
+        })
+    }
+
+    /// Checks that `who` still holds a live lease with fencing number `fencing`; tools
+    /// acting under the token call this right before acting.
+    pub fn verify(&self, who: &str, fencing: u64, now: DateTime<Utc>) -> Result<LockState> {
+        let refuse = |now_is: String| Error::Stale {
+            name: self.target.name.clone(),
+            yours: fencing,
+            current: now_is,
+        };
+        let state = self
+            .status()?
+            .ok_or_else(|| refuse("it was never taken".into()))?;
+        match state.live_holder(now) {
+            Some(h) if h.who == who && state.fencing == fencing => Ok(state),
+            Some(h) => Err(refuse(format!(
+                "held by {} with fencing number {}",
+                h.who, state.fencing
+            ))),
+            None if state.holder.is_some() => Err(refuse("your lease expired".into())),
+            None => Err(refuse("it was released".into())),
+        }
+    }
+
+    /// The states the lock went through, oldest first, optionally only those at or after
+    /// `since`.
+    pub fn history(&self, since: Option<DateTime<Utc>>) -> Result<Vec<LockState>> {
+        let Some(tip) = self.remote_tip()? else {
+            return Ok(Vec::new());
+        };
+        let chain = self
+            .scratch
+            .first_parent_chain(tip, HISTORY_LIMIT)
+            .map_err(|source| self.git_err("read the history", source))?;
+        let mut states = Vec::with_capacity(chain.len());
+        for id in chain.into_iter().rev() {
+            let state = self.state_at(id)?;
+            if since.is_none_or(|since| state.event.at >= since) {
+                states.push(state);
+            }
+        }
+        Ok(states)
+    }
+
+    #[allow(clippy::too_many_arguments)] // A state is these fields; a struct would only rename them.
+    fn held_state(
+        &self,
+        who: &str,
+        reason: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+        fencing: u64,
+        action: Action,
+        note: Option<String>,
+    ) -> LockState {
+        LockState {
+            name: self.target.name.clone(),
+            holder: Some(Holder {
+                who: who.to_owned(),
+                reason: reason.to_owned(),
+                acquired_at: now,
+                expires_at: now + lease,
+            }),
+            fencing,
+            event: Event {
+                action,
+                by: who.to_owned(),
+                at: now,
+                note,
+            },
+        }
+    }
+
+    fn owned_by<'s>(&self, current: Option<&'s LockState>, who: &str) -> Result<&'s LockState> {
+        let not_held = || Error::NotHeld {
+            name: self.target.name.clone(),
+        };
+        let state = current.ok_or_else(not_held)?;
+        match &state.holder {
+            Some(h) if h.who == who => Ok(state),
+            Some(h) => Err(Error::NotHolder {
+                name: self.target.name.clone(),
+                holder: h.who.clone(),
+                you: who.to_owned(),
+            }),
+            None => Err(not_held()),
+        }
+    }
+
+    /// Reads the current state, lets `next` decide the new one (`None`: no change), and
+    /// pushes it compare-and-swap on the tip that was read; on a lost race, re-reads and
+    /// asks `next` again.
+    fn transition(
+        &self,
+        mut next: impl FnMut(Option<&LockState>) -> Result<Option<LockState>>,
+    ) -> Result<LockState> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let tip = self.remote_tip()?;
+            let current = tip.map(|tip| self.state_at(tip)).transpose()?;
+            let Some(new_state) = next(current.as_ref())? else {
+                return Ok(current.expect("`next` only keeps an existing state"));
+            };
+            let json = serde_json::to_vec_pretty(&new_state).expect("lock state serializes");
+            let message = commit_message(&new_state);
+            let author = Author::new(new_state.event.by.clone(), "deploy-token@upkeep.invalid");
+            let commit = self
+                .scratch
+                .commit_files(tip, &[(STATE_FILE, &json)], &message, &author)
+                .map_err(|source| self.git_err("write the new state", source))?;
+            let expect = tip.map_or(Expect::Absent, Expect::Tip);
+            let request = PushRequest::single(commit, self.ref_name.clone(), expect);
+            match self
+                .scratch
+                .push(&self.target.remote_url, &self.target.credentials, &request)
+            {
+                Ok(_) => return Ok(new_state),
+                Err(
+                    upkeep_git::Error::RemoteMoved { .. }
+                    | upkeep_git::Error::NotFastForward { .. },
+                ) => {
+                    tracing::debug!(lock = %self.target.name, attempt, "lost the race; re-reading");
+                }
+                Err(e) if is_lost_lease(&e) => {
+                    tracing::debug!(lock = %self.target.name, attempt, "lease refused by the server; re-reading");
+                }
+                Err(source) => return Err(self.git_err("push the new state", source)),
+            }
+        }
+        Err(Error::Contended {
+            name: self.target.name.clone(),
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    fn remote_tip(&self) -> Result<Option<Oid>> {
+        let refs = upkeep_git::ls_remote(&self.target.remote_url, &self.target.credentials)
+            .map_err(|source| self.git_err("read the lock ref", source))?;
+        let Some(tip) = refs
+            .into_iter()
+            .find(|(name, _)| *name == self.ref_name)
+            .map(|(_, id)| id)
+        else {
+            return Ok(None);
+        };
+        if !self.scratch.has_object(tip) {
+            let refspec = format!("+{0}:{0}", self.ref_name);
+            self.scratch
+                .fetch(
+                    &self.target.remote_url,
+                    &[&refspec],
+                    &self.target.credentials,
+                )
+                .map_err(|source| self.git_err("fetch the lock ref", source))?;
+        }
+        Ok(Some(tip))
+    }
+
+    fn state_at(&self, commit: Oid) -> Result<LockState> {
+        let corrupt = |message: String| Error::Corrupt {
+            name: self.target.name.clone(),
+            commit: commit.to_string(),
+            message,
+        };
+        let json = self
+            .scratch
+            .read_file_at(commit, STATE_FILE)
+            .map_err(|e| corrupt(e.to_string()))?;
+        serde_json::from_slice(&json).map_err(|e| corrupt(format!("{STATE_FILE}: {e}")))
+    }
+
+    fn git_err(&self, doing: &'static str, source: upkeep_git::Error) -> Error {
+        Error::Git {
+            name: self.target.name.clone(),
+            doing,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// A push the server refused because the ref moved after we read it: the lease check in
+/// `receive-pack` ("stale info") rather than our own pre-check.
+fn is_lost_lease(error: &upkeep_git::Error) -> bool {
+    match error {
+        upkeep_git::Error::PushRejected { reason, .. } => {
+            reason.contains("stale info")
+                || reason.contains("fetch first")
+                || reason.contains("non-fast-forward")
+        }
+        _ => false,
+    }
+}
+
+fn held(name: &str, h: &Holder) -> Error {
+    Error::Held {
+        name: name.to_owned(),
+        holder: h.who.clone(),
+        reason: h.reason.clone(),
+        since: h.acquired_at,
+        expires_at: h.expires_at,
+    }
+}
+
+fn commit_message(state: &LockState) -> String {
+    let e = &state.event;
+    let mut message = format!(
+        "{} {}: {} (fencing {})",
+        state.name, e.action, e.by, state.fencing
+    );
+    if let Some(note) = &e.note {
+        message.push_str("\n\n");
+        message.push_str(note);
+    }
+    message
+}

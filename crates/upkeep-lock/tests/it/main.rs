@@ -1,0 +1,3 @@
+//! Deploy-token tests against real bare repositories.
+
+mod lock;
