@@ -93,8 +93,10 @@ pub enum Error {
         source: Box<upkeep_git::Error>,
     },
     /// A preflight check failed; the token was not acquired.
-    #[error("preflight check `{command}` failed ({status}); not acquiring")]
+    #[error("preflight check `{name}` failed ({status}); not acquiring")]
     PreflightFailed {
+        /// The check's name.
+        name: String,
         /// The command.
         command: String,
         /// How it ended.

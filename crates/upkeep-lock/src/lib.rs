@@ -26,6 +26,6 @@ mod state;
 mod store;
 
 pub use error::{Error, Result};
-pub use preflight::{PreflightCheck, run_preflight};
+pub use preflight::{PreflightCheck, PreflightSpec, run_preflight};
 pub use state::{Action, Event, Holder, LockState};
 pub use store::{Acquired, LockStore, LockTarget};

@@ -2,7 +2,7 @@ use std::sync::{Arc, Barrier};
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use upkeep_git::Credentials;
-use upkeep_lock::{Action, Error, LockStore, LockTarget};
+use upkeep_lock::{Action, Error, LockStore, LockTarget, PreflightSpec};
 use upkeep_testkit::git::{Fixture, install_pre_receive_hook, read_ref};
 
 fn t0() -> DateTime<Utc> {
@@ -334,26 +334,35 @@ fn invalid_names_and_corrupt_state_are_clear_errors() {
 }
 
 #[test]
-fn preflight_failure_shows_output() {
+fn preflight_failure_shows_output_and_timeouts_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let ok = upkeep_lock::run_preflight(&["echo ready".into()], dir.path()).unwrap();
+    let check = |name: &str, command: &str| PreflightSpec {
+        name: name.into(),
+        command: command.into(),
+        timeout: std::time::Duration::from_secs(20),
+    };
+    let ok = upkeep_lock::run_preflight(&[check("ready", "echo ready")], dir.path()).unwrap();
     assert_eq!(ok[0].output.trim(), "ready");
     let err = upkeep_lock::run_preflight(
         &[
-            "true".into(),
-            "echo 'spider running: kingfisher' ; exit 3".into(),
-            "touch never".into(),
+            check("noop", "true"),
+            check(
+                "kingfisher idle",
+                "echo 'spider running: kingfisher' ; exit 3",
+            ),
+            check("never", "touch never"),
         ],
         dir.path(),
     )
     .unwrap_err();
     match err {
         Error::PreflightFailed {
-            command,
+            name,
             output,
             status,
+            ..
         } => {
-            assert!(command.contains("spider"));
+            assert_eq!(name, "kingfisher idle");
             assert!(output.contains("spider running: kingfisher"));
             assert!(status.contains('3'));
         }
@@ -363,4 +372,15 @@ fn preflight_failure_shows_output() {
         !dir.path().join("never").exists(),
         "checks stop at the first failure"
     );
+
+    let slow = PreflightSpec {
+        timeout: std::time::Duration::from_millis(200),
+        ..check("slow", "sleep 30")
+    };
+    match upkeep_lock::run_preflight(&[slow], dir.path()) {
+        Err(Error::PreflightFailed { status, .. }) => {
+            assert!(status.contains("timed out"), "{status}")
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
 }
