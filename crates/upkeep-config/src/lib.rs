@@ -1,1 +1,157 @@
-//! The upkeep configuration model.
+//! The upkeep configuration: one TOML file (by default `upkeep.toml`) with a section per
+//! tool — `[maintain]` for the maintenance round, `[branches]` for stable-branch
+//! promotion, `[lock]` for the deploy token — plus `UPKEEP_…` environment overrides and
+//! secrets from the environment.
+//!
+//! Why it is shaped so:
+//! - **Errors point at the cause.** The file is parsed with spans, so every problem —
+//!   TOML syntax, an unknown key (with "did you mean"), a wrong type, a duplicate name,
+//!   an unknown or cyclic `depends_on` — is reported as `file:line:column`, the key
+//!   path, the source line and a hint; an override's problem names its variable. All
+//!   validation problems are reported at once.
+//! - **The environment is passed in**, never read here: [`Config::load`] and
+//!   [`Secrets::from_env`] take any iterator of `(name, value)` pairs (binaries pass
+//!   `std::env::vars()`, tests a literal list), so tests never touch the process
+//!   environment.
+//! - **Secrets never live in the file.** A string under a key like `token`, `password`
+//!   or `dsn` is rejected with the variable to use instead; [`Secrets`] holds
+//!   `SecretString`s.
+//! - **The model is plain data** with documented fields and defaults (the reference in
+//!   `docs/configuration.md` follows these doc comments). What the loader works out —
+//!   absolute paths, each repo's [`Remote`] (forge kind, API URL, owner/name) — is
+//!   filled in after validation, so consumers don't repeat it.
+//!
+//! ```
+//! let text = r#"
+//! [maintain]
+//! [[maintain.projects]]
+//! name = "api"
+//! repo = "https://github.com/example/api"
+//! "#;
+//! let config = upkeep_config::Config::from_str(text, "upkeep.toml".as_ref(), [("UPKEEP_MAINTAIN__JOBS", "4")])?;
+//! let maintain = config.maintain()?;
+//! assert_eq!(maintain.jobs().get(), 4);
+//! assert_eq!(maintain.resolve(&maintain.projects[0]).upgrade.command, "make upgrade");
+//! # Ok::<(), upkeep_config::Error>(())
+//! ```
+
+mod branches;
+mod env;
+mod error;
+mod load;
+mod lock;
+mod maintain;
+mod remote;
+mod secrets;
+mod suggest;
+mod types;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use branches::{
+    BranchRepo, BranchesConfig, CiGate, CommandGate, DeployTokenConfig, DeployTokenMode,
+    HistoryConfig, NotifyConfig, SentryGate, SentryWindow, TaggingConfig, ValidationTarget,
+    WaitConfig,
+};
+pub use env::ENV_PREFIX;
+pub use error::{Diagnostic, Error, Location, Result, Snippet};
+pub use lock::{LockConfig, Preflight};
+pub use maintain::{
+    ChatConfig, ChatKind, MaintainConfig, MaintainPaths, Project, ReactionLegend, ResolvedProject,
+    Step, StepOverride, StepOverrides, Steps,
+};
+pub use remote::{ForgeKind, Remote};
+pub use secrets::{SECRET_VARS, Secrets};
+pub use suggest::did_you_mean;
+pub use types::{BranchPattern, HumanDuration, Placeholder, Template};
+
+/// The file name looked for when none is given.
+pub const DEFAULT_FILE: &str = "upkeep.toml";
+
+/// Where the override rules are documented (used in hints).
+pub(crate) const ENV_DOCS: &str = "docs/configuration.md#environment-overrides";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The directory for upkeep's own files (clone cache, logs, journals), relative to
+    /// this file's directory. Default `.upkeep`. Absolute after loading.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// The maintenance round (`maintain`).
+    pub maintain: Option<MaintainConfig>,
+    /// Stable-branch promotion (`move-branches`).
+    pub branches: Option<BranchesConfig>,
+    /// The deploy token (`deploy-token`).
+    pub lock: Option<LockConfig>,
+    /// The file this was loaded from (as given).
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// The absolute directory of that file: relative paths in it, and the commands of
+    /// gates and preflight checks, are anchored here.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".upkeep")
+}
+
+impl Config {
+    /// Reads and checks the file at `path`, applying the `UPKEEP_…` overrides found in
+    /// `env` (binaries pass `std::env::vars()`).
+    pub fn load<I, K, V>(path: &Path, env: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let text = fs_err::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        load::load_str(&text, path, env)
+    }
+
+    /// Checks configuration text as if it were the file at `path` (which names it in
+    /// messages and anchors relative paths); nothing is read from disk.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str<I, K, V>(text: &str, path: &Path, env: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        load::load_str(text, path, env)
+    }
+
+    /// The `[maintain]` section, or an error naming the file.
+    pub fn maintain(&self) -> Result<&MaintainConfig> {
+        self.maintain
+            .as_ref()
+            .ok_or_else(|| self.missing("maintain"))
+    }
+
+    /// The `[branches]` section, or an error naming the file.
+    pub fn branches(&self) -> Result<&BranchesConfig> {
+        self.branches
+            .as_ref()
+            .ok_or_else(|| self.missing("branches"))
+    }
+
+    /// The `[lock]` section, or an error naming the file.
+    pub fn lock(&self) -> Result<&LockConfig> {
+        self.lock.as_ref().ok_or_else(|| self.missing("lock"))
+    }
+
+    fn missing(&self, section: &'static str) -> Error {
+        Error::MissingSection {
+            path: self.path.clone(),
+            section,
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Small value types shared by the sections: durations, templates, branch patterns.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A positive duration written the human way: `"90s"`, `"30m"`, `"1h 30m"`, `"2d"`
+/// (units: `s`, `m`, `h`, `d`, `w`, and `ms`). Zero is rejected: a zero timeout or lease
+/// is always a mistake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HumanDuration(Duration);
+
+impl HumanDuration {
+    /// Wraps a duration. Panics on zero: construct only from literals in code.
+    #[must_use]
+    pub const fn from_secs(secs: u64) -> Self {
+        assert!(secs > 0, "a HumanDuration is never zero");
+        Self(Duration::from_secs(secs))
+    }
+
+    /// The duration.
+    #[must_use]
+    pub const fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl From<HumanDuration> for Duration {
+    fn from(d: HumanDuration) -> Self {
+        d.0
+    }
+}
+
+impl FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let d = humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("invalid duration `{s}` ({e}); write e.g. \"90s\", \"30m\", \"1h 30m\"")
+        })?;
+        if d.is_zero() {
+            return Err(format!(
+                "duration `{s}` is zero; it must be greater than zero"
+            ));
+        }
+        Ok(Self(d))
+    }
+}
+
+impl TryFrom<String> for HumanDuration {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<HumanDuration> for String {
+    fn from(d: HumanDuration) -> Self {
+        d.to_string()
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// A value that can go into a commit message or change-request template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Placeholder {
+    /// `{project}`: the project's configured name.
+    Project,
+    /// `{round}`: the round id (its date unless given, e.g. `2025-03-14`).
+    Round,
+    /// `{date}`: the round's date as `YYYY-MM-DD`.
+    Date,
+    /// `{branch}`: the maintenance branch being pushed.
+    Branch,
+    /// `{base}`: the base branch the change request targets.
+    Base,
+    /// `{summary}`: one line counting the upgrades, e.g. `1 major, 4 minor, 2 patch`.
+    Summary,
+    /// `{changes}`: the dependency changes as a Markdown table (several lines).
+    Changes,
+}
+
+impl Placeholder {
+    /// Every placeholder, in documentation order.
+    pub const ALL: [Self; 7] = [
+        Self::Project,
+        Self::Round,
+        Self::Date,
+        Self::Branch,
+        Self::Base,
+        Self::Summary,
+        Self::Changes,
+    ];
+
+    /// The name written between braces.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Project => "project",
+            Self::Round => "round",
+            Self::Date => "date",
+            Self::Branch => "branch",
+            Self::Base => "base",
+            Self::Summary => "summary",
+            Self::Changes => "changes",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Text(String),
+    Value(Placeholder),
+}
+
+/// A text with `{placeholder}`s (see [`Placeholder`]); `{{` and `}}` are literal braces.
+/// Unknown placeholders are rejected when the configuration is loaded, so rendering
+/// cannot fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Template {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+impl Template {
+    /// Parses a template.
+    pub fn parse(source: &str) -> Result<Self, String> {
+        let mut segments = Vec::new();
+        let mut text = String::new();
+        let mut chars = source.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    text.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    text.push('}');
+                }
+                '{' => {
+                    let mut name = String::new();
+                    loop {
+                        match chars.next() {
+                            Some('}') => break,
+                            Some(c) => name.push(c),
+                            None => {
+                                return Err(format!(
+                                    "unclosed `{{{name}` in template; write `{{{{` for a literal brace"
+                                ));
+                            }
+                        }
+                    }
+                    let Some(p) = Placeholder::from_name(name.trim()) else {
+                        let known: Vec<&str> = Placeholder::ALL.iter().map(|p| p.name()).collect();
+                        let hint = crate::suggest::did_you_mean(name.trim(), &known)
+                            .map(|s| format!("did you mean `{{{s}}}`? "))
+                            .unwrap_or_default();
+                        return Err(format!(
+                            "unknown placeholder `{{{name}}}` in template; {hint}known: {}",
+                            known
+                                .iter()
+                                .map(|k| format!("{{{k}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    };
+                    if !text.is_empty() {
+                        segments.push(Segment::Text(std::mem::take(&mut text)));
+                    }
+                    segments.push(Segment::Value(p));
+                }
+                '}' => {
+                    return Err("lone `}` in template; write `}}` for a literal brace".to_owned());
+                }
+                c => text.push(c),
+            }
+        }
+        if !text.is_empty() {
+            segments.push(Segment::Text(text));
+        }
+        Ok(Self {
+            source: source.to_owned(),
+            segments,
+        })
+    }
+
+    /// The template as written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the template uses a placeholder.
+    #[must_use]
+    pub fn uses(&self, p: Placeholder) -> bool {
+        self.segments.contains(&Segment::Value(p))
+    }
+
+    /// Fills the placeholders with `value(placeholder)`.
+    #[must_use]
+    pub fn render(&self, mut value: impl FnMut(Placeholder) -> String) -> String {
+        let mut out = String::new();
+        for s in &self.segments {
+            match s {
+                Segment::Text(t) => out.push_str(t),
+                Segment::Value(p) => out.push_str(&value(*p)),
+            }
+        }
+        out
+    }
+}
+
+impl TryFrom<String> for Template {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Template> for String {
+    fn from(t: Template) -> Self {
+        t.source
+    }
+}
+
+/// A branch name with date fields, e.g. `feature/maintenance-%y-%m-%d`. Fields: `%Y`
+/// (four-digit year), `%y` (two-digit year), `%m` (month `01`–`12`), `%d` (day
+/// `01`–`31`), `%%` (a literal `%`). The result must be a valid git branch name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BranchPattern(String);
+
+impl BranchPattern {
+    /// Parses and checks a pattern.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '%' {
+                match chars.next() {
+                    Some('Y' | 'y' | 'm' | 'd' | '%') => {}
+                    Some(other) => {
+                        return Err(format!(
+                            "unsupported field `%{other}` in branch pattern `{s}`; use %Y, %y, %m, %d or %%"
+                        ));
+                    }
+                    None => return Err(format!("branch pattern `{s}` ends with a lone `%`")),
+                }
+            }
+        }
+        let sample = Self(s.to_owned())
+            .render(chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default());
+        crate::validate::check_branch_name(&sample)
+            .map_err(|e| format!("branch pattern `{s}`: {e}"))?;
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The pattern as written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The branch name for a date.
+    #[must_use]
+    pub fn render(&self, date: chrono::NaiveDate) -> String {
+        use chrono::Datelike as _;
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let mut chars = self.0.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('Y') => {
+                    let _ = write!(out, "{:04}", date.year());
+                }
+                Some('y') => {
+                    let _ = write!(out, "{:02}", date.year().rem_euclid(100));
+                }
+                Some('m') => {
+                    let _ = write!(out, "{:02}", date.month());
+                }
+                Some('d') => {
+                    let _ = write!(out, "{:02}", date.day());
+                }
+                Some(other) => out.push(other),
+                None => out.push('%'),
+            }
+        }
+        out
+    }
+}
+
+impl TryFrom<String> for BranchPattern {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<BranchPattern> for String {
+    fn from(p: BranchPattern) -> Self {
+        p.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_reject_zero() {
+        assert_eq!(
+            "30m".parse::<HumanDuration>().unwrap().get(),
+            Duration::from_mins(30)
+        );
+        assert_eq!(
+            "1h 30m".parse::<HumanDuration>().unwrap().get(),
+            Duration::from_mins(90)
+        );
+        assert!("0s".parse::<HumanDuration>().unwrap_err().contains("zero"));
+        assert!("soon".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn templates_render_and_escape() {
+        let t = Template::parse("{project}: {{literal}} {summary}").unwrap();
+        let out = t.render(|p| match p {
+            Placeholder::Project => "api".into(),
+            _ => "2 major".into(),
+        });
+        assert_eq!(out, "api: {literal} 2 major");
+        assert!(t.uses(Placeholder::Summary));
+        assert!(!t.uses(Placeholder::Changes));
+    }
+
+    #[test]
+    fn templates_reject_unknown_and_unbalanced() {
+        let e = Template::parse("{projcet}").unwrap_err();
+        assert!(e.contains("did you mean `{project}`"), "{e}");
+        assert!(Template::parse("{project").is_err());
+        assert!(Template::parse("a } b").is_err());
+    }
+
+    #[test]
+    fn branch_pattern_renders_dates() {
+        let p = BranchPattern::parse("feature/maintenance-%y-%m-%d").unwrap();
+        let d = chrono::NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
+        assert_eq!(p.render(d), "feature/maintenance-25-03-04");
+        assert_eq!(BranchPattern::parse("m-%Y").unwrap().render(d), "m-2025");
+        assert!(BranchPattern::parse("m-%H").is_err());
+        assert!(BranchPattern::parse("bad branch %y").is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! `UPKEEP_…` overrides, passed in as a list (the process environment is never touched).
+
+use std::time::Duration;
+
+use crate::load_with;
+
+const BASE: &str = r#"
+[maintain]
+jobs = 2
+
+[[maintain.projects]]
+name = "my-api"
+repo = "https://github.com/example/api"
+
+[branches.sentry]
+org = "example"
+projects = ["api"]
+threshold = 3
+"#;
+
+#[test]
+fn overrides_set_nested_keys_with_typed_values() {
+    let c = load_with(
+        BASE,
+        &[
+            ("UPKEEP_MAINTAIN__JOBS", "4"),
+            ("UPKEEP_BRANCHES__SENTRY__THRESHOLD", "0"),
+            ("UPKEEP_MAINTAIN__STEPS__BUILD__TIMEOUT", "45m"),
+            ("UPKEEP_MAINTAIN__LABELS", r#"["a", "b"]"#),
+            ("UPKEEP_MAINTAIN__CHAT__KIND", "slack"),
+            ("UPKEEP_MAINTAIN__CHAT__CHANNEL", "#ops"),
+            ("UPKEEP_CONFIG", "ignored.toml"),
+            ("UNRELATED", "x"),
+        ],
+    )
+    .unwrap();
+    let m = c.maintain().unwrap();
+    assert_eq!(m.jobs, Some(4));
+    assert_eq!(m.steps.build.timeout.get(), Duration::from_mins(45));
+    assert_eq!(m.labels, ["a", "b"]);
+    assert_eq!(m.chat.channel.as_deref(), Some("#ops"));
+    assert_eq!(c.branches().unwrap().sentry.as_ref().unwrap().threshold, 0);
+}
+
+#[test]
+fn overrides_pick_array_entries_by_name_or_index() {
+    let c = load_with(
+        BASE,
+        &[
+            ("UPKEEP_MAINTAIN__PROJECTS__MY_API__BASE_BRANCH", "develop"),
+            ("UPKEEP_MAINTAIN__PROJECTS__0__DRAFT", "true"),
+        ],
+    )
+    .unwrap();
+    let p = &c.maintain().unwrap().projects[0];
+    assert_eq!(p.base_branch.as_deref(), Some("develop"));
+    assert_eq!(p.draft, Some(true));
+}
+
+#[test]
+fn overrides_can_create_sections() {
+    let c = load_with(
+        "",
+        &[
+            ("UPKEEP_LOCK__REPO", "/srv/state.git"),
+            ("UPKEEP_LOCK__NAME", "prod"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.lock().unwrap().ref_name(), "refs/upkeep/locks/prod");
+}
+
+#[test]
+fn overrides_cannot_smuggle_secrets() {
+    let e = crate::error_of(
+        BASE,
+        &[("UPKEEP_BRANCHES__SENTRY__AUTH_TOKEN", "sntrys_abc")],
+    );
+    assert!(
+        e.contains("SENTRY_AUTH_TOKEN") && e.contains("UPKEEP_BRANCHES__SENTRY__AUTH_TOKEN"),
+        "{e}"
+    );
+    assert!(!e.contains("sntrys_abc"), "{e}");
+}
+
+#[test]
+fn quoted_values_stay_strings() {
+    let c = load_with(BASE, &[("UPKEEP_BRANCHES__SENTRY__ORG", "\"1234\"")]).unwrap();
+    assert_eq!(c.branches().unwrap().sentry.as_ref().unwrap().org, "1234");
+}
