@@ -213,7 +213,7 @@ fn find_secrets(
     for (k, v) in table {
         path.push(k.get_ref().to_string());
         match v.get_ref() {
-            DeValue::String(_) if looks_secret(k.get_ref()) => {
+            v if !v.is_table() && looks_secret(k.get_ref()) => {
                 let dotted = path.join(".");
                 let mut d = src.diagnostic(
                     Some(k.span()),

@@ -88,3 +88,12 @@ fn quoted_values_stay_strings() {
     let c = load_with(BASE, &[("UPKEEP_BRANCHES__SENTRY__ORG", "\"1234\"")]).unwrap();
     assert_eq!(c.branches().unwrap().sentry.as_ref().unwrap().org, "1234");
 }
+
+#[test]
+fn secret_keys_are_refused_whatever_the_value_type() {
+    let e = crate::error_of(BASE, &[("UPKEEP_MAINTAIN__GITHUB_TOKEN", "12345")]);
+    assert!(
+        e.contains("GITHUB_TOKEN in the environment") && !e.contains("12345"),
+        "{e}"
+    );
+}
