@@ -1,1 +1,989 @@
-//! local adapter (being built).
+//! The local forge: plain git remotes, change requests recorded as files.
+//!
+//! This is the embedded default: it needs no service and no token, so a team can try
+//! upkeep against bare repositories on disk (or any git remote), and a dry-run shows
+//! exactly what would be opened. Branch operations go through `upkeep-git` against the
+//! real remote; what a forge would keep in its database is kept in files next to it.
+//!
+//! # Repository ids
+//!
+//! A [`RepoId`] is the remote's path (`/srv/git/api.git`), its `file://` URL, or any URL
+//! git can reach (then a records directory must be configured with
+//! [`LocalForge::with_records_dir`]). Relative paths are taken from the current
+//! directory.
+//!
+//! # Files
+//!
+//! By default the records of remote `/srv/git/api.git` live in `/srv/git/api.git.upkeep/`;
+//! with [`LocalForge::with_records_dir`]`(root)` they live in `root/<slug of the id>/`
+//! ([`LocalForge::records_dir`] says where):
+//!
+//! ```text
+//! api.git.upkeep/
+//!   change-requests/
+//!     1.json        one change request per file, numbered from 1 (ChangeRequestRecord)
+//!     2.json
+//!   checks/
+//!     <sha>.json    CI signals recorded for a commit: [{"name","state","url"}] (CheckRecord)
+//! ```
+//!
+//! A change request file looks like this; a person or a test may edit it (or call
+//! [`LocalForge::approve`], [`LocalForge::request_changes`], [`LocalForge::merge`],
+//! [`LocalForge::close`]):
+//!
+//! ```json
+//! {
+//!   "number": 1,
+//!   "title": "Maintenance 2025-06-02",
+//!   "body": "…",
+//!   "head": "feature/maintenance-25-06-02",
+//!   "base": "main",
+//!   "labels": ["maintenance"],
+//!   "reviewers": ["ann"],
+//!   "assignees": [],
+//!   "draft": false,
+//!   "state": "open",
+//!   "approvers": ["ann"],
+//!   "changes_requested_by": [],
+//!   "head_sha": "…",
+//!   "base_sha_at_open": "…",
+//!   "merge_sha": null,
+//!   "created_at": "2025-06-02T06:00:00Z",
+//!   "updated_at": "2025-06-02T06:00:00Z"
+//! }
+//! ```
+//!
+//! Every file is written to a temporary file in the same directory, flushed, and renamed
+//! into place (or hard-linked, for a new number, so two writers never take the same one):
+//! a reader never sees a half-written record.
+//!
+//! # State
+//!
+//! `merged` and `closed` are read from the file. An open change request reads as
+//! `changes_requested` when someone asked for changes, else `approved` when someone
+//! approved. It also reads as **merged** when its head's tip (or, once the branch is
+//! deleted, the tip last recorded) is contained in the base branch although it was not
+//! when the change request was opened: merging by hand with `git merge` and `git push`
+//! is noticed without editing the file.
+//!
+//! # Branch moves
+//!
+//! [`Forge::move_branch`] pushes with an expected old tip (`git push
+//! --force-with-lease=<ref>:<old>`, fast-forward-only unless a rollback is asked for);
+//! `receive-pack` on the remote checks the old tip under the ref lock, so a concurrent
+//! move loses with [`ForgeError::BranchMoved`]. Objects are fetched into a scratch bare
+//! repository per remote under the work directory given to [`LocalForge::new`].
+
+mod records;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use upkeep_git::{Author, Credentials, Expect, Oid, PushRequest, Repo};
+
+pub use records::{CHANGE_REQUESTS_DIR, CHECKS_DIR, ChangeRequestRecord, CheckRecord};
+
+use crate::{
+    BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, CiVerdict, CommitSummary,
+    Comparison, Forge, ForgeError, ForgeKind, RepoId, Result, Tag, UpsertAction, Upserted,
+};
+
+/// The local forge. Cheap to clone; clones share the per-repository locks.
+#[derive(Debug, Clone)]
+pub struct LocalForge {
+    work_dir: PathBuf,
+    records_root: Option<PathBuf>,
+    creds: Credentials,
+    tagger: Author,
+    locks: Arc<RepoLocks>,
+}
+
+impl LocalForge {
+    /// A local forge keeping its scratch clones (one bare repository per remote, used to
+    /// compare and to push) under `work_dir`. Records live next to each remote.
+    #[must_use]
+    pub fn new(work_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            work_dir: work_dir.into(),
+            records_root: None,
+            creds: Credentials::none(),
+            tagger: Author::new("upkeep", "upkeep@localhost"),
+            locks: Arc::default(),
+        }
+    }
+
+    /// Keeps every repository's records under `root/<slug of the repository id>/` instead
+    /// of next to the remote (needed for remotes that are not local paths).
+    #[must_use]
+    pub fn with_records_dir(mut self, root: impl Into<PathBuf>) -> Self {
+        self.records_root = Some(root.into());
+        self
+    }
+
+    /// Credentials for remotes that need them (HTTPS token, SSH).
+    #[must_use]
+    pub fn with_credentials(mut self, creds: Credentials) -> Self {
+        self.creds = creds;
+        self
+    }
+
+    /// Who annotated tags are made by (default `upkeep <upkeep@localhost>`).
+    #[must_use]
+    pub fn with_tagger(mut self, tagger: Author) -> Self {
+        self.tagger = tagger;
+        self
+    }
+
+    /// The directory holding `repo`'s change requests and recorded checks.
+    pub fn records_dir(&self, repo: &RepoId) -> Result<PathBuf> {
+        if let Some(root) = &self.records_root {
+            return Ok(root.join(slug(repo.as_str())));
+        }
+        match local_path(repo.as_str()) {
+            Some(path) => {
+                let path = absolute(&path);
+                let mut name = path
+                    .file_name()
+                    .map(std::ffi::OsStr::to_os_string)
+                    .unwrap_or_default();
+                name.push(".upkeep");
+                Ok(path.with_file_name(name))
+            }
+            None => Err(ForgeError::Setup {
+                forge: ForgeKind::Local,
+                message: format!(
+                    "{repo} is not a local path, so its change requests cannot be kept next \
+                     to it: configure a records directory"
+                ),
+            }),
+        }
+    }
+
+    /// Records an approval of change request `number` by `user` (withdrawing any request
+    /// for changes by the same user).
+    pub async fn approve(&self, repo: &RepoId, number: u64, user: &str) -> Result<ChangeRequest> {
+        let user = user.to_owned();
+        self.edit(repo, number, move |r| {
+            r.changes_requested_by.retain(|u| *u != user);
+            if !r.approvers.contains(&user) {
+                r.approvers.push(user);
+            }
+            r.state = ChangeRequestState::Open;
+        })
+        .await
+    }
+
+    /// Records that `user` asked for changes on change request `number` (withdrawing any
+    /// approval by the same user).
+    pub async fn request_changes(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        user: &str,
+    ) -> Result<ChangeRequest> {
+        let user = user.to_owned();
+        self.edit(repo, number, move |r| {
+            r.approvers.retain(|u| *u != user);
+            if !r.changes_requested_by.contains(&user) {
+                r.changes_requested_by.push(user);
+            }
+            r.state = ChangeRequestState::Open;
+        })
+        .await
+    }
+
+    /// Records change request `number` as merged (with the merge commit, when known).
+    /// Only the record changes: merging the branches is the caller's (or a person's) job.
+    pub async fn merge(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        merge_sha: Option<&str>,
+    ) -> Result<ChangeRequest> {
+        let merge_sha = merge_sha.map(str::to_owned);
+        self.edit(repo, number, move |r| {
+            r.state = ChangeRequestState::Merged;
+            r.merge_sha = merge_sha;
+        })
+        .await
+    }
+
+    /// Records change request `number` as closed without merging.
+    pub async fn close(&self, repo: &RepoId, number: u64) -> Result<ChangeRequest> {
+        self.edit(repo, number, |r| r.state = ChangeRequestState::Closed)
+            .await
+    }
+
+    /// Records a CI signal for commit `sha`, replacing any earlier one of the same name.
+    pub async fn record_check(&self, repo: &RepoId, sha: &str, check: CheckRecord) -> Result<()> {
+        let (repo, sha) = (repo.clone(), sha.to_owned());
+        self.blocking(move |forge| {
+            let dir = forge.records_dir(&repo)?;
+            let _guard = forge.lock(&repo);
+            records::record_check(&dir, &sha, check)
+        })
+        .await
+    }
+
+    async fn edit(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        change: impl FnOnce(&mut ChangeRequestRecord) + Send + 'static,
+    ) -> Result<ChangeRequest> {
+        let repo = repo.clone();
+        self.blocking(move |forge| {
+            let dir = forge.records_dir(&repo)?;
+            let _guard = forge.lock(&repo);
+            let mut record = records::read_one(&dir, number)?
+                .ok_or_else(|| not_found(format!("change request #{number} of {repo}")))?;
+            change(&mut record);
+            record.updated_at = Utc::now();
+            records::write_record(&dir, &record)?;
+            Session::new(forge, &repo).view(&dir, &record)
+        })
+        .await
+    }
+
+    /// Runs blocking git and file work off the async runtime.
+    async fn blocking<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&LocalForge) -> Result<T> + Send + 'static,
+    {
+        let forge = self.clone();
+        tokio::task::spawn_blocking(move || work(&forge))
+            .await
+            .map_err(|e| ForgeError::Io {
+                doing: "run a git task".to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+    }
+
+    /// Serialises work on one repository's scratch clone and records within this process.
+    fn lock(&self, repo: &RepoId) -> LockGuard {
+        LockGuard::acquire(self.locks.clone(), self.scratch_path(repo))
+    }
+
+    fn scratch_path(&self, repo: &RepoId) -> PathBuf {
+        self.work_dir.join(format!("{}.git", slug(repo.as_str())))
+    }
+}
+
+/// Which repositories are being worked on in this process (keyed by scratch path).
+#[derive(Debug, Default)]
+struct RepoLocks {
+    busy: Mutex<HashSet<PathBuf>>,
+    freed: Condvar,
+}
+
+/// Owns one repository's lock until dropped (owned, so it can live in a blocking task).
+struct LockGuard {
+    locks: Arc<RepoLocks>,
+    key: PathBuf,
+}
+
+impl LockGuard {
+    fn acquire(locks: Arc<RepoLocks>, key: PathBuf) -> Self {
+        let mut busy = locks.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        while busy.contains(&key) {
+            busy = locks
+                .freed
+                .wait(busy)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        busy.insert(key.clone());
+        drop(busy);
+        Self { locks, key }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.locks
+            .busy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+        self.locks.freed.notify_all();
+    }
+}
+
+/// One blocking unit of work on a repository: the remote's refs and the scratch clone,
+/// each loaded on first use.
+struct Session<'a> {
+    forge: &'a LocalForge,
+    repo: &'a RepoId,
+    url: String,
+    refs: Option<HashMap<String, Oid>>,
+    scratch: Option<Repo>,
+}
+
+const FETCH_ALL: [&str; 2] = [
+    "+refs/heads/*:refs/remotes/origin/*",
+    "+refs/tags/*:refs/tags/*",
+];
+
+impl<'a> Session<'a> {
+    fn new(forge: &'a LocalForge, repo: &'a RepoId) -> Self {
+        Self {
+            forge,
+            repo,
+            url: remote_url(repo.as_str()),
+            refs: None,
+            scratch: None,
+        }
+    }
+
+    /// The refs the remote advertises now.
+    fn refs(&mut self) -> Result<&HashMap<String, Oid>> {
+        if self.refs.is_none() {
+            if let Some(path) = local_path(self.repo.as_str())
+                && !path.exists()
+            {
+                return Err(not_found(format!("repository {}", self.repo)));
+            }
+            let refs = upkeep_git::ls_remote(&self.url, &self.forge.creds)
+                .map_err(git_error(format!("list the refs of {}", self.repo)))?;
+            self.refs = Some(refs.into_iter().collect());
+        }
+        Ok(self.refs.as_ref().expect("just loaded"))
+    }
+
+    fn branch_tip(&mut self, branch: &str) -> Result<Option<Oid>> {
+        Ok(self.refs()?.get(&format!("refs/heads/{branch}")).copied())
+    }
+
+    /// The scratch bare repository for this remote, created (or re-created, if damaged)
+    /// on first use.
+    fn scratch(&mut self) -> Result<&Repo> {
+        if self.scratch.is_none() {
+            let path = self.forge.scratch_path(self.repo);
+            let repo = if let Ok(repo) = Repo::open(&path) {
+                repo
+            } else {
+                if path.exists() {
+                    tracing::warn!(path = %path.display(), "scratch clone unusable; re-creating");
+                    fs_err::remove_dir_all(&path).map_err(|source| ForgeError::Io {
+                        doing: format!("remove {}", path.display()),
+                        source,
+                    })?;
+                }
+                git2::Repository::init_bare(&path)
+                    .map(Repo::from_git2)
+                    .map_err(git_error(format!("create {}", path.display())))?
+            };
+            self.scratch = Some(repo);
+        }
+        Ok(self.scratch.as_ref().expect("just opened"))
+    }
+
+    /// Makes sure the scratch clone has every commit in `oids`, fetching all branches and
+    /// tags when one is missing.
+    fn ensure_commits(&mut self, oids: &[Oid]) -> Result<()> {
+        let has = |repo: &Repo, oid: &Oid| repo.git2().find_commit(*oid).is_ok();
+        if oids.iter().all(|o| has(self.scratch_ref(), o)) {
+            return Ok(());
+        }
+        self.fetch_all()?;
+        match oids.iter().find(|o| !has(self.scratch_ref(), o)) {
+            Some(missing) => Err(not_found(format!("commit {missing} in {}", self.repo))),
+            None => Ok(()),
+        }
+    }
+
+    fn fetch_all(&mut self) -> Result<()> {
+        let (url, creds, repo_id) = (self.url.clone(), self.forge.creds.clone(), self.repo);
+        self.scratch()?
+            .fetch(&url, &FETCH_ALL, &creds)
+            .map_err(git_error(format!("fetch {repo_id}")))?;
+        Ok(())
+    }
+
+    fn scratch_ref(&self) -> &Repo {
+        self.scratch.as_ref().expect("scratch opened before use")
+    }
+
+    /// A branch, tag, full ref or (abbreviated) commit id, as the remote has it now.
+    fn resolve(&mut self, name: &str) -> Result<Oid> {
+        let refs = self.refs()?;
+        let found = [
+            format!("refs/heads/{name}"),
+            format!("refs/tags/{name}^{{}}"),
+            format!("refs/tags/{name}"),
+            format!("{name}^{{}}"),
+            name.to_owned(),
+        ]
+        .iter()
+        .find_map(|r| refs.get(r).copied());
+        let oid = match found {
+            Some(oid) => oid,
+            None if is_hex(name) => {
+                if let Ok(oid) = Oid::from_str(name)
+                    && name.len() == 40
+                {
+                    oid
+                } else {
+                    self.scratch()?;
+                    if self.scratch_ref().resolve_commit_prefix(name).is_err() {
+                        self.fetch_all()?;
+                    }
+                    self.scratch_ref()
+                        .resolve_commit_prefix(name)
+                        .map_err(|_| {
+                            not_found(format!("branch, tag or commit `{name}` in {}", self.repo))
+                        })?
+                }
+            }
+            None => {
+                return Err(not_found(format!(
+                    "branch, tag or commit `{name}` in {}",
+                    self.repo
+                )));
+            }
+        };
+        self.scratch()?;
+        self.ensure_commits(&[oid])?;
+        Ok(oid)
+    }
+
+    fn is_ancestor(&mut self, ancestor: Oid, descendant: Oid) -> Result<bool> {
+        self.scratch()?;
+        self.ensure_commits(&[ancestor, descendant])?;
+        self.scratch_ref()
+            .is_ancestor(ancestor, descendant)
+            .map_err(git_error(format!("compare commits of {}", self.repo)))
+    }
+
+    /// The neutral view of a record, with merges done outside upkeep detected.
+    fn view(&mut self, dir: &Path, record: &ChangeRequestRecord) -> Result<ChangeRequest> {
+        let mut state = record.recorded_state();
+        let live_head = self.branch_tip(&record.head)?;
+        let head_sha = live_head.or_else(|| record.head_sha.as_deref().and_then(parse_oid));
+        if record.is_open()
+            && let Some(head) = head_sha
+            && self.merged_outside(record, head)?
+        {
+            state = ChangeRequestState::Merged;
+        }
+        Ok(ChangeRequest {
+            number: record.number,
+            url: file_url(&records::record_path(dir, record.number)),
+            title: record.title.clone(),
+            body: record.body.clone(),
+            head: record.head.clone(),
+            base: record.base.clone(),
+            head_sha: head_sha.map(|o| o.to_string()),
+            state,
+            draft: record.draft,
+            labels: record.labels.clone(),
+            approvers: record.approvers.clone(),
+            merge_sha: record.merge_sha.clone(),
+        })
+    }
+
+    /// Whether `head` reached the base branch after the change request was opened.
+    fn merged_outside(&mut self, record: &ChangeRequestRecord, head: Oid) -> Result<bool> {
+        let Some(base) = self.branch_tip(&record.base)? else {
+            return Ok(false);
+        };
+        let at_open = record.base_sha_at_open.as_deref().and_then(parse_oid);
+        if at_open == Some(head) || !self.is_ancestor(head, base)? {
+            return Ok(false);
+        }
+        match at_open {
+            // The base tip at opening may be gone (force-pushed): then it proves nothing.
+            Some(old) if self.ensure_commits(&[old]).is_ok() => Ok(!self.is_ancestor(head, old)?),
+            _ => Ok(true),
+        }
+    }
+
+    /// The open change requests with head `head`, newest first, as they read now.
+    fn find_open(
+        &mut self,
+        dir: &Path,
+        head: &str,
+    ) -> Result<Option<(ChangeRequestRecord, ChangeRequest)>> {
+        let mut candidates: Vec<_> = records::read_all(dir)?
+            .into_iter()
+            .filter(|r| r.head == head && r.is_open())
+            .collect();
+        candidates.reverse();
+        for record in candidates {
+            let cr = self.view(dir, &record)?;
+            if !matches!(
+                cr.state,
+                ChangeRequestState::Merged | ChangeRequestState::Closed
+            ) {
+                return Ok(Some((record, cr)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl Forge for LocalForge {
+    fn kind(&self) -> ForgeKind {
+        ForgeKind::Local
+    }
+
+    async fn find_open_change_request(
+        &self,
+        repo: &RepoId,
+        head: &str,
+    ) -> Result<Option<ChangeRequest>> {
+        let (repo, head) = (repo.clone(), head.to_owned());
+        self.blocking(move |forge| {
+            let dir = forge.records_dir(&repo)?;
+            let _guard = forge.lock(&repo);
+            Ok(Session::new(forge, &repo)
+                .find_open(&dir, &head)?
+                .map(|(_, cr)| cr))
+        })
+        .await
+    }
+
+    async fn upsert_change_request(
+        &self,
+        repo: &RepoId,
+        spec: &ChangeRequestSpec,
+    ) -> Result<Upserted> {
+        let (repo, spec) = (repo.clone(), spec.clone());
+        self.blocking(move |forge| {
+            let dir = forge.records_dir(&repo)?;
+            let _guard = forge.lock(&repo);
+            let mut session = Session::new(forge, &repo);
+            let validation = |message: String| ForgeError::Validation {
+                forge: ForgeKind::Local,
+                doing: format!("recording a change request for {} in {repo}", spec.head),
+                message,
+                errors: Vec::new(),
+            };
+            if spec.head == spec.base {
+                return Err(validation(format!("head and base are both `{}`", spec.head)));
+            }
+            let head_tip = session
+                .branch_tip(&spec.head)?
+                .ok_or_else(|| validation(format!("head branch `{}` does not exist", spec.head)))?;
+            let base_tip = session
+                .branch_tip(&spec.base)?
+                .ok_or_else(|| validation(format!("base branch `{}` does not exist", spec.base)))?;
+            let now = Utc::now();
+            if let Some((old, _)) = session.find_open(&dir, &spec.head)? {
+                let mut new = old.clone();
+                new.title.clone_from(&spec.title);
+                new.body.clone_from(&spec.body);
+                new.base.clone_from(&spec.base);
+                new.labels.clone_from(&spec.labels);
+                new.reviewers.clone_from(&spec.reviewers);
+                new.assignees.clone_from(&spec.assignees);
+                new.draft = spec.draft;
+                let action = if new == old {
+                    UpsertAction::Unchanged
+                } else {
+                    new.updated_at = now;
+                    UpsertAction::Updated
+                };
+                // The tip moves with every push; keeping it current is bookkeeping, not an
+                // update of the change request.
+                new.head_sha = Some(head_tip.to_string());
+                if new != old {
+                    records::write_record(&dir, &new)?;
+                }
+                let change_request = session.view(&dir, &new)?;
+                return Ok(Upserted {
+                    change_request,
+                    action,
+                });
+            }
+            let mut record = ChangeRequestRecord {
+                number: 0,
+                title: spec.title.clone(),
+                body: spec.body.clone(),
+                head: spec.head.clone(),
+                base: spec.base.clone(),
+                labels: spec.labels.clone(),
+                reviewers: spec.reviewers.clone(),
+                assignees: spec.assignees.clone(),
+                draft: spec.draft,
+                state: ChangeRequestState::Open,
+                approvers: Vec::new(),
+                changes_requested_by: Vec::new(),
+                head_sha: Some(head_tip.to_string()),
+                base_sha_at_open: Some(base_tip.to_string()),
+                merge_sha: None,
+                created_at: now,
+                updated_at: now,
+            };
+            records::create_record(&dir, &mut record)?;
+            tracing::info!(repo = %repo, number = record.number, head = %spec.head, "recorded a change request");
+            let change_request = session.view(&dir, &record)?;
+            Ok(Upserted {
+                change_request,
+                action: UpsertAction::Created,
+            })
+        })
+        .await
+    }
+
+    async fn change_request(&self, repo: &RepoId, number: u64) -> Result<ChangeRequest> {
+        let repo = repo.clone();
+        self.blocking(move |forge| {
+            let dir = forge.records_dir(&repo)?;
+            let _guard = forge.lock(&repo);
+            let record = records::read_one(&dir, number)?
+                .ok_or_else(|| not_found(format!("change request #{number} of {repo}")))?;
+            Session::new(forge, &repo).view(&dir, &record)
+        })
+        .await
+    }
+
+    async fn branch_tip(&self, repo: &RepoId, branch: &str) -> Result<Option<String>> {
+        let (repo, branch) = (repo.clone(), branch.to_owned());
+        self.blocking(move |forge| {
+            Ok(Session::new(forge, &repo)
+                .branch_tip(&branch)?
+                .map(|o| o.to_string()))
+        })
+        .await
+    }
+
+    async fn compare(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {
+        let (repo, base, head) = (repo.clone(), base.to_owned(), head.to_owned());
+        self.blocking(move |forge| {
+            let _guard = forge.lock(&repo);
+            let mut session = Session::new(forge, &repo);
+            let b = session.resolve(&base)?;
+            let h = session.resolve(&head)?;
+            let scratch = session.scratch_ref();
+            let doing = || format!("compare {base}...{head} of {repo}");
+            let (ahead_by, behind_by) = scratch.ahead_behind(h, b).map_err(git_error(doing()))?;
+            let commits = scratch
+                .commits_between(b, h)
+                .map_err(git_error(doing()))?
+                .into_iter()
+                .map(|c| CommitSummary {
+                    sha: c.id.to_string(),
+                    subject: c.subject,
+                    author: c.author_name,
+                    time: Some(c.time.to_rfc3339()),
+                })
+                .collect();
+            let merge_base = scratch
+                .merge_base(b, h)
+                .map_err(git_error(doing()))?
+                .map(|o| o.to_string());
+            Ok(Comparison {
+                ahead_by,
+                behind_by,
+                commits,
+                merge_base,
+            })
+        })
+        .await
+    }
+
+    async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
+        let (repo, request) = (repo.clone(), request.clone());
+        self.blocking(move |forge| {
+            let _guard = forge.lock(&repo);
+            let mut session = Session::new(forge, &repo);
+            let moved = |actual: Option<String>| ForgeError::BranchMoved {
+                repo: repo.to_string(),
+                branch: request.branch.clone(),
+                expected: request.expected_old.clone(),
+                actual,
+            };
+            let expected = parse_full_oid(&request.expected_old, "expected old tip")?;
+            let actual = session.branch_tip(&request.branch)?;
+            if actual != Some(expected) {
+                return Err(moved(actual.map(|o| o.to_string())));
+            }
+            let new = session.resolve(&request.new)?;
+            session.ensure_commits(&[expected])?;
+            let mut push = PushRequest::single(
+                new,
+                format!("refs/heads/{}", request.branch),
+                Expect::Tip(expected),
+            );
+            if request.allow_backwards {
+                push = push.forced();
+            }
+            let url = session.url.clone();
+            match session.scratch_ref().push(&url, &forge.creds, &push) {
+                Ok(outcome) => {
+                    tracing::info!(repo = %repo, branch = %request.branch, from = %expected, to = %new, ?outcome, "moved branch");
+                    Ok(())
+                }
+                Err(upkeep_git::Error::RemoteMoved { actual, .. }) => {
+                    Err(moved(actual.map(|o| o.to_string())))
+                }
+                Err(upkeep_git::Error::NotFastForward { from, to, .. }) => {
+                    Err(ForgeError::NotFastForward {
+                        repo: repo.to_string(),
+                        branch: request.branch.clone(),
+                        from: from.to_string(),
+                        to: to.to_string(),
+                    })
+                }
+                Err(e) => Err(git_error(format!(
+                    "move {} of {repo} to {new}",
+                    request.branch
+                ))(e)),
+            }
+        })
+        .await
+    }
+
+    async fn tags(&self, repo: &RepoId) -> Result<Vec<Tag>> {
+        let repo = repo.clone();
+        self.blocking(move |forge| {
+            let refs = Session::new(forge, &repo).refs()?.clone();
+            Ok(tags_from_refs(&refs))
+        })
+        .await
+    }
+
+    async fn create_tag(
+        &self,
+        repo: &RepoId,
+        name: &str,
+        sha: &str,
+        message: Option<&str>,
+    ) -> Result<()> {
+        let (repo, name, sha) = (repo.clone(), name.to_owned(), sha.to_owned());
+        let message = message.map(str::to_owned);
+        self.blocking(move |forge| {
+            let _guard = forge.lock(&repo);
+            let mut session = Session::new(forge, &repo);
+            let remote_ref = format!("refs/tags/{name}");
+            if session.refs()?.contains_key(&remote_ref) {
+                return Err(ForgeError::Conflict {
+                    forge: ForgeKind::Local,
+                    doing: format!("creating tag {name} in {repo}"),
+                    message: format!("tag {name} already exists"),
+                });
+            }
+            let target = session.resolve(&sha)?;
+            let scratch = session.scratch_ref();
+            let doing = || format!("create tag {name} at {target} in {repo}");
+            // A tag of that name left in the scratch clone (deleted on the remote since)
+            // must not block or shape the new one.
+            let _ = scratch.git2().tag_delete(&name);
+            let object = scratch
+                .create_tag(&name, target, message.as_deref(), &forge.tagger)
+                .map_err(git_error(doing()))?;
+            let push = PushRequest::single(object, remote_ref, Expect::Absent);
+            let url = session.url.clone();
+            match session.scratch_ref().push(&url, &forge.creds, &push) {
+                Ok(_) => Ok(()),
+                Err(upkeep_git::Error::RemoteMoved { .. }) => Err(ForgeError::Conflict {
+                    forge: ForgeKind::Local,
+                    doing: format!("creating tag {name} in {repo}"),
+                    message: format!("tag {name} already exists"),
+                }),
+                Err(e) => Err(git_error(doing())(e)),
+            }
+        })
+        .await
+    }
+
+    async fn ci_verdict(&self, repo: &RepoId, sha: &str) -> Result<CiVerdict> {
+        let (repo, sha) = (repo.clone(), sha.to_owned());
+        self.blocking(move |forge| {
+            let dir = forge.records_dir(&repo)?;
+            let checks = records::read_checks(&dir, &sha)?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            Ok(CiVerdict::from_checks(sha, checks))
+        })
+        .await
+    }
+}
+
+/// Tags advertised by a remote, peeled entries (`refs/tags/x^{}`) winning, sorted by name.
+fn tags_from_refs(refs: &HashMap<String, Oid>) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = refs
+        .iter()
+        .filter_map(|(name, oid)| {
+            let short = name.strip_prefix("refs/tags/")?;
+            if short.ends_with("^{}") {
+                return None;
+            }
+            let peeled = refs.get(&format!("{name}^{{}}")).unwrap_or(oid);
+            Some(Tag {
+                name: short.to_owned(),
+                sha: peeled.to_string(),
+            })
+        })
+        .collect();
+    tags.sort_by(|a, b| a.name.cmp(&b.name));
+    tags
+}
+
+fn not_found(what: String) -> ForgeError {
+    ForgeError::NotFound {
+        forge: ForgeKind::Local,
+        what,
+    }
+}
+
+fn git_error<E>(doing: String) -> impl FnOnce(E) -> ForgeError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |source| ForgeError::Git {
+        doing,
+        source: Box::new(source),
+    }
+}
+
+fn is_hex(s: &str) -> bool {
+    (4..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn parse_oid(s: &str) -> Option<Oid> {
+    (s.len() == 40 && is_hex(s))
+        .then(|| Oid::from_str(s).ok())
+        .flatten()
+}
+
+fn parse_full_oid(s: &str, what: &str) -> Result<Oid> {
+    parse_oid(s).ok_or_else(|| ForgeError::Validation {
+        forge: ForgeKind::Local,
+        doing: "moving a branch".to_owned(),
+        message: format!("the {what} `{s}` is not a full commit id"),
+        errors: Vec::new(),
+    })
+}
+
+/// The filesystem path of a repository id, when it is one (a path or a `file://` URL).
+fn local_path(id: &str) -> Option<PathBuf> {
+    if let Some(path) = id.strip_prefix("file://") {
+        return Some(PathBuf::from(path));
+    }
+    if id.contains("://") {
+        return None;
+    }
+    // scp-like `host:path` (but not a Windows drive letter).
+    if let Some((host, _)) = id.split_once(':')
+        && !host.contains('/')
+        && host.len() > 1
+    {
+        return None;
+    }
+    Some(PathBuf::from(id.trim_end_matches('/')))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The URL git is given: an absolute path for local ids (pushes run in the scratch
+/// clone's directory, where a relative path would mean something else).
+fn remote_url(id: &str) -> String {
+    match local_path(id) {
+        Some(path) if !id.starts_with("file://") => absolute(&path).display().to_string(),
+        _ => id.to_owned(),
+    }
+}
+
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// A file name for a repository id: readable, and unique thanks to a stable hash.
+fn slug(id: &str) -> String {
+    let readable: String = id
+        .trim_end_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let readable = readable.trim_start_matches(['_', '.']);
+    let tail: String = readable
+        .chars()
+        .rev()
+        .take(60)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    // FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{tail}-{:08x}", hash >> 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_live_next_to_a_path_remote() {
+        let forge = LocalForge::new("/tmp/work");
+        let dir = forge
+            .records_dir(&RepoId::new("/srv/git/api.git/"))
+            .unwrap();
+        assert_eq!(dir, Path::new("/srv/git/api.git.upkeep"));
+        let dir = forge
+            .records_dir(&RepoId::new("file:///srv/git/api.git"))
+            .unwrap();
+        assert_eq!(dir, Path::new("/srv/git/api.git.upkeep"));
+        let err = forge
+            .records_dir(&RepoId::new("https://example.com/acme/api.git"))
+            .unwrap_err();
+        assert!(matches!(err, ForgeError::Setup { .. }), "{err}");
+        assert!(local_path("git@example.com:acme/api.git").is_none());
+    }
+
+    #[test]
+    fn a_records_root_takes_any_remote() {
+        let forge = LocalForge::new("/tmp/work").with_records_dir("/var/upkeep");
+        let a = forge
+            .records_dir(&RepoId::new("https://example.com/acme/api.git"))
+            .unwrap();
+        let b = forge
+            .records_dir(&RepoId::new("https://example.com/acme/api_git"))
+            .unwrap();
+        assert!(a.starts_with("/var/upkeep"));
+        assert_ne!(a, b, "similar ids must not share records");
+    }
+
+    #[test]
+    fn peeled_tags_win() {
+        let a = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        let b = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
+        let refs = HashMap::from([
+            ("refs/tags/v1".to_owned(), a),
+            ("refs/tags/v1^{}".to_owned(), b),
+            ("refs/tags/v0".to_owned(), b),
+            ("refs/heads/main".to_owned(), a),
+        ]);
+        let tags = tags_from_refs(&refs);
+        assert_eq!(
+            tags,
+            [
+                Tag {
+                    name: "v0".into(),
+                    sha: b.to_string()
+                },
+                Tag {
+                    name: "v1".into(),
+                    sha: b.to_string()
+                }
+            ]
+        );
+    }
+}

@@ -1,5 +1,7 @@
 //! Test support for upkeep (not published).
 //!
+//! - [`bare`]: server-side operations on a bare repository (commit onto a branch, merge,
+//!   tag) for forge fakes and adapter harnesses.
 //! - [`git`]: real bare repositories and working clones in temp dirs, with fixed author
 //!   and dates and signing off, plus history builders (linear, diverged, merges).
 //! - [`github`], [`gitlab`], [`slack`], [`sentry`]: HTTP fakes of those services on
@@ -7,6 +9,7 @@
 //!   data in real bare repos, counting requests per endpoint and injecting faults.
 //! - [`init_tracing`]: log output for a test run, switched on by `UPKEEP_TEST_LOG`.
 
+pub mod bare;
 pub mod faults;
 pub mod git;
 pub mod github;

@@ -14,3 +14,5 @@ mod behaviour;
 
 // GitLab and local adapters: add `#[cfg(feature = "gitlab")] mod gitlab;` and
 // `#[cfg(feature = "local")] mod local;` here.
+#[cfg(feature = "local")]
+mod local;

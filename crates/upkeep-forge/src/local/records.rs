@@ -1,0 +1,366 @@
+//! The files the local forge keeps next to a remote, and how they are written.
+//!
+//! Every write goes to a temporary file in the same directory, is flushed to disk, and
+//! is then renamed over the target (updates) or hard-linked to a new name (creation,
+//! which must not overwrite a concurrent creation of the same number). A reader never
+//! sees a half-written file, and a crash leaves at most a stray `.tmp-*` file behind.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{ChangeRequestState, Check, CheckSource, CheckState, ForgeError, Result};
+
+/// Subdirectory holding one `<number>.json` per change request.
+pub const CHANGE_REQUESTS_DIR: &str = "change-requests";
+/// Subdirectory holding one `<sha>.json` per commit with recorded CI signals.
+pub const CHECKS_DIR: &str = "checks";
+
+/// A change request as recorded in `change-requests/<number>.json`.
+///
+/// People and tests may edit these files by hand: every field but `number`, `title`,
+/// `head` and `base` may be left out. `state` accepts `open`, `approved`,
+/// `changes_requested`, `merged` and `closed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRequestRecord {
+    /// The change request's number (also the file name).
+    pub number: u64,
+    /// Title, without any draft prefix.
+    pub title: String,
+    /// Body, Markdown.
+    #[serde(default)]
+    pub body: String,
+    /// Source branch.
+    pub head: String,
+    /// Target branch.
+    pub base: String,
+    /// Labels.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Users asked to review.
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    /// Users assigned.
+    #[serde(default)]
+    pub assignees: Vec<String>,
+    /// Whether it is a draft.
+    #[serde(default)]
+    pub draft: bool,
+    /// Recorded state. `approved` / `changes_requested` here, or a non-empty
+    /// `approvers` / `changes_requested_by`, make an open change request read as such.
+    #[serde(default = "open")]
+    pub state: ChangeRequestState,
+    /// Users who approved.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// Users who asked for changes (they win over approvals, as on the forges).
+    #[serde(default)]
+    pub changes_requested_by: Vec<String>,
+    /// Tip of the head branch when last opened or updated: what "merged" is checked
+    /// against once the branch is gone.
+    #[serde(default)]
+    pub head_sha: Option<String>,
+    /// Tip of the base branch when the change request was opened: commits already there
+    /// do not make it count as merged.
+    #[serde(default)]
+    pub base_sha_at_open: Option<String>,
+    /// The merge commit, when recorded.
+    #[serde(default)]
+    pub merge_sha: Option<String>,
+    /// When it was opened.
+    #[serde(default = "Utc::now")]
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    #[serde(default = "Utc::now")]
+    pub updated_at: DateTime<Utc>,
+}
+
+fn open() -> ChangeRequestState {
+    ChangeRequestState::Open
+}
+
+impl ChangeRequestRecord {
+    /// Whether the record says it is still open (approved and changes-requested are open).
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        !matches!(
+            self.state,
+            ChangeRequestState::Merged | ChangeRequestState::Closed
+        )
+    }
+
+    /// The state as recorded, with reviews applied (no git check for merges).
+    #[must_use]
+    pub fn recorded_state(&self) -> ChangeRequestState {
+        match self.state {
+            ChangeRequestState::Merged | ChangeRequestState::Closed => self.state,
+            _ if !self.changes_requested_by.is_empty() => ChangeRequestState::ChangesRequested,
+            ChangeRequestState::ChangesRequested => ChangeRequestState::ChangesRequested,
+            _ if !self.approvers.is_empty() => ChangeRequestState::Approved,
+            other => other,
+        }
+    }
+}
+
+/// One recorded CI signal, as written in `checks/<sha>.json` (a JSON array of these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// Check name.
+    pub name: String,
+    /// `success`, `failure`, `pending` or `skipped`.
+    pub state: CheckState,
+    /// Where to look.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl From<CheckRecord> for Check {
+    fn from(r: CheckRecord) -> Self {
+        Check {
+            name: r.name,
+            state: r.state,
+            url: r.url,
+            source: CheckSource::Recorded,
+        }
+    }
+}
+
+fn io_error(doing: String) -> impl FnOnce(std::io::Error) -> ForgeError {
+    move |source| ForgeError::Io { doing, source }
+}
+
+fn parse_error(path: &Path, e: &serde_json::Error) -> ForgeError {
+    ForgeError::Io {
+        doing: format!("read {}", path.display()),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+    }
+}
+
+/// The change-request files in `dir/change-requests`, sorted by number. Files that are
+/// not `<number>.json` (temporaries, notes) are ignored.
+pub(crate) fn read_all(dir: &Path) -> Result<Vec<ChangeRequestRecord>> {
+    let crs = dir.join(CHANGE_REQUESTS_DIR);
+    let entries = match fs_err::read_dir(&crs) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(format!("list {}", crs.display()))(e)),
+    };
+    let mut records = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_error(format!("list {}", crs.display())))?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+            continue;
+        };
+        if stem.parse::<u64>().is_err() {
+            continue;
+        }
+        records.push(read_path(&entry.path())?);
+    }
+    records.sort_by_key(|r| r.number);
+    Ok(records)
+}
+
+/// Change request `number`, or `None` when there is no such file.
+pub(crate) fn read_one(dir: &Path, number: u64) -> Result<Option<ChangeRequestRecord>> {
+    let path = record_path(dir, number);
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_path(&path).map(Some)
+}
+
+fn read_path(path: &Path) -> Result<ChangeRequestRecord> {
+    let text =
+        fs_err::read_to_string(path).map_err(io_error(format!("read {}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| parse_error(path, &e))
+}
+
+/// Where change request `number` lives.
+pub(crate) fn record_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(CHANGE_REQUESTS_DIR).join(format!("{number}.json"))
+}
+
+/// Overwrites an existing record atomically.
+pub(crate) fn write_record(dir: &Path, record: &ChangeRequestRecord) -> Result<()> {
+    let path = record_path(dir, record.number);
+    let bytes = to_json(record);
+    write_atomic(&path, &bytes)
+}
+
+/// Records a new change request under the next free number (set in `record.number`).
+/// Never overwrites: a number taken concurrently is skipped.
+pub(crate) fn create_record(dir: &Path, record: &mut ChangeRequestRecord) -> Result<()> {
+    let crs = dir.join(CHANGE_REQUESTS_DIR);
+    fs_err::create_dir_all(&crs).map_err(io_error(format!("create {}", crs.display())))?;
+    let mut number = read_all(dir)?.iter().map(|r| r.number).max().unwrap_or(0) + 1;
+    loop {
+        record.number = number;
+        let path = record_path(dir, number);
+        let tmp = write_temp(&path, &to_json(record))?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => number += 1,
+            Err(e) => return Err(io_error(format!("create {}", path.display()))(e)),
+        }
+    }
+}
+
+/// The recorded CI signals for `sha` (empty when there is no file).
+pub(crate) fn read_checks(dir: &Path, sha: &str) -> Result<Vec<CheckRecord>> {
+    let path = dir.join(CHECKS_DIR).join(format!("{sha}.json"));
+    let text = match fs_err::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(format!("read {}", path.display()))(e)),
+    };
+    serde_json::from_str(&text).map_err(|e| parse_error(&path, &e))
+}
+
+/// Adds or replaces (by name) one CI signal for `sha`.
+pub(crate) fn record_check(dir: &Path, sha: &str, check: CheckRecord) -> Result<()> {
+    let mut checks = read_checks(dir, sha)?;
+    checks.retain(|c| c.name != check.name);
+    checks.push(check);
+    let path = dir.join(CHECKS_DIR).join(format!("{sha}.json"));
+    write_atomic(&path, &to_json(&checks))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("records always serialise");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Writes `bytes` to `path` via a flushed temporary file renamed over it.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = write_temp(path, bytes)?;
+    fs_err::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(format!("write {}", path.display()))(e)
+    })
+}
+
+fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().expect("record paths have a parent");
+    fs_err::create_dir_all(dir).map_err(io_error(format!("create {}", dir.display())))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("record");
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let doing = || format!("write {}", tmp.display());
+    let mut file = fs_err::File::create(&tmp).map_err(io_error(doing()))?;
+    file.write_all(bytes).map_err(io_error(doing()))?;
+    file.sync_all().map_err(io_error(doing()))?;
+    Ok(tmp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(head: &str) -> ChangeRequestRecord {
+        ChangeRequestRecord {
+            number: 0,
+            title: "t".into(),
+            body: String::new(),
+            head: head.into(),
+            base: "main".into(),
+            labels: vec![],
+            reviewers: vec![],
+            assignees: vec![],
+            draft: false,
+            state: ChangeRequestState::Open,
+            approvers: vec![],
+            changes_requested_by: vec![],
+            head_sha: None,
+            base_sha_at_open: None,
+            merge_sha: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn creation_numbers_up_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = record("a");
+        let mut b = record("b");
+        create_record(dir.path(), &mut a).unwrap();
+        create_record(dir.path(), &mut b).unwrap();
+        assert_eq!((a.number, b.number), (1, 2));
+        // A stray temporary and a note next to the records are ignored.
+        std::fs::write(dir.path().join("change-requests/.3.json.tmp-1-1"), "{").unwrap();
+        std::fs::write(dir.path().join("change-requests/README"), "notes").unwrap();
+        let all = read_all(dir.path()).unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.head.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn hand_written_records_need_only_the_essentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = record_path(dir.path(), 7);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"number":7,"title":"x","head":"f","base":"main","state":"approved"}"#,
+        )
+        .unwrap();
+        let r = read_one(dir.path(), 7).unwrap().unwrap();
+        assert_eq!(r.recorded_state(), ChangeRequestState::Approved);
+        assert!(r.is_open());
+        assert!(read_one(dir.path(), 8).unwrap().is_none());
+    }
+
+    #[test]
+    fn changes_requested_wins_over_approvals() {
+        let mut r = record("a");
+        r.approvers = vec!["ann".into()];
+        assert_eq!(r.recorded_state(), ChangeRequestState::Approved);
+        r.changes_requested_by = vec!["bob".into()];
+        assert_eq!(r.recorded_state(), ChangeRequestState::ChangesRequested);
+        r.state = ChangeRequestState::Merged;
+        assert_eq!(r.recorded_state(), ChangeRequestState::Merged);
+    }
+
+    #[test]
+    fn checks_are_replaced_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let check = |state| CheckRecord {
+            name: "build".into(),
+            state,
+            url: None,
+        };
+        record_check(dir.path(), "abc", check(CheckState::Pending)).unwrap();
+        record_check(dir.path(), "abc", check(CheckState::Success)).unwrap();
+        assert_eq!(
+            read_checks(dir.path(), "abc").unwrap(),
+            [check(CheckState::Success)]
+        );
+        assert!(read_checks(dir.path(), "def").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_broken_file_names_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = record_path(dir.path(), 1);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "{not json").unwrap();
+        let err = read_all(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("1.json"), "{err}");
+    }
+}

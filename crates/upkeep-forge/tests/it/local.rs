@@ -1,0 +1,333 @@
+//! The local adapter: the behaviour suite against bare repositories on disk, and what is
+//! particular to it (the record files, merges noticed in git, concurrency).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tempfile::TempDir;
+use upkeep_forge::local::{CheckRecord, LocalForge};
+use upkeep_forge::{
+    BranchMove, ChangeRequestSpec, ChangeRequestState, CheckState, Forge, ForgeError, RepoId,
+    UpsertAction,
+};
+use upkeep_git::Oid;
+use upkeep_testkit::bare::BareRepo;
+use upkeep_testkit::git::Clock;
+
+use crate::behaviour::{Harness, Review, Signal, behaviour_suite};
+
+struct LocalHarness {
+    dir: TempDir,
+    bare: BareRepo,
+    forge: Arc<LocalForge>,
+    repo: RepoId,
+}
+
+#[allow(clippy::unused_async)] // `behaviour_suite!` awaits every harness constructor.
+async fn harness() -> LocalHarness {
+    upkeep_testkit::init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let bare = BareRepo::init(dir.path().join("api.git"), Clock::default());
+    bare.commit_on("main", "initial commit");
+    let forge = Arc::new(LocalForge::new(dir.path().join("work")));
+    let repo = RepoId::new(bare.path().display().to_string());
+    LocalHarness {
+        dir,
+        bare,
+        forge,
+        repo,
+    }
+}
+
+fn oid(sha: &str) -> Oid {
+    Oid::from_str(sha).unwrap()
+}
+
+#[async_trait]
+impl Harness for LocalHarness {
+    fn forge(&self) -> Arc<dyn Forge> {
+        self.forge.clone()
+    }
+
+    fn repo(&self) -> RepoId {
+        self.repo.clone()
+    }
+
+    async fn commit_on(&self, branch: &str, message: &str) -> String {
+        self.bare.commit_on(branch, message).to_string()
+    }
+
+    async fn set_branch(&self, branch: &str, sha: &str) {
+        self.bare.set_branch(branch, oid(sha));
+    }
+
+    async fn set_ci(&self, sha: &str, name: &str, signal: Signal) {
+        let state = match signal {
+            Signal::Success => CheckState::Success,
+            Signal::Failure => CheckState::Failure,
+            Signal::Pending => CheckState::Pending,
+        };
+        let check = CheckRecord {
+            name: name.to_owned(),
+            state,
+            url: Some(format!("https://ci.example/{name}")),
+        };
+        self.forge
+            .record_check(&self.repo, sha, check)
+            .await
+            .unwrap();
+    }
+
+    async fn review(&self, number: u64, user: &str, review: Review) {
+        match review {
+            Review::Approve => self.forge.approve(&self.repo, number, user).await,
+            Review::RequestChanges => self.forge.request_changes(&self.repo, number, user).await,
+        }
+        .unwrap();
+    }
+
+    async fn merge(&self, number: u64) {
+        let cr = self.forge.change_request(&self.repo, number).await.unwrap();
+        let merge = self
+            .bare
+            .merge(&cr.base, &cr.head, &format!("Merge branch '{}'", cr.head));
+        self.forge
+            .merge(&self.repo, number, Some(&merge.to_string()))
+            .await
+            .unwrap();
+    }
+
+    async fn close(&self, number: u64) {
+        self.forge.close(&self.repo, number).await.unwrap();
+    }
+}
+
+behaviour_suite!(harness);
+
+fn spec(head: &str) -> ChangeRequestSpec {
+    ChangeRequestSpec {
+        head: head.into(),
+        base: "main".into(),
+        title: format!("Update {head}"),
+        body: "body".into(),
+        labels: vec!["maintenance".into()],
+        reviewers: vec!["ann".into()],
+        assignees: vec![],
+        draft: false,
+    }
+}
+
+#[tokio::test]
+async fn records_are_json_files_next_to_the_remote_and_editable_by_hand() {
+    let h = harness().await;
+    h.bare.commit_on("feature", "change");
+    let created = h
+        .forge
+        .upsert_change_request(&h.repo, &spec("feature"))
+        .await
+        .unwrap();
+    assert_eq!(created.change_request.number, 1);
+
+    let dir = h.dir.path().join("api.git.upkeep");
+    assert_eq!(h.forge.records_dir(&h.repo).unwrap(), dir);
+    let file = dir.join("change-requests/1.json");
+    assert_eq!(
+        created.change_request.url,
+        format!("file://{}", file.display())
+    );
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json["head"], "feature");
+    assert_eq!(json["reviewers"], serde_json::json!(["ann"]));
+    assert_eq!(json["state"], "open");
+
+    // A person approves by editing the file.
+    json["approvers"] = serde_json::json!(["ann"]);
+    std::fs::write(&file, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let cr = h.forge.change_request(&h.repo, 1).await.unwrap();
+    assert_eq!(cr.state, ChangeRequestState::Approved);
+    assert_eq!(cr.approvers, ["ann"]);
+
+    // ... or closes it.
+    json["state"] = "closed".into();
+    std::fs::write(&file, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    assert_eq!(
+        h.forge.change_request(&h.repo, 1).await.unwrap().state,
+        ChangeRequestState::Closed
+    );
+
+    // No temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("change-requests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test]
+async fn a_merge_made_with_git_is_noticed() {
+    let h = harness().await;
+    h.bare.commit_on("feature", "change");
+    h.forge
+        .upsert_change_request(&h.repo, &spec("feature"))
+        .await
+        .unwrap();
+    h.bare.merge("main", "feature", "merged by hand");
+    h.bare.delete_branch("feature");
+    let cr = h.forge.change_request(&h.repo, 1).await.unwrap();
+    assert_eq!(cr.state, ChangeRequestState::Merged);
+    assert_eq!(
+        h.forge
+            .find_open_change_request(&h.repo, "feature")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_head_already_in_base_when_opened_is_not_merged() {
+    let h = harness().await;
+    let main = h.bare.tip("main").unwrap();
+    h.bare.set_branch("empty", main);
+    h.forge
+        .upsert_change_request(&h.repo, &spec("empty"))
+        .await
+        .unwrap();
+    let cr = h.forge.change_request(&h.repo, 1).await.unwrap();
+    assert_eq!(cr.state, ChangeRequestState::Open);
+    assert_eq!(cr.head_sha, Some(main.to_string()));
+}
+
+#[tokio::test]
+async fn concurrent_upserts_for_one_head_record_one_change_request() {
+    let h = harness().await;
+    h.bare.commit_on("feature", "change");
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let forge = h.forge.clone();
+            let repo = h.repo.clone();
+            tokio::spawn(async move { forge.upsert_change_request(&repo, &spec("feature")).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        let upserted = task.await.unwrap().unwrap();
+        assert_eq!(upserted.change_request.number, 1);
+        created += usize::from(upserted.action == UpsertAction::Created);
+    }
+    assert_eq!(created, 1);
+    assert!(
+        !h.dir
+            .path()
+            .join("api.git.upkeep/change-requests/2.json")
+            .exists()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_moves_from_the_same_tip_one_wins() {
+    let h = harness().await;
+    let old = h.bare.tip("main").unwrap();
+    h.bare.set_branch("stable", old);
+    let a = h.bare.commit_on("a", "a");
+    let b = h.bare.commit_on("b", "b");
+    // Two forges with separate scratch clones: no in-process lock serialises them, so the
+    // remote's compare-and-swap decides.
+    let other = Arc::new(LocalForge::new(h.dir.path().join("work-2")));
+    let request = |new: Oid| BranchMove {
+        branch: "stable".into(),
+        expected_old: old.to_string(),
+        new: new.to_string(),
+        allow_backwards: false,
+    };
+    let (move_a, move_b) = (request(a), request(b));
+    let (ra, rb) = tokio::join!(
+        h.forge.move_branch(&h.repo, &move_a),
+        other.move_branch(&h.repo, &move_b),
+    );
+    let tip = h.bare.tip("stable").unwrap();
+    match (ra, rb) {
+        (Ok(()), Err(ForgeError::BranchMoved { actual, .. })) => {
+            assert_eq!(tip, a);
+            assert_eq!(actual, Some(a.to_string()));
+        }
+        (Err(ForgeError::BranchMoved { actual, .. }), Ok(())) => {
+            assert_eq!(tip, b);
+            assert_eq!(actual, Some(b.to_string()));
+        }
+        other => panic!("exactly one move must win: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_hook_refusing_the_push_is_reported() {
+    let h = harness().await;
+    let old = h.bare.tip("main").unwrap();
+    h.bare.set_branch("stable", old);
+    let new = h.bare.commit_on("main", "next");
+    upkeep_testkit::git::install_pre_receive_hook(h.bare.path(), "echo 'stable is frozen'; exit 1");
+    let err = h
+        .forge
+        .move_branch(
+            &h.repo,
+            &BranchMove {
+                branch: "stable".into(),
+                expected_old: old.to_string(),
+                new: new.to_string(),
+                allow_backwards: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+    assert!(text.contains("stable is frozen"), "{text}");
+    assert_eq!(h.bare.tip("stable"), Some(old));
+}
+
+#[tokio::test]
+async fn upsert_needs_existing_branches() {
+    let h = harness().await;
+    let err = h
+        .forge
+        .upsert_change_request(&h.repo, &spec("never-pushed"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Validation { .. }), "{err:?}");
+    assert!(err.to_string().contains("never-pushed"), "{err}");
+}
+
+#[tokio::test]
+async fn unknown_repositories_and_remote_urls_are_clear_errors() {
+    let h = harness().await;
+    let missing = RepoId::new(h.dir.path().join("nope.git").display().to_string());
+    let err = h.forge.branch_tip(&missing, "main").await.unwrap_err();
+    assert!(matches!(err, ForgeError::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("nope.git"), "{err}");
+
+    let remote = RepoId::new("https://git.example.com/acme/api.git");
+    let err = h
+        .forge
+        .find_open_change_request(&remote, "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Setup { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_records_root_holds_records_of_file_urls() {
+    let h = harness().await;
+    let root = h.dir.path().join("records");
+    let forge = LocalForge::new(h.dir.path().join("work")).with_records_dir(&root);
+    let repo = RepoId::new(format!("file://{}", h.bare.path().display()));
+    h.bare.commit_on("feature", "change");
+    forge
+        .upsert_change_request(&repo, &spec("feature"))
+        .await
+        .unwrap();
+    let dir = forge.records_dir(&repo).unwrap();
+    assert!(dir.starts_with(&root));
+    assert!(dir.join("change-requests/1.json").exists());
+    assert!(!h.dir.path().join("api.git.upkeep").exists());
+}
