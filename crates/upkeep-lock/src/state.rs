@@ -21,7 +21,8 @@ pub enum Action {
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        // `pad` so that width and alignment (`{:<8}`) work in tables.
+        f.pad(match self {
             Self::Acquire => "acquire",
             Self::Takeover => "takeover",
             Self::Steal => "steal",

@@ -1,0 +1,208 @@
+//! `deploy-token` as a person uses it: the real binary against a real bare repository.
+
+use std::path::Path;
+use std::process::Output;
+
+use upkeep_testkit::git::Fixture;
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_deploy-token"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("UPKEEP_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run deploy-token")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_session_with_two_people() {
+    let fx = Fixture::new();
+    let repo = fx.url();
+    let dir = fx.root();
+    let as_ = |who: &'static str, args: &[&str]| {
+        let mut all = vec!["--repo", repo.as_str(), "--as", who];
+        all.extend_from_slice(args);
+        run(dir, &all)
+    };
+
+    let out = as_("alice", &["status"]);
+    assert!(out.status.success());
+    assert!(text(&out).0.contains("nobody holds the token"));
+
+    let out = as_("alice", &["acquire", "--reason", "deploy kingfisher"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .0
+            .contains("acquired the `deploy` token, fencing number 1")
+    );
+
+    let out = as_("bob", &["acquire", "--reason", "hotfix"]);
+    assert_eq!(out.status.code(), Some(1), "held → exit 1");
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("held by alice") && err.contains("deploy kingfisher"),
+        "{err}"
+    );
+    assert!(err.contains("hint: wait with"), "{err}");
+
+    let out = as_("bob", &["release"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("held by alice, not by bob"));
+
+    let out = as_("bob", &["status", "--output", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["holder"], "alice");
+    assert_eq!(status["held"], true);
+    assert_eq!(status["fencing"], 1);
+
+    let out = as_("alice", &["verify", "--fencing", "1"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(as_("alice", &["release"]).status.success());
+    assert_eq!(
+        as_("alice", &["verify", "--fencing", "1"]).status.code(),
+        Some(1)
+    );
+
+    let out = as_("bob", &["steal", "--reason", "nobody home"]);
+    assert!(
+        out.status.success(),
+        "stealing a free token just takes it: {:?}",
+        text(&out)
+    );
+
+    let out = as_("carol", &["history", "--output", "json"]);
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["last_event"]["action"].as_str().unwrap(),
+                e["last_event"]["by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("acquire", "alice"),
+            ("release", "alice"),
+            ("acquire", "bob")
+        ]
+    );
+
+    let out = as_("carol", &["history"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(
+        stdout.lines().next().unwrap().contains("acquire  alice"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_relative_repo_path_works_from_where_you_stand() {
+    let fx = Fixture::new();
+    let out = run(
+        fx.root(),
+        &["--repo", "remote.git", "--as", "alice", "acquire"],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(fx.bare_ref("refs/upkeep/locks/deploy").is_some());
+}
+
+#[test]
+fn preflight_from_the_config_stops_the_acquire() {
+    let fx = Fixture::new();
+    let config = fx.root().join("upkeep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[lock]
+repo = "{}"
+
+[[lock.preflight]]
+name = "kingfisher is idle"
+command = "echo 'spider still running: collect_ocds' >&2; exit 1"
+"#,
+            fx.url()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        fx.root(),
+        &["--as", "alice", "acquire", "--reason", "deploy"],
+    );
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("preflight check `kingfisher is idle` failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spider still running: collect_ocds"),
+        "its output is shown: {err}"
+    );
+    assert!(
+        fx.bare_ref("refs/upkeep/locks/deploy").is_none(),
+        "nothing was acquired"
+    );
+
+    let out = run(fx.root(), &["--as", "alice", "acquire", "--no-preflight"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+}
+
+#[test]
+fn configuration_errors_are_user_errors_with_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("hint: pass --repo"),
+        "{:?}",
+        text(&out)
+    );
+
+    std::fs::write(
+        dir.path().join("upkeep.toml"),
+        "[lock]\nrepo = \"x\"\nlease = \"0s\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("upkeep.toml") && err.contains("lease"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    let out = run(Path::new("."), &["--help"]);
+    let (stdout, _) = text(&out);
+    for word in [
+        "acquire",
+        "release",
+        "renew",
+        "status",
+        "history",
+        "steal",
+        "Exit codes:",
+        "130",
+    ] {
+        assert!(stdout.contains(word), "--help lacks {word}:\n{stdout}");
+    }
+}
