@@ -29,6 +29,9 @@ pub mod gitlab;
 #[cfg(feature = "local")]
 pub mod local;
 
+#[cfg(any(feature = "gitlab", feature = "local"))]
+mod git_remote;
+
 pub use error::{ForgeError, Result};
 pub use types::*;
 

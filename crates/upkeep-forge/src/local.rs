@@ -76,19 +76,19 @@
 
 mod records;
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use upkeep_git::{Author, Credentials, Expect, Oid, PushRequest, Repo};
+use upkeep_git::{Author, Credentials, Oid};
 
 pub use records::{CHANGE_REQUESTS_DIR, CHECKS_DIR, ChangeRequestRecord, CheckRecord};
 
+use crate::git_remote::{LockGuard, Remote, RepoLocks, parse_oid, slug};
 use crate::{
-    BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, CiVerdict, CommitSummary,
-    Comparison, Forge, ForgeError, ForgeKind, RepoId, Result, Tag, UpsertAction, Upserted,
+    BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, CiVerdict, Comparison, Forge,
+    ForgeError, ForgeKind, RepoId, Result, Tag, UpsertAction, Upserted,
 };
 
 /// The local forge. Cheap to clone; clones share the per-repository locks.
@@ -273,189 +273,26 @@ impl LocalForge {
     }
 }
 
-/// Which repositories are being worked on in this process (keyed by scratch path).
-#[derive(Debug, Default)]
-struct RepoLocks {
-    busy: Mutex<HashSet<PathBuf>>,
-    freed: Condvar,
-}
-
-/// Owns one repository's lock until dropped (owned, so it can live in a blocking task).
-struct LockGuard {
-    locks: Arc<RepoLocks>,
-    key: PathBuf,
-}
-
-impl LockGuard {
-    fn acquire(locks: Arc<RepoLocks>, key: PathBuf) -> Self {
-        let mut busy = locks.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        while busy.contains(&key) {
-            busy = locks
-                .freed
-                .wait(busy)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        busy.insert(key.clone());
-        drop(busy);
-        Self { locks, key }
-    }
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        self.locks
-            .busy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.key);
-        self.locks.freed.notify_all();
-    }
-}
-
-/// One blocking unit of work on a repository: the remote's refs and the scratch clone,
-/// each loaded on first use.
+/// One blocking unit of work on a repository: its records and its remote.
 struct Session<'a> {
-    forge: &'a LocalForge,
-    repo: &'a RepoId,
-    url: String,
-    refs: Option<HashMap<String, Oid>>,
-    scratch: Option<Repo>,
+    git: Remote<'a>,
 }
-
-const FETCH_ALL: [&str; 2] = [
-    "+refs/heads/*:refs/remotes/origin/*",
-    "+refs/tags/*:refs/tags/*",
-];
 
 impl<'a> Session<'a> {
     fn new(forge: &'a LocalForge, repo: &'a RepoId) -> Self {
         Self {
-            forge,
-            repo,
-            url: remote_url(repo.as_str()),
-            refs: None,
-            scratch: None,
+            git: Remote::new(
+                ForgeKind::Local,
+                repo,
+                remote_url(repo.as_str()),
+                &forge.creds,
+                forge.scratch_path(repo),
+            ),
         }
-    }
-
-    /// The refs the remote advertises now.
-    fn refs(&mut self) -> Result<&HashMap<String, Oid>> {
-        if self.refs.is_none() {
-            if let Some(path) = local_path(self.repo.as_str())
-                && !path.exists()
-            {
-                return Err(not_found(format!("repository {}", self.repo)));
-            }
-            let refs = upkeep_git::ls_remote(&self.url, &self.forge.creds)
-                .map_err(git_error(format!("list the refs of {}", self.repo)))?;
-            self.refs = Some(refs.into_iter().collect());
-        }
-        Ok(self.refs.as_ref().expect("just loaded"))
     }
 
     fn branch_tip(&mut self, branch: &str) -> Result<Option<Oid>> {
-        Ok(self.refs()?.get(&format!("refs/heads/{branch}")).copied())
-    }
-
-    /// The scratch bare repository for this remote, created (or re-created, if damaged)
-    /// on first use.
-    fn scratch(&mut self) -> Result<&Repo> {
-        if self.scratch.is_none() {
-            let path = self.forge.scratch_path(self.repo);
-            let repo = if let Ok(repo) = Repo::open(&path) {
-                repo
-            } else {
-                if path.exists() {
-                    tracing::warn!(path = %path.display(), "scratch clone unusable; re-creating");
-                    fs_err::remove_dir_all(&path).map_err(|source| ForgeError::Io {
-                        doing: format!("remove {}", path.display()),
-                        source,
-                    })?;
-                }
-                git2::Repository::init_bare(&path)
-                    .map(Repo::from_git2)
-                    .map_err(git_error(format!("create {}", path.display())))?
-            };
-            self.scratch = Some(repo);
-        }
-        Ok(self.scratch.as_ref().expect("just opened"))
-    }
-
-    /// Makes sure the scratch clone has every commit in `oids`, fetching all branches and
-    /// tags when one is missing.
-    fn ensure_commits(&mut self, oids: &[Oid]) -> Result<()> {
-        let has = |repo: &Repo, oid: &Oid| repo.git2().find_commit(*oid).is_ok();
-        if oids.iter().all(|o| has(self.scratch_ref(), o)) {
-            return Ok(());
-        }
-        self.fetch_all()?;
-        match oids.iter().find(|o| !has(self.scratch_ref(), o)) {
-            Some(missing) => Err(not_found(format!("commit {missing} in {}", self.repo))),
-            None => Ok(()),
-        }
-    }
-
-    fn fetch_all(&mut self) -> Result<()> {
-        let (url, creds, repo_id) = (self.url.clone(), self.forge.creds.clone(), self.repo);
-        self.scratch()?
-            .fetch(&url, &FETCH_ALL, &creds)
-            .map_err(git_error(format!("fetch {repo_id}")))?;
-        Ok(())
-    }
-
-    fn scratch_ref(&self) -> &Repo {
-        self.scratch.as_ref().expect("scratch opened before use")
-    }
-
-    /// A branch, tag, full ref or (abbreviated) commit id, as the remote has it now.
-    fn resolve(&mut self, name: &str) -> Result<Oid> {
-        let refs = self.refs()?;
-        let found = [
-            format!("refs/heads/{name}"),
-            format!("refs/tags/{name}^{{}}"),
-            format!("refs/tags/{name}"),
-            format!("{name}^{{}}"),
-            name.to_owned(),
-        ]
-        .iter()
-        .find_map(|r| refs.get(r).copied());
-        let oid = match found {
-            Some(oid) => oid,
-            None if is_hex(name) => {
-                if let Ok(oid) = Oid::from_str(name)
-                    && name.len() == 40
-                {
-                    oid
-                } else {
-                    self.scratch()?;
-                    if self.scratch_ref().resolve_commit_prefix(name).is_err() {
-                        self.fetch_all()?;
-                    }
-                    self.scratch_ref()
-                        .resolve_commit_prefix(name)
-                        .map_err(|_| {
-                            not_found(format!("branch, tag or commit `{name}` in {}", self.repo))
-                        })?
-                }
-            }
-            None => {
-                return Err(not_found(format!(
-                    "branch, tag or commit `{name}` in {}",
-                    self.repo
-                )));
-            }
-        };
-        self.scratch()?;
-        self.ensure_commits(&[oid])?;
-        Ok(oid)
-    }
-
-    fn is_ancestor(&mut self, ancestor: Oid, descendant: Oid) -> Result<bool> {
-        self.scratch()?;
-        self.ensure_commits(&[ancestor, descendant])?;
-        self.scratch_ref()
-            .is_ancestor(ancestor, descendant)
-            .map_err(git_error(format!("compare commits of {}", self.repo)))
+        self.git.branch_tip(branch)
     }
 
     /// The neutral view of a record, with merges done outside upkeep detected.
@@ -491,12 +328,14 @@ impl<'a> Session<'a> {
             return Ok(false);
         };
         let at_open = record.base_sha_at_open.as_deref().and_then(parse_oid);
-        if at_open == Some(head) || !self.is_ancestor(head, base)? {
+        if at_open == Some(head) || !self.git.is_ancestor(head, base)? {
             return Ok(false);
         }
         match at_open {
             // The base tip at opening may be gone (force-pushed): then it proves nothing.
-            Some(old) if self.ensure_commits(&[old]).is_ok() => Ok(!self.is_ancestor(head, old)?),
+            Some(old) if self.git.ensure_commits(&[old]).is_ok() => {
+                Ok(!self.git.is_ancestor(head, old)?)
+            }
             _ => Ok(true),
         }
     }
@@ -656,33 +495,7 @@ impl Forge for LocalForge {
         let (repo, base, head) = (repo.clone(), base.to_owned(), head.to_owned());
         self.blocking(move |forge| {
             let _guard = forge.lock(&repo);
-            let mut session = Session::new(forge, &repo);
-            let b = session.resolve(&base)?;
-            let h = session.resolve(&head)?;
-            let scratch = session.scratch_ref();
-            let doing = || format!("compare {base}...{head} of {repo}");
-            let (ahead_by, behind_by) = scratch.ahead_behind(h, b).map_err(git_error(doing()))?;
-            let commits = scratch
-                .commits_between(b, h)
-                .map_err(git_error(doing()))?
-                .into_iter()
-                .map(|c| CommitSummary {
-                    sha: c.id.to_string(),
-                    subject: c.subject,
-                    author: c.author_name,
-                    time: Some(c.time.to_rfc3339()),
-                })
-                .collect();
-            let merge_base = scratch
-                .merge_base(b, h)
-                .map_err(git_error(doing()))?
-                .map(|o| o.to_string());
-            Ok(Comparison {
-                ahead_by,
-                behind_by,
-                commits,
-                merge_base,
-            })
+            Session::new(forge, &repo).git.compare(&base, &head)
         })
         .await
     }
@@ -691,61 +504,15 @@ impl Forge for LocalForge {
         let (repo, request) = (repo.clone(), request.clone());
         self.blocking(move |forge| {
             let _guard = forge.lock(&repo);
-            let mut session = Session::new(forge, &repo);
-            let moved = |actual: Option<String>| ForgeError::BranchMoved {
-                repo: repo.to_string(),
-                branch: request.branch.clone(),
-                expected: request.expected_old.clone(),
-                actual,
-            };
-            let expected = parse_full_oid(&request.expected_old, "expected old tip")?;
-            let actual = session.branch_tip(&request.branch)?;
-            if actual != Some(expected) {
-                return Err(moved(actual.map(|o| o.to_string())));
-            }
-            let new = session.resolve(&request.new)?;
-            session.ensure_commits(&[expected])?;
-            let mut push = PushRequest::single(
-                new,
-                format!("refs/heads/{}", request.branch),
-                Expect::Tip(expected),
-            );
-            if request.allow_backwards {
-                push = push.forced();
-            }
-            let url = session.url.clone();
-            match session.scratch_ref().push(&url, &forge.creds, &push) {
-                Ok(outcome) => {
-                    tracing::info!(repo = %repo, branch = %request.branch, from = %expected, to = %new, ?outcome, "moved branch");
-                    Ok(())
-                }
-                Err(upkeep_git::Error::RemoteMoved { actual, .. }) => {
-                    Err(moved(actual.map(|o| o.to_string())))
-                }
-                Err(upkeep_git::Error::NotFastForward { from, to, .. }) => {
-                    Err(ForgeError::NotFastForward {
-                        repo: repo.to_string(),
-                        branch: request.branch.clone(),
-                        from: from.to_string(),
-                        to: to.to_string(),
-                    })
-                }
-                Err(e) => Err(git_error(format!(
-                    "move {} of {repo} to {new}",
-                    request.branch
-                ))(e)),
-            }
+            Session::new(forge, &repo).git.move_branch(&request)
         })
         .await
     }
 
     async fn tags(&self, repo: &RepoId) -> Result<Vec<Tag>> {
         let repo = repo.clone();
-        self.blocking(move |forge| {
-            let refs = Session::new(forge, &repo).refs()?.clone();
-            Ok(tags_from_refs(&refs))
-        })
-        .await
+        self.blocking(move |forge| Session::new(forge, &repo).git.tags())
+            .await
     }
 
     async fn create_tag(
@@ -759,35 +526,12 @@ impl Forge for LocalForge {
         let message = message.map(str::to_owned);
         self.blocking(move |forge| {
             let _guard = forge.lock(&repo);
-            let mut session = Session::new(forge, &repo);
-            let remote_ref = format!("refs/tags/{name}");
-            if session.refs()?.contains_key(&remote_ref) {
-                return Err(ForgeError::Conflict {
-                    forge: ForgeKind::Local,
-                    doing: format!("creating tag {name} in {repo}"),
-                    message: format!("tag {name} already exists"),
-                });
-            }
-            let target = session.resolve(&sha)?;
-            let scratch = session.scratch_ref();
-            let doing = || format!("create tag {name} at {target} in {repo}");
-            // A tag of that name left in the scratch clone (deleted on the remote since)
-            // must not block or shape the new one.
-            let _ = scratch.git2().tag_delete(&name);
-            let object = scratch
-                .create_tag(&name, target, message.as_deref(), &forge.tagger)
-                .map_err(git_error(doing()))?;
-            let push = PushRequest::single(object, remote_ref, Expect::Absent);
-            let url = session.url.clone();
-            match session.scratch_ref().push(&url, &forge.creds, &push) {
-                Ok(_) => Ok(()),
-                Err(upkeep_git::Error::RemoteMoved { .. }) => Err(ForgeError::Conflict {
-                    forge: ForgeKind::Local,
-                    doing: format!("creating tag {name} in {repo}"),
-                    message: format!("tag {name} already exists"),
-                }),
-                Err(e) => Err(git_error(doing())(e)),
-            }
+            Session::new(forge, &repo).git.create_tag(
+                &name,
+                &sha,
+                message.as_deref(),
+                &forge.tagger,
+            )
         })
         .await
     }
@@ -806,60 +550,11 @@ impl Forge for LocalForge {
     }
 }
 
-/// Tags advertised by a remote, peeled entries (`refs/tags/x^{}`) winning, sorted by name.
-fn tags_from_refs(refs: &HashMap<String, Oid>) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = refs
-        .iter()
-        .filter_map(|(name, oid)| {
-            let short = name.strip_prefix("refs/tags/")?;
-            if short.ends_with("^{}") {
-                return None;
-            }
-            let peeled = refs.get(&format!("{name}^{{}}")).unwrap_or(oid);
-            Some(Tag {
-                name: short.to_owned(),
-                sha: peeled.to_string(),
-            })
-        })
-        .collect();
-    tags.sort_by(|a, b| a.name.cmp(&b.name));
-    tags
-}
-
 fn not_found(what: String) -> ForgeError {
     ForgeError::NotFound {
         forge: ForgeKind::Local,
         what,
     }
-}
-
-fn git_error<E>(doing: String) -> impl FnOnce(E) -> ForgeError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |source| ForgeError::Git {
-        doing,
-        source: Box::new(source),
-    }
-}
-
-fn is_hex(s: &str) -> bool {
-    (4..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn parse_oid(s: &str) -> Option<Oid> {
-    (s.len() == 40 && is_hex(s))
-        .then(|| Oid::from_str(s).ok())
-        .flatten()
-}
-
-fn parse_full_oid(s: &str, what: &str) -> Result<Oid> {
-    parse_oid(s).ok_or_else(|| ForgeError::Validation {
-        forge: ForgeKind::Local,
-        doing: "moving a branch".to_owned(),
-        message: format!("the {what} `{s}` is not a full commit id"),
-        errors: Vec::new(),
-    })
 }
 
 /// The filesystem path of a repository id, when it is one (a path or a `file://` URL).
@@ -897,35 +592,6 @@ fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
-/// A file name for a repository id: readable, and unique thanks to a stable hash.
-fn slug(id: &str) -> String {
-    let readable: String = id
-        .trim_end_matches('/')
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let readable = readable.trim_start_matches(['_', '.']);
-    let tail: String = readable
-        .chars()
-        .rev()
-        .take(60)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    // FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
-    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{tail}-{:08x}", hash >> 32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -959,31 +625,5 @@ mod tests {
             .unwrap();
         assert!(a.starts_with("/var/upkeep"));
         assert_ne!(a, b, "similar ids must not share records");
-    }
-
-    #[test]
-    fn peeled_tags_win() {
-        let a = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
-        let b = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
-        let refs = HashMap::from([
-            ("refs/tags/v1".to_owned(), a),
-            ("refs/tags/v1^{}".to_owned(), b),
-            ("refs/tags/v0".to_owned(), b),
-            ("refs/heads/main".to_owned(), a),
-        ]);
-        let tags = tags_from_refs(&refs);
-        assert_eq!(
-            tags,
-            [
-                Tag {
-                    name: "v0".into(),
-                    sha: b.to_string()
-                },
-                Tag {
-                    name: "v1".into(),
-                    sha: b.to_string()
-                }
-            ]
-        );
     }
 }
