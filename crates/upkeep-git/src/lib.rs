@@ -33,7 +33,7 @@ mod remote;
 mod repo;
 
 pub use cache::{SyncAction, SyncReport, ensure_clone};
-pub use credentials::{Credentials, SshAuth};
+pub use credentials::{Credentials, DEFAULT_TOKEN_USERNAME, SshAuth};
 pub use error::{Error, Result};
 pub use push::{Expect, PushMode, PushOutcome, PushRequest, RefOutcome, RefStatus, RefUpdate};
 pub use remote::{FetchStats, ls_remote};

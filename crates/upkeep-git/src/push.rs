@@ -219,7 +219,7 @@ impl Repo {
         let rejected = verdicts
             .iter()
             .filter(|v| v.flag == '!')
-            .min_by_key(|v| v.summary.contains("atomic push failed"));
+            .min_by_key(|v| v.summary.contains("atomic push fail"));
         if let Some(v) = rejected {
             let update = request
                 .updates

@@ -516,3 +516,277 @@ impl WorkClone {
         git(&self.path, &["fetch", "--quiet", "--tags", "origin"]);
     }
 }
+
+/// Who may talk to an [`HttpGitServer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpAuth {
+    /// Anyone may fetch and push.
+    None,
+    /// Every request needs HTTP Basic auth with this user and password.
+    Basic {
+        /// Expected username.
+        user: String,
+        /// Expected password (the token).
+        password: String,
+    },
+    /// Fetching is anonymous; pushing (`git-receive-pack`) needs Basic auth.
+    BasicForPush {
+        /// Expected username.
+        user: String,
+        /// Expected password (the token).
+        password: String,
+    },
+}
+
+/// The `Authorization` header value for HTTP Basic auth.
+#[must_use]
+pub fn basic_auth_header(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{user}:{password}").into_bytes();
+    let mut out = String::from("Basic ");
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A real smart-HTTP git server on `127.0.0.1:0`: every request is handed to
+/// `git http-backend` (CGI) for the bare repositories under `root`, so fetches, clones
+/// and pushes behave as against a hosted forge (hooks run, auth is enforced). It serves
+/// one connection at a time, answers `Connection: close`, and stops when dropped.
+pub struct HttpGitServer {
+    addr: std::net::SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    authorizations: Arc<std::sync::Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HttpGitServer {
+    /// Starts serving the bare repos under `root` (`<url>/<name>` is `<root>/<name>`).
+    #[must_use]
+    pub fn start(root: &Path, auth: HttpAuth) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let authorizations = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (root, flag, log) = (
+            root.to_owned(),
+            Arc::clone(&stop),
+            Arc::clone(&authorizations),
+        );
+        let thread = std::thread::spawn(move || {
+            // Bounded: a test makes a handful of requests.
+            for stream in listener.incoming().take(10_000) {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let _ = serve_one(stream, &root, &auth, &log);
+                }
+            }
+        });
+        Self {
+            addr,
+            stop,
+            authorizations,
+            thread: Some(thread),
+        }
+    }
+
+    /// The URL of repository `name` (a directory under the root, e.g. `remote.git`).
+    #[must_use]
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}/{name}", self.addr)
+    }
+
+    /// Every `Authorization` header received so far, in order (`""` when absent).
+    #[must_use]
+    pub fn authorizations(&self) -> Vec<String> {
+        self.authorizations.lock().expect("log lock").clone()
+    }
+}
+
+impl Drop for HttpGitServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct HttpRequest {
+    method: String,
+    path: String,
+    query: String,
+    headers: std::collections::HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+fn read_request(stream: &std::net::TcpStream) -> std::io::Result<HttpRequest> {
+    use std::io::{BufRead as _, BufReader, Read as _};
+
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let target = parts.next().unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut headers = std::collections::HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let mut body = Vec::new();
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = headers.get("content-length").and_then(|v| v.parse().ok()) {
+        body.resize(len, 0);
+        reader.read_exact(&mut body)?;
+    }
+    Ok(HttpRequest {
+        method,
+        path: path.to_owned(),
+        query: query.to_owned(),
+        headers,
+        body,
+    })
+}
+
+fn serve_one(
+    mut stream: std::net::TcpStream,
+    root: &Path,
+    auth: &HttpAuth,
+    log: &std::sync::Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let req = read_request(&stream)?;
+    let authorization = req
+        .headers
+        .get("authorization")
+        .cloned()
+        .unwrap_or_default();
+    log.lock().expect("log lock").push(authorization.clone());
+    let is_push = req.query.contains("git-receive-pack") || req.path.ends_with("/git-receive-pack");
+    let required = match auth {
+        HttpAuth::None => None,
+        HttpAuth::Basic { user, password } => Some((user, password)),
+        HttpAuth::BasicForPush { user, password } => is_push.then_some((user, password)),
+    };
+    if let Some((user, password)) = required
+        && authorization != basic_auth_header(user, password)
+    {
+        return stream.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"upkeep-test\"\r\n\
+              Content-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    }
+    let response = run_http_backend(root, req)?;
+    stream.write_all(&response)
+}
+
+/// Runs `git http-backend` for one request and turns its CGI output into a response.
+fn run_http_backend(root: &Path, req: HttpRequest) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+
+    let mut cgi = Command::new("git");
+    cgi.arg("http-backend")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "http.receivepack")
+        .env("GIT_CONFIG_VALUE_0", "true")
+        .env("REQUEST_METHOD", &req.method)
+        .env("PATH_INFO", &req.path)
+        .env("QUERY_STRING", &req.query)
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("REMOTE_USER", "upkeep-test")
+        .env("CONTENT_LENGTH", req.body.len().to_string())
+        .env(
+            "CONTENT_TYPE",
+            req.headers.get("content-type").cloned().unwrap_or_default(),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(enc) = req.headers.get("content-encoding") {
+        cgi.env("HTTP_CONTENT_ENCODING", enc);
+    }
+    if let Some(proto) = req.headers.get("git-protocol") {
+        cgi.env("GIT_PROTOCOL", proto);
+    }
+    let mut child = cgi.spawn()?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let body = req.body;
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let output = child.wait_with_output()?;
+    let _ = writer.join();
+
+    let raw = output.stdout;
+    let (head_end, body_start) = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, i + 4))
+        .or_else(|| {
+            raw.windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, i + 2))
+        })
+        .unwrap_or((raw.len(), raw.len()));
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let payload = &raw[body_start..];
+    let mut status = "200 OK";
+    let mut headers = String::new();
+    for line in head.lines() {
+        if let Some(s) = line.strip_prefix("Status:") {
+            status = s.trim();
+        } else if !line.trim().is_empty() {
+            headers.push_str(line.trim_end());
+            headers.push_str("\r\n");
+        }
+    }
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(payload);
+    Ok(response)
+}

@@ -1,0 +1,254 @@
+use std::path::Path;
+
+use upkeep_git::{Credentials, Error, SyncAction, ensure_clone};
+use upkeep_testkit::git::Fixture;
+
+use crate::pushed_history;
+
+fn cache_dir(fx: &Fixture) -> std::path::PathBuf {
+    fx.root().join("cache").join("project")
+}
+
+fn sync(fx: &Fixture, dir: &Path) -> upkeep_git::SyncReport {
+    ensure_clone(&fx.url(), dir, "main", &Credentials::none()).unwrap()
+}
+
+#[test]
+fn clones_once_then_refreshes() {
+    let (fx, c) = pushed_history(3);
+    let dir = cache_dir(&fx);
+    let first = sync(&fx, &dir);
+    assert_eq!(first.action, SyncAction::Cloned);
+    assert_eq!(first.head, c[2]);
+    assert!(first.stats.received_objects > 0, "{:?}", first.stats);
+    assert!(first.stats.received_bytes > 0, "{:?}", first.stats);
+    assert_eq!(
+        first.repo.current_branch().unwrap().as_deref(),
+        Some("main")
+    );
+    assert_eq!(first.repo.path(), dir);
+    drop(first);
+
+    let again = sync(&fx, &dir);
+    assert_eq!(again.action, SyncAction::Refreshed);
+    assert_eq!(again.stats.received_objects, 0, "nothing new to fetch");
+    assert_eq!(again.head, c[2]);
+
+    let colleague = fx.clone_work("colleague");
+    let new = colleague.commit_file("new.txt", "new", "new upstream commit");
+    colleague.push_branch("main");
+    let refreshed = sync(&fx, &dir);
+    assert_eq!(refreshed.action, SyncAction::Refreshed);
+    assert_eq!(refreshed.head, new);
+    assert!(refreshed.stats.received_objects > 0);
+    assert_eq!(std::fs::read_to_string(dir.join("new.txt")).unwrap(), "new");
+    assert_eq!(refreshed.repo.resolve("main").unwrap(), new);
+}
+
+#[test]
+fn refresh_resets_and_cleans_leftovers_of_the_previous_run() {
+    let (fx, _) = pushed_history(2);
+    fx.commit_file(".gitignore", "build/\n", "ignore build");
+    fx.push_branch("main");
+    let dir = cache_dir(&fx);
+    let first = sync(&fx, &dir);
+    // A previous round: switched to a branch, committed, left junk behind.
+    first
+        .repo
+        .checkout_new_branch("feature/maintenance", "main")
+        .unwrap();
+    std::fs::write(dir.join("history.txt"), "modified").unwrap();
+    first
+        .repo
+        .commit_all("local work", &crate::author())
+        .unwrap()
+        .unwrap();
+    std::fs::write(dir.join("history.txt"), "modified again").unwrap();
+    std::fs::write(dir.join("untracked.txt"), "junk").unwrap();
+    std::fs::create_dir_all(dir.join("build/out")).unwrap();
+    std::fs::write(dir.join("build/out/artifact"), "ignored junk").unwrap();
+    std::fs::create_dir_all(dir.join("newdir")).unwrap();
+    std::fs::write(dir.join("newdir/x"), "junk").unwrap();
+    drop(first);
+
+    let report = sync(&fx, &dir);
+    assert_eq!(report.action, SyncAction::Refreshed);
+    assert_eq!(report.head, fx.bare_ref("refs/heads/main").unwrap());
+    assert_eq!(
+        report.repo.current_branch().unwrap().as_deref(),
+        Some("main")
+    );
+    assert!(report.repo.status_is_clean().unwrap());
+    assert!(!dir.join("untracked.txt").exists());
+    assert!(!dir.join("build").exists(), "ignored files are removed too");
+    assert!(!dir.join("newdir").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("history.txt")).unwrap(),
+        "line 1\nline 2\n"
+    );
+}
+
+fn assert_recloned(fx: &Fixture, dir: &Path, what: &str) -> String {
+    let report = sync(fx, dir);
+    match report.action {
+        SyncAction::Recloned { reason } => {
+            assert_eq!(
+                report.head,
+                fx.bare_ref("refs/heads/main").unwrap(),
+                "{what}"
+            );
+            assert!(report.repo.status_is_clean().unwrap(), "{what}");
+            reason
+        }
+        other => panic!("{what}: expected Recloned, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_corrupt_cache_is_detected_and_recloned() {
+    let (fx, _) = pushed_history(3);
+    let dir = cache_dir(&fx);
+    sync(&fx, &dir);
+
+    std::fs::remove_file(dir.join(".git/HEAD")).unwrap();
+    assert_recloned(&fx, &dir, "missing HEAD");
+
+    std::fs::write(dir.join(".git/HEAD"), "garbage\n").unwrap();
+    assert_recloned(&fx, &dir, "garbled HEAD");
+
+    std::fs::remove_dir_all(dir.join(".git/objects")).unwrap();
+    assert_recloned(&fx, &dir, "missing objects");
+
+    // Garble every object file (loose objects and packs).
+    let mut garbled = 0;
+    let mut stack = vec![dir.join(".git/objects")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let mut perms = std::fs::metadata(&p).unwrap().permissions();
+                #[allow(clippy::permissions_set_readonly_false)]
+                perms.set_readonly(false);
+                std::fs::set_permissions(&p, perms).unwrap();
+                std::fs::write(&p, b"not an object").unwrap();
+                garbled += 1;
+            }
+        }
+    }
+    assert!(garbled > 0);
+    assert_recloned(&fx, &dir, "garbled objects");
+    assert_eq!(
+        sync(&fx, &dir).action,
+        SyncAction::Refreshed,
+        "healthy again"
+    );
+}
+
+#[test]
+fn a_cache_of_another_url_is_recloned() {
+    let (fx, _) = pushed_history(2);
+    let other = Fixture::new();
+    other.commit_file("other.txt", "other", "other project");
+    other.push_branch("main");
+    let dir = cache_dir(&fx);
+    ensure_clone(&other.url(), &dir, "main", &Credentials::none()).unwrap();
+    assert!(dir.join("other.txt").exists());
+
+    let reason = assert_recloned(&fx, &dir, "other origin");
+    assert!(reason.contains("origin"), "{reason}");
+    assert!(!dir.join("other.txt").exists());
+    assert!(dir.join("history.txt").exists());
+}
+
+#[test]
+fn a_missing_branch_is_a_distinct_error() {
+    let (fx, _) = pushed_history(1);
+    let dir = cache_dir(&fx);
+    match ensure_clone(&fx.url(), &dir, "no-such-branch", &Credentials::none()) {
+        Err(Error::BranchMissing { url, branch }) => {
+            assert_eq!(url, fx.url());
+            assert_eq!(branch, "no-such-branch");
+        }
+        other => panic!("expected BranchMissing, got {other:?}"),
+    }
+    assert!(!dir.exists(), "a failed first clone leaves nothing behind");
+
+    sync(&fx, &dir);
+    assert!(matches!(
+        ensure_clone(&fx.url(), &dir, "no-such-branch", &Credentials::none()),
+        Err(Error::BranchMissing { .. })
+    ));
+    assert_eq!(
+        sync(&fx, &dir).action,
+        SyncAction::Refreshed,
+        "the cache survived"
+    );
+}
+
+#[test]
+fn a_directory_that_is_not_a_clone_is_never_deleted() {
+    let (fx, _) = pushed_history(1);
+    let dir = cache_dir(&fx);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("precious.txt"), "keep me").unwrap();
+    match ensure_clone(&fx.url(), &dir, "main", &Credentials::none()) {
+        Err(Error::CacheDirNotAClone { path }) => assert_eq!(path, dir),
+        other => panic!("expected CacheDirNotAClone, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("precious.txt")).unwrap(),
+        "keep me"
+    );
+
+    // An empty directory is fine.
+    let empty = fx.root().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert_eq!(sync(&fx, &empty).action, SyncAction::Cloned);
+}
+
+#[test]
+fn an_unreachable_remote_keeps_the_cache() {
+    let (fx, c) = pushed_history(1);
+    let dir = cache_dir(&fx);
+    sync(&fx, &dir);
+    // Same URL, but the remote is gone (server down).
+    let moved = fx.root().join("moved.git");
+    std::fs::rename(fx.bare(), &moved).unwrap();
+    match ensure_clone(&fx.url(), &dir, "main", &Credentials::none()) {
+        Err(Error::Fetch { url, .. }) => assert_eq!(url, fx.url()),
+        other => panic!("expected Fetch error, got {other:?}"),
+    }
+    assert!(dir.join(".git").exists(), "cache kept for the next try");
+    std::fs::rename(&moved, fx.bare()).unwrap();
+    let report = sync(&fx, &dir);
+    assert_eq!(report.action, SyncAction::Refreshed);
+    assert_eq!(report.head, c[0]);
+
+    let fresh = fx.root().join("fresh");
+    assert!(matches!(
+        ensure_clone(
+            &fx.root().join("nowhere.git").display().to_string(),
+            &fresh,
+            "main",
+            &Credentials::none()
+        ),
+        Err(Error::Clone { .. })
+    ));
+    assert!(!fresh.exists());
+}
+
+#[test]
+fn file_urls_work() {
+    let (fx, c) = pushed_history(2);
+    let dir = cache_dir(&fx);
+    let report = ensure_clone(&fx.file_url(), &dir, "main", &Credentials::none()).unwrap();
+    assert_eq!(report.head, c[1]);
+    assert_eq!(
+        ensure_clone(&fx.file_url(), &dir, "main", &Credentials::none())
+            .unwrap()
+            .action,
+        SyncAction::Refreshed
+    );
+}
