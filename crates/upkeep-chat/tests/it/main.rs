@@ -1,0 +1,6 @@
+//! Integration tests of upkeep-chat: the console adapter (snapshots) and the Slack adapter
+//! against the fake Slack of upkeep-testkit, through slack-morphism.
+
+mod console;
+mod fixtures;
+mod slack;
