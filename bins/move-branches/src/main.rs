@@ -1,21 +1,37 @@
-//! `move-branches`: Promote stable branches to what stage has proven: plan, gates, approval, compare-and-swap moves.
+//! `move-branches`: promote stable branches to what stage has proven: plan, gates,
+//! approval, compare-and-swap moves, history, status and rollback.
+
+mod args;
+mod cmd;
+mod setup;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use upkeep_cli::{EXIT_CODES_HELP, Exit, GlobalArgs};
+use clap::Parser as _;
 
-/// Promote stable branches to what stage has proven: plan, gates, approval, compare-and-swap moves.
-#[derive(Debug, Parser)]
-#[command(version, about, after_help = EXIT_CODES_HELP)]
-struct Cli {
-    #[command(flatten)]
-    global: GlobalArgs,
-}
+use crate::args::{Cli, Command, rewrite_overrides};
 
 fn main() -> ExitCode {
     upkeep_cli::install_crypto_provider();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(rewrite_overrides(std::env::args().collect()));
     cli.global.init_logging();
-    Exit::Success.into()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return upkeep_cli::Report::failure(e).print(),
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Plan(a) => cmd::plan(&cli, a).await,
+            Command::Run(a) => cmd::run(&cli, a).await,
+            Command::Status(a) => cmd::status(&cli, a).await,
+            Command::Rollback(a) => cmd::rollback(&cli, a).await,
+        }
+    });
+    match result {
+        Ok(exit) => exit.into(),
+        Err(report) => report.print(),
+    }
 }

@@ -1,0 +1,272 @@
+//! Command-line arguments, and the rewriting of `--<repo>=<rev>` overrides.
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
+use secrecy::SecretString;
+use upkeep_cli::{EXIT_CODES_HELP, GlobalArgs};
+
+/// Promote stable branches to what stage has proven: plan, gates, approval, compare-and-swap moves.
+#[derive(Debug, Parser)]
+#[command(version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Shared options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The configuration file (its `[branches]` section).
+    #[arg(long, short = 'c', global = true, env = "UPKEEP_CONFIG", default_value = upkeep_config::DEFAULT_FILE)]
+    pub config: PathBuf,
+    /// Secrets, taken from the environment.
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// Who runs this, as recorded in the history.
+    #[arg(long, global = true, env = "UPKEEP_ACTOR")]
+    pub actor: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Tokens: set the environment variables rather than passing them as arguments.
+#[derive(Debug, Clone, Args)]
+pub struct SecretArgs {
+    /// GitHub token (API and git over https).
+    #[arg(
+        long,
+        global = true,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub github_token: Option<SecretString>,
+    /// GitLab token (API and git over https).
+    #[arg(
+        long,
+        global = true,
+        env = "GITLAB_TOKEN",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub gitlab_token: Option<SecretString>,
+    /// Slack bot token, for job notifications.
+    #[arg(
+        long,
+        global = true,
+        env = "SLACK_API_TOKEN",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub slack_api_token: Option<SecretString>,
+    /// Sentry auth token, for the Sentry gate.
+    #[arg(
+        long,
+        global = true,
+        env = "SENTRY_AUTH_TOKEN",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub sentry_auth_token: Option<SecretString>,
+    /// Sentry DSN, for failure events of jobs.
+    #[arg(
+        long,
+        global = true,
+        env = "SENTRY_DSN",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub sentry_dsn: Option<SecretString>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what a run would move, the commits that would ship, gate evidence and the
+    /// plan digest. Changes nothing.
+    Plan(PlanArgs),
+    /// Plan, check the gates, ask for approval, move the branches, record the history.
+    Run(RunArgs),
+    /// What each target (production) runs compared with its source: commits waiting,
+    /// drift, last tag and next version, last promotion.
+    Status(StatusArgs),
+    /// Move one repo's target back to an earlier promotion from the history.
+    Rollback(RollbackArgs),
+}
+
+/// Which repos and commits to plan.
+#[derive(Debug, Clone, Args)]
+pub struct Selection {
+    /// Promote a repo to this commit instead of its source tip: `--to packit-service=1787687aba71`.
+    /// Also accepted as `--packit-service=1787687aba71`.
+    #[arg(long = "to", value_name = "REPO=REV")]
+    pub to: Vec<String>,
+    /// Leave a repo out of this run (its dependents are still planned).
+    #[arg(long, value_name = "REPO")]
+    pub skip: Vec<String>,
+    /// Create the next semver tag (by conventional commits) on each newly promoted commit.
+    #[arg(long)]
+    pub tag: bool,
+}
+
+/// `plan`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Overrides: --<repo>=<rev> is the same as --to <repo>=<rev>.")]
+pub struct PlanArgs {
+    /// Repos and commits.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Only plan; skip the gates.
+    #[arg(long)]
+    pub no_gates: bool,
+}
+
+/// How a change is approved, and whether it runs as a job.
+#[derive(Debug, Clone, Args)]
+pub struct ApprovalArgs {
+    /// Approve without asking.
+    #[arg(long, conflicts_with = "approve")]
+    pub yes: bool,
+    /// Approve exactly the plan with this digest (as printed by `plan`); refuse if the
+    /// plan has changed since.
+    #[arg(long, value_name = "DIGEST")]
+    pub approve: Option<String>,
+    /// Compute and show everything, move nothing, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Running as a job: send the result and failures to Slack and Sentry as configured
+    /// in `[branches.notify]` (by hand, they are only printed).
+    #[arg(long, env = "UPKEEP_JOB")]
+    pub job: bool,
+}
+
+/// `run`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Overrides: --<repo>=<rev> is the same as --to <repo>=<rev>.")]
+pub struct RunArgs {
+    /// Repos and commits.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Approval and job mode.
+    #[command(flatten)]
+    pub approval: ApprovalArgs,
+    /// Don't wait for CI between dependent repos, whatever the configuration says.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Only these repos (default: all).
+    pub repos: Vec<String>,
+}
+
+/// `rollback`.
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    /// The repo to roll back.
+    pub repo: String,
+    /// The commit to move back to (default: the previous promotion in the history).
+    #[arg(long, value_name = "REV")]
+    pub to: Option<String>,
+    /// Approval and job mode.
+    #[command(flatten)]
+    pub approval: ApprovalArgs,
+}
+
+/// Rewrites `--<name>=<rev>` into `--to <name>=<rev>` when `<name>` is not an option of
+/// the `plan`/`run` subcommand, so the seed's `--packit-service=1787687aba71` works while
+/// clap only knows fixed flags. Whether `<name>` is a configured repo is checked later,
+/// against the configuration, with the known repos in the error.
+#[must_use]
+pub fn rewrite_overrides(argv: Vec<String>) -> Vec<String> {
+    let cmd = Cli::command();
+    let Some(sub_pos) = argv.iter().position(|a| a == "plan" || a == "run") else {
+        return argv;
+    };
+    let sub = cmd
+        .find_subcommand(&argv[sub_pos])
+        .expect("plan and run are subcommands");
+    let known: Vec<String> = cmd
+        .get_arguments()
+        .chain(sub.get_arguments())
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .chain(["help".to_owned(), "version".to_owned()])
+        .collect();
+    let mut out = Vec::with_capacity(argv.len() + 4);
+    let mut rest = false;
+    for (i, arg) in argv.into_iter().enumerate() {
+        if rest || i <= sub_pos {
+            out.push(arg);
+            continue;
+        }
+        if arg == "--" {
+            rest = true;
+            out.push(arg);
+            continue;
+        }
+        if let Some(body) = arg.strip_prefix("--")
+            && let Some((name, rev)) = body.split_once('=')
+            && !name.is_empty()
+            && !known.iter().any(|k| k == name)
+        {
+            out.push("--to".to_owned());
+            out.push(format!("{name}={rev}"));
+            continue;
+        }
+        out.push(arg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rw(args: &[&str]) -> Vec<String> {
+        rewrite_overrides(args.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    #[test]
+    fn seed_override_becomes_to() {
+        assert_eq!(
+            rw(&[
+                "move-branches",
+                "run",
+                "--packit-service=1787687aba71",
+                "--yes"
+            ]),
+            [
+                "move-branches",
+                "run",
+                "--to",
+                "packit-service=1787687aba71",
+                "--yes"
+            ]
+        );
+    }
+
+    #[test]
+    fn real_options_are_left_alone() {
+        let args = [
+            "move-branches",
+            "run",
+            "--approve=abc",
+            "--output=json",
+            "--to=x=y",
+        ];
+        assert_eq!(rw(&args), args);
+        let status = ["move-branches", "status", "--ogr=1"];
+        assert_eq!(rw(&status), status);
+    }
+
+    #[test]
+    fn after_double_dash_nothing_is_rewritten() {
+        let args = ["move-branches", "plan", "--", "--ogr=1"];
+        assert_eq!(rw(&args), args);
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

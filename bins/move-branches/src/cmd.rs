@@ -1,0 +1,599 @@
+//! The subcommands: each builds the library inputs, calls the library, prints.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Serialize;
+use upkeep_branches::apply::{ApplyEvent, Progress};
+use upkeep_branches::gates::{GateReport, Gates};
+use upkeep_branches::history::{
+    Command as HistoryCommand, History, HistoryEntry, HistoryStore, SCHEMA,
+};
+use upkeep_branches::{
+    ApplyOptions, ApplyReport, Override, Plan, PlanOptions, RepoSpec, RunResult, StatusOptions,
+    render,
+};
+use upkeep_cli::{Exit, Output, Report};
+use upkeep_config::{BranchesConfig, Config};
+use upkeep_git::Author;
+
+use crate::args::{ApprovalArgs, Cli, PlanArgs, RollbackArgs, RunArgs, Selection, StatusArgs};
+use crate::setup::{self, Forges};
+
+/// Everything a subcommand needs.
+struct Ctx {
+    config: Config,
+    forges: Forges,
+    output: Output,
+    actor: String,
+}
+
+impl Ctx {
+    fn new(cli: &Cli) -> Result<Self, Report> {
+        let config = setup::load(&cli.config)?;
+        let forges = Forges::new(&config.state_dir, cli.secrets.clone());
+        let actor = cli
+            .actor
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(Self {
+            config,
+            forges,
+            output: cli.global.output,
+            actor,
+        })
+    }
+
+    fn branches(&self) -> &BranchesConfig {
+        self.config.branches.as_ref().expect("checked when loading")
+    }
+
+    fn text(&self) -> bool {
+        self.output == Output::Text
+    }
+}
+
+/// Prints text on stdout (data), only in text mode.
+#[allow(clippy::print_stdout)]
+fn out(ctx: &Ctx, text: &str) {
+    if ctx.text() {
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+    }
+}
+
+/// A message for people on stderr.
+#[allow(clippy::print_stderr)]
+fn say(text: &str) {
+    eprintln!("{text}");
+}
+
+fn lib_error(e: upkeep_branches::Error) -> Report {
+    let hint = match &e {
+        upkeep_branches::Error::AmbiguousRev { .. } => Some("give more hex digits of the SHA"),
+        upkeep_branches::Error::Backwards { .. } => {
+            Some("to move a branch back, use `move-branches rollback <repo> --to <rev>`")
+        }
+        upkeep_branches::Error::DigestMismatch { .. } => {
+            Some("review the new plan (`move-branches plan`) and approve its digest")
+        }
+        upkeep_branches::Error::UnknownRepo { .. } => {
+            Some("overrides are --<repo>=<rev> or --to <repo>=<rev> with a configured repo name")
+        }
+        upkeep_branches::Error::NoEarlierPromotion { .. } => {
+            Some("pass --to <rev> to choose the commit")
+        }
+        _ => None,
+    };
+    let user = e.is_user_error();
+    let mut r = if user {
+        Report::user(e)
+    } else {
+        Report::failure(e)
+    };
+    if let Some(h) = hint {
+        r = r.hint(h);
+    }
+    r
+}
+
+fn overrides(sel: &Selection) -> Result<Vec<Override>, Report> {
+    sel.to
+        .iter()
+        .map(|s| s.parse::<Override>().map_err(lib_error))
+        .collect()
+}
+
+async fn make_plan(ctx: &mut Ctx, sel: &Selection) -> Result<(Vec<RepoSpec>, Plan), Report> {
+    let branches = ctx.branches().clone();
+    let specs = setup::repo_specs(&branches, &mut ctx.forges, &sel.skip)?;
+    let tag = sel.tag || branches.tagging.enabled;
+    let options = PlanOptions {
+        overrides: overrides(sel)?,
+        cache_dir: branches.cache.clone(),
+        tag_prefix: tag.then(|| branches.tagging.prefix.clone()),
+    };
+    let plan = upkeep_branches::plan(&specs, &options)
+        .await
+        .map_err(lib_error)?;
+    Ok((specs, plan))
+}
+
+async fn evaluate_gates(
+    ctx: &mut Ctx,
+    plan: &Plan,
+    specs: &[RepoSpec],
+) -> Result<GateReport, Report> {
+    let branches = ctx.branches().clone();
+    let (ci, commands) = setup::gates(&branches, &ctx.config.base_dir, &mut ctx.forges)?;
+    let gates = Gates { ci, commands };
+    Ok(upkeep_branches::gates::evaluate(&gates, plan, specs).await)
+}
+
+#[derive(Serialize)]
+struct PlanDoc<'a> {
+    plan: &'a Plan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gates: Option<&'a GateReport>,
+}
+
+/// `plan`.
+pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<Exit, Report> {
+    let mut ctx = Ctx::new(cli)?;
+    let (specs, plan) = make_plan(&mut ctx, &args.selection).await?;
+    out(&ctx, &render::plan(&plan));
+    let gates = if args.no_gates {
+        None
+    } else {
+        let g = evaluate_gates(&mut ctx, &plan, &specs).await?;
+        out(&ctx, &render::gates(&g));
+        Some(g)
+    };
+    if ctx.text() {
+        if plan.is_noop() {
+            say("nothing to do: every target is even with the plan");
+        } else {
+            say(&format!(
+                "to apply exactly this plan: move-branches run --approve {}",
+                plan.digest
+            ));
+        }
+    } else {
+        upkeep_cli::print_json(&PlanDoc {
+            plan: &plan,
+            gates: gates.as_ref(),
+        })
+        .map_err(Report::failure)?;
+    }
+    Ok(Exit::Success)
+}
+
+#[derive(Serialize)]
+struct RunDoc<'a> {
+    plan: &'a Plan,
+    gates: &'a GateReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<&'a ApplyReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history_commit: Option<String>,
+    message: String,
+}
+
+/// How an approval went.
+enum Approval {
+    Approved,
+    Declined,
+    NoTerminal,
+}
+
+fn approve(
+    args: &ApprovalArgs,
+    plan: &Plan,
+    question: &str,
+) -> Result<Approval, upkeep_branches::Error> {
+    if let Some(d) = &args.approve {
+        plan.check_approval(d)?;
+        return Ok(Approval::Approved);
+    }
+    if args.yes {
+        return Ok(Approval::Approved);
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Ok(Approval::NoTerminal);
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{question} (plan {}) [y/N] ", plan.digest);
+    let _ = stderr.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    Ok(
+        if matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            Approval::Approved
+        } else {
+            Approval::Declined
+        },
+    )
+}
+
+fn progress(text: bool) -> Progress {
+    Arc::new(move |e: &ApplyEvent| {
+        if !text {
+            return;
+        }
+        match e {
+            ApplyEvent::Moving { repo } => say(&format!("moving {repo} …")),
+            ApplyEvent::Waiting {
+                repo,
+                verdict,
+                waited,
+                deadline,
+            } => say(&format!(
+                "waiting for CI on {repo}'s new tip: {verdict} ({}s of {}s)",
+                waited.as_secs(),
+                deadline.as_secs()
+            )),
+            _ => {}
+        }
+    })
+}
+
+fn read_history(store: Option<&HistoryStore>) -> Result<History, Report> {
+    match store {
+        Some(s) => s
+            .read()
+            .map_err(|e| lib_error(e).hint("check `[branches.history]`")),
+        None => Ok(History::default()),
+    }
+}
+
+/// Records `entry` (unless there is no history configured); a failure to record is
+/// reported on stderr but does not change what happened to the branches.
+fn record(store: Option<&HistoryStore>, entry: &HistoryEntry) -> Option<String> {
+    let store = store?;
+    let author = Author::new(entry.who.clone(), "move-branches@upkeep");
+    match store.append(entry, &author) {
+        Ok(a) => Some(a.commit),
+        Err(e) => {
+            say(&lib_error(e)
+                .hint("the branches moved as reported above; add the entry by hand")
+                .render());
+            None
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entry(
+    ctx: &Ctx,
+    command: HistoryCommand,
+    plan: &Plan,
+    gates: &GateReport,
+    report: &ApplyReport,
+    message: Option<String>,
+) -> HistoryEntry {
+    HistoryEntry {
+        schema: SCHEMA,
+        command,
+        who: ctx.actor.clone(),
+        when: Utc::now(),
+        digest: plan.digest.clone(),
+        result: report.result,
+        repos: report.repos.clone(),
+        gates: gates.summaries(),
+        fencing: None,
+        message,
+    }
+}
+
+/// `run`.
+pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
+    let mut ctx = Ctx::new(cli)?;
+    let branches = ctx.branches().clone();
+    let store = setup::history(&branches, &ctx.forges);
+    let (specs, plan) = make_plan(&mut ctx, &args.selection).await?;
+    out(&ctx, &render::plan(&plan));
+    let finish = |ctx: &Ctx,
+                  gates: &GateReport,
+                  report: Option<&ApplyReport>,
+                  commit: Option<String>,
+                  message: &str| {
+        if ctx.text() {
+            if let Some(r) = report {
+                out(ctx, &render::report(r));
+            }
+            say(message);
+            Ok(())
+        } else {
+            upkeep_cli::print_json(&RunDoc {
+                plan: &plan,
+                gates,
+                report,
+                history_commit: commit,
+                message: message.to_owned(),
+            })
+            .map_err(Report::failure)
+        }
+    };
+    if plan.is_noop() {
+        finish(
+            &ctx,
+            &GateReport::default(),
+            None,
+            None,
+            "nothing to do: every target is even with the plan",
+        )?;
+        return Ok(Exit::Success);
+    }
+    let gates = evaluate_gates(&mut ctx, &plan, &specs).await?;
+    out(&ctx, &render::gates(&gates));
+    if !gates.passed() {
+        let failed: Vec<String> = gates
+            .failures()
+            .map(|g| format!("{}: {}", g.name, g.summary))
+            .collect();
+        let message = format!(
+            "refused: gate failed, nothing moved ({})",
+            failed.join("; ")
+        );
+        let report = ApplyReport::refused(&plan);
+        let commit = if args.approval.dry_run {
+            None
+        } else {
+            record(
+                store.as_ref(),
+                &entry(
+                    &ctx,
+                    HistoryCommand::Run,
+                    &plan,
+                    &gates,
+                    &report,
+                    Some(message.clone()),
+                ),
+            )
+        };
+        finish(&ctx, &gates, None, commit, &message)?;
+        return Ok(Exit::UserError);
+    }
+    if args.approval.dry_run {
+        finish(
+            &ctx,
+            &gates,
+            None,
+            None,
+            &format!("dry run: gates pass, nothing moved (plan {})", plan.digest),
+        )?;
+        return Ok(Exit::Success);
+    }
+    match approve(&args.approval, &plan, "Move these branches?").map_err(lib_error)? {
+        Approval::Approved => {}
+        Approval::Declined => {
+            finish(&ctx, &gates, None, None, "not approved: nothing moved")?;
+            return Ok(Exit::Success);
+        }
+        Approval::NoTerminal => {
+            finish(
+                &ctx,
+                &gates,
+                None,
+                None,
+                &format!(
+                    "no terminal to ask for approval, and neither --yes nor --approve: nothing moved.\n\
+                     to apply exactly this plan: move-branches run --approve {}",
+                    plan.digest
+                ),
+            )?;
+            return Ok(Exit::Success);
+        }
+    }
+    let options = ApplyOptions {
+        wait_deadline: branches.wait.deadline.get(),
+        poll_interval: branches.wait.poll_interval.get(),
+        required_checks: branches.ci.required_checks.clone(),
+        tag: args.selection.tag || branches.tagging.enabled,
+        rollback: false,
+    };
+    let specs: Vec<RepoSpec> = if args.no_wait {
+        specs
+            .into_iter()
+            .map(|s| RepoSpec {
+                wait_after: false,
+                ..s
+            })
+            .collect()
+    } else {
+        specs
+    };
+    let report = upkeep_branches::apply(&plan, &specs, &options, &progress(ctx.text())).await;
+    let commit = record(
+        store.as_ref(),
+        &entry(&ctx, HistoryCommand::Run, &plan, &gates, &report, None),
+    );
+    let message = match report.result {
+        RunResult::Success => format!("done: plan {} applied", plan.digest),
+        RunResult::Partial => format!(
+            "PARTIAL: plan {} was applied only in part; see which repos moved above",
+            plan.digest
+        ),
+        RunResult::Failed | RunResult::Refused => {
+            format!("FAILED: nothing moved (plan {})", plan.digest)
+        }
+    };
+    finish(&ctx, &gates, Some(&report), commit, &message)?;
+    Ok(exit_for(report.result))
+}
+
+fn exit_for(result: RunResult) -> Exit {
+    match result {
+        RunResult::Success => Exit::Success,
+        RunResult::Partial => Exit::Partial,
+        RunResult::Failed => Exit::Failure,
+        RunResult::Refused => Exit::UserError,
+    }
+}
+
+/// `status`.
+pub async fn status(cli: &Cli, args: &StatusArgs) -> Result<Exit, Report> {
+    let mut ctx = Ctx::new(cli)?;
+    let branches = ctx.branches().clone();
+    let known: Vec<String> = branches
+        .repo_names()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for r in &args.repos {
+        if !known.contains(r) {
+            return Err(lib_error(upkeep_branches::Error::UnknownRepo {
+                name: r.clone(),
+                known: known.clone(),
+            }));
+        }
+    }
+    let skip: Vec<String> = if args.repos.is_empty() {
+        Vec::new()
+    } else {
+        known
+            .iter()
+            .filter(|k| !args.repos.contains(k))
+            .cloned()
+            .collect()
+    };
+    let specs = setup::repo_specs(&branches, &mut ctx.forges, &skip)?;
+    let store = setup::history(&branches, &ctx.forges);
+    let history = match &store {
+        Some(s) => Some(read_history(Some(s))?),
+        None => None,
+    };
+    let options = StatusOptions {
+        cache_dir: branches.cache.clone(),
+        tag_prefix: branches.tagging.prefix.clone(),
+        history,
+    };
+    let statuses = upkeep_branches::status(&specs, &options).await;
+    if ctx.text() {
+        out(&ctx, &render::status(&statuses));
+    } else {
+        upkeep_cli::print_json(&statuses).map_err(Report::failure)?;
+    }
+    Ok(if statuses.iter().any(|s| s.error.is_some()) {
+        Exit::Partial
+    } else {
+        Exit::Success
+    })
+}
+
+/// `rollback`.
+pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
+    let mut ctx = Ctx::new(cli)?;
+    let branches = ctx.branches().clone();
+    let known: Vec<String> = branches
+        .repo_names()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    if !known.contains(&args.repo) {
+        return Err(lib_error(upkeep_branches::Error::UnknownRepo {
+            name: args.repo.clone(),
+            known,
+        }));
+    }
+    let skip: Vec<String> = known.into_iter().filter(|k| *k != args.repo).collect();
+    let specs = setup::repo_specs(&branches, &mut ctx.forges, &skip)?;
+    let store = setup::history(&branches, &ctx.forges);
+    let history = read_history(store.as_ref())?;
+    let plan =
+        upkeep_branches::plan_rollback(&specs[0], &history, args.to.as_deref(), &branches.cache)
+            .await
+            .map_err(lib_error)?;
+    let rp = &plan.repos[0];
+    if ctx.text() {
+        out(
+            &ctx,
+            &format!(
+                "{}: roll `{}` back {} → {}, withdrawing {} commit(s):",
+                rp.name,
+                rp.target,
+                upkeep_branches::plan::short(&rp.from),
+                upkeep_branches::plan::short(&rp.to),
+                rp.commits.len()
+            ),
+        );
+        for c in &rp.commits {
+            out(
+                &ctx,
+                &format!(
+                    "    {} {} ({})",
+                    upkeep_branches::plan::short(&c.sha),
+                    c.subject,
+                    c.author
+                ),
+            );
+        }
+        out(&ctx, &format!("\nplan digest: {}", plan.digest));
+    }
+    let gates = GateReport::default();
+    let finish =
+        |ctx: &Ctx, report: Option<&ApplyReport>, commit: Option<String>, message: &str| {
+            if ctx.text() {
+                if let Some(r) = report {
+                    out(ctx, &render::report(r));
+                }
+                say(message);
+                Ok(())
+            } else {
+                upkeep_cli::print_json(&RunDoc {
+                    plan: &plan,
+                    gates: &gates,
+                    report,
+                    history_commit: commit,
+                    message: message.to_owned(),
+                })
+                .map_err(Report::failure)
+            }
+        };
+    if args.approval.dry_run {
+        finish(&ctx, None, None, "dry run: nothing moved")?;
+        return Ok(Exit::Success);
+    }
+    match approve(&args.approval, &plan, "Roll back?").map_err(lib_error)? {
+        Approval::Approved => {}
+        Approval::Declined => {
+            finish(&ctx, None, None, "not approved: nothing moved")?;
+            return Ok(Exit::Success);
+        }
+        Approval::NoTerminal => {
+            finish(
+                &ctx,
+                None,
+                None,
+                &format!(
+                    "no terminal to ask for approval, and neither --yes nor --approve: nothing moved.\n\
+                     to apply exactly this rollback: move-branches rollback {} --approve {}",
+                    args.repo, plan.digest
+                ),
+            )?;
+            return Ok(Exit::Success);
+        }
+    }
+    let options = ApplyOptions {
+        rollback: true,
+        ..ApplyOptions::default()
+    };
+    let report = upkeep_branches::apply(&plan, &specs, &options, &progress(ctx.text())).await;
+    let commit = record(
+        store.as_ref(),
+        &entry(&ctx, HistoryCommand::Rollback, &plan, &gates, &report, None),
+    );
+    let message = match report.result {
+        RunResult::Success => format!("done: rolled back (plan {})", plan.digest),
+        _ => format!(
+            "FAILED: the rollback did not complete (plan {})",
+            plan.digest
+        ),
+    };
+    finish(&ctx, Some(&report), commit, &message)?;
+    Ok(exit_for(report.result))
+}

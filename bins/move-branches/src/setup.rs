@@ -1,0 +1,184 @@
+//! Turns the `[branches]` configuration and the secrets into library inputs: one forge
+//! adapter per kind of remote, a `RepoSpec` per repo, the gates, the history store.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use upkeep_branches::RepoSpec;
+use upkeep_branches::gates::{CiGate, CommandGate, Validation};
+use upkeep_branches::history::HistoryStore;
+use upkeep_cli::Report;
+use upkeep_config::{BranchesConfig, Config, ForgeKind, Remote};
+use upkeep_forge::local::LocalForge;
+use upkeep_forge::retry::RetryPolicy;
+use upkeep_forge::{Forge, RepoId};
+use upkeep_git::Credentials;
+
+use crate::args::SecretArgs;
+
+/// Forge adapters, one per (kind, API URL), shared by every repo they serve.
+pub struct Forges {
+    local: Arc<LocalForge>,
+    remote: HashMap<(ForgeKind, String), Arc<dyn Forge>>,
+    secrets: SecretArgs,
+}
+
+impl Forges {
+    /// Adapters keep their scratch state under `state_dir`.
+    pub fn new(state_dir: &Path, secrets: SecretArgs) -> Self {
+        Self {
+            local: Arc::new(LocalForge::new(state_dir.join("forge"))),
+            remote: HashMap::new(),
+            secrets,
+        }
+    }
+
+    /// The adapter for `remote` and the repo's id on it.
+    pub fn get(&mut self, remote: &Remote, what: &str) -> Result<(Arc<dyn Forge>, RepoId), Report> {
+        match remote.kind {
+            ForgeKind::Local => Ok((self.local.clone(), RepoId::new(remote.url.clone()))),
+            ForgeKind::Github => {
+                let api = remote.api_url.clone().unwrap_or_else(|| "https://api.github.com".to_owned());
+                let key = (ForgeKind::Github, api.clone());
+                if let Some(f) = self.remote.get(&key) {
+                    return Ok((f.clone(), RepoId::new(remote.path.clone())));
+                }
+                let token = self.secrets.github_token.clone().ok_or_else(|| {
+                    Report::user(format!("{what} is on GitHub ({}), and no GitHub token is set", remote.url))
+                        .hint("set GITHUB_TOKEN (a token with the `repo` scope)")
+                })?;
+                let gh = upkeep_forge::github::GitHub::new(&api, token, RetryPolicy::default())
+                    .map_err(|e| Report::user(e).hint("check `api_url` in the configuration"))?;
+                let gh: Arc<dyn Forge> = Arc::new(gh);
+                self.remote.insert(key, gh.clone());
+                Ok((gh, RepoId::new(remote.path.clone())))
+            }
+            ForgeKind::Gitlab => Err(Report::user(format!(
+                "{what} is on GitLab ({}); move-branches talks to GitHub and plain git remotes",
+                remote.url
+            ))
+            .hint("use the repo's plain git URL with `forge = \"local\"`: moves are then compare-and-swap git pushes")),
+        }
+    }
+
+    /// Credentials for git over https to `remote`.
+    pub fn credentials(&self, remote: &Remote) -> Credentials {
+        let token: Option<&SecretString> = match remote.kind {
+            ForgeKind::Github => self.secrets.github_token.as_ref(),
+            ForgeKind::Gitlab => self.secrets.gitlab_token.as_ref(),
+            ForgeKind::Local => None,
+        };
+        match token {
+            Some(t) if remote.url.starts_with("https://") => Credentials::https_token(t.clone()),
+            _ => Credentials::none(),
+        }
+    }
+}
+
+/// Loads the configuration's `[branches]` section.
+pub fn load(path: &Path) -> Result<Config, Report> {
+    let config = Config::load(path, std::env::vars()).map_err(|e| {
+        let hint = if path.exists() {
+            "fix the configuration and re-run".to_owned()
+        } else {
+            format!(
+                "create {} (see docs/configuration.md), or pass --config",
+                path.display()
+            )
+        };
+        Report::user(e).hint(hint)
+    })?;
+    config.branches().map_err(Report::user)?;
+    Ok(config)
+}
+
+/// The repos to promote, in file order, without the skipped ones (their names are
+/// checked; dependencies on a skipped repo are dropped).
+pub fn repo_specs(
+    branches: &BranchesConfig,
+    forges: &mut Forges,
+    skip: &[String],
+) -> Result<Vec<RepoSpec>, Report> {
+    let known: Vec<String> = branches
+        .repo_names()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for s in skip {
+        if !known.contains(s) {
+            return Err(Report::user(upkeep_branches::Error::UnknownRepo {
+                name: s.clone(),
+                known: known.clone(),
+            }));
+        }
+    }
+    let mut specs = Vec::new();
+    for r in branches.repos.iter().filter(|r| !skip.contains(&r.name)) {
+        let (forge, id) = forges.get(&r.remote, &r.name)?;
+        specs.push(RepoSpec {
+            name: r.name.clone(),
+            forge,
+            id,
+            git_url: r.remote.url.clone(),
+            credentials: forges.credentials(&r.remote),
+            source: branches.source_of(r).to_owned(),
+            target: branches.target_of(r).to_owned(),
+            depends_on: r
+                .depends_on
+                .iter()
+                .filter(|d| !skip.contains(d))
+                .cloned()
+                .collect(),
+            wait_after: branches.waits_after(r),
+        });
+    }
+    Ok(specs)
+}
+
+/// The CI and command gates.
+pub fn gates(
+    branches: &BranchesConfig,
+    base_dir: &Path,
+    forges: &mut Forges,
+) -> Result<(CiGate, Vec<CommandGate>), Report> {
+    let validation = match &branches.ci.validation {
+        Some(v) => {
+            let (forge, id) = forges.get(&v.remote, "the CI validation repo")?;
+            Some(Validation {
+                forge,
+                id,
+                git_ref: v.git_ref.clone(),
+            })
+        }
+        None => None,
+    };
+    let ci = CiGate {
+        target_commits: branches.ci.target_commits,
+        validation,
+        required_checks: branches.ci.required_checks.clone(),
+    };
+    let commands = branches
+        .command_gates
+        .iter()
+        .map(|g| CommandGate {
+            name: g.name.clone(),
+            command: g.command.clone(),
+            timeout: g.timeout.get(),
+            dir: base_dir.to_owned(),
+        })
+        .collect();
+    Ok((ci, commands))
+}
+
+/// The history store, when configured.
+pub fn history(branches: &BranchesConfig, forges: &Forges) -> Option<HistoryStore> {
+    branches.history.as_ref().map(|h| HistoryStore {
+        url: h.remote.url.clone(),
+        branch: h.branch.clone(),
+        file: h.path.clone(),
+        clone_dir: branches.cache.join("_history"),
+        credentials: forges.credentials(&h.remote),
+    })
+}

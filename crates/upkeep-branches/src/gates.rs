@@ -1,0 +1,413 @@
+//! Gates: evidence that stage is healthy, checked before anything moves.
+//!
+//! Every gate reports its evidence (which checks, which issues, what a command printed),
+//! pass or fail, so that the person approving sees why, and the history keeps a summary.
+//! Gates never short-circuit each other: a run that is refused shows every reason at once.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt as _;
+use upkeep_forge::{CiVerdict, Forge, RepoId, Verdict};
+
+use crate::model::RepoSpec;
+use crate::plan::{Plan, short};
+
+/// Which kind of gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateKind {
+    /// A CI verdict from a forge.
+    Ci,
+    /// New unresolved Sentry issues.
+    Sentry,
+    /// A custom command.
+    Command,
+}
+
+/// One piece of evidence: a line for people, with a link when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// What was seen.
+    pub text: String,
+    /// Where to look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Evidence {
+    fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            url: None,
+        }
+    }
+}
+
+/// One gate's verdict and evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateResult {
+    /// The gate's name (`ci: target commits`, `sentry`, `command: smoke`).
+    pub name: String,
+    /// Its kind.
+    pub kind: GateKind,
+    /// Whether it passed.
+    pub passed: bool,
+    /// One line: why it passed or failed.
+    pub summary: String,
+    /// What it saw.
+    pub evidence: Vec<Evidence>,
+}
+
+/// What the history keeps of a gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateSummary {
+    /// The gate's name.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Why.
+    pub summary: String,
+}
+
+/// All gates' verdicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateReport {
+    /// One per gate, in the order configured (CI, Sentry, commands).
+    pub gates: Vec<GateResult>,
+}
+
+impl GateReport {
+    /// Whether every gate passed (vacuously true without gates).
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.gates.iter().all(|g| g.passed)
+    }
+
+    /// The gates that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &GateResult> {
+        self.gates.iter().filter(|g| !g.passed)
+    }
+
+    /// The summaries for the history.
+    #[must_use]
+    pub fn summaries(&self) -> Vec<GateSummary> {
+        self.gates
+            .iter()
+            .map(|g| GateSummary {
+                name: g.name.clone(),
+                passed: g.passed,
+                summary: g.summary.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The CI gate.
+#[derive(Clone, Default)]
+pub struct CiGate {
+    /// Every commit a branch would move to must be green.
+    pub target_commits: bool,
+    /// A repo/ref whose verdict shows stage is healthy.
+    pub validation: Option<Validation>,
+    /// Check names that must all be present and green.
+    pub required_checks: Vec<String>,
+}
+
+impl std::fmt::Debug for CiGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CiGate")
+            .field("target_commits", &self.target_commits)
+            .field(
+                "validation",
+                &self.validation.as_ref().map(|v| (&v.id, &v.git_ref)),
+            )
+            .field("required_checks", &self.required_checks)
+            .finish()
+    }
+}
+
+/// The validation repo and ref of the CI gate (e.g. stage's `hello-world` runs).
+#[derive(Clone)]
+pub struct Validation {
+    /// Its forge.
+    pub forge: Arc<dyn Forge>,
+    /// The repo.
+    pub id: RepoId,
+    /// A branch, or a full commit SHA.
+    pub git_ref: String,
+}
+
+/// A command that must exit 0.
+#[derive(Debug, Clone)]
+pub struct CommandGate {
+    /// Shown in the evidence.
+    pub name: String,
+    /// Run with `sh -c`.
+    pub command: String,
+    /// Killed (and failed) after this long.
+    pub timeout: Duration,
+    /// The working directory.
+    pub dir: PathBuf,
+}
+
+/// Checks the CI gate for `plan`: the validation ref, then each commit to move to.
+/// `missing`, `pending` and `skipped` verdicts fail; so does any required check that is
+/// absent or not green.
+pub async fn check_ci(gate: &CiGate, plan: &Plan, repos: &[RepoSpec]) -> Vec<GateResult> {
+    let mut out = Vec::new();
+    if let Some(v) = &gate.validation {
+        out.push(check_validation(v, &gate.required_checks).await);
+    }
+    if gate.target_commits {
+        let mut evidence = Vec::new();
+        let mut bad = Vec::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for rp in plan.repos.iter().filter(|r| !r.is_even()) {
+            let Some(spec) = repos.iter().find(|s| s.name == rp.name) else {
+                continue;
+            };
+            let (forge, id, sha, name) = (
+                spec.forge.clone(),
+                spec.id.clone(),
+                rp.to.clone(),
+                rp.name.clone(),
+            );
+            tasks.spawn(async move {
+                let v = forge.ci_verdict(&id, &sha).await;
+                (name, sha, v)
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(Ok(a)) = tasks.join_next().await {
+            answers.push(a);
+        }
+        // Report in plan order, not completion order.
+        answers.sort_by_key(|(n, _, _)| plan.repos.iter().position(|r| &r.name == n));
+        for (name, sha, verdict) in answers {
+            match verdict {
+                Ok(v) => {
+                    let got = v.require(&gate.required_checks);
+                    if !got.is_success() {
+                        bad.push(format!("{name} {got}"));
+                    }
+                    evidence.push(verdict_evidence(
+                        &format!("{name} {}", short(&sha)),
+                        &v,
+                        got,
+                        &gate.required_checks,
+                    ));
+                }
+                Err(e) => {
+                    bad.push(format!("{name} unknown"));
+                    evidence.push(Evidence::text(format!(
+                        "{name} {}: cannot read CI: {}",
+                        short(&sha),
+                        crate::apply::error_chain(&e)
+                    )));
+                }
+            }
+        }
+        let passed = bad.is_empty();
+        out.push(GateResult {
+            name: "ci: target commits".to_owned(),
+            kind: GateKind::Ci,
+            passed,
+            summary: if evidence.is_empty() {
+                "nothing moves".to_owned()
+            } else if passed {
+                format!("{} commit(s) green", evidence.len())
+            } else {
+                format!("not green: {}", bad.join(", "))
+            },
+            evidence,
+        });
+    }
+    out
+}
+
+async fn check_validation(v: &Validation, required: &[String]) -> GateResult {
+    let name = format!("ci: validation {}@{}", v.id, v.git_ref);
+    let fail = |summary: String| GateResult {
+        name: name.clone(),
+        kind: GateKind::Ci,
+        passed: false,
+        summary,
+        evidence: Vec::new(),
+    };
+    let sha = match v.forge.branch_tip(&v.id, &v.git_ref).await {
+        Ok(Some(sha)) => sha,
+        Ok(None) if v.git_ref.len() == 40 && v.git_ref.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            v.git_ref.clone()
+        }
+        Ok(None) => return fail(format!("`{}` is not a branch of {}", v.git_ref, v.id)),
+        Err(e) => {
+            return fail(format!(
+                "cannot read `{}`: {}",
+                v.git_ref,
+                crate::apply::error_chain(&e)
+            ));
+        }
+    };
+    match v.forge.ci_verdict(&v.id, &sha).await {
+        Ok(verdict) => {
+            let got = verdict.require(required);
+            GateResult {
+                passed: got.is_success(),
+                summary: format!("{} at {} is {got}", v.git_ref, short(&sha)),
+                evidence: vec![verdict_evidence(
+                    &format!("{}@{}", v.id, short(&sha)),
+                    &verdict,
+                    got,
+                    required,
+                )],
+                name,
+                kind: GateKind::Ci,
+            }
+        }
+        Err(e) => fail(format!(
+            "cannot read CI of {}: {}",
+            short(&sha),
+            crate::apply::error_chain(&e)
+        )),
+    }
+}
+
+fn verdict_evidence(what: &str, v: &CiVerdict, got: Verdict, required: &[String]) -> Evidence {
+    let mut checks: Vec<String> = v
+        .checks
+        .iter()
+        .map(|c| format!("{} {:?}", c.name, c.state).to_lowercase())
+        .collect();
+    for r in required {
+        if !v.checks.iter().any(|c| &c.name == r) {
+            checks.push(format!("{r} missing (required)"));
+        }
+    }
+    let detail = if checks.is_empty() {
+        "no CI signal at all".to_owned()
+    } else {
+        checks.join(", ")
+    };
+    Evidence {
+        text: format!("{what}: {got} ({detail})"),
+        url: v.checks.iter().find_map(|c| c.url.clone()),
+    }
+}
+
+/// How many lines of a command's output are kept as evidence.
+const OUTPUT_TAIL: usize = 20;
+
+/// Runs a command gate: `sh -c <command>` in its directory, passing on exit 0. A command
+/// that outlives its timeout is killed and fails. The tail of its output is the evidence.
+pub async fn check_command(gate: &CommandGate) -> GateResult {
+    let name = format!("command: {}", gate.name);
+    let result = |passed: bool, summary: String, output: &str| GateResult {
+        name: name.clone(),
+        kind: GateKind::Command,
+        passed,
+        summary,
+        evidence: tail(output, OUTPUT_TAIL)
+            .into_iter()
+            .map(Evidence::text)
+            .collect(),
+    };
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&gate.command)
+        .current_dir(&gate.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return result(false, format!("cannot run `{}`: {e}", gate.command), ""),
+    };
+    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let collect = async {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_end(&mut a).await;
+        }
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_end(&mut b).await;
+        }
+        a.extend_from_slice(&b);
+        let status = child.wait().await;
+        (status, String::from_utf8_lossy(&a).into_owned())
+    };
+    match tokio::time::timeout(gate.timeout, collect).await {
+        Ok((Ok(status), output)) if status.success() => {
+            result(true, "exited 0".to_owned(), &output)
+        }
+        Ok((Ok(status), output)) => result(
+            false,
+            match status.code() {
+                Some(c) => format!("`{}` exited {c}", gate.command),
+                None => format!("`{}` was killed by a signal", gate.command),
+            },
+            &output,
+        ),
+        Ok((Err(e), output)) => result(
+            false,
+            format!("cannot wait for `{}`: {e}", gate.command),
+            &output,
+        ),
+        Err(_) => result(
+            false,
+            format!(
+                "`{}` ran longer than {}s and was killed",
+                gate.command,
+                gate.timeout.as_secs()
+            ),
+            "",
+        ),
+    }
+}
+
+fn tail(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect()
+}
+
+/// Every configured gate.
+#[derive(Debug, Clone, Default)]
+pub struct Gates {
+    /// The CI gate.
+    pub ci: CiGate,
+    /// Command gates.
+    pub commands: Vec<CommandGate>,
+}
+
+/// Evaluates every gate for `plan` concurrently; the report lists them in order (CI,
+/// commands). Gates are skipped when nothing would move.
+pub async fn evaluate(gates: &Gates, plan: &Plan, repos: &[RepoSpec]) -> GateReport {
+    if plan.is_noop() {
+        return GateReport::default();
+    }
+    let ci = check_ci(&gates.ci, plan, repos);
+    let commands = async {
+        let mut out = Vec::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, g) in gates.commands.iter().enumerate() {
+            let g = g.clone();
+            tasks.spawn(async move { (i, check_command(&g).await) });
+        }
+        while let Some(Ok(r)) = tasks.join_next().await {
+            out.push(r);
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
+    };
+    let (mut all, commands) = tokio::join!(ci, commands);
+    all.extend(commands);
+    GateReport { gates: all }
+}
