@@ -1,1 +1,1146 @@
-//! github adapter (being built).
+//! The GitHub adapter: octocrab against github.com or a GitHub Enterprise server.
+//!
+//! Every request goes through the crate's [`Retrier`] (octocrab's own retry layer is turned
+//! off, so a 5xx is never retried by both), and every octocrab error is normalised into a
+//! [`ForgeError`] from the status code and headers GitHub sent (`Retry-After`,
+//! `x-ratelimit-remaining`/`-reset`, `x-accepted-oauth-scopes` vs `x-oauth-scopes`).
+//!
+//! Quirks handled here so callers never see them:
+//! - the combined commit status is `pending` when a commit has **no** statuses at all, and
+//!   it ignores check runs: both are queried and merged, and no signal is
+//!   [`Verdict::Missing`](crate::Verdict::Missing);
+//! - a pull request's review state is not a field: it is derived from the latest decisive
+//!   review of each reviewer;
+//! - the REST ref update has no expected-old-SHA: branch moves use GraphQL `updateRefs`
+//!   (see [`GitHub::move_branch`](crate::Forge::move_branch) below).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use octocrab::models::pulls::{PullRequest, ReviewState};
+use octocrab::params::repos::{Commitish, Reference};
+use octocrab::{Octocrab, Page};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::retry::{Retrier, RetryPolicy};
+use crate::{
+    BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
+    CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind, RepoId, Result,
+    Tag, UpsertAction, Upserted,
+};
+
+/// The public GitHub API.
+pub const GITHUB_COM_API: &str = "https://api.github.com";
+
+const PER_PAGE: u8 = 100;
+
+/// GraphQL `updateRefs`: every update is guarded by its `beforeOid` and the whole list is
+/// applied atomically by GitHub.
+const UPDATE_REFS: &str =
+    "mutation($input: UpdateRefsInput!) {\n  updateRefs(input: $input) { clientMutationId }\n}";
+
+/// A [`Forge`] on GitHub or GitHub Enterprise.
+///
+/// ```no_run
+/// # async fn demo() -> upkeep_forge::Result<()> {
+/// use upkeep_forge::github::GitHub;
+/// use upkeep_forge::retry::RetryPolicy;
+/// let token = secrecy::SecretString::from("ghp_…".to_owned());
+/// // github.com:
+/// let gh = GitHub::new(upkeep_forge::github::GITHUB_COM_API, token.clone(), RetryPolicy::default())?;
+/// // GitHub Enterprise Server:
+/// let ghe = GitHub::new("https://github.example.com/api/v3", token, RetryPolicy::default())?;
+/// # Ok(()) }
+/// ```
+pub struct GitHub {
+    client: Octocrab,
+    retrier: Retrier,
+    /// GraphQL node ids of repositories, looked up once each.
+    node_ids: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Octocrab's own Debug is opaque; the token is never printed either way.
+        f.debug_struct("GitHub")
+            .field("retry", self.retrier.policy())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `owner` and `name` of a GitHub repository id.
+fn split(repo: &RepoId) -> Result<(&str, &str)> {
+    repo.as_str()
+        .split_once('/')
+        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+        .ok_or_else(|| ForgeError::Setup {
+            forge: ForgeKind::GitHub,
+            message: format!("`{repo}` is not a GitHub repository (expected owner/name)"),
+        })
+}
+
+impl GitHub {
+    /// An adapter talking to `base_url` (`https://api.github.com`, a GitHub Enterprise
+    /// `https://host/api/v3`, or a test fake's `http://127.0.0.1:PORT`) with `token`,
+    /// retrying transient failures under `policy`.
+    pub fn new(base_url: &str, token: SecretString, policy: RetryPolicy) -> Result<Self> {
+        let setup = |message: String| ForgeError::Setup {
+            forge: ForgeKind::GitHub,
+            message,
+        };
+        let base = base_url.trim_end_matches('/');
+        url::Url::parse(base).map_err(|e| setup(format!("base URL `{base}`: {e}")))?;
+        let client = Octocrab::builder()
+            // Our Retrier is the one retry policy: octocrab's layer would retry 5xx and
+            // 429 again inside each of our attempts.
+            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+            .set_connect_timeout(Some(std::time::Duration::from_secs(10)))
+            .set_read_timeout(Some(std::time::Duration::from_mins(1)))
+            .base_uri(base)
+            .map_err(|e| setup(format!("base URL `{base}`: {e}")))?
+            .personal_token(token)
+            .build()
+            .map_err(|e| setup(format!("building the client: {e}")))?;
+        Ok(Self {
+            client,
+            retrier: Retrier::new(policy),
+            node_ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The adapter for github.com.
+    pub fn github_com(token: SecretString, policy: RetryPolicy) -> Result<Self> {
+        Self::new(GITHUB_COM_API, token, policy)
+    }
+
+    /// Runs one request under the retry policy, normalising its error. `what` names the
+    /// thing a 404 means is missing.
+    async fn call<T, F, Fut>(&self, doing: &str, what: &str, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = octocrab::Result<T>>,
+    {
+        tracing::debug!(forge = "github", "{doing}");
+        self.retrier
+            .run(doing, || async {
+                op().await.map_err(|e| normalise(&e, doing, what))
+            })
+            .await
+    }
+
+    /// Every item of a paginated list, following `Link: rel="next"`.
+    async fn rest_of<T>(&self, doing: &str, what: &str, first: Page<T>) -> Result<Vec<T>>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        let mut items = first.items;
+        let mut next = first.next;
+        while let Some(url) = next.take() {
+            let url = Some(url);
+            let page: Option<Page<T>> = self
+                .call(doing, what, || async { self.client.get_page(&url).await })
+                .await?;
+            if let Some(page) = page {
+                items.extend(page.items);
+                next = page.next;
+            }
+        }
+        Ok(items)
+    }
+
+    async fn node_id(&self, owner: &str, name: &str) -> Result<String> {
+        let key = format!("{owner}/{name}");
+        if let Some(id) = self.lock_ids().get(&key) {
+            return Ok(id.clone());
+        }
+        let repo = self
+            .call(
+                &format!("reading repository {key}"),
+                &format!("repository {key}"),
+                || async { self.client.repos(owner, name).get().await },
+            )
+            .await?;
+        let id = repo.node_id.ok_or_else(|| ForgeError::Protocol {
+            forge: ForgeKind::GitHub,
+            doing: format!("reading repository {key}"),
+            message: "the repository has no node_id".into(),
+        })?;
+        self.lock_ids().insert(key, id.clone());
+        Ok(id)
+    }
+
+    fn lock_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.node_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The pull request with its review state folded in.
+    async fn with_reviews(&self, repo: &RepoId, pull: &PullRequest) -> Result<ChangeRequest> {
+        let (owner, name) = split(repo)?;
+        let number = pull.number;
+        let doing = format!("reading reviews of {repo}#{number}");
+        let what = format!("pull request {repo}#{number}");
+        let first = self
+            .call(&doing, &what, || async {
+                self.client
+                    .pulls(owner, name)
+                    .list_reviews(number)
+                    .per_page(PER_PAGE)
+                    .send()
+                    .await
+            })
+            .await?;
+        let reviews = self.rest_of(&doing, &what, first).await?;
+        let latest = latest_decisive_reviews(
+            reviews
+                .iter()
+                .filter_map(|r| Some((r.user.as_ref()?.login.clone(), r.state?))),
+        );
+        Ok(to_change_request(pull, &latest))
+    }
+
+    async fn find_open_pull(&self, repo: &RepoId, head: &str) -> Result<Option<PullRequest>> {
+        let (owner, name) = split(repo)?;
+        let page = self
+            .call(
+                &format!("looking for an open pull request from {head} in {repo}"),
+                &format!("repository {repo}"),
+                || async {
+                    self.client
+                        .pulls(owner, name)
+                        .list()
+                        .state(octocrab::params::State::Open)
+                        .head(format!("{owner}:{head}"))
+                        .per_page(PER_PAGE)
+                        .send()
+                        .await
+                },
+            )
+            .await?;
+        Ok(page.items.into_iter().find(|p| p.head.ref_field == head))
+    }
+
+    /// Sets labels and assignees on a new pull request (GitHub's create endpoint takes
+    /// neither) and asks for reviews.
+    async fn decorate(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        spec: &ChangeRequestSpec,
+        existing_labels: &[String],
+        existing_assignees: &[String],
+        already_asked: &[String],
+    ) -> Result<()> {
+        let (owner, name) = split(repo)?;
+        let labels = union(existing_labels, &spec.labels);
+        let assignees = union(existing_assignees, &spec.assignees);
+        let what = format!("pull request {repo}#{number}");
+        if labels.len() != existing_labels.len() || assignees.len() != existing_assignees.len() {
+            self.call(&format!("labelling {repo}#{number}"), &what, || async {
+                self.client
+                    .issues(owner, name)
+                    .update(number)
+                    .labels(&labels)
+                    .assignees(&assignees)
+                    .send()
+                    .await
+            })
+            .await?;
+        }
+        let missing: Vec<String> = spec
+            .reviewers
+            .iter()
+            .filter(|r| !already_asked.contains(r))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let route = format!("/repos/{owner}/{name}/pulls/{number}/requested_reviewers");
+            let body = json!({"reviewers": missing, "team_reviewers": []});
+            self.call(
+                &format!("requesting reviews on {repo}#{number}"),
+                &what,
+                || async {
+                    self.client
+                        .post::<_, serde_json::Value>(&route, Some(&body))
+                        .await
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Opens a pull request for `spec`, with its labels, assignees and reviewers.
+    async fn open_pull(&self, repo: &RepoId, spec: &ChangeRequestSpec) -> Result<Upserted> {
+        let (owner, name) = split(repo)?;
+        let doing = format!("opening a pull request from {} in {repo}", spec.head);
+        let created = self
+            .call(&doing, &format!("repository {repo}"), || async {
+                self.client
+                    .pulls(owner, name)
+                    .create(&spec.title, &spec.head, &spec.base)
+                    .body(&spec.body)
+                    .draft(spec.draft)
+                    .send()
+                    .await
+            })
+            .await;
+        let (pull, reviewed) = match created {
+            Ok(pull) => (pull, Vec::new()),
+            // A retried create whose first attempt went through: adopt that one.
+            Err(ForgeError::Validation { ref errors, .. })
+                if errors.iter().any(|e| e.contains("already exists")) =>
+            {
+                let pull = self
+                    .find_open_pull(repo, &spec.head)
+                    .await?
+                    .ok_or_else(|| ForgeError::Conflict {
+                        forge: ForgeKind::GitHub,
+                        doing: doing.clone(),
+                        message: "GitHub says a pull request exists but lists none".into(),
+                    })?;
+                let approvers = self.with_reviews(repo, &pull).await?.approvers;
+                (pull, approvers)
+            }
+            Err(e) => return Err(e),
+        };
+        let mut asked = logins(pull.requested_reviewers.as_ref());
+        asked.extend(reviewed);
+        self.decorate(
+            repo,
+            pull.number,
+            spec,
+            &label_names(&pull),
+            &logins(pull.assignees.as_ref()),
+            &asked,
+        )
+        .await?;
+        // A fresh pull request has no reviews: no request needed to know its state.
+        let mut cr = to_change_request(&pull, &[]);
+        cr.labels = union(&label_names(&pull), &spec.labels);
+        Ok(Upserted {
+            change_request: cr,
+            action: UpsertAction::Created,
+        })
+    }
+
+    async fn read_branch(&self, repo: &RepoId, branch: &str) -> Result<Option<String>> {
+        let (owner, name) = split(repo)?;
+        let reference = Reference::Branch(branch.to_owned());
+        let found = self
+            .call(
+                &format!("reading branch {branch} of {repo}"),
+                &format!("branch {branch} of {repo}"),
+                || async { self.client.repos(owner, name).get_ref(&reference).await },
+            )
+            .await;
+        match found {
+            Ok(r) => Ok(Some(object_sha(&r.object))),
+            Err(ForgeError::NotFound { .. }) => {
+                // GitHub answers 404 for a missing repository too: tell them apart, at the
+                // cost of one request only when something is missing.
+                self.node_id(owner, name).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn object_sha(object: &octocrab::models::repos::Object) -> String {
+    use octocrab::models::repos::Object;
+    match object {
+        Object::Commit { sha, .. }
+        | Object::Tag { sha, .. }
+        | Object::Tree { sha, .. }
+        | Object::Blob { sha, .. } => sha.clone(),
+        _ => String::new(),
+    }
+}
+
+fn union(existing: &[String], wanted: &[String]) -> Vec<String> {
+    let mut out = existing.to_vec();
+    for w in wanted {
+        if !out.contains(w) {
+            out.push(w.clone());
+        }
+    }
+    out
+}
+
+/// Each reviewer's latest decisive review (approved, changes requested, or dismissed):
+/// a later comment does not undo an approval, a later approval does undo a request for
+/// changes. Order of first appearance is kept.
+fn latest_decisive_reviews(
+    reviews: impl Iterator<Item = (String, ReviewState)>,
+) -> Vec<(String, ReviewState)> {
+    let mut latest: Vec<(String, ReviewState)> = Vec::new();
+    for (user, state) in reviews {
+        if !matches!(
+            state,
+            ReviewState::Approved | ReviewState::ChangesRequested | ReviewState::Dismissed
+        ) {
+            continue;
+        }
+        match latest.iter_mut().find(|(u, _)| *u == user) {
+            Some(slot) => slot.1 = state,
+            None => latest.push((user, state)),
+        }
+    }
+    latest
+}
+
+fn to_change_request(pull: &PullRequest, reviews: &[(String, ReviewState)]) -> ChangeRequest {
+    let approvers: Vec<String> = reviews
+        .iter()
+        .filter(|(_, s)| *s == ReviewState::Approved)
+        .map(|(u, _)| u.clone())
+        .collect();
+    let changes_requested = reviews
+        .iter()
+        .any(|(_, s)| *s == ReviewState::ChangesRequested);
+    let closed = matches!(pull.state, Some(octocrab::models::IssueState::Closed));
+    let state = if pull.merged_at.is_some() || pull.merged == Some(true) {
+        ChangeRequestState::Merged
+    } else if closed {
+        ChangeRequestState::Closed
+    } else if changes_requested {
+        ChangeRequestState::ChangesRequested
+    } else if !approvers.is_empty() {
+        ChangeRequestState::Approved
+    } else {
+        ChangeRequestState::Open
+    };
+    ChangeRequest {
+        number: pull.number,
+        url: pull
+            .html_url
+            .as_ref()
+            .map_or_else(|| pull.url.clone(), ToString::to_string),
+        title: pull.title.clone().unwrap_or_default(),
+        body: pull.body.clone().unwrap_or_default(),
+        head: pull.head.ref_field.clone(),
+        base: pull.base.ref_field.clone(),
+        head_sha: Some(pull.head.sha.clone()).filter(|s| !s.is_empty()),
+        state,
+        draft: pull.draft.unwrap_or(false),
+        labels: label_names(pull),
+        approvers,
+        merge_sha: if state == ChangeRequestState::Merged {
+            pull.merge_commit_sha.clone()
+        } else {
+            None
+        },
+    }
+}
+
+fn label_names(pull: &PullRequest) -> Vec<String> {
+    pull.labels
+        .iter()
+        .flatten()
+        .map(|l| l.name.clone())
+        .collect()
+}
+
+fn logins(users: Option<&Vec<octocrab::models::Author>>) -> Vec<String> {
+    users
+        .into_iter()
+        .flatten()
+        .map(|u| u.login.clone())
+        .collect()
+}
+
+/// Turns an octocrab error into a [`ForgeError`]. Octocrab's messages and the server's
+/// body are kept; the token is in neither (it only ever travels in a request header).
+fn normalise(error: &octocrab::Error, doing: &str, what: &str) -> ForgeError {
+    let forge = ForgeKind::GitHub;
+    let doing = doing.to_owned();
+    match error {
+        octocrab::Error::GitHub { source, .. } => {
+            let status = source.status_code.as_u16();
+            let empty = HeaderMap::new();
+            let headers = source.headers.as_ref().unwrap_or(&empty);
+            let message = source.message.clone();
+            match status {
+                401 => ForgeError::Unauthorized {
+                    forge,
+                    doing,
+                    message,
+                },
+                403 | 429 => {
+                    if let RateLimit::Until(reset) = rate_limit_reset(status, headers, &message) {
+                        ForgeError::RateLimited {
+                            forge,
+                            doing,
+                            reset,
+                        }
+                    } else {
+                        ForgeError::Forbidden {
+                            forge,
+                            doing,
+                            missing_scope: missing_scope(headers),
+                            message,
+                        }
+                    }
+                }
+                404 | 410 => ForgeError::NotFound {
+                    forge,
+                    what: what.to_owned(),
+                },
+                409 => ForgeError::Conflict {
+                    forge,
+                    doing,
+                    message,
+                },
+                400 | 422 => ForgeError::Validation {
+                    forge,
+                    doing,
+                    message,
+                    errors: source
+                        .errors
+                        .iter()
+                        .flatten()
+                        .map(describe_field_error)
+                        .collect(),
+                },
+                500..=599 => ForgeError::Server {
+                    forge,
+                    doing,
+                    status,
+                    message,
+                },
+                _ => ForgeError::Protocol {
+                    forge,
+                    doing,
+                    message: format!("HTTP {status}: {message}"),
+                },
+            }
+        }
+        octocrab::Error::Hyper { .. }
+        | octocrab::Error::Service { .. }
+        | octocrab::Error::Http { .. } => ForgeError::Transport {
+            forge,
+            doing,
+            message: error_chain(error),
+        },
+        other => ForgeError::Protocol {
+            forge,
+            doing,
+            message: error_chain(other),
+        },
+    }
+}
+
+/// `Display` of an error and its sources, on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    // Octocrab appends a backtrace location to some messages: keep the first line.
+    out.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Whether a 403/429 is a rate limit, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RateLimit {
+    /// A plain permission error.
+    No,
+    /// Rate limited, lifting at the given time when the server said.
+    Until(Option<DateTime<Utc>>),
+}
+
+/// Primary limits say `x-ratelimit-remaining: 0` (and `x-ratelimit-reset`); secondary
+/// ones send `Retry-After` or only GitHub's "secondary rate limit" message; a 429 is
+/// always a limit.
+fn rate_limit_reset(status: u16, headers: &HeaderMap, message: &str) -> RateLimit {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry_after = header("retry-after")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(|secs| Utc::now() + chrono::Duration::seconds(secs));
+    let reset = header("x-ratelimit-reset")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .and_then(|epoch| DateTime::from_timestamp(epoch, 0));
+    let exhausted = header("x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
+    let lower = message.to_ascii_lowercase();
+    let secondary = lower.contains("secondary rate limit") || lower.contains("abuse detection");
+    if retry_after.is_some() {
+        RateLimit::Until(retry_after)
+    } else if exhausted {
+        RateLimit::Until(reset)
+    } else if secondary || status == 429 || lower.contains("rate limit exceeded") {
+        RateLimit::Until(None)
+    } else {
+        RateLimit::No
+    }
+}
+
+/// The scope GitHub said it accepts for the call and the token does not have.
+fn missing_scope(headers: &HeaderMap) -> Option<String> {
+    let list = |name: &str| -> Vec<String> {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let accepted = list("x-accepted-oauth-scopes");
+    let granted = list("x-oauth-scopes");
+    if accepted.iter().any(|a| granted.contains(a)) {
+        return None;
+    }
+    accepted.into_iter().next()
+}
+
+/// One entry of GitHub's 422 `errors` list as a sentence.
+fn describe_field_error(error: &serde_json::Value) -> String {
+    if let Some(message) = error.get("message").and_then(|m| m.as_str()) {
+        return message.to_owned();
+    }
+    if let Some(text) = error.as_str() {
+        return text.to_owned();
+    }
+    let part = |k: &str| error.get(k).and_then(|v| v.as_str()).unwrap_or("?");
+    format!("{} {} is {}", part("resource"), part("field"), part("code"))
+}
+
+#[derive(Debug, Deserialize)]
+struct CombinedStatus {
+    #[serde(default)]
+    statuses: Vec<StatusEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusEntry {
+    context: String,
+    state: String,
+    target_url: Option<String>,
+}
+
+fn status_state(state: &str) -> CheckState {
+    match state {
+        "success" => CheckState::Success,
+        "pending" => CheckState::Pending,
+        // failure, error, and anything new: not green.
+        _ => CheckState::Failure,
+    }
+}
+
+fn check_run_state(conclusion: Option<&str>) -> CheckState {
+    match conclusion {
+        // No conclusion yet: queued or in progress.
+        None => CheckState::Pending,
+        Some("success") => CheckState::Success,
+        Some("neutral" | "skipped") => CheckState::Skipped,
+        // failure, cancelled, timed_out, action_required, stale, startup_failure: not green.
+        Some(_) => CheckState::Failure,
+    }
+}
+
+#[async_trait]
+impl Forge for GitHub {
+    fn kind(&self) -> ForgeKind {
+        ForgeKind::GitHub
+    }
+
+    async fn find_open_change_request(
+        &self,
+        repo: &RepoId,
+        head: &str,
+    ) -> Result<Option<ChangeRequest>> {
+        match self.find_open_pull(repo, head).await? {
+            Some(pull) => Ok(Some(self.with_reviews(repo, &pull).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Costs, in requests: for an open pull request that already matches, 2 (list +
+    /// reviews); one that needs a new title/body/labels, 3 (+ one issue `PATCH`, which
+    /// sets title, body, labels and assignees at once); reviewers not yet asked add one.
+    /// A new pull request: list, create, labels/assignees, reviewers.
+    ///
+    /// Labels and assignees are only ever added: ones people put on by hand stay. The
+    /// draft flag is only applied when opening (GitHub's REST API cannot change it).
+    async fn upsert_change_request(
+        &self,
+        repo: &RepoId,
+        spec: &ChangeRequestSpec,
+    ) -> Result<Upserted> {
+        let (owner, name) = split(repo)?;
+        let existing = self.find_open_pull(repo, &spec.head).await?;
+        let Some(pull) = existing else {
+            return self.open_pull(repo, spec).await;
+        };
+
+        let number = pull.number;
+        let labels = label_names(&pull);
+        let assignees = logins(pull.assignees.as_ref());
+        let wanted_labels = union(&labels, &spec.labels);
+        let wanted_assignees = union(&assignees, &spec.assignees);
+        let text_changed = pull.title.as_deref() != Some(spec.title.as_str())
+            || pull.body.as_deref().unwrap_or_default() != spec.body;
+        let meta_changed =
+            wanted_labels.len() != labels.len() || wanted_assignees.len() != assignees.len();
+        let reviews = self.with_reviews(repo, &pull).await?;
+        // A reviewer who already reviewed needs no new request.
+        let mut asked = logins(pull.requested_reviewers.as_ref());
+        asked.extend(reviews.approvers.iter().cloned());
+        let reviewers_missing = spec.reviewers.iter().any(|r| !asked.contains(r));
+        if !text_changed && !meta_changed && !reviewers_missing {
+            return Ok(Upserted {
+                change_request: reviews,
+                action: UpsertAction::Unchanged,
+            });
+        }
+        if text_changed || meta_changed {
+            self.call(
+                &format!("updating {repo}#{number}"),
+                &format!("pull request {repo}#{number}"),
+                || async {
+                    self.client
+                        .issues(owner, name)
+                        .update(number)
+                        .title(&spec.title)
+                        .body(&spec.body)
+                        .labels(&wanted_labels)
+                        .assignees(&wanted_assignees)
+                        .send()
+                        .await
+                },
+            )
+            .await?;
+        }
+        if reviewers_missing {
+            let only_reviewers = ChangeRequestSpec {
+                reviewers: spec.reviewers.clone(),
+                ..ChangeRequestSpec::default()
+            };
+            self.decorate(repo, number, &only_reviewers, &[], &[], &asked)
+                .await?;
+        }
+        let mut cr = reviews;
+        cr.title.clone_from(&spec.title);
+        cr.body.clone_from(&spec.body);
+        cr.labels = wanted_labels;
+        Ok(Upserted {
+            change_request: cr,
+            action: UpsertAction::Updated,
+        })
+    }
+
+    async fn change_request(&self, repo: &RepoId, number: u64) -> Result<ChangeRequest> {
+        let (owner, name) = split(repo)?;
+        let pull = self
+            .call(
+                &format!("reading {repo}#{number}"),
+                &format!("pull request {repo}#{number}"),
+                || async { self.client.pulls(owner, name).get(number).await },
+            )
+            .await?;
+        self.with_reviews(repo, &pull).await
+    }
+
+    async fn branch_tip(&self, repo: &RepoId, branch: &str) -> Result<Option<String>> {
+        self.read_branch(repo, branch).await
+    }
+
+    /// GitHub lists at most 250 commits in a comparison; `ahead_by`/`behind_by` are exact.
+    async fn compare(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {
+        let (owner, name) = split(repo)?;
+        let cmp = self
+            .call(
+                &format!("comparing {base}...{head} in {repo}"),
+                &format!("{base} or {head} in {repo}"),
+                || async {
+                    self.client
+                        .repos(owner, name)
+                        .compare_commits(base, head)
+                        .send()
+                        .await
+                },
+            )
+            .await?;
+        let commits = cmp
+            .commits
+            .iter()
+            .rev()
+            .map(|c| CommitSummary {
+                sha: c.sha.clone(),
+                subject: c
+                    .commit
+                    .message
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                author: c
+                    .commit
+                    .author
+                    .as_ref()
+                    .and_then(|a| a.name.clone())
+                    .unwrap_or_default(),
+                time: c.commit.author.as_ref().and_then(|a| a.date.clone()),
+            })
+            .collect();
+        Ok(Comparison {
+            ahead_by: usize::try_from(cmp.ahead_by).unwrap_or(0),
+            behind_by: usize::try_from(cmp.behind_by).unwrap_or(0),
+            commits,
+            merge_base: Some(cmp.merge_base_commit.sha.clone()),
+        })
+    }
+
+    /// Compare-and-swap through GraphQL `updateRefs`, not REST.
+    ///
+    /// REST `PATCH /git/refs/heads/{branch}` has no expected-old-SHA: reading the ref and
+    /// then patching it leaves a window in which someone else's move is silently
+    /// overwritten (or, with `force=false`, silently built upon). `updateRefs` takes a
+    /// `beforeOid` per ref and GitHub applies the update only if the ref is still there,
+    /// atomically, so a concurrent move always loses one side with an error.
+    ///
+    /// Steps: read the tip (a mismatch is [`ForgeError::BranchMoved`] at once, before any
+    /// fast-forward judgement, so the caller hears the real reason); unless
+    /// `allow_backwards`, check with the compare API that `new` descends from the old tip
+    /// ([`ForgeError::NotFastForward`]); then the mutation with `beforeOid` and
+    /// `force = allow_backwards`. If GitHub refuses, the tip is read again to say why; if
+    /// it already is `new` (a retried mutation whose first attempt went through), the
+    /// move is done.
+    async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
+        let (owner, name) = split(repo)?;
+        let branch = &request.branch;
+        let moved = |actual: Option<String>| ForgeError::BranchMoved {
+            repo: repo.to_string(),
+            branch: branch.clone(),
+            expected: request.expected_old.clone(),
+            actual,
+        };
+        let actual = self.read_branch(repo, branch).await?;
+        if actual.as_deref() != Some(request.expected_old.as_str()) {
+            return Err(moved(actual));
+        }
+        if request.new == request.expected_old {
+            return Ok(());
+        }
+        let not_ff = || ForgeError::NotFastForward {
+            repo: repo.to_string(),
+            branch: branch.clone(),
+            from: request.expected_old.clone(),
+            to: request.new.clone(),
+        };
+        if !request.allow_backwards {
+            let cmp = self
+                .call(
+                    &format!("checking that {branch} of {repo} moves forward"),
+                    &format!("commit {} in {repo}", request.new),
+                    || async {
+                        self.client
+                            .repos(owner, name)
+                            .compare_commits(&request.expected_old, &request.new)
+                            .per_page(1)
+                            .send()
+                            .await
+                    },
+                )
+                .await?;
+            if cmp.behind_by > 0 {
+                return Err(not_ff());
+            }
+        }
+        let repository_id = self.node_id(owner, name).await?;
+        let payload = json!({
+            "query": UPDATE_REFS,
+            "variables": {"input": {
+                "repositoryId": repository_id,
+                "refUpdates": [{
+                    "name": format!("refs/heads/{branch}"),
+                    "beforeOid": request.expected_old,
+                    "afterOid": request.new,
+                    "force": request.allow_backwards,
+                }],
+            }},
+        });
+        let doing = format!("moving {branch} of {repo} to {}", request.new);
+        let result = self
+            .call(&doing, &format!("repository {repo}"), || async {
+                self.client.graphql::<serde_json::Value>(&payload).await
+            })
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(forge = "github", %repo, %branch, from = %request.expected_old, to = %request.new, "branch moved");
+                Ok(())
+            }
+            Err(ForgeError::Protocol { message, .. }) => {
+                let now = self.read_branch(repo, branch).await?;
+                if now.as_deref() == Some(request.new.as_str()) {
+                    Ok(())
+                } else if now.as_deref() != Some(request.expected_old.as_str()) {
+                    Err(moved(now))
+                } else if message.to_ascii_lowercase().contains("fast forward") {
+                    Err(not_ff())
+                } else {
+                    Err(ForgeError::Validation {
+                        forge: ForgeKind::GitHub,
+                        doing,
+                        message,
+                        errors: Vec::new(),
+                    })
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn tags(&self, repo: &RepoId) -> Result<Vec<Tag>> {
+        let (owner, name) = split(repo)?;
+        let doing = format!("listing tags of {repo}");
+        let what = format!("repository {repo}");
+        let first = self
+            .call(&doing, &what, || async {
+                self.client
+                    .repos(owner, name)
+                    .list_tags()
+                    .per_page(PER_PAGE)
+                    .send()
+                    .await
+            })
+            .await?;
+        Ok(self
+            .rest_of(&doing, &what, first)
+            .await?
+            .into_iter()
+            .map(|t| Tag {
+                name: t.name,
+                sha: t.commit.sha,
+            })
+            .collect())
+    }
+
+    /// An annotated tag is a tag object plus its ref (two requests); a lightweight one is
+    /// just the ref. An existing tag is refused by GitHub (422 "Reference already
+    /// exists"), never moved.
+    async fn create_tag(
+        &self,
+        repo: &RepoId,
+        name: &str,
+        sha: &str,
+        message: Option<&str>,
+    ) -> Result<()> {
+        let (owner, repo_name) = split(repo)?;
+        let what = format!("commit {sha} in {repo}");
+        let target = match message {
+            None => sha.to_owned(),
+            Some(message) => {
+                #[derive(Deserialize)]
+                struct TagObject {
+                    sha: String,
+                }
+                let route = format!("/repos/{owner}/{repo_name}/git/tags");
+                let body =
+                    json!({"tag": name, "message": message, "object": sha, "type": "commit"});
+                let object: TagObject = self
+                    .call(
+                        &format!("creating tag object {name} in {repo}"),
+                        &what,
+                        || async { self.client.post(&route, Some(&body)).await },
+                    )
+                    .await?;
+                object.sha
+            }
+        };
+        let reference = Reference::Tag(name.to_owned());
+        self.call(&format!("creating tag {name} in {repo}"), &what, || async {
+            self.client
+                .repos(owner, repo_name)
+                .create_ref(&reference, &target)
+                .await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Two requests: the combined status (statuses, latest per context) and the check
+    /// runs (latest per name). GitHub's combined `state` is ignored: it says `pending`
+    /// for a commit with no statuses at all, and knows nothing of check runs.
+    async fn ci_verdict(&self, repo: &RepoId, sha: &str) -> Result<CiVerdict> {
+        let (owner, name) = split(repo)?;
+        let what = format!("commit {sha} in {repo}");
+        let route = format!("/repos/{owner}/{name}/commits/{sha}/status");
+        let combined: CombinedStatus = self
+            .call(
+                &format!("reading statuses of {sha} in {repo}"),
+                &what,
+                || async {
+                    self.client
+                        .get(&route, Some(&[("per_page", PER_PAGE)]))
+                        .await
+                },
+            )
+            .await?;
+        let runs = self
+            .call(
+                &format!("reading check runs of {sha} in {repo}"),
+                &what,
+                || async {
+                    self.client
+                        .checks(owner, name)
+                        .list_check_runs_for_git_ref(Commitish(sha.to_owned()))
+                        .per_page(PER_PAGE)
+                        .send()
+                        .await
+                },
+            )
+            .await?;
+        let mut checks: Vec<Check> = Vec::new();
+        let mut push = |check: Check| match checks.iter_mut().find(|c| c.name == check.name) {
+            Some(slot) => *slot = check,
+            None => checks.push(check),
+        };
+        for status in combined.statuses {
+            push(Check {
+                name: status.context,
+                state: status_state(&status.state),
+                url: status.target_url,
+                source: CheckSource::CommitStatus,
+            });
+        }
+        // GitHub lists check runs newest first: apply oldest first so the newest wins.
+        for run in runs.check_runs.iter().rev() {
+            push(Check {
+                name: run.name.clone(),
+                state: check_run_state(run.conclusion.as_deref()),
+                url: run.html_url.clone().or_else(|| run.details_url.clone()),
+                source: CheckSource::CheckRun,
+            });
+        }
+        Ok(CiVerdict::from_checks(sha, checks))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn rate_limits_are_told_from_permission_errors() {
+        let primary = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1767225600"),
+        ]);
+        let RateLimit::Until(Some(reset)) =
+            rate_limit_reset(403, &primary, "API rate limit exceeded")
+        else {
+            panic!("a primary limit with its reset time")
+        };
+        assert_eq!(reset.timestamp(), 1_767_225_600);
+
+        let secondary = rate_limit_reset(
+            403,
+            &HeaderMap::new(),
+            "You have exceeded a secondary rate limit. Please wait a few minutes.",
+        );
+        assert_eq!(secondary, RateLimit::Until(None));
+
+        let RateLimit::Until(Some(after)) =
+            rate_limit_reset(429, &headers(&[("retry-after", "1")]), "")
+        else {
+            panic!("a limit with Retry-After")
+        };
+        assert!(after > Utc::now());
+
+        assert_eq!(
+            rate_limit_reset(403, &headers(&[("x-ratelimit-remaining", "4000")]), "nope"),
+            RateLimit::No
+        );
+    }
+
+    #[test]
+    fn missing_scope_comes_from_the_headers() {
+        let h = headers(&[
+            ("x-accepted-oauth-scopes", "repo"),
+            ("x-oauth-scopes", "read:org, gist"),
+        ]);
+        assert_eq!(missing_scope(&h).as_deref(), Some("repo"));
+        let ok = headers(&[
+            ("x-accepted-oauth-scopes", "repo, repo:status"),
+            ("x-oauth-scopes", "repo:status"),
+        ]);
+        assert_eq!(missing_scope(&ok), None);
+    }
+
+    #[test]
+    fn latest_decisive_review_per_user_wins() {
+        use ReviewState::*;
+        let reviews = vec![
+            ("alice".to_owned(), Approved),
+            ("bob".to_owned(), ChangesRequested),
+            ("alice".to_owned(), Commented),
+            ("bob".to_owned(), Approved),
+            ("carol".to_owned(), ChangesRequested),
+            ("carol".to_owned(), Dismissed),
+        ];
+        let latest = latest_decisive_reviews(reviews.into_iter());
+        assert_eq!(
+            latest,
+            vec![
+                ("alice".to_owned(), Approved),
+                ("bob".to_owned(), Approved),
+                ("carol".to_owned(), Dismissed)
+            ]
+        );
+    }
+
+    #[test]
+    fn field_errors_read_as_sentences() {
+        assert_eq!(
+            describe_field_error(
+                &json!({"resource": "Label", "code": "invalid", "field": "color"})
+            ),
+            "Label color is invalid"
+        );
+        assert_eq!(
+            describe_field_error(&json!({"resource": "PullRequest", "code": "custom",
+                "message": "A pull request already exists for a:b."})),
+            "A pull request already exists for a:b."
+        );
+    }
+
+    #[test]
+    fn repository_ids_must_be_owner_slash_name() {
+        assert!(split(&RepoId::new("acme/api")).is_ok());
+        for bad in ["acme", "acme/", "/api", "a/b/c"] {
+            assert!(
+                matches!(split(&RepoId::new(bad)), Err(ForgeError::Setup { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -98,6 +98,17 @@ pub enum Fault {
         /// Response body; JSON bodies are sent as `application/json`.
         body: String,
     },
+    /// Answer with this status, these extra headers and this body without calling the
+    /// handler: rate-limit 403s with `x-ratelimit-remaining: 0`, scope errors with
+    /// `x-accepted-oauth-scopes`, and the like. JSON bodies are sent as `application/json`.
+    Respond {
+        /// HTTP status code.
+        status: u16,
+        /// Extra response headers, `(name, value)`.
+        headers: Vec<(String, String)>,
+        /// Response body.
+        body: String,
+    },
     /// Wait this long, then handle the request normally.
     Delay(Duration),
     /// Send response headers and then abort the connection, without calling the handler:
@@ -292,6 +303,23 @@ async fn fault_middleware(State(faults): State<Faults>, request: Request, next: 
         Some(Fault::Status { status, body }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             with_body(status, body)
+        }
+        Some(Fault::Respond {
+            status,
+            headers,
+            body,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = with_body(status, body);
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (
+                    header::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
         }
         Some(Fault::RateLimited {
             retry_after_secs,

@@ -10,7 +10,8 @@
 )]
 mod behaviour;
 
-// (the GitHub modules `github` and `recorded` are being added.)
+#[cfg(feature = "github")]
+mod github;
 
 // GitLab and local adapters: add `#[cfg(feature = "gitlab")] mod gitlab;` and
 // `#[cfg(feature = "local")] mod local;` here.

@@ -1,0 +1,644 @@
+//! The GitHub adapter against the fake GitHub: the behaviour suite, then GitHub's quirks,
+//! errors, retries, request budgets and token hygiene.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use upkeep_forge::github::GitHub;
+use upkeep_forge::retry::RetryPolicy;
+use upkeep_forge::{
+    BranchMove, ChangeRequestSpec, CheckSource, Forge, ForgeError, RepoId, UpsertAction, Verdict,
+};
+use upkeep_testkit::faults::{Endpoint, Fault};
+use upkeep_testkit::github::FakeGitHub;
+
+use crate::behaviour::{Harness, Review, Signal};
+
+const REPO: &str = "acme/api";
+const TOKEN: &str = "ghp_fakeTOKEN0123456789secretvalue";
+
+struct GitHubHarness {
+    fake: FakeGitHub,
+    forge: Arc<GitHub>,
+}
+
+fn client(fake: &FakeGitHub, token: &str) -> GitHub {
+    GitHub::new(
+        &fake.url(),
+        SecretString::from(token.to_owned()),
+        RetryPolicy::fast(),
+    )
+    .unwrap()
+}
+
+async fn harness() -> GitHubHarness {
+    upkeep_testkit::init_tracing();
+    let fake = FakeGitHub::start().await;
+    fake.create_repo(REPO);
+    fake.require_token(TOKEN);
+    let forge = Arc::new(client(&fake, TOKEN));
+    GitHubHarness { fake, forge }
+}
+
+#[async_trait]
+impl Harness for GitHubHarness {
+    fn forge(&self) -> Arc<dyn Forge> {
+        self.forge.clone()
+    }
+
+    fn repo(&self) -> RepoId {
+        RepoId::new(REPO)
+    }
+
+    async fn commit_on(&self, branch: &str, message: &str) -> String {
+        self.fake.commit(REPO, branch, message)
+    }
+
+    async fn set_branch(&self, branch: &str, sha: &str) {
+        self.fake.set_branch(REPO, branch, sha);
+    }
+
+    /// `build` is a commit status, every other name a check run, so the suite's CI case
+    /// exercises both GitHub sources and their merge.
+    async fn set_ci(&self, sha: &str, name: &str, signal: Signal) {
+        if name == "build" {
+            let state = match signal {
+                Signal::Success => "success",
+                Signal::Failure => "failure",
+                Signal::Pending => "pending",
+            };
+            self.fake.add_status(REPO, sha, name, state);
+        } else {
+            let (status, conclusion) = match signal {
+                Signal::Success => ("completed", Some("success")),
+                Signal::Failure => ("completed", Some("failure")),
+                Signal::Pending => ("in_progress", None),
+            };
+            self.fake.add_check_run(REPO, sha, name, status, conclusion);
+        }
+    }
+
+    async fn review(&self, number: u64, user: &str, review: Review) {
+        let state = match review {
+            Review::Approve => "APPROVED",
+            Review::RequestChanges => "CHANGES_REQUESTED",
+        };
+        self.fake.add_review(REPO, number, user, state);
+    }
+
+    async fn merge(&self, number: u64) {
+        self.fake.merge_pull(REPO, number);
+    }
+
+    async fn close(&self, number: u64) {
+        self.fake.close_pull(REPO, number);
+    }
+}
+
+crate::behaviour::behaviour_suite!(harness);
+
+fn repo() -> RepoId {
+    RepoId::new(REPO)
+}
+
+fn spec(head: &str) -> ChangeRequestSpec {
+    ChangeRequestSpec {
+        head: head.into(),
+        base: "main".into(),
+        title: "Maintenance".into(),
+        body: "deps".into(),
+        labels: vec!["maintenance".into()],
+        reviewers: vec!["alice".into()],
+        assignees: vec!["bob".into()],
+        draft: false,
+    }
+}
+
+#[tokio::test]
+async fn combined_status_pending_without_statuses_is_missing() {
+    let h = harness().await;
+    let sha = h.fake.commit(REPO, "main", "no ci");
+    // The fake, like GitHub, says "pending" for a commit without any status.
+    let verdict = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(verdict.verdict, Verdict::Missing);
+    assert!(verdict.checks.is_empty());
+}
+
+#[tokio::test]
+async fn statuses_and_check_runs_are_merged() {
+    let h = harness().await;
+    let sha = h.fake.commit(REPO, "main", "ci");
+    h.fake.add_status(REPO, &sha, "ci/jenkins", "success");
+    h.fake
+        .add_check_run(REPO, &sha, "lint", "completed", Some("success"));
+    h.fake
+        .add_check_run(REPO, &sha, "docs", "completed", Some("skipped"));
+    let verdict = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(verdict.verdict, Verdict::Success);
+    let jenkins = verdict
+        .checks
+        .iter()
+        .find(|c| c.name == "ci/jenkins")
+        .unwrap();
+    assert_eq!(jenkins.source, CheckSource::CommitStatus);
+    assert!(jenkins.url.is_some());
+    let lint = verdict.checks.iter().find(|c| c.name == "lint").unwrap();
+    assert_eq!(lint.source, CheckSource::CheckRun);
+    assert_eq!(verdict.checks.len(), 3);
+
+    // A re-run of lint that fails wins over the earlier success.
+    h.fake
+        .add_check_run(REPO, &sha, "lint", "completed", Some("timed_out"));
+    let verdict = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(verdict.verdict, Verdict::Failure);
+
+    // Check runs alone (no statuses: combined "pending") still decide.
+    let only_checks = h.fake.commit(REPO, "main", "checks only");
+    h.fake
+        .add_check_run(REPO, &only_checks, "test", "completed", Some("success"));
+    let verdict = h.forge.ci_verdict(&repo(), &only_checks).await.unwrap();
+    assert_eq!(verdict.verdict, Verdict::Success);
+}
+
+#[tokio::test]
+async fn upsert_sets_labels_assignees_reviewers_and_draft() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    let mut wanted = spec("feature/x");
+    wanted.draft = true;
+    let created = h
+        .forge
+        .upsert_change_request(&repo(), &wanted)
+        .await
+        .unwrap();
+    assert_eq!(created.action, UpsertAction::Created);
+    let pulls = h.fake.pulls(REPO);
+    assert_eq!(pulls.len(), 1);
+    let pull = &pulls[0];
+    assert!(pull.draft);
+    assert_eq!(pull.labels, vec!["maintenance".to_owned()]);
+    assert_eq!(pull.assignees, vec!["bob".to_owned()]);
+    assert_eq!(pull.requested_reviewers, vec!["alice".to_owned()]);
+    assert_eq!(pull.head, "feature/x");
+}
+
+#[tokio::test]
+async fn labels_added_by_people_are_kept() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    h.forge
+        .upsert_change_request(&repo(), &spec("feature/x"))
+        .await
+        .unwrap();
+    // Someone adds a label by hand; the next round changes the title.
+    let number = h.fake.pulls(REPO)[0].number;
+    let forge_labels = h
+        .forge
+        .change_request(&repo(), number)
+        .await
+        .unwrap()
+        .labels;
+    assert_eq!(forge_labels, vec!["maintenance".to_owned()]);
+    h.fake.add_issue_labels(REPO, number, &["do-not-merge"]);
+    let mut next = spec("feature/x");
+    next.title = "Maintenance, again".into();
+    let updated = h.forge.upsert_change_request(&repo(), &next).await.unwrap();
+    assert_eq!(updated.action, UpsertAction::Updated);
+    let pull = &h.fake.pulls(REPO)[0];
+    assert_eq!(pull.title, "Maintenance, again");
+    assert!(pull.labels.contains(&"do-not-merge".to_owned()));
+    assert!(pull.labels.contains(&"maintenance".to_owned()));
+}
+
+#[tokio::test]
+async fn upsert_of_an_existing_pull_request_stays_within_budget() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    h.forge
+        .upsert_change_request(&repo(), &spec("feature/x"))
+        .await
+        .unwrap();
+
+    h.fake.faults().reset_log();
+    let same = h
+        .forge
+        .upsert_change_request(&repo(), &spec("feature/x"))
+        .await
+        .unwrap();
+    assert_eq!(same.action, UpsertAction::Unchanged);
+    assert!(
+        h.fake.faults().log().total() <= 2,
+        "{:?}",
+        h.fake.faults().log()
+    );
+
+    h.fake.faults().reset_log();
+    let mut changed = spec("feature/x");
+    changed.body = "new body".into();
+    changed.labels.push("deps".into());
+    let updated = h
+        .forge
+        .upsert_change_request(&repo(), &changed)
+        .await
+        .unwrap();
+    assert_eq!(updated.action, UpsertAction::Updated);
+    let log = h.fake.faults().log();
+    assert!(log.total() <= 3, "{log:?}");
+    assert_eq!(
+        log.count(&Endpoint::post("/repos/{owner}/{repo}/pulls")),
+        0,
+        "an update never opens a second pull request"
+    );
+    assert_eq!(h.fake.pulls(REPO).len(), 1);
+}
+
+#[tokio::test]
+async fn ci_verdict_costs_two_requests() {
+    let h = harness().await;
+    let sha = h.fake.commit(REPO, "main", "x");
+    h.fake.faults().reset_log();
+    h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(h.fake.faults().log().total(), 2);
+}
+
+#[tokio::test]
+async fn validation_errors_carry_githubs_errors_list() {
+    let h = harness().await;
+    // No commits between main and the head: GitHub answers 422 with an errors list.
+    let tip = h.fake.branch_tip(REPO, "main").unwrap();
+    h.fake.set_branch(REPO, "empty", &tip);
+    let err = h
+        .forge
+        .upsert_change_request(&repo(), &spec("empty"))
+        .await
+        .unwrap_err();
+    match &err {
+        ForgeError::Validation {
+            message, errors, ..
+        } => {
+            assert_eq!(message, "Validation Failed");
+            assert_eq!(
+                errors,
+                &vec!["No commits between main and empty".to_owned()]
+            );
+        }
+        other => panic!("expected Validation, got {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("No commits between main and empty")
+    );
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_and_succeeds() {
+    let h = harness().await;
+    h.fake.faults().script(
+        Endpoint::get("/repos/{owner}/{repo}/git/ref/{*ref}"),
+        1,
+        Fault::rate_limited(1),
+    );
+    let tip = h.forge.branch_tip(&repo(), "main").await.unwrap();
+    assert_eq!(tip, h.fake.branch_tip(REPO, "main"));
+    let log = h.fake.faults().log();
+    assert_eq!(
+        log.count(&Endpoint::get("/repos/{owner}/{repo}/git/ref/{*ref}")),
+        2
+    );
+}
+
+#[tokio::test]
+async fn secondary_rate_limit_403_is_retried() {
+    let h = harness().await;
+    let secondary = Fault::Respond {
+        status: 403,
+        headers: vec![("retry-after".into(), "0".into())],
+        body: r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}"#.into(),
+    };
+    let endpoint = Endpoint::get("/repos/{owner}/{repo}/tags");
+    h.fake.faults().script(endpoint.clone(), 2, secondary);
+    assert!(h.forge.tags(&repo()).await.unwrap().is_empty());
+    assert_eq!(h.fake.faults().log().count(&endpoint), 3);
+}
+
+#[tokio::test]
+async fn primary_rate_limit_far_away_fails_fast_with_reset_time() {
+    let h = harness().await;
+    let reset = chrono::Utc::now().timestamp() + 3600;
+    let exhausted = Fault::Respond {
+        status: 403,
+        headers: vec![
+            ("x-ratelimit-remaining".into(), "0".into()),
+            ("x-ratelimit-reset".into(), reset.to_string()),
+        ],
+        body: r#"{"message":"API rate limit exceeded for user ID 1.","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"}"#.into(),
+    };
+    let endpoint = Endpoint::get("/repos/{owner}/{repo}/tags");
+    h.fake.faults().script(endpoint.clone(), 10, exhausted);
+    match h.forge.tags(&repo()).await {
+        Err(ForgeError::RateLimited {
+            reset: Some(at), ..
+        }) => assert_eq!(at.timestamp(), reset),
+        other => panic!("expected RateLimited with a reset, got {other:?}"),
+    }
+    assert_eq!(
+        h.fake.faults().log().count(&endpoint),
+        1,
+        "no hopeless waiting"
+    );
+    h.fake.faults().clear();
+}
+
+#[tokio::test]
+async fn server_errors_then_success() {
+    let h = harness().await;
+    let endpoint = Endpoint::get("/repos/{owner}/{repo}/compare/{basehead}");
+    h.fake
+        .faults()
+        .script(endpoint.clone(), 2, Fault::status(502));
+    let cmp = h.forge.compare(&repo(), "main", "main").await.unwrap();
+    assert!(cmp.is_even());
+    assert_eq!(h.fake.faults().log().count(&endpoint), 3);
+}
+
+#[tokio::test]
+async fn server_errors_that_persist_are_reported() {
+    let h = harness().await;
+    let endpoint = Endpoint::get("/repos/{owner}/{repo}/compare/{basehead}");
+    h.fake.faults().script(
+        endpoint.clone(),
+        100,
+        Fault::Status {
+            status: 503,
+            body: r#"{"message":"Service Unavailable"}"#.into(),
+        },
+    );
+    match h.forge.compare(&repo(), "main", "main").await {
+        Err(ForgeError::Server { status: 503, .. }) => {}
+        other => panic!("expected Server 503, got {other:?}"),
+    }
+    assert_eq!(
+        h.fake.faults().log().count(&endpoint),
+        RetryPolicy::fast().max_attempts as usize
+    );
+}
+
+#[tokio::test]
+async fn dropped_connection_is_retried() {
+    let h = harness().await;
+    let endpoint = Endpoint::get("/repos/{owner}/{repo}/pulls");
+    h.fake
+        .faults()
+        .script(endpoint.clone(), 1, Fault::DropBeforeHandling);
+    h.fake.commit(REPO, "feature/y", "y");
+    assert_eq!(
+        h.forge
+            .find_open_change_request(&repo(), "feature/y")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(h.fake.faults().log().count(&endpoint), 2);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_doubled() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/z", "z");
+    // The pull request is created, then the connection drops: the retry gets GitHub's
+    // "already exists" and adopts the one that was made.
+    h.fake.faults().script(
+        Endpoint::post("/repos/{owner}/{repo}/pulls"),
+        1,
+        Fault::DropAfterHandling,
+    );
+    let upserted = h
+        .forge
+        .upsert_change_request(&repo(), &spec("feature/z"))
+        .await
+        .unwrap();
+    assert_eq!(h.fake.pulls(REPO).len(), 1);
+    assert_eq!(upserted.change_request.number, h.fake.pulls(REPO)[0].number);
+}
+
+#[tokio::test]
+async fn a_move_whose_answer_was_lost_still_succeeds() {
+    let h = harness().await;
+    let old = h.fake.branch_tip(REPO, "main").unwrap();
+    h.fake.set_branch(REPO, "stable", &old);
+    let new = h.fake.commit(REPO, "main", "ship");
+    h.fake
+        .faults()
+        .script(Endpoint::post("/graphql"), 1, Fault::DropAfterHandling);
+    h.forge
+        .move_branch(
+            &repo(),
+            &BranchMove {
+                branch: "stable".into(),
+                expected_old: old,
+                new: new.clone(),
+                allow_backwards: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
+}
+
+#[tokio::test]
+async fn branch_moves_are_real_git_and_use_update_refs() {
+    let h = harness().await;
+    let old = h.fake.branch_tip(REPO, "main").unwrap();
+    h.fake.set_branch(REPO, "stable", &old);
+    let new = h.fake.commit(REPO, "main", "ship");
+    h.forge
+        .move_branch(
+            &repo(),
+            &BranchMove {
+                branch: "stable".into(),
+                expected_old: old,
+                new: new.clone(),
+                allow_backwards: false,
+            },
+        )
+        .await
+        .unwrap();
+    let log = h.fake.faults().log();
+    assert_eq!(log.count(&Endpoint::post("/graphql")), 1);
+    assert_eq!(
+        log.count(&Endpoint::any("/repos/{owner}/{repo}/git/refs/{*ref}")),
+        0,
+        "no REST ref PATCH"
+    );
+    // Read the bare repository with git itself, not through the fake's API.
+    let bare = git2::Repository::open_bare(h.fake.repo_path(REPO)).unwrap();
+    let tip = bare
+        .find_reference("refs/heads/stable")
+        .unwrap()
+        .target()
+        .unwrap();
+    assert_eq!(tip.to_string(), new);
+}
+
+#[tokio::test]
+async fn unauthorized_and_missing_things_are_named() {
+    let h = harness().await;
+    let wrong = client(&h.fake, "ghp_wrong");
+    match wrong.branch_tip(&repo(), "main").await {
+        Err(ForgeError::Unauthorized { message, .. }) => assert_eq!(message, "Bad credentials"),
+        other => panic!("expected Unauthorized, got {other:?}"),
+    }
+    match h.forge.branch_tip(&RepoId::new("acme/nope"), "main").await {
+        Err(ForgeError::NotFound { what, .. }) => assert!(what.contains("acme/nope"), "{what}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    match h.forge.change_request(&repo(), 42).await {
+        Err(ForgeError::NotFound { what, .. }) => assert!(what.contains("#42"), "{what}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(matches!(
+        h.forge.tags(&RepoId::new("not-a-github-repo")).await,
+        Err(ForgeError::Setup { .. })
+    ));
+}
+
+#[tokio::test]
+async fn forbidden_names_the_missing_scope() {
+    let h = harness().await;
+    h.fake.faults().script(
+        Endpoint::post("/repos/{owner}/{repo}/git/refs"),
+        1,
+        Fault::Respond {
+            status: 403,
+            headers: vec![
+                ("x-accepted-oauth-scopes".into(), "repo".into()),
+                ("x-oauth-scopes".into(), "read:org".into()),
+            ],
+            body: r#"{"message":"Resource not accessible by personal access token","documentation_url":"https://docs.github.com/rest"}"#.into(),
+        },
+    );
+    let tip = h.fake.branch_tip(REPO, "main").unwrap();
+    let err = h
+        .forge
+        .create_tag(&repo(), "v1", &tip, None)
+        .await
+        .unwrap_err();
+    match &err {
+        ForgeError::Forbidden { missing_scope, .. } => {
+            assert_eq!(missing_scope.as_deref(), Some("repo"));
+        }
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    assert!(err.to_string().contains("the token needs the `repo` scope"));
+}
+
+/// Collects everything `tracing` emits while a closure runs.
+mod capture {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    pub struct Buffer(pub Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_token_never_appears_in_errors_or_logs() {
+    let buffer = capture::Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(buffer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let h = harness().await;
+    let mut errors: Vec<ForgeError> = Vec::new();
+
+    // 401 with a (different) token that must not leak either.
+    let leaky = "ghp_otherSECRET987654321";
+    let wrong = client(&h.fake, leaky);
+    errors.push(wrong.tags(&repo()).await.unwrap_err());
+    // 5xx until retries run out.
+    h.fake.faults().script(
+        Endpoint::get("/repos/{owner}/{repo}/tags"),
+        100,
+        Fault::status(500),
+    );
+    errors.push(h.forge.tags(&repo()).await.unwrap_err());
+    h.fake.faults().clear();
+    // Dropped connections until retries run out.
+    h.fake.faults().script(
+        Endpoint::get("/repos/{owner}/{repo}/tags"),
+        100,
+        Fault::DropBeforeHandling,
+    );
+    errors.push(h.forge.tags(&repo()).await.unwrap_err());
+    h.fake.faults().clear();
+    // Nothing listening at all.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let nowhere = GitHub::new(
+        &format!("http://{dead}"),
+        SecretString::from(TOKEN.to_owned()),
+        RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::fast()
+        },
+    )
+    .unwrap();
+    errors.push(nowhere.tags(&repo()).await.unwrap_err());
+    // A successful call, for good measure.
+    h.forge.branch_tip(&repo(), "main").await.unwrap();
+
+    assert!(
+        matches!(errors[0], ForgeError::Unauthorized { .. }),
+        "{:?}",
+        errors[0]
+    );
+    assert!(
+        matches!(errors[1], ForgeError::Server { .. }),
+        "{:?}",
+        errors[1]
+    );
+    assert!(
+        matches!(errors[2], ForgeError::Transport { .. }),
+        "{:?}",
+        errors[2]
+    );
+    assert!(
+        matches!(errors[3], ForgeError::Transport { .. }),
+        "{:?}",
+        errors[3]
+    );
+    for error in &errors {
+        for text in [error.to_string(), format!("{error:?}")] {
+            assert!(!text.contains(TOKEN), "token in {text}");
+            assert!(!text.contains(leaky), "token in {text}");
+        }
+    }
+    assert!(!format!("{:?}", h.forge).contains(TOKEN));
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("retrying"), "the capture works: {logs}");
+    assert!(!logs.contains(TOKEN), "token in logs");
+    assert!(!logs.contains(leaky), "token in logs");
+}
