@@ -1,21 +1,62 @@
-//! `maintain`: The maintenance round: upgrade, build and test every project, open change requests, tell the team.
+//! `maintain`: the maintenance round: upgrade, build and test every project, open change
+//! requests, tell the team.
 
+mod demo_cmd;
+mod progress;
+mod run_cmd;
+mod wiring;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-use upkeep_cli::{EXIT_CODES_HELP, Exit, GlobalArgs};
+use clap::{Parser, Subcommand};
+use upkeep_cli::{EXIT_CODES_HELP, Exit, GlobalArgs, Report};
 
-/// The maintenance round: upgrade, build and test every project, open change requests, tell the team.
+/// The maintenance round: upgrade, build and test every project, open change requests,
+/// tell the team.
+///
+/// Try it without any setup: `maintain demo`.
 #[derive(Debug, Parser)]
-#[command(version, about, after_help = EXIT_CODES_HELP)]
+#[command(version, about, long_about, after_help = EXIT_CODES_HELP)]
 struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "UPKEEP_CONFIG", default_value = upkeep_config::DEFAULT_FILE)]
+    config: PathBuf,
+    #[command(flatten)]
+    tokens: wiring::Tokens,
     #[command(flatten)]
     global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the round: upgrade, build, test; push, open change requests; tell the team.
+    Run(run_cmd::RunArgs),
+    /// Run a real round on three throwaway sample projects (no tokens, no network).
+    Demo(demo_cmd::DemoArgs),
 }
 
 fn main() -> ExitCode {
     upkeep_cli::install_crypto_provider();
     let cli = Cli::parse();
     cli.global.init_logging();
-    Exit::Success.into()
+    match dispatch(cli) {
+        Ok(exit) => exit.into(),
+        Err(report) => report.print(),
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<Exit, Report> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Report::failure(e).hint("cannot start the async runtime"))?;
+    match cli.command {
+        Command::Run(args) => {
+            runtime.block_on(run_cmd::run(&cli.config, &cli.tokens, &cli.global, args))
+        }
+        Command::Demo(args) => runtime.block_on(demo_cmd::run(&cli.global, args)),
+    }
 }

@@ -1,0 +1,179 @@
+//! `maintain run`.
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use upkeep_chat::{ChatThreads, ConsoleChat, ConsoleFormat};
+use upkeep_cli::{Exit, GlobalArgs, Output, Report};
+use upkeep_git::Author;
+use upkeep_maintain::{CancellationToken, Round, RoundReport};
+
+use crate::progress::Display;
+use crate::wiring::{self, Tokens};
+
+/// `maintain run` options.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Run the steps and show the diff, the change requests and the messages that would be
+    /// sent; push, open and post nothing (and write no journal).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only these projects (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "PROJECT")]
+    pub only: Vec<String>,
+    /// Leave these projects out (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "PROJECT")]
+    pub skip: Vec<String>,
+    /// How many projects run at once [default: `[maintain] jobs`, else the number of cores].
+    #[arg(long, short)]
+    pub jobs: Option<NonZeroUsize>,
+    /// The round id (journal, chat metadata) [default: today's date, YYYY-MM-DD].
+    #[arg(long)]
+    pub round: Option<String>,
+    /// The round's date, for the branch name and templates [default: today, or the date in
+    /// the round id].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<NaiveDate>,
+    /// Run projects that failed in an earlier run of this round again.
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+/// The round's id and date from the flags: today by default, the date inside a
+/// `YYYY-MM-DD` round id otherwise.
+pub fn round_id_and_date(round: Option<&str>, date: Option<NaiveDate>) -> (String, NaiveDate) {
+    let today = chrono::Local::now().date_naive();
+    match (round, date) {
+        (Some(r), Some(d)) => (r.to_owned(), d),
+        (Some(r), None) => (
+            r.to_owned(),
+            NaiveDate::parse_from_str(r.get(..10).unwrap_or(r), "%Y-%m-%d").unwrap_or(today),
+        ),
+        (None, Some(d)) => (d.format("%Y-%m-%d").to_string(), d),
+        (None, None) => (today.format("%Y-%m-%d").to_string(), today),
+    }
+}
+
+/// Cancels `token` on the first Ctrl-C (SIGINT) or SIGTERM.
+pub fn cancel_on_signals(token: &CancellationToken) {
+    let token = token.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
+        }
+        tracing::warn!("interrupted: stopping running steps and writing the journal");
+        token.cancel();
+    });
+}
+
+/// Runs `maintain run`.
+pub async fn run(
+    config_path: &Path,
+    tokens: &Tokens,
+    global: &GlobalArgs,
+    args: RunArgs,
+) -> Result<Exit, Report> {
+    let config = wiring::load_config(config_path)?;
+    let maintain = wiring::maintain_section(&config)?;
+    let (selected, excluded) =
+        upkeep_maintain::select(&maintain, &args.only, &args.skip).map_err(|e| match &e {
+            upkeep_maintain::Error::UnknownProject { known, .. } => {
+                let hint = format!("configured projects: {}", known.join(", "));
+                Report::user(e).hint(hint)
+            }
+            _ => Report::user(e),
+        })?;
+    let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
+    let setups = wiring::project_setups(&config, &resolved, tokens)?;
+    // A dry-run posts nothing: the console shows what would be posted, from the report.
+    let chat: Arc<dyn ChatThreads> = if args.dry_run {
+        Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text))
+    } else {
+        wiring::chat(&maintain, tokens)?
+    };
+    let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
+    let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());
+    let display = Arc::new(Display::new(global.quiet || global.output == Output::Json));
+    let cancel = CancellationToken::new();
+    cancel_on_signals(&cancel);
+    let round = Round {
+        id,
+        date,
+        config: Arc::new(maintain.clone()),
+        projects: setups,
+        excluded,
+        jobs,
+        dry_run: args.dry_run,
+        retry_failed: args.retry_failed,
+        chat,
+        progress: display.clone(),
+        cancel: cancel.clone(),
+        author: Author::new("upkeep", "upkeep@localhost"),
+    };
+    let report = upkeep_maintain::run_round(round).await.map_err(|e| {
+        Report::failure(e).hint("the journal keeps what was done; re-run to resume")
+    })?;
+    display.finish();
+    print_report(&report, &maintain, global.output).await?;
+    Ok(exit_for(&report))
+}
+
+/// The exit code a round maps to.
+pub fn exit_for(report: &RoundReport) -> Exit {
+    if report.interrupted {
+        Exit::Interrupted
+    } else if report.has_failures() {
+        Exit::Partial
+    } else {
+        Exit::Success
+    }
+}
+
+/// Prints the report on stdout (and, in a dry-run, the change requests and messages that
+/// would have been sent).
+#[allow(clippy::print_stdout)] // The report is the command's data.
+pub async fn print_report(
+    report: &RoundReport,
+    maintain: &upkeep_config::MaintainConfig,
+    output: Output,
+) -> Result<(), Report> {
+    if output == Output::Json {
+        return upkeep_cli::print_json(&report.to_json()).map_err(Report::failure);
+    }
+    if report.dry_run {
+        println!("Dry run: nothing was pushed, opened or posted.\n");
+        for p in &report.projects {
+            if let Some(spec) = &p.planned_change_request {
+                println!("── change request that would be opened for {} ──", p.name);
+                println!("{} → {}", spec.head, spec.base);
+                println!("Title: {}\n", spec.title);
+                println!("{}\n", spec.body.trim_end());
+            }
+        }
+        println!("── messages that would be posted ──");
+        let preview = ConsoleChat::new(std::io::stdout(), ConsoleFormat::Text)
+            .with_playbook(wiring::playbook(maintain));
+        if let Some(summary) = &report.summary {
+            let _ = preview.post_summary(summary).await;
+        }
+        for m in &report.messages {
+            let _ = preview.open_or_continue_thread(m).await;
+        }
+        println!();
+    }
+    print!("{}", report.render_text());
+    Ok(())
+}

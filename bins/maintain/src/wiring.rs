@@ -1,0 +1,238 @@
+//! From configuration and environment to the library's handles: one forge per project
+//! (by its repository URL), the chat, credentials.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use upkeep_chat::{ChatThreads, ConsoleChat, ConsoleFormat, Playbook};
+use upkeep_cli::Report;
+use upkeep_config::{ChatKind, Config, ForgeKind, MaintainConfig, ResolvedProject};
+use upkeep_forge::local::LocalForge;
+use upkeep_forge::{Forge, RepoId};
+use upkeep_git::Credentials;
+use upkeep_maintain::ProjectSetup;
+
+/// Tokens, from the environment (or flags, for a one-off).
+#[derive(Debug, Clone, clap::Args)]
+#[allow(clippy::struct_field_names)] // The names are the flags: --github-token, …
+pub struct Tokens {
+    /// GitHub token (needs `repo` scope: push branches, open pull requests).
+    #[arg(long, global = true, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+    /// GitLab token (needs `api` and `write_repository` scopes).
+    #[arg(long, global = true, env = "GITLAB_TOKEN", hide_env_values = true)]
+    pub gitlab_token: Option<String>,
+    /// Slack bot token (needs `chat:write`, `reactions:read`, `reactions:write`,
+    /// `channels:history`).
+    #[arg(long, global = true, env = "SLACK_API_TOKEN", hide_env_values = true)]
+    pub slack_api_token: Option<String>,
+}
+
+impl Tokens {
+    fn secret(value: Option<&String>) -> Option<SecretString> {
+        value
+            .filter(|v| !v.is_empty())
+            .map(|v| SecretString::from(v.clone()))
+    }
+
+    /// The GitHub token as a secret.
+    pub fn github(&self) -> Option<SecretString> {
+        Self::secret(self.github_token.as_ref())
+    }
+
+    /// The GitLab token as a secret.
+    pub fn gitlab(&self) -> Option<SecretString> {
+        Self::secret(self.gitlab_token.as_ref())
+    }
+
+    /// The Slack token as a secret.
+    pub fn slack(&self) -> Option<SecretString> {
+        Self::secret(self.slack_api_token.as_ref())
+    }
+}
+
+/// Loads the configuration file with `UPKEEP_…` overrides from the environment.
+pub fn load_config(path: &Path) -> Result<Config, Report> {
+    let config = Config::load(path, std::env::vars()).map_err(|e| {
+        let missing = matches!(&e, upkeep_config::Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
+        let report = Report::user(e);
+        if missing {
+            report
+                .hint("pass --config FILE, or create upkeep.toml (see docs/configuration.md)")
+                .hint("to see a round without any setup, run `maintain demo`")
+        } else {
+            report
+        }
+    })?;
+    Ok(config)
+}
+
+/// The `[maintain]` section.
+pub fn maintain_section(config: &Config) -> Result<MaintainConfig, Report> {
+    config.maintain().cloned().map_err(|e| {
+        Report::user(e).hint("add a [maintain] section with [[maintain.projects]] entries")
+    })
+}
+
+/// Builds the forge adapter, repository id and credentials of every project.
+pub fn project_setups(
+    config: &Config,
+    projects: &[ResolvedProject],
+    tokens: &Tokens,
+) -> Result<Vec<ProjectSetup>, Report> {
+    let local: Arc<dyn Forge> = Arc::new(LocalForge::new(config.state_dir.join("forge")));
+    let mut remote_forges: HashMap<(ForgeKind, String), Arc<dyn Forge>> = HashMap::new();
+    let mut setups = Vec::new();
+    for project in projects {
+        let remote = &project.remote;
+        let (forge, repo, credentials) = match remote.kind {
+            ForgeKind::Local => (
+                local.clone(),
+                RepoId::new(remote.url.clone()),
+                Credentials::none(),
+            ),
+            ForgeKind::Github | ForgeKind::Gitlab => {
+                let api = remote.api_url.clone().unwrap_or_default();
+                let token = match remote.kind {
+                    ForgeKind::Github => tokens.github(),
+                    _ => tokens.gitlab(),
+                };
+                let Some(token) = token else {
+                    let var = if remote.kind == ForgeKind::Github {
+                        "GITHUB_TOKEN"
+                    } else {
+                        "GITLAB_TOKEN"
+                    };
+                    return Err(Report::user(MissingToken {
+                        project: project.name.clone(),
+                        var,
+                    })
+                    .hint(format!(
+                        "export {var}=… (or leave the project out with --skip {})",
+                        project.name
+                    )));
+                };
+                let forge = if let Some(f) = remote_forges.get(&(remote.kind, api.clone())) {
+                    f.clone()
+                } else {
+                    let f = remote_forge(remote.kind, &api, token.clone(), &project.name)?;
+                    remote_forges.insert((remote.kind, api.clone()), f.clone());
+                    f
+                };
+                (
+                    forge,
+                    RepoId::new(remote.path.clone()),
+                    Credentials::https_token(token),
+                )
+            }
+        };
+        setups.push(ProjectSetup {
+            project: project.clone(),
+            forge,
+            repo,
+            credentials,
+        });
+    }
+    Ok(setups)
+}
+
+/// A project needs a token that is not set.
+#[derive(Debug, thiserror::Error)]
+#[error("project `{project}` needs {var}, which is not set")]
+pub struct MissingToken {
+    project: String,
+    var: &'static str,
+}
+
+/// The forge adapters for GitHub and GitLab are not compiled in yet.
+#[derive(Debug, thiserror::Error)]
+#[error("project `{project}` is on {kind}, which this build of maintain cannot reach yet")]
+pub struct ForgeUnavailable {
+    project: String,
+    kind: ForgeKind,
+}
+
+fn remote_forge(
+    kind: ForgeKind,
+    _api: &str,
+    _token: SecretString,
+    project: &str,
+) -> Result<Arc<dyn Forge>, Report> {
+    Err(Report::user(ForgeUnavailable {
+        project: project.to_owned(),
+        kind,
+    })
+    .hint("use a local path or plain git URL for now, or --skip the project"))
+}
+
+/// The team chat: the console (stdout) unless Slack is configured.
+pub fn chat(maintain: &MaintainConfig, tokens: &Tokens) -> Result<Arc<dyn ChatThreads>, Report> {
+    match maintain.chat.kind {
+        ChatKind::Console => Ok(console_chat(maintain)),
+        ChatKind::Slack => {
+            let _ = tokens.slack().ok_or_else(|| {
+                Report::user(MissingToken {
+                    project: "(chat)".to_owned(),
+                    var: "SLACK_API_TOKEN",
+                })
+                .hint("export SLACK_API_TOKEN=xoxb-… or set [maintain.chat] kind = \"console\"")
+            })?;
+            Err(Report::user(ForgeUnavailable {
+                project: "(chat)".to_owned(),
+                kind: ForgeKind::Local,
+            }))
+        }
+    }
+}
+
+/// The console chat on stdout with the configured checklist.
+pub fn console_chat(maintain: &MaintainConfig) -> Arc<dyn ChatThreads> {
+    Arc::new(
+        ConsoleChat::new(std::io::stdout(), ConsoleFormat::Text)
+            .with_channel(
+                maintain
+                    .chat
+                    .channel
+                    .clone()
+                    .unwrap_or_else(|| "#maintenance".to_owned()),
+            )
+            .with_playbook(playbook(maintain)),
+    )
+}
+
+/// The checklist and legend from the configuration.
+pub fn playbook(maintain: &MaintainConfig) -> Playbook {
+    let mut playbook = Playbook::default();
+    let defaults = playbook.checklist.items.clone();
+    playbook.checklist.items = maintain
+        .chat
+        .checklist
+        .iter()
+        .enumerate()
+        .map(|(i, text)| upkeep_chat::ChecklistItem {
+            text: text.clone(),
+            stage: defaults.get(i).and_then(|d| d.stage),
+        })
+        .collect();
+    let r = &maintain.chat.reactions;
+    for entry in &mut playbook.legend.entries {
+        use upkeep_chat::{Meaning, Stage};
+        let configured = match (entry.meaning, entry.reaction.as_str()) {
+            (Meaning::Working, _) => &r.working,
+            (Meaning::Stage(Stage::Reviewed), "thumbsup") => &r.checked_by_author,
+            (Meaning::Stage(Stage::Reviewed), _) => &r.approved,
+            (Meaning::Stage(Stage::Merged), _) => &r.merged,
+            (Meaning::Stage(Stage::DeployedAcceptance), _) => &r.deployed_acceptance,
+            (Meaning::Stage(Stage::CheckedAcceptance), _) => &r.checked_acceptance,
+            (Meaning::Stage(Stage::Tagged), _) => &r.tagged,
+            (Meaning::Stage(Stage::DeployedProduction), _) => &r.deployed_production,
+            (Meaning::Stage(Stage::CheckedProduction), _) => &r.checked_production,
+            (Meaning::Failing, _) => &r.failing,
+            (Meaning::Skip, _) => &r.skip,
+        };
+        entry.reaction.clone_from(configured);
+    }
+    playbook
+}

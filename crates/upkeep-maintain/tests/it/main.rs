@@ -1,0 +1,5 @@
+//! Integration tests of the maintenance round: real bare repositories, real Makefiles,
+//! real `make`, the local forge and the console chat (and the HTTP fakes where noted).
+
+mod local;
+mod support;
