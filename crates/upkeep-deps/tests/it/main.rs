@@ -1,1 +1,4 @@
-//! Integration tests for upkeep-deps.
+//! Integration tests for upkeep-deps: the committed fixture cases, trees and
+//! revisions, and robustness against hostile input.
+
+mod fixtures;
