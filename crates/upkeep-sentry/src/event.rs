@@ -283,7 +283,7 @@ mod tests {
         let lines: Vec<&str> = body.lines().collect();
         assert_eq!(lines.len(), 3);
         let item: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
-        assert_eq!(item["length"].as_u64().unwrap() as usize, lines[2].len());
+        assert_eq!(item["length"].as_u64(), u64::try_from(lines[2].len()).ok());
         let payload: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
         assert_eq!(payload["message"]["formatted"], "move-branches failed");
         assert_eq!(payload["tags"]["repo"], "packit");

@@ -441,7 +441,7 @@ mod tests {
         let q = IssueQuery {
             projects: vec!["p".into()],
             environment: "stage".into(),
-            window: Window::ending_at(Utc::now(), Duration::from_secs(3600)),
+            window: Window::ending_at(Utc::now(), Duration::from_hours(1)),
         };
         let issue = Issue {
             id: "1".into(),

@@ -280,7 +280,7 @@ async fn the_token_never_reaches_the_logs() {
 
 #[test]
 fn windows_end_at_a_moment() {
-    let w = Window::ending_at(at(12, 0), Duration::from_secs(2 * 3600));
+    let w = Window::ending_at(at(12, 0), Duration::from_hours(2));
     assert_eq!(w.from, at(10, 0));
     assert_eq!(w.to_string(), "2025-03-14T10:00:00Z – 2025-03-14T12:00:00Z");
 }

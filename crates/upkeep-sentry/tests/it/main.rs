@@ -12,6 +12,7 @@ use upkeep_sentry::{RetryPolicy, SentryClient};
 use upkeep_testkit::sentry::FakeSentry;
 
 /// Retries without real waiting: backoff in milliseconds (the fakes' `Retry-After: 0`).
+#[must_use]
 pub fn quick_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
@@ -59,6 +60,7 @@ pub fn setup() {
 }
 
 /// Everything upkeep-sentry logged so far in this test binary.
+#[must_use]
 pub fn logs() -> String {
     let buf = LOGS.get().expect("setup() was called");
     String::from_utf8_lossy(
@@ -70,6 +72,7 @@ pub fn logs() -> String {
 }
 
 /// A client for `org` on the fake, with the fake's token.
+#[must_use]
 pub fn client(fake: &FakeSentry, org: &str) -> SentryClient {
     setup();
     SentryClient::new(
