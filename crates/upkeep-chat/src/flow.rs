@@ -26,6 +26,8 @@ pub(crate) enum Kind {
     Note,
 }
 
+// Only the Slack adapter serialises metadata; the console keeps `Meta` values as they are.
+#[cfg_attr(not(feature = "slack"), allow(dead_code))]
 impl Kind {
     pub(crate) fn event_type(self) -> &'static str {
         match self {
@@ -73,6 +75,7 @@ pub(crate) struct Meta {
     pub nonce: Option<String>,
 }
 
+#[cfg_attr(not(feature = "slack"), allow(dead_code))]
 impl Meta {
     pub(crate) fn new(kind: Kind, round: &str, doc: &Document) -> Self {
         Self {

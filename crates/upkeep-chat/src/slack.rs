@@ -34,7 +34,9 @@ use crate::model::{MessageRef, Playbook, Reaction};
 use crate::render::{Block, Document};
 
 /// Bot token scopes upkeep needs: post and edit, read the channel (metadata, reactions),
-/// add reactions. A private channel needs `groups:history` instead of `channels:history`.
+/// add reactions. A private channel needs `groups:history` instead of `channels:history`;
+/// a channel configured by name (`#maintenance`) also needs `channels:read` (or
+/// `groups:read`) to look its id up.
 pub const REQUIRED_SCOPES: &[&str] = &[
     "chat:write",
     "channels:history",
@@ -51,7 +53,7 @@ pub struct SlackConfig {
     pub api_url: String,
     /// Bot token (`xoxb-…`).
     pub token: SecretString,
-    /// Channel id (`C…`) the round is posted to.
+    /// Channel id (`C…`), or `#name` (looked up once with `conversations.list`).
     pub channel: String,
     /// Minimum time between two `chat.postMessage` calls (Slack: about 1 per second per
     /// channel). Tests set it to zero.
@@ -123,6 +125,7 @@ pub struct SlackChat {
     token: SlackApiToken,
     post_gate: tokio::sync::Mutex<Option<Instant>>,
     me: tokio::sync::OnceCell<String>,
+    resolved_channel: tokio::sync::OnceCell<String>,
     cache: std::sync::Mutex<Option<(String, Vec<Found>)>>,
 }
 
@@ -179,12 +182,62 @@ impl SlackChat {
             token,
             post_gate: tokio::sync::Mutex::new(None),
             me: tokio::sync::OnceCell::new(),
+            resolved_channel: tokio::sync::OnceCell::new(),
             cache: std::sync::Mutex::new(None),
         })
     }
 
-    fn channel_id(&self) -> SlackChannelId {
-        SlackChannelId::new(self.config.channel.clone())
+    /// The channel id: as configured, or looked up once by name for `#name`.
+    async fn channel_id(&self) -> Result<String> {
+        let Some(name) = self.config.channel.strip_prefix('#') else {
+            return Ok(self.config.channel.clone());
+        };
+        self.resolved_channel
+            .get_or_try_init(|| self.lookup_channel(name))
+            .await
+            .cloned()
+    }
+
+    async fn lookup_channel(&self, name: &str) -> Result<String> {
+        let mut cursor: Option<SlackCursorId> = None;
+        loop {
+            let request = SlackApiConversationsListRequest::new()
+                .with_exclude_archived(true)
+                .with_limit(200)
+                .with_types(vec![
+                    SlackConversationType::Public,
+                    SlackConversationType::Private,
+                ])
+                .opt_cursor(cursor.clone());
+            let page = self
+                .call("conversations.list", || {
+                    let request = request.clone();
+                    async move {
+                        self.client
+                            .open_session(&self.token)
+                            .conversations_list(&request)
+                            .await
+                    }
+                })
+                .await?;
+            if let Some(channel) = page
+                .channels
+                .iter()
+                .find(|c| c.name.as_deref() == Some(name))
+            {
+                return Ok(channel.id.to_string());
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|r| r.next_cursor)
+                .filter(|c| !c.to_string().is_empty());
+            if cursor.is_none() {
+                return Err(ChatError::ChannelNotFound {
+                    method: "conversations.list".to_owned(),
+                    channel: self.config.channel.clone(),
+                });
+            }
+        }
     }
 
     fn scrub(&self, text: &str) -> String {
@@ -436,12 +489,19 @@ impl SlackChat {
         })
     }
 
-    /// The [`REQUIRED_SCOPES`] the token lacks (empty: all good).
+    /// The scopes the token lacks for this configuration (empty: all good): the
+    /// [`REQUIRED_SCOPES`], plus `channels:read` when the channel is given as `#name`.
     pub async fn check_scopes(&self) -> Result<Vec<&'static str>> {
-        Ok(self.auth_test().await?.missing_scopes())
+        let info = self.auth_test().await?;
+        let mut missing = info.missing_scopes();
+        let has = |s: &str| info.scopes.iter().any(|g| g == s);
+        if self.config.channel.starts_with('#') && !has("channels:read") && !has("groups:read") {
+            missing.push("channels:read");
+        }
+        Ok(missing)
     }
 
-    fn found(&self, m: SlackHistoryMessage) -> Found {
+    fn found(channel: &str, m: SlackHistoryMessage) -> Found {
         let meta = m.content.metadata.as_ref().and_then(|md| {
             let payload = md.event_payload.as_ref();
             Meta::from_parts(&md.event_type, |k| {
@@ -450,7 +510,7 @@ impl SlackChat {
         });
         Found {
             msg: MessageRef {
-                channel: self.config.channel.clone(),
+                channel: channel.to_owned(),
                 ts: m.origin.ts.to_string(),
             },
             meta,
@@ -470,6 +530,7 @@ impl SlackChat {
 
     /// Scans the channel history (within the lookback) for upkeep messages of `round`.
     async fn scan_round(&self, round: &str) -> Result<Vec<Found>> {
+        let channel = self.channel_id().await?;
         let oldest = SystemTime::now()
             .checked_sub(self.config.lookback)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -478,7 +539,7 @@ impl SlackChat {
         let mut out = Vec::new();
         loop {
             let request = SlackApiConversationsHistoryRequest::new()
-                .with_channel(self.channel_id())
+                .with_channel(SlackChannelId::new(channel.clone()))
                 .with_include_all_metadata(true)
                 .with_limit(200)
                 .with_oldest(SlackTs::new(format!("{oldest}.000000")))
@@ -501,7 +562,7 @@ impl SlackChat {
                         m.origin.thread_ts.is_none()
                             || m.origin.thread_ts.as_ref() == Some(&m.origin.ts)
                     })
-                    .map(|m| self.found(m))
+                    .map(|m| Self::found(&channel, m))
                     .filter(|f| f.meta.as_ref().is_some_and(|m| m.round == round)),
             );
             cursor = page
@@ -542,7 +603,7 @@ impl SlackChat {
                 page.messages
                     .into_iter()
                     .filter(|m| m.origin.ts.to_string() != parent.ts)
-                    .map(|m| self.found(m)),
+                    .map(|m| Self::found(&parent.channel, m)),
             );
             cursor = page
                 .response_metadata
@@ -640,9 +701,15 @@ impl Channel for SlackChat {
         meta: &Meta,
     ) -> Result<MessageRef> {
         const METHOD: &str = "chat.postMessage";
-        let request =
-            SlackApiChatPostMessageRequest::new(self.channel_id(), Self::content(doc, Some(meta)))
-                .opt_thread_ts(parent.map(|p| SlackTs::new(p.ts.clone())));
+        let channel = match parent {
+            Some(parent) => parent.channel.clone(),
+            None => self.channel_id().await?,
+        };
+        let request = SlackApiChatPostMessageRequest::new(
+            SlackChannelId::new(channel.clone()),
+            Self::content(doc, Some(meta)),
+        )
+        .opt_thread_ts(parent.map(|p| SlackTs::new(p.ts.clone())));
         // Holding the gate through the call (and its 429 waits) paces the channel.
         let mut gate = self.post_gate.lock().await;
         let mut lost = 0;
@@ -669,7 +736,7 @@ impl Channel for SlackChat {
             match result {
                 Ok(response) => {
                     break MessageRef {
-                        channel: self.config.channel.clone(),
+                        channel: channel.clone(),
                         ts: response.ts.to_string(),
                     };
                 }

@@ -1,6 +1,6 @@
 //! An in-memory fake of the Slack Web API methods upkeep uses, on `127.0.0.1:0`.
 //!
-//! Methods: `auth.test`, `chat.postMessage` (threads, metadata), `chat.update`,
+//! Methods: `auth.test`, `conversations.list`, `chat.postMessage` (threads, metadata), `chat.update`,
 //! `reactions.add` / `.remove` / `.get`, `conversations.history` (cursor pagination,
 //! `include_all_metadata`, `oldest`) and `conversations.replies`. Like Slack it answers
 //! HTTP 200 with `{"ok":false,"error":…}` for `invalid_auth`, `not_authed`,
@@ -30,7 +30,7 @@ use crate::faults::{Endpoint, Fault, Faults};
 
 /// The token [`FakeSlack::start`] accepts, with every scope upkeep needs.
 pub const FAKE_TOKEN: &str = "xoxb-fake-0000-upkeep-test-token";
-/// The channel [`FakeSlack::start`] creates, with the bot as a member.
+/// The channel [`FakeSlack::start`] creates (named `maintenance`), with the bot as a member.
 pub const FAKE_CHANNEL: &str = "C0MAINT";
 /// The bot user id `auth.test` reports for tokens of this fake.
 pub const BOT_USER: &str = "U0BOT";
@@ -39,6 +39,7 @@ pub const BOT_ID: &str = "B0BOT";
 /// Scopes given to [`FAKE_TOKEN`].
 pub const DEFAULT_SCOPES: &[&str] = &[
     "chat:write",
+    "channels:read",
     "channels:history",
     "groups:history",
     "reactions:read",
@@ -68,6 +69,7 @@ pub struct FakeMessage {
 
 #[derive(Debug)]
 struct FakeChannel {
+    name: String,
     member: bool,
     messages: Vec<FakeMessage>,
 }
@@ -126,6 +128,7 @@ impl FakeSlack {
         channels.insert(
             FAKE_CHANNEL.to_owned(),
             FakeChannel {
+                name: "maintenance".to_owned(),
                 member: true,
                 messages: Vec::new(),
             },
@@ -199,11 +202,12 @@ impl FakeSlack {
         );
     }
 
-    /// Adds a channel; `member` says whether the bot is in it.
-    pub fn add_channel(&self, id: &str, member: bool) {
+    /// Adds a channel `id` named `name`; `member` says whether the bot is in it.
+    pub fn add_channel(&self, id: &str, name: &str, member: bool) {
         lock(&self.state).channels.insert(
             id.to_owned(),
             FakeChannel {
+                name: name.to_owned(),
                 member,
                 messages: Vec::new(),
             },
@@ -379,6 +383,7 @@ fn required_scope(method: &str) -> Option<&'static str> {
         "reactions.add" | "reactions.remove" => Some("reactions:write"),
         "reactions.get" => Some("reactions:read"),
         "conversations.history" | "conversations.replies" => Some("channels:history"),
+        "conversations.list" => Some("channels:read"),
         _ => None,
     }
 }
@@ -429,6 +434,29 @@ fn dispatch(state: &mut SlackState, method: &str, p: &Map<String, Value>) -> Val
             "user_id": BOT_USER,
             "bot_id": BOT_ID,
         });
+    }
+    if method == "conversations.list" {
+        let channels: Vec<Value> = state
+            .channels
+            .iter()
+            .map(|(id, c)| {
+                json!({
+                    "id": id,
+                    "name": c.name,
+                    "created": 1_700_000_000,
+                    "is_channel": true,
+                    "is_member": c.member,
+                    "is_archived": false,
+                })
+            })
+            .collect();
+        let mut page = paged(&channels, p, state.page_size);
+        if let Some(map) = page.as_object_mut() {
+            let channels = map.remove("messages").unwrap_or_default();
+            map.insert("channels".to_owned(), channels);
+            map.remove("has_more");
+        }
+        return page;
     }
     let known = [
         "chat.postMessage",

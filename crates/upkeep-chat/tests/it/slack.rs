@@ -457,7 +457,7 @@ async fn slack_errors_are_normalised_and_never_show_the_token() {
     assert!(matches!(err, ChatError::ChannelNotFound { ref channel, .. } if channel == "CNOPE"));
     leaks(&err);
 
-    fake.add_channel("C0OTHER", false);
+    fake.add_channel("C0OTHER", "other", false);
     let err = chat_for(&fake, FAKE_TOKEN, "C0OTHER")
         .post_summary(&summary)
         .await
@@ -519,6 +519,39 @@ async fn auth_test_reports_granted_and_missing_scopes() {
     assert_eq!(
         limited.check_scopes().await.unwrap(),
         ["reactions:read", "reactions:write"]
+    );
+    let by_name = chat_for(&fake, "xoxb-limited", "#maintenance");
+    assert_eq!(
+        by_name.check_scopes().await.unwrap(),
+        ["reactions:read", "reactions:write", "channels:read"]
+    );
+}
+
+#[tokio::test]
+async fn a_channel_given_by_name_is_looked_up_once() {
+    let fake = FakeSlack::start().await;
+    fake.add_channel("C0AAA", "general", true);
+    fake.add_channel("C0ZZZ", "zebra", true);
+    fake.set_page_size(1); // the lookup pages through conversations.list
+    let chat = chat_for(&fake, FAKE_TOKEN, "#maintenance");
+    let threads = post_round(&chat, &fixtures::projects()).await;
+    fake.set_page_size(100);
+    assert_round_shape(&fake);
+    assert_eq!(threads[0].parent.message.channel, FAKE_CHANNEL);
+    let lookups = fake.calls("conversations.list");
+    assert!((1..=3).contains(&lookups), "{lookups} list calls");
+    chat.read_round_status(&RoundId::new(fixtures::ROUND))
+        .await
+        .unwrap();
+    assert_eq!(fake.calls("conversations.list"), lookups, "looked up once");
+
+    let err = chat_for(&fake, FAKE_TOKEN, "#nope")
+        .post_summary(&fixtures::summary(&fixtures::projects()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChatError::ChannelNotFound { ref channel, .. } if channel == "#nope"),
+        "{err:?}"
     );
 }
 
