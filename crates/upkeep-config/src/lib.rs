@@ -117,6 +117,26 @@ impl Config {
         load::load_str(&text, path, env)
     }
 
+    /// Which file to load: `--config PATH` when given, else `UPKEEP_CONFIG` from `env`,
+    /// else [`DEFAULT_FILE`] in the current directory.
+    #[must_use]
+    pub fn locate<I, K, V>(flag: Option<&Path>, env: I) -> PathBuf
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        if let Some(p) = flag {
+            return p.to_owned();
+        }
+        env.into_iter()
+            .find(|(k, v)| k.as_ref() == "UPKEEP_CONFIG" && !v.as_ref().is_empty())
+            .map_or_else(
+                || PathBuf::from(DEFAULT_FILE),
+                |(_, v)| PathBuf::from(v.as_ref()),
+            )
+    }
+
     /// Checks configuration text as if it were the file at `path` (which names it in
     /// messages and anchors relative paths); nothing is read from disk.
     #[allow(clippy::should_implement_trait)]

@@ -226,3 +226,18 @@ fn load_reads_files_and_names_missing_ones() {
         dir.path().join("state.git").to_string_lossy()
     );
 }
+
+#[test]
+fn locate_prefers_the_flag_then_upkeep_config_then_the_default() {
+    use upkeep_config::Config;
+    let env = [("UPKEEP_CONFIG", "/etc/upkeep.toml")];
+    assert_eq!(
+        Config::locate(Some(Path::new("x.toml")), env),
+        Path::new("x.toml")
+    );
+    assert_eq!(Config::locate(None, env), Path::new("/etc/upkeep.toml"));
+    assert_eq!(
+        Config::locate(None, crate::NO_ENV),
+        Path::new("upkeep.toml")
+    );
+}
