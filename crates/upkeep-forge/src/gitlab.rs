@@ -1,1 +1,1320 @@
-//! gitlab adapter (being built).
+//! The GitLab adapter: GitLab.com or a self-hosted GitLab, through the `gitlab` crate.
+//!
+//! ```no_run
+//! # async fn demo() -> upkeep_forge::Result<()> {
+//! use secrecy::SecretString;
+//! use upkeep_forge::gitlab::{GitLab, GitLabOptions};
+//! use upkeep_forge::{Forge, RepoId};
+//!
+//! let token = SecretString::from("glpat-…".to_owned());
+//! let gitlab = GitLab::connect(GitLabOptions::new(
+//!     "https://gitlab.example.com", // or "https://example.com/gitlab" behind a path prefix
+//!     token,
+//!     "/var/cache/upkeep/gitlab",   // scratch clones for branch moves
+//! ))
+//! .await?;
+//! let tip = gitlab.branch_tip(&RepoId::new("team/services/api"), "main").await?;
+//! # let _ = tip; Ok(()) }
+//! ```
+//!
+//! # How requests are made
+//!
+//! The `gitlab` crate provides the client (authentication with the `PRIVATE-TOKEN`
+//! header, base URLs, TLS) and most endpoint definitions (`MergeRequests`,
+//! `CreateMergeRequest`, `CompareCommits`, `Pipelines`, ...); the approvals endpoint it
+//! lacks is an own `impl Endpoint`. Requests are sent with `AsyncClient::rest_async` and
+//! the answers read into this module's own serde types, rather than with `query_async`,
+//! because its error type keeps neither the response headers (`Retry-After`,
+//! `RateLimit-Reset`) nor the `scope` of an `insufficient_scope` answer, and upkeep needs
+//! both. Pages are followed with `page` / `x-next-page`.
+//!
+//! # Quirks normalised here
+//!
+//! - The number of a merge request is its `iid` (`!12`, per project), never the global
+//!   `id`.
+//! - States: `opened` (and the transient `locked`) read as open, `merged`, `closed`.
+//! - Drafts: written as a `Draft: ` title prefix (accepted by every GitLab version),
+//!   read from the `draft` / `work_in_progress` fields or a `Draft:`, `[Draft]`,
+//!   `(Draft)` or `WIP:` prefix, which is stripped from the title.
+//! - Review state of an open merge request: **changes requested** when
+//!   `detailed_merge_status` is `requested_changes` (GitLab 17's reviewer "Request
+//!   changes"); else **approved** when `approvals` lists at least one approver and no
+//!   approvals are left; else open.
+//! - Reviewers and assignees are given as usernames and resolved to user ids with
+//!   `GET /users?username=` (cached).
+//! - `CompareCommits` lists commits but no counts: the comparison is asked both ways.
+//! - CI: the latest pipeline for the commit plus the commit statuses (the latest per
+//!   name; a failed status that is `allow_failure` counts as skipped, as GitLab shows it
+//!   as a warning) are merged by [`CiVerdict::from_checks`].
+//!
+//! # Moving a branch
+//!
+//! GitLab has no API that moves a branch to a given commit with a check of the old tip.
+//! Deleting and re-creating the branch is not atomic (the branch is briefly gone, and
+//! protected branches cannot be deleted) and checks nothing; merging a merge request
+//! with `sha` set only fast-forwards under a project's fast-forward merge method. So the
+//! branch is moved with a git push to the project's `http_url_to_repo` with an expected
+//! old tip (`--force-with-lease=refs/heads/<b>:<old>`, no `+` unless a rollback is asked
+//! for): GitLab's `receive-pack` updates the ref only if it still is at `<old>`, and
+//! refuses a non-fast-forward, so a concurrent move loses with
+//! [`ForgeError::BranchMoved`]. The token goes to git as the password of user `oauth2`
+//! through a credential helper; it never appears in the URL, `.git/config` or argv. The
+//! token needs the `write_repository` scope for this (and `api` for everything else).
+//!
+//! # Errors
+//!
+//! 401 → [`ForgeError::Unauthorized`]; 403 → [`ForgeError::Forbidden`] with the scope from
+//! an `insufficient_scope` answer; 404 → [`ForgeError::NotFound`] naming the project, or
+//! the branch / merge request asked for; 409 → [`ForgeError::Conflict`]; 400 and 422 →
+//! [`ForgeError::Validation`]; 429 → [`ForgeError::RateLimited`] with the reset from
+//! `Retry-After` or `RateLimit-Reset`; 5xx → [`ForgeError::Server`]; no answer →
+//! [`ForgeError::Transport`]. 5xx, 429 and transport failures are retried by the
+//! [`Retrier`]. The token is never part of an error or log line.
+
+mod wire;
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use gitlab::api::common::NameOrId;
+use gitlab::api::{self, AsyncClient as _, Endpoint};
+use gitlab::{AsyncGitlab, GitlabBuilder};
+use http::{HeaderMap, Method, StatusCode};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::de::DeserializeOwned;
+use upkeep_git::Credentials;
+
+use crate::git_remote::{LockGuard, Remote, RepoLocks, slug};
+use crate::retry::{Retrier, RetryPolicy};
+use crate::{
+    BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
+    CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind, RepoId, Result,
+    Tag, UpsertAction, Upserted,
+};
+
+const KIND: ForgeKind = ForgeKind::GitLab;
+const DRAFT_PREFIX: &str = "Draft: ";
+const PER_PAGE: &str = "100";
+/// A guard against a server that keeps sending `x-next-page`.
+const MAX_PAGES: u32 = 200;
+
+/// How to reach a GitLab instance.
+#[derive(Debug, Clone)]
+pub struct GitLabOptions {
+    /// The instance's URL: `https://gitlab.com`, `https://git.example.com/gitlab` (a
+    /// path prefix), or `http://127.0.0.1:PORT` (plain http, for tests). A trailing
+    /// `/api/v4` is accepted and ignored.
+    pub base_url: String,
+    /// A personal, project or group access token (scopes `api` and `write_repository`).
+    pub token: SecretString,
+    /// Where scratch clones for branch moves are kept.
+    pub work_dir: PathBuf,
+    /// Retries and the per-host concurrency cap.
+    pub retry: RetryPolicy,
+    /// The username sent with the token to git (`oauth2` works for every token kind).
+    pub git_username: String,
+    /// The git URL of a project, with `{path}` standing for its full path
+    /// (`ssh://git@git.example.com/{path}.git`); when unset, the project's
+    /// `http_url_to_repo` is used.
+    pub clone_url_template: Option<String>,
+}
+
+impl GitLabOptions {
+    /// Options with the default retry policy, git user `oauth2` and the clone URLs GitLab
+    /// reports.
+    pub fn new(
+        base_url: impl Into<String>,
+        token: SecretString,
+        work_dir: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            base_url: base_url.into(),
+            token,
+            work_dir: work_dir.into(),
+            retry: RetryPolicy::default(),
+            git_username: "oauth2".to_owned(),
+            clone_url_template: None,
+        }
+    }
+
+    /// The same options with another retry policy.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The same options with git URLs built from `template` (`{path}` = project path).
+    #[must_use]
+    pub fn with_clone_url_template(mut self, template: impl Into<String>) -> Self {
+        self.clone_url_template = Some(template.into());
+        self
+    }
+}
+
+/// The GitLab adapter. Cheap to clone.
+#[derive(Clone)]
+pub struct GitLab {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: AsyncGitlab,
+    retrier: Retrier,
+    token: SecretString,
+    creds: Credentials,
+    work_dir: PathBuf,
+    clone_url_template: Option<String>,
+    locks: Arc<RepoLocks>,
+    users: Mutex<HashMap<String, u64>>,
+    projects: Mutex<HashMap<String, wire::Project>>,
+}
+
+impl std::fmt::Debug for GitLab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitLab")
+            .field("client", &self.inner.client)
+            .field("work_dir", &self.inner.work_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits a base URL into what `GitlabBuilder` takes: `host[:port][/prefix]` and whether
+/// the scheme is plain http.
+fn builder_host(base_url: &str) -> Result<(String, bool)> {
+    let setup = |message: String| ForgeError::Setup {
+        forge: KIND,
+        message,
+    };
+    let url = url::Url::parse(base_url)
+        .map_err(|e| setup(format!("base URL `{base_url}` is not a URL: {e}")))?;
+    let insecure = match url.scheme() {
+        "https" => false,
+        "http" => true,
+        other => {
+            return Err(setup(format!(
+                "base URL `{base_url}` has scheme `{other}`, not http(s)"
+            )));
+        }
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(setup(
+            "the base URL must not carry credentials; pass the token separately".to_owned(),
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| setup(format!("base URL `{base_url}` has no host")))?;
+    let mut out = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/api/v4").unwrap_or(path);
+    out.push_str(path);
+    Ok((out, insecure))
+}
+
+impl GitLab {
+    /// Connects to the instance. The `gitlab` crate checks the token right away with
+    /// `GET /api/v4/user`, so a wrong token fails here with
+    /// [`ForgeError::Unauthorized`].
+    pub async fn connect(options: GitLabOptions) -> Result<Self> {
+        let (host, insecure) = builder_host(&options.base_url)?;
+        let retrier = Retrier::new(options.retry.clone());
+        let doing = "connecting (GET /user)";
+        let client = retrier
+            .run(doing, || async {
+                let mut builder = GitlabBuilder::new(host.clone(), options.token.expose_secret());
+                if insecure {
+                    builder.insecure();
+                }
+                builder
+                    .build_async()
+                    .await
+                    .map_err(|e| connect_error(doing, e))
+            })
+            .await?;
+        tracing::debug!(host, "connected to GitLab");
+        let creds = Credentials::https_token(options.token.clone())
+            .with_username(options.git_username.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                retrier,
+                token: options.token,
+                creds,
+                work_dir: options.work_dir,
+                clone_url_template: options.clone_url_template,
+                locks: Arc::default(),
+                users: Mutex::default(),
+                projects: Mutex::default(),
+            }),
+        })
+    }
+
+    // ----- transport -------------------------------------------------------------------
+
+    /// Sends `ep` (one page of it when `page` is set), retrying transient failures.
+    /// `missing` names what a 404 means unless GitLab says the project is missing.
+    async fn send<E: Endpoint + Sync>(
+        &self,
+        repo: &RepoId,
+        doing: &str,
+        missing: &str,
+        ep: &E,
+        page: Option<u32>,
+    ) -> Result<(HeaderMap, Vec<u8>)> {
+        let inner = &self.inner;
+        inner
+            .retrier
+            .run(doing, || async {
+                let mut url = ep
+                    .url_base()
+                    .endpoint_for(&inner.client, &ep.endpoint())
+                    .map_err(|e| protocol(doing, e.to_string()))?;
+                ep.parameters().add_to_url(&mut url);
+                if let Some(page) = page {
+                    url.query_pairs_mut()
+                        .append_pair("page", &page.to_string())
+                        .append_pair("per_page", PER_PAGE);
+                }
+                let mut request = http::Request::builder()
+                    .method(ep.method())
+                    .uri(url.as_str());
+                let body = match ep.body().map_err(|e| protocol(doing, e.to_string()))? {
+                    Some((mime, data)) => {
+                        request = request.header(http::header::CONTENT_TYPE, mime);
+                        data
+                    }
+                    None => Vec::new(),
+                };
+                let response = inner.client.rest_async(request, body).await.map_err(|e| {
+                    ForgeError::Transport {
+                        forge: KIND,
+                        doing: doing.to_owned(),
+                        message: self.scrub(&error_chain(&e)),
+                    }
+                })?;
+                let status = response.status();
+                if status.is_success() {
+                    let headers = response.headers().clone();
+                    Ok((headers, response.into_body().to_vec()))
+                } else {
+                    Err(self.status_error(
+                        repo,
+                        doing,
+                        missing,
+                        status,
+                        response.headers(),
+                        response.body(),
+                    ))
+                }
+            })
+            .await
+    }
+
+    /// One JSON answer.
+    async fn get_one<T: DeserializeOwned, E: Endpoint + Sync>(
+        &self,
+        repo: &RepoId,
+        doing: &str,
+        missing: &str,
+        ep: &E,
+    ) -> Result<T> {
+        let (_, body) = self.send(repo, doing, missing, ep, None).await?;
+        parse(doing, &body)
+    }
+
+    /// Every page of a list.
+    async fn get_all<T: DeserializeOwned, E: Endpoint + Sync>(
+        &self,
+        repo: &RepoId,
+        doing: &str,
+        missing: &str,
+        ep: &E,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let (headers, body) = self.send(repo, doing, missing, ep, Some(page)).await?;
+            out.extend(parse::<Vec<T>>(doing, &body)?);
+            let next = headers
+                .get("x-next-page")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok());
+            match next {
+                Some(next) if next > page && page < MAX_PAGES => page = next,
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let token = self.inner.token.expose_secret();
+        if token.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(token, "***")
+        }
+    }
+
+    fn status_error(
+        &self,
+        repo: &RepoId,
+        doing: &str,
+        missing: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> ForgeError {
+        let mut error = status_error(doing, status, headers, body);
+        if let ForgeError::NotFound { what, .. } = &mut error {
+            *what = if what.contains("Project Not Found") || missing.is_empty() {
+                format!("project {repo}")
+            } else {
+                missing.to_owned()
+            };
+        }
+        scrub_error(error, |t| self.scrub(t))
+    }
+
+    // ----- projects and users ----------------------------------------------------------
+
+    async fn project(&self, repo: &RepoId) -> Result<wire::Project> {
+        if let Some(p) = lock(&self.inner.projects).get(repo.as_str()) {
+            return Ok(p.clone());
+        }
+        let ep = api::projects::Project::builder()
+            .project(repo.as_str())
+            .build()
+            .map_err(|e| builder_error("reading a project", &e))?;
+        let project: wire::Project = self
+            .get_one(repo, &format!("reading project {repo}"), "", &ep)
+            .await?;
+        tracing::debug!(repo = %repo, id = project.id, path = %project.path_with_namespace, "project");
+        lock(&self.inner.projects).insert(repo.as_str().to_owned(), project.clone());
+        Ok(project)
+    }
+
+    async fn user_ids(&self, repo: &RepoId, usernames: &[String]) -> Result<BTreeSet<u64>> {
+        let mut ids = BTreeSet::new();
+        for username in usernames {
+            if let Some(id) = lock(&self.inner.users).get(username) {
+                ids.insert(*id);
+                continue;
+            }
+            let ep = api::users::Users::builder()
+                .username(username.as_str())
+                .build()
+                .map_err(|e| builder_error("looking up a user", &e))?;
+            let doing = format!("looking up user {username}");
+            let users: Vec<wire::User> = self.get_one(repo, &doing, "", &ep).await?;
+            let user = users
+                .into_iter()
+                .find(|u| u.username.eq_ignore_ascii_case(username))
+                .ok_or_else(|| ForgeError::Validation {
+                    forge: KIND,
+                    doing: doing.clone(),
+                    message: format!("there is no GitLab user `{username}`"),
+                    errors: Vec::new(),
+                })?;
+            lock(&self.inner.users).insert(username.clone(), user.id);
+            ids.insert(user.id);
+        }
+        Ok(ids)
+    }
+
+    // ----- merge requests ----------------------------------------------------------------
+
+    async fn open_merge_request(
+        &self,
+        repo: &RepoId,
+        head: &str,
+    ) -> Result<Option<wire::MergeRequest>> {
+        let ep = api::projects::merge_requests::MergeRequests::builder()
+            .project(repo.as_str())
+            .source_branch(head)
+            .state(api::projects::merge_requests::MergeRequestState::Opened)
+            .build()
+            .map_err(|e| builder_error("listing merge requests", &e))?;
+        let doing = format!("looking for an open merge request from {head} in {repo}");
+        let mut mrs: Vec<wire::MergeRequest> = self.get_all(repo, &doing, "", &ep).await?;
+        // Several can exist when opened by hand; the newest is the one upkeep keeps up.
+        mrs.retain(|mr| mr.source_branch == head && mr.state == "opened");
+        Ok(mrs.into_iter().max_by_key(|mr| mr.iid))
+    }
+
+    async fn merge_request(&self, repo: &RepoId, iid: u64) -> Result<wire::MergeRequest> {
+        let ep = api::projects::merge_requests::MergeRequest::builder()
+            .project(repo.as_str())
+            .merge_request(iid)
+            .build()
+            .map_err(|e| builder_error("reading a merge request", &e))?;
+        self.get_one(
+            repo,
+            &format!("reading merge request !{iid} of {repo}"),
+            &format!("merge request !{iid} of {repo}"),
+            &ep,
+        )
+        .await
+    }
+
+    async fn view(&self, repo: &RepoId, mr: wire::MergeRequest) -> Result<ChangeRequest> {
+        let ep = ApprovalsEndpoint {
+            project: repo.as_str(),
+            iid: mr.iid,
+        };
+        let approvals: wire::Approvals = self
+            .get_one(
+                repo,
+                &format!("reading the approvals of !{} of {repo}", mr.iid),
+                &format!("merge request !{} of {repo}", mr.iid),
+                &ep,
+            )
+            .await?;
+        Ok(to_change_request(mr, &approvals))
+    }
+
+    async fn create(&self, repo: &RepoId, spec: &ChangeRequestSpec) -> Result<wire::MergeRequest> {
+        let reviewers = self.user_ids(repo, &spec.reviewers).await?;
+        let assignees = self.user_ids(repo, &spec.assignees).await?;
+        let title = wire_title(spec);
+        let mut builder = api::projects::merge_requests::CreateMergeRequest::builder();
+        builder
+            .project(repo.as_str())
+            .source_branch(spec.head.as_str())
+            .target_branch(spec.base.as_str())
+            .title(title.as_str())
+            .description(spec.body.as_str())
+            .labels(spec.labels.iter().map(String::as_str));
+        if !reviewers.is_empty() {
+            builder.reviewers(reviewers.iter().copied());
+        }
+        if !assignees.is_empty() {
+            builder.assignees(assignees.iter().copied());
+        }
+        let ep = builder
+            .build()
+            .map_err(|e| builder_error("opening a merge request", &e))?;
+        let doing = format!("opening a merge request from {} in {repo}", spec.head);
+        self.get_one(repo, &doing, "", &ep).await
+    }
+
+    async fn update(
+        &self,
+        repo: &RepoId,
+        iid: u64,
+        spec: &ChangeRequestSpec,
+    ) -> Result<wire::MergeRequest> {
+        let reviewers = self.user_ids(repo, &spec.reviewers).await?;
+        let assignees = self.user_ids(repo, &spec.assignees).await?;
+        let title = wire_title(spec);
+        let mut builder = api::projects::merge_requests::EditMergeRequest::builder();
+        builder
+            .project(repo.as_str())
+            .merge_request(iid)
+            .target_branch(spec.base.as_str())
+            .title(title.as_str())
+            .description(spec.body.as_str());
+        if spec.labels.is_empty() {
+            builder.clear_labels();
+        } else {
+            builder.labels(spec.labels.iter().map(String::as_str));
+        }
+        if reviewers.is_empty() {
+            builder.without_reviewer();
+        } else {
+            builder.reviewers(reviewers.iter().copied());
+        }
+        if assignees.is_empty() {
+            builder.unassigned();
+        } else {
+            builder.assignees(assignees.iter().copied());
+        }
+        let ep = builder
+            .build()
+            .map_err(|e| builder_error("updating a merge request", &e))?;
+        let doing = format!("updating merge request !{iid} of {repo}");
+        self.get_one(
+            repo,
+            &doing,
+            &format!("merge request !{iid} of {repo}"),
+            &ep,
+        )
+        .await
+    }
+
+    // ----- git -----------------------------------------------------------------------
+
+    async fn clone_url(&self, repo: &RepoId) -> Result<String> {
+        match &self.inner.clone_url_template {
+            Some(template) => Ok(template.replace("{path}", repo.as_str())),
+            None => Ok(self.project(repo).await?.http_url_to_repo),
+        }
+    }
+
+    /// Runs `work` on the project's git remote in a blocking task, holding its lock.
+    async fn with_remote<T, F>(&self, repo: &RepoId, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Remote<'_>) -> Result<T> + Send + 'static,
+    {
+        let url = self.clone_url(repo).await?;
+        let inner = self.inner.clone();
+        let repo = repo.clone();
+        tokio::task::spawn_blocking(move || {
+            let scratch = inner.work_dir.join(format!("{}.git", slug(repo.as_str())));
+            let _guard = LockGuard::acquire(inner.locks.clone(), scratch.clone());
+            let mut remote = Remote::new(KIND, &repo, url, &inner.creds, scratch);
+            work(&mut remote)
+        })
+        .await
+        .map_err(|e| ForgeError::Io {
+            doing: "run a git task".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
+}
+
+/// `GET /projects/:id/merge_requests/:iid/approvals`, which the `gitlab` crate lacks.
+struct ApprovalsEndpoint<'a> {
+    project: &'a str,
+    iid: u64,
+}
+
+impl Endpoint for ApprovalsEndpoint<'_> {
+    fn method(&self) -> Method {
+        Method::GET
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!(
+            "projects/{}/merge_requests/{}/approvals",
+            NameOrId::from(self.project),
+            self.iid
+        )
+        .into()
+    }
+}
+
+#[async_trait]
+impl Forge for GitLab {
+    fn kind(&self) -> ForgeKind {
+        KIND
+    }
+
+    async fn find_open_change_request(
+        &self,
+        repo: &RepoId,
+        head: &str,
+    ) -> Result<Option<ChangeRequest>> {
+        match self.open_merge_request(repo, head).await? {
+            Some(mr) => Ok(Some(self.view(repo, mr).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn upsert_change_request(
+        &self,
+        repo: &RepoId,
+        spec: &ChangeRequestSpec,
+    ) -> Result<Upserted> {
+        let existing = self.open_merge_request(repo, &spec.head).await?;
+        let (mr, action) = match existing {
+            None => {
+                match self.create(repo, spec).await {
+                    Ok(mr) => (mr, UpsertAction::Created),
+                    // A retried create whose first attempt did go through, or a race with
+                    // another run: GitLab allows one open merge request per source branch.
+                    Err(ForgeError::Conflict { .. }) => {
+                        let mr = self.open_merge_request(repo, &spec.head).await?.ok_or_else(|| {
+                        ForgeError::Conflict {
+                            forge: KIND,
+                            doing: format!("opening a merge request from {} in {repo}", spec.head),
+                            message: "GitLab reported a conflicting merge request that cannot be found".to_owned(),
+                        }
+                    })?;
+                        self.reconcile(repo, mr, spec).await?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Some(mr) => self.reconcile(repo, mr, spec).await?,
+        };
+        if action != UpsertAction::Unchanged {
+            tracing::info!(repo = %repo, iid = mr.iid, head = %spec.head, ?action, "merge request");
+        }
+        Ok(Upserted {
+            change_request: self.view(repo, mr).await?,
+            action,
+        })
+    }
+
+    async fn change_request(&self, repo: &RepoId, number: u64) -> Result<ChangeRequest> {
+        let mr = self.merge_request(repo, number).await?;
+        self.view(repo, mr).await
+    }
+
+    async fn branch_tip(&self, repo: &RepoId, branch: &str) -> Result<Option<String>> {
+        let ep = api::projects::repository::branches::Branch::builder()
+            .project(repo.as_str())
+            .branch(branch)
+            .build()
+            .map_err(|e| builder_error("reading a branch", &e))?;
+        let what = format!("branch {branch} of {repo}");
+        match self
+            .get_one::<wire::Branch, _>(repo, &format!("reading {what}"), &what, &ep)
+            .await
+        {
+            Ok(b) => Ok(Some(b.commit.id)),
+            Err(ForgeError::NotFound { what: w, .. }) if w == what => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn compare(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {
+        let ask = |from: &str, to: &str| {
+            api::projects::repository::commits::CompareCommits::builder()
+                .project(repo.as_str())
+                .from(from.to_owned())
+                .to(to.to_owned())
+                .build()
+                .map_err(|e| builder_error("comparing commits", &e))
+        };
+        let doing = format!("comparing {base}...{head} of {repo}");
+        let missing = format!("`{base}` or `{head}` in {repo}");
+        let ahead: wire::Compare = self
+            .get_one(repo, &doing, &missing, &ask(base, head)?)
+            .await?;
+        let behind: wire::Compare = self
+            .get_one(repo, &doing, &missing, &ask(head, base)?)
+            .await?;
+        Ok(Comparison {
+            ahead_by: ahead.commits.len(),
+            behind_by: behind.commits.len(),
+            commits: ahead
+                .commits
+                .into_iter()
+                .rev()
+                .map(|c| CommitSummary {
+                    sha: c.id,
+                    subject: c.title,
+                    author: c.author_name,
+                    time: c.authored_date,
+                })
+                .collect(),
+            merge_base: None,
+        })
+    }
+
+    async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
+        let request = request.clone();
+        self.with_remote(repo, move |remote| remote.move_branch(&request))
+            .await
+    }
+
+    async fn tags(&self, repo: &RepoId) -> Result<Vec<Tag>> {
+        let ep = api::projects::repository::tags::Tags::builder()
+            .project(repo.as_str())
+            .build()
+            .map_err(|e| builder_error("listing tags", &e))?;
+        let tags: Vec<wire::Tag> = self
+            .get_all(repo, &format!("listing the tags of {repo}"), "", &ep)
+            .await?;
+        let mut tags: Vec<Tag> = tags
+            .into_iter()
+            .filter_map(|t| {
+                Some(Tag {
+                    sha: t.commit?.id,
+                    name: t.name,
+                })
+            })
+            .collect();
+        tags.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(tags)
+    }
+
+    async fn create_tag(
+        &self,
+        repo: &RepoId,
+        name: &str,
+        sha: &str,
+        message: Option<&str>,
+    ) -> Result<()> {
+        let mut builder = api::projects::repository::tags::CreateTag::builder();
+        builder.project(repo.as_str()).tag_name(name).ref_(sha);
+        if let Some(message) = message {
+            builder.message(message);
+        }
+        let ep = builder
+            .build()
+            .map_err(|e| builder_error("creating a tag", &e))?;
+        let doing = format!("creating tag {name} at {sha} in {repo}");
+        let _: serde_json::Value = self.get_one(repo, &doing, "", &ep).await?;
+        Ok(())
+    }
+
+    async fn ci_verdict(&self, repo: &RepoId, sha: &str) -> Result<CiVerdict> {
+        let pipelines_ep = api::projects::pipelines::Pipelines::builder()
+            .project(repo.as_str())
+            .sha(sha)
+            .build()
+            .map_err(|e| builder_error("listing pipelines", &e))?;
+        let doing = format!("reading the pipelines of {sha} in {repo}");
+        let (_, body) = self.send(repo, &doing, "", &pipelines_ep, Some(1)).await?;
+        let pipelines: Vec<wire::Pipeline> = parse(&doing, &body)?;
+
+        let statuses_ep = api::projects::repository::commits::CommitStatuses::builder()
+            .project(repo.as_str())
+            .commit(sha)
+            .build()
+            .map_err(|e| builder_error("listing commit statuses", &e))?;
+        let doing = format!("reading the commit statuses of {sha} in {repo}");
+        let statuses: Vec<wire::CommitStatus> = self
+            .get_all(
+                repo,
+                &doing,
+                &format!("commit {sha} in {repo}"),
+                &statuses_ep,
+            )
+            .await?;
+        Ok(CiVerdict::from_checks(sha, checks(&pipelines, statuses)))
+    }
+}
+
+impl GitLab {
+    /// Brings an open merge request in line with `spec`, editing only when something
+    /// differs.
+    async fn reconcile(
+        &self,
+        repo: &RepoId,
+        mr: wire::MergeRequest,
+        spec: &ChangeRequestSpec,
+    ) -> Result<(wire::MergeRequest, UpsertAction)> {
+        if matches_spec(&mr, spec) {
+            return Ok((mr, UpsertAction::Unchanged));
+        }
+        let updated = self.update(repo, mr.iid, spec).await?;
+        Ok((updated, UpsertAction::Updated))
+    }
+}
+
+/// The neutral checks: the latest pipeline, and the latest status per name.
+fn checks(pipelines: &[wire::Pipeline], statuses: Vec<wire::CommitStatus>) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Some(p) = pipelines.iter().max_by_key(|p| p.id) {
+        out.push(Check {
+            name: p.name.clone().unwrap_or_else(|| "pipeline".to_owned()),
+            state: ci_state(&p.status, false),
+            url: p.web_url.clone(),
+            source: CheckSource::Pipeline,
+        });
+    }
+    let mut latest: HashMap<String, wire::CommitStatus> = HashMap::new();
+    for s in statuses {
+        match latest.get(&s.name) {
+            Some(seen) if seen.id > s.id => {}
+            _ => {
+                latest.insert(s.name.clone(), s);
+            }
+        }
+    }
+    let mut latest: Vec<_> = latest.into_values().collect();
+    latest.sort_by(|a, b| a.name.cmp(&b.name));
+    out.extend(latest.into_iter().map(|s| Check {
+        state: ci_state(&s.status, s.allow_failure),
+        name: s.name,
+        url: s.target_url,
+        source: CheckSource::CommitStatus,
+    }));
+    out
+}
+
+/// GitLab's pipeline and job states. Anything unknown is pending: never green.
+fn ci_state(status: &str, allow_failure: bool) -> CheckState {
+    match status {
+        "success" => CheckState::Success,
+        "failed" | "manual" if allow_failure => CheckState::Skipped,
+        "failed" | "canceled" | "canceling" => CheckState::Failure,
+        "skipped" => CheckState::Skipped,
+        _ => CheckState::Pending,
+    }
+}
+
+fn wire_title(spec: &ChangeRequestSpec) -> String {
+    if spec.draft {
+        format!("{DRAFT_PREFIX}{}", spec.title)
+    } else {
+        spec.title.clone()
+    }
+}
+
+/// The title without any draft marker GitLab recognises, and whether there was one.
+fn strip_draft(title: &str) -> (&str, bool) {
+    let trimmed = title.trim_start();
+    for marker in ["draft:", "[draft]", "(draft)", "wip:", "[wip]"] {
+        if trimmed.len() >= marker.len()
+            && trimmed.is_char_boundary(marker.len())
+            && trimmed[..marker.len()].eq_ignore_ascii_case(marker)
+        {
+            return (trimmed[marker.len()..].trim_start(), true);
+        }
+    }
+    (title, false)
+}
+
+fn usernames(users: &[wire::User]) -> BTreeSet<String> {
+    users.iter().map(|u| u.username.to_lowercase()).collect()
+}
+
+fn lowercase_set(names: &[String]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_lowercase()).collect()
+}
+
+fn matches_spec(mr: &wire::MergeRequest, spec: &ChangeRequestSpec) -> bool {
+    let (title, draft) = strip_draft(&mr.title);
+    let draft = draft || mr.draft.or(mr.work_in_progress).unwrap_or(false);
+    title == spec.title
+        && draft == spec.draft
+        && mr.description.as_deref().unwrap_or_default() == spec.body
+        && mr.target_branch == spec.base
+        && mr.labels.iter().collect::<BTreeSet<_>>() == spec.labels.iter().collect()
+        && usernames(&mr.reviewers) == lowercase_set(&spec.reviewers)
+        && usernames(&mr.assignees) == lowercase_set(&spec.assignees)
+}
+
+fn to_change_request(mr: wire::MergeRequest, approvals: &wire::Approvals) -> ChangeRequest {
+    let (title, prefixed) = strip_draft(&mr.title);
+    let draft = prefixed || mr.draft.or(mr.work_in_progress).unwrap_or(false);
+    let approvers: Vec<String> = approvals
+        .approved_by
+        .iter()
+        .map(|a| a.user.username.clone())
+        .collect();
+    let state = match mr.state.as_str() {
+        "merged" => ChangeRequestState::Merged,
+        "closed" => ChangeRequestState::Closed,
+        other => {
+            if !matches!(other, "opened" | "locked") {
+                tracing::warn!(
+                    state = other,
+                    iid = mr.iid,
+                    "unknown merge request state; reading it as open"
+                );
+            }
+            if mr.detailed_merge_status.as_deref() == Some("requested_changes") {
+                ChangeRequestState::ChangesRequested
+            } else if !approvers.is_empty() && approvals.approvals_left.unwrap_or(0) == 0 {
+                ChangeRequestState::Approved
+            } else {
+                ChangeRequestState::Open
+            }
+        }
+    };
+    ChangeRequest {
+        number: mr.iid,
+        url: mr.web_url,
+        title: title.to_owned(),
+        body: mr.description.unwrap_or_default(),
+        head: mr.source_branch,
+        base: mr.target_branch,
+        head_sha: mr.sha,
+        state,
+        draft,
+        labels: mr.labels,
+        approvers,
+        merge_sha: mr.merge_commit_sha.or(mr.squash_commit_sha),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn parse<T: DeserializeOwned>(doing: &str, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| protocol(doing, format!("cannot parse the answer: {e}")))
+}
+
+fn protocol(doing: &str, message: String) -> ForgeError {
+    ForgeError::Protocol {
+        forge: KIND,
+        doing: doing.to_owned(),
+        message,
+    }
+}
+
+fn builder_error(doing: &str, e: &dyn std::error::Error) -> ForgeError {
+    ForgeError::Setup {
+        forge: KIND,
+        message: format!("{doing}: {e}"),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The wait GitLab asked for: `Retry-After` (seconds or an HTTP date), else
+/// `RateLimit-Reset` (epoch seconds).
+fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(value) = header("retry-after") {
+        if let Ok(secs) = value.parse::<i64>() {
+            return Some(Utc::now() + chrono::Duration::seconds(secs.max(0)));
+        }
+        if let Ok(date) = DateTime::parse_from_rfc2822(value) {
+            return Some(date.with_timezone(&Utc));
+        }
+    }
+    header("ratelimit-reset")
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|epoch| DateTime::from_timestamp(epoch, 0))
+}
+
+/// GitLab's error message: `message` as a string, a list or a field → errors map;
+/// `error_description` / `error` (OAuth-style); else the raw text.
+fn error_message(
+    status: StatusCode,
+    body: &[u8],
+) -> (String, Vec<String>, Option<serde_json::Value>) {
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let fallback = || {
+        let text = String::from_utf8_lossy(body)
+            .trim()
+            .chars()
+            .take(300)
+            .collect::<String>();
+        if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            text
+        }
+    };
+    let Some(value) = json.as_ref() else {
+        return (fallback(), Vec::new(), None);
+    };
+    let mut errors = Vec::new();
+    let message = match value.get("message") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Some(serde_json::Value::Object(fields)) => {
+            for (field, problems) in fields {
+                match problems {
+                    serde_json::Value::Array(list) => errors.extend(list.iter().map(|p| {
+                        format!(
+                            "{field} {}",
+                            p.as_str().map_or_else(|| p.to_string(), str::to_owned)
+                        )
+                    })),
+                    other => errors.push(format!(
+                        "{field} {}",
+                        other
+                            .as_str()
+                            .map_or_else(|| other.to_string(), str::to_owned)
+                    )),
+                }
+            }
+            status.canonical_reason().unwrap_or("invalid").to_owned()
+        }
+        _ => value
+            .get("error_description")
+            .or_else(|| value.get("error"))
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(fallback, str::to_owned),
+    };
+    (message, errors, json)
+}
+
+fn status_error(doing: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ForgeError {
+    let (message, errors, json) = error_message(status, body);
+    let doing = doing.to_owned();
+    match status.as_u16() {
+        401 => ForgeError::Unauthorized {
+            forge: KIND,
+            doing,
+            message,
+        },
+        403 => {
+            let json_str = |key: &str| {
+                json.as_ref()
+                    .and_then(|j| j.get(key))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            };
+            let missing_scope = if json_str("error").as_deref() == Some("insufficient_scope") {
+                json_str("scope").or_else(|| Some("api".to_owned()))
+            } else {
+                None
+            };
+            ForgeError::Forbidden {
+                forge: KIND,
+                doing,
+                missing_scope,
+                message,
+            }
+        }
+        // The caller replaces `what` with what was looked for; the message tells whether
+        // the project itself is missing.
+        404 => ForgeError::NotFound {
+            forge: KIND,
+            what: message,
+        },
+        409 => ForgeError::Conflict {
+            forge: KIND,
+            doing,
+            message,
+        },
+        400 | 422 => ForgeError::Validation {
+            forge: KIND,
+            doing,
+            message,
+            errors,
+        },
+        429 => ForgeError::RateLimited {
+            forge: KIND,
+            doing,
+            reset: rate_limit_reset(headers),
+        },
+        500..=599 => ForgeError::Server {
+            forge: KIND,
+            doing,
+            status: status.as_u16(),
+            message,
+        },
+        _ => ForgeError::Protocol {
+            forge: KIND,
+            doing,
+            message: format!("HTTP {status}: {message}"),
+        },
+    }
+}
+
+/// Applies `scrub` to every server-provided text of an error.
+fn scrub_error(error: ForgeError, scrub: impl Fn(&str) -> String) -> ForgeError {
+    match error {
+        ForgeError::Unauthorized {
+            forge,
+            doing,
+            message,
+        } => ForgeError::Unauthorized {
+            forge,
+            doing,
+            message: scrub(&message),
+        },
+        ForgeError::Forbidden {
+            forge,
+            doing,
+            missing_scope,
+            message,
+        } => ForgeError::Forbidden {
+            forge,
+            doing,
+            missing_scope,
+            message: scrub(&message),
+        },
+        ForgeError::Conflict {
+            forge,
+            doing,
+            message,
+        } => ForgeError::Conflict {
+            forge,
+            doing,
+            message: scrub(&message),
+        },
+        ForgeError::Validation {
+            forge,
+            doing,
+            message,
+            errors,
+        } => ForgeError::Validation {
+            forge,
+            doing,
+            message: scrub(&message),
+            errors: errors.iter().map(|e| scrub(e)).collect(),
+        },
+        ForgeError::Server {
+            forge,
+            doing,
+            status,
+            message,
+        } => ForgeError::Server {
+            forge,
+            doing,
+            status,
+            message: scrub(&message),
+        },
+        ForgeError::Protocol {
+            forge,
+            doing,
+            message,
+        } => ForgeError::Protocol {
+            forge,
+            doing,
+            message: scrub(&message),
+        },
+        other => other,
+    }
+}
+
+/// Errors of the `gitlab` crate's constructor (its `GET /user` token check).
+fn connect_error(doing: &str, error: gitlab::GitlabError) -> ForgeError {
+    use gitlab::api::ApiError;
+    let status_message = |status: StatusCode, message: String| {
+        status_error(
+            doing,
+            status,
+            &HeaderMap::new(),
+            serde_json::json!({ "message": message })
+                .to_string()
+                .as_bytes(),
+        )
+    };
+    match error {
+        gitlab::GitlabError::Api { source } => match source {
+            ApiError::GitlabWithStatus { status, msg } => status_message(status, msg),
+            ApiError::GitlabObjectWithStatus { status, obj }
+            | ApiError::GitlabUnrecognizedWithStatus { status, obj } => {
+                status_error(doing, status, &HeaderMap::new(), obj.to_string().as_bytes())
+            }
+            ApiError::GitlabService { status, data } => {
+                status_error(doing, status, &HeaderMap::new(), &data)
+            }
+            ApiError::GitlabRateLimited { retry_after, .. } => ForgeError::RateLimited {
+                forge: KIND,
+                doing: doing.to_owned(),
+                reset: chrono::Duration::from_std(retry_after)
+                    .ok()
+                    .map(|d| Utc::now() + d),
+            },
+            ApiError::Client { source } => ForgeError::Transport {
+                forge: KIND,
+                doing: doing.to_owned(),
+                message: error_chain(&source),
+            },
+            other => protocol(doing, error_chain(&other)),
+        },
+        gitlab::GitlabError::Communication { source } => ForgeError::Transport {
+            forge: KIND,
+            doing: doing.to_owned(),
+            message: error_chain(&source),
+        },
+        gitlab::GitlabError::Http { status } => status_message(status, String::new()),
+        other => protocol(doing, error_chain(&other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_become_builder_hosts() {
+        assert_eq!(
+            builder_host("https://gitlab.com").unwrap(),
+            ("gitlab.com".to_owned(), false)
+        );
+        assert_eq!(
+            builder_host("https://git.example.com/gitlab/").unwrap(),
+            ("git.example.com/gitlab".to_owned(), false)
+        );
+        assert_eq!(
+            builder_host("http://127.0.0.1:8080/api/v4").unwrap(),
+            ("127.0.0.1:8080".to_owned(), true)
+        );
+        assert!(builder_host("ftp://x").is_err());
+        let err = builder_host("https://bot:glpat-secret@gitlab.com").unwrap_err();
+        assert!(!err.to_string().contains("glpat-secret"), "{err}");
+    }
+
+    #[test]
+    fn draft_markers_are_recognised_and_stripped() {
+        assert_eq!(strip_draft("Draft: Bump deps"), ("Bump deps", true));
+        assert_eq!(strip_draft("[Draft] Bump deps"), ("Bump deps", true));
+        assert_eq!(strip_draft("(draft) Bump"), ("Bump", true));
+        assert_eq!(strip_draft("WIP: Bump"), ("Bump", true));
+        assert_eq!(strip_draft("Drafting a plan"), ("Drafting a plan", false));
+        assert_eq!(strip_draft("Bump deps"), ("Bump deps", false));
+    }
+
+    #[test]
+    fn ci_states_never_turn_unknown_into_green() {
+        assert_eq!(ci_state("success", false), CheckState::Success);
+        assert_eq!(ci_state("failed", false), CheckState::Failure);
+        assert_eq!(ci_state("failed", true), CheckState::Skipped);
+        assert_eq!(ci_state("canceled", false), CheckState::Failure);
+        assert_eq!(ci_state("running", false), CheckState::Pending);
+        assert_eq!(ci_state("manual", false), CheckState::Pending);
+        assert_eq!(ci_state("something-new", false), CheckState::Pending);
+    }
+
+    #[test]
+    fn error_bodies_are_normalised() {
+        let no_headers = HeaderMap::new();
+        let scope = br#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api"}"#;
+        match status_error("x", StatusCode::FORBIDDEN, &no_headers, scope) {
+            ForgeError::Forbidden {
+                missing_scope,
+                message,
+                ..
+            } => {
+                assert_eq!(missing_scope.as_deref(), Some("api"));
+                assert!(message.contains("higher privileges"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let fields = br#"{"message":{"title":["can't be blank"],"source_branch":["is invalid"]}}"#;
+        match status_error("x", StatusCode::BAD_REQUEST, &no_headers, fields) {
+            ForgeError::Validation { errors, .. } => {
+                assert!(
+                    errors.contains(&"title can't be blank".to_owned()),
+                    "{errors:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let list = br#"{"message":["Another open merge request already exists for this source branch: !1"]}"#;
+        assert!(matches!(
+            status_error("x", StatusCode::CONFLICT, &no_headers, list),
+            ForgeError::Conflict { message, .. } if message.contains("!1")
+        ));
+        let mut headers = HeaderMap::new();
+        headers.insert("ratelimit-reset", "1700000000".parse().unwrap());
+        match status_error("x", StatusCode::TOO_MANY_REQUESTS, &headers, b"Retry later") {
+            ForgeError::RateLimited { reset, .. } => {
+                assert_eq!(reset.unwrap().timestamp(), 1_700_000_000);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            status_error(
+                "x",
+                StatusCode::BAD_GATEWAY,
+                &no_headers,
+                b"<html>bad gateway</html>"
+            ),
+            ForgeError::Server { status: 502, .. }
+        ));
+    }
+}

@@ -18,6 +18,25 @@
 //! limits, dropped connections) are retried by [`retry`] with backoff, jitter and the
 //! server's `Retry-After` / `x-ratelimit-reset`, under a per-host concurrency cap.
 
+//! # Opening a merge request on GitLab in ten lines
+//!
+//! ```no_run
+//! use secrecy::SecretString;
+//! use upkeep_forge::gitlab::{GitLab, GitLabOptions};
+//! use upkeep_forge::{ChangeRequestSpec, Forge, RepoId};
+//!
+//! # async fn demo(token: SecretString) -> upkeep_forge::Result<()> {
+//! let gitlab = GitLab::connect(GitLabOptions::new("https://gitlab.example.com", token, "/tmp/upkeep")).await?;
+//! let spec = ChangeRequestSpec { head: "feature/bump".into(), base: "main".into(), title: "Bump deps".into(), ..Default::default() };
+//! let opened = gitlab.upsert_change_request(&RepoId::new("team/services/api"), &spec).await?;
+//! println!("{} !{}", opened.change_request.url, opened.change_request.number);
+//! # Ok(()) }
+//! ```
+//!
+//! The local forge needs no service at all: `upkeep_forge::local::LocalForge::new(work_dir)`
+//! takes the same calls with a bare repository's path as the [`RepoId`], and records the
+//! change request as a JSON file next to it.
+
 pub mod error;
 pub mod retry;
 pub mod types;

@@ -27,3 +27,10 @@ pub fn init_tracing() {
             .try_init();
     }
 }
+
+/// Installs rustls' `ring` provider as the process default, which the HTTP clients of
+/// the `gitlab` crate and slack-morphism need when several providers are compiled in.
+/// Safe to call many times.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

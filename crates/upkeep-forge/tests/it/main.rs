@@ -17,3 +17,5 @@ mod github;
 // `#[cfg(feature = "local")] mod local;` here.
 #[cfg(feature = "local")]
 mod local;
+#[cfg(feature = "gitlab")]
+mod gitlab;

@@ -1,0 +1,128 @@
+//! The parts of GitLab's v4 JSON that the adapter reads. Every field that GitLab has
+//! added over the years (or that older and self-hosted versions omit) is optional.
+
+use serde::Deserialize;
+
+/// `GET /projects/:id`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Project {
+    pub(crate) id: u64,
+    pub(crate) path_with_namespace: String,
+    pub(crate) http_url_to_repo: String,
+}
+
+/// A user as embedded in other objects, and `GET /users?username=`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct User {
+    pub(crate) id: u64,
+    pub(crate) username: String,
+}
+
+/// A merge request.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct MergeRequest {
+    /// The project-scoped number people use (`!12`); `id` is global and never shown.
+    pub(crate) iid: u64,
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+    /// `opened`, `closed`, `locked` or `merged`.
+    pub(crate) state: String,
+    pub(crate) source_branch: String,
+    pub(crate) target_branch: String,
+    #[serde(default)]
+    pub(crate) labels: Vec<String>,
+    /// GitLab ≥ 14; `work_in_progress` before.
+    #[serde(default)]
+    pub(crate) draft: Option<bool>,
+    #[serde(default)]
+    pub(crate) work_in_progress: Option<bool>,
+    #[serde(default)]
+    pub(crate) sha: Option<String>,
+    #[serde(default)]
+    pub(crate) merge_commit_sha: Option<String>,
+    #[serde(default)]
+    pub(crate) squash_commit_sha: Option<String>,
+    pub(crate) web_url: String,
+    #[serde(default)]
+    pub(crate) assignees: Vec<User>,
+    #[serde(default)]
+    pub(crate) reviewers: Vec<User>,
+    /// GitLab ≥ 15.6; `requested_changes` in GitLab ≥ 17.
+    #[serde(default)]
+    pub(crate) detailed_merge_status: Option<String>,
+}
+
+/// `GET /projects/:id/merge_requests/:iid/approvals`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Approvals {
+    #[serde(default)]
+    pub(crate) approved_by: Vec<ApprovedBy>,
+    #[serde(default)]
+    pub(crate) approvals_left: Option<u64>,
+}
+
+/// One entry of `approved_by`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ApprovedBy {
+    pub(crate) user: User,
+}
+
+/// A commit as branches, tags and compare embed it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Commit {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) author_name: String,
+    #[serde(default)]
+    pub(crate) authored_date: Option<String>,
+}
+
+/// `GET /projects/:id/repository/branches/:branch`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Branch {
+    pub(crate) commit: Commit,
+}
+
+/// `GET /projects/:id/repository/compare`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Compare {
+    /// Oldest first.
+    #[serde(default)]
+    pub(crate) commits: Vec<Commit>,
+}
+
+/// `GET /projects/:id/repository/tags`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Tag {
+    pub(crate) name: String,
+    /// The commit the tag names (peeled), absent for tags of non-commits.
+    #[serde(default)]
+    pub(crate) commit: Option<Commit>,
+}
+
+/// `GET /projects/:id/pipelines`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Pipeline {
+    pub(crate) id: u64,
+    pub(crate) status: String,
+    #[serde(default)]
+    pub(crate) web_url: Option<String>,
+    /// GitLab ≥ 16.
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+/// `GET /projects/:id/repository/commits/:sha/statuses`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct CommitStatus {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    #[serde(default)]
+    pub(crate) target_url: Option<String>,
+    #[serde(default)]
+    pub(crate) allow_failure: bool,
+}

@@ -1,0 +1,583 @@
+//! The GitLab adapter against the fake GitLab: the behaviour suite, then GitLab's quirks,
+//! error normalisation, retries and token hygiene.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use tempfile::TempDir;
+use upkeep_forge::gitlab::{GitLab, GitLabOptions};
+use upkeep_forge::retry::RetryPolicy;
+use upkeep_forge::{
+    BranchMove, ChangeRequestSpec, ChangeRequestState, Forge, ForgeError, RepoId, UpsertAction,
+    Verdict,
+};
+use upkeep_testkit::faults::{Endpoint, Fault};
+use upkeep_testkit::gitlab::{FakeGitLab, TOKEN};
+
+use crate::behaviour::{Harness, Review, Signal, behaviour_suite};
+
+const PROJECT: &str = "team/services/api";
+
+struct GitLabHarness {
+    fake: FakeGitLab,
+    forge: Arc<GitLab>,
+    _work: TempDir,
+}
+
+async fn connect(fake: &FakeGitLab, work: &TempDir) -> GitLab {
+    GitLab::connect(
+        GitLabOptions::new(
+            fake.base_url(),
+            SecretString::from(TOKEN.to_owned()),
+            work.path(),
+        )
+        .with_retry(RetryPolicy::fast()),
+    )
+    .await
+    .unwrap()
+}
+
+async fn harness() -> GitLabHarness {
+    upkeep_testkit::install_crypto_provider();
+    upkeep_testkit::init_tracing();
+    let fake = FakeGitLab::start().await;
+    fake.create_project(PROJECT);
+    let work = tempfile::tempdir().unwrap();
+    let forge = Arc::new(connect(&fake, &work).await);
+    GitLabHarness {
+        fake,
+        forge,
+        _work: work,
+    }
+}
+
+fn repo() -> RepoId {
+    RepoId::new(PROJECT)
+}
+
+#[async_trait]
+impl Harness for GitLabHarness {
+    fn forge(&self) -> Arc<dyn Forge> {
+        self.forge.clone()
+    }
+
+    fn repo(&self) -> RepoId {
+        repo()
+    }
+
+    async fn commit_on(&self, branch: &str, message: &str) -> String {
+        self.fake.commit(PROJECT, branch, message)
+    }
+
+    async fn set_branch(&self, branch: &str, sha: &str) {
+        self.fake.set_branch(PROJECT, branch, sha);
+    }
+
+    async fn set_ci(&self, sha: &str, name: &str, signal: Signal) {
+        let state = match signal {
+            Signal::Success => "success",
+            Signal::Failure => "failed",
+            Signal::Pending => "running",
+        };
+        self.fake.add_status(PROJECT, sha, name, state, false);
+    }
+
+    async fn review(&self, number: u64, user: &str, review: Review) {
+        match review {
+            Review::Approve => self.fake.approve(PROJECT, number, user),
+            Review::RequestChanges => self.fake.request_changes(PROJECT, number, user),
+        }
+    }
+
+    async fn merge(&self, number: u64) {
+        self.fake.merge(PROJECT, number);
+    }
+
+    async fn close(&self, number: u64) {
+        self.fake.close(PROJECT, number);
+    }
+}
+
+behaviour_suite!(harness);
+
+fn spec(head: &str) -> ChangeRequestSpec {
+    ChangeRequestSpec {
+        head: head.into(),
+        base: "main".into(),
+        title: "Maintenance".into(),
+        body: "- bump x".into(),
+        labels: vec!["maintenance".into(), "dependencies".into()],
+        reviewers: vec![],
+        assignees: vec![],
+        draft: false,
+    }
+}
+
+#[tokio::test]
+async fn numbers_are_iids_not_global_ids_and_opened_reads_as_open() {
+    let h = harness().await;
+    let other = "team/services/web";
+    h.fake.create_project(other);
+    h.fake.commit(other, "feature", "web change");
+    h.fake.commit(PROJECT, "feature", "api change");
+    let web = h
+        .forge
+        .upsert_change_request(&RepoId::new(other), &spec("feature"))
+        .await
+        .unwrap();
+    let api = h
+        .forge
+        .upsert_change_request(&repo(), &spec("feature"))
+        .await
+        .unwrap();
+    assert_eq!(web.change_request.number, 1);
+    assert_eq!(api.change_request.number, 1);
+
+    let raw = &h.fake.merge_requests(PROJECT)[0];
+    assert_eq!(raw["iid"], 1);
+    assert_ne!(
+        raw["id"], 1,
+        "the fake's global ids differ from iids: {raw}"
+    );
+    assert_eq!(raw["state"], "opened");
+    assert_eq!(api.change_request.state, ChangeRequestState::Open);
+    assert!(
+        api.change_request
+            .url
+            .ends_with("/team/services/api/-/merge_requests/1")
+    );
+    assert_eq!(
+        api.change_request.head_sha,
+        h.fake.branch_tip(PROJECT, "feature")
+    );
+}
+
+#[tokio::test]
+async fn drafts_are_a_title_prefix_on_gitlab() {
+    let h = harness().await;
+    h.fake.commit(PROJECT, "wip", "wip");
+    let mut draft = spec("wip");
+    draft.draft = true;
+    let created = h
+        .forge
+        .upsert_change_request(&repo(), &draft)
+        .await
+        .unwrap();
+    assert_eq!(
+        h.fake.merge_requests(PROJECT)[0]["title"],
+        "Draft: Maintenance"
+    );
+    assert_eq!(created.change_request.title, "Maintenance");
+    assert!(created.change_request.draft);
+
+    // Marking it ready removes the prefix.
+    draft.draft = false;
+    let ready = h
+        .forge
+        .upsert_change_request(&repo(), &draft)
+        .await
+        .unwrap();
+    assert_eq!(ready.action, UpsertAction::Updated);
+    assert!(!ready.change_request.draft);
+    assert_eq!(h.fake.merge_requests(PROJECT)[0]["title"], "Maintenance");
+}
+
+#[tokio::test]
+async fn reviewers_and_assignees_are_resolved_by_username() {
+    let h = harness().await;
+    let ann = h.fake.add_user("ann");
+    let bob = h.fake.add_user("bob");
+    h.fake.commit(PROJECT, "feature", "change");
+    let mut with_people = spec("feature");
+    with_people.reviewers = vec!["ann".into()];
+    with_people.assignees = vec!["bob".into()];
+    h.forge
+        .upsert_change_request(&repo(), &with_people)
+        .await
+        .unwrap();
+    let raw = &h.fake.merge_requests(PROJECT)[0];
+    assert_eq!(raw["reviewers"][0]["id"], ann);
+    assert_eq!(raw["assignees"][0]["id"], bob);
+
+    // Same people again: nothing to update; users are looked up once.
+    let again = h
+        .forge
+        .upsert_change_request(&repo(), &with_people)
+        .await
+        .unwrap();
+    assert_eq!(again.action, UpsertAction::Unchanged);
+    assert_eq!(
+        h.fake.faults().log().count(&Endpoint::get("/api/v4/users")),
+        2
+    );
+
+    let mut unknown = with_people.clone();
+    unknown.reviewers = vec!["nobody-here".into()];
+    let err = h
+        .forge
+        .upsert_change_request(&repo(), &unknown)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Validation { .. }), "{err:?}");
+    assert!(err.to_string().contains("nobody-here"), "{err}");
+}
+
+#[tokio::test]
+async fn approvals_come_from_the_approvals_endpoint() {
+    let h = harness().await;
+    h.fake.commit(PROJECT, "feature", "change");
+    h.forge
+        .upsert_change_request(&repo(), &spec("feature"))
+        .await
+        .unwrap();
+    h.fake.approve(PROJECT, 1, "ann");
+    let cr = h.forge.change_request(&repo(), 1).await.unwrap();
+    assert_eq!(cr.state, ChangeRequestState::Approved);
+    assert_eq!(cr.approvers, ["ann"]);
+    h.fake.unapprove(PROJECT, 1, "ann");
+    let cr = h.forge.change_request(&repo(), 1).await.unwrap();
+    assert_eq!(cr.state, ChangeRequestState::Open);
+    assert!(cr.approvers.is_empty());
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_duplicated() {
+    let h = harness().await;
+    h.fake.commit(PROJECT, "feature", "change");
+    let create = Endpoint::post("/api/v4/projects/{id}/merge_requests");
+    h.fake
+        .faults()
+        .script(create.clone(), 1, Fault::DropAfterHandling);
+    let upserted = h
+        .forge
+        .upsert_change_request(&repo(), &spec("feature"))
+        .await
+        .unwrap();
+    assert_eq!(upserted.change_request.number, 1);
+    assert_eq!(h.fake.merge_requests(PROJECT).len(), 1);
+    assert_eq!(
+        h.fake.faults().log().count(&create),
+        2,
+        "retried once, got 409"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_with_retry_after_is_waited_out() {
+    let h = harness().await;
+    let branch = Endpoint::get("/api/v4/projects/{id}/repository/branches/{branch}");
+    h.fake
+        .faults()
+        .script(branch.clone(), 1, Fault::rate_limited(1));
+    let tip = h.forge.branch_tip(&repo(), "main").await.unwrap();
+    assert_eq!(tip, h.fake.branch_tip(PROJECT, "main"));
+    let log = h.fake.faults().log();
+    assert_eq!(log.count(&branch), 2);
+    assert_eq!(log.count_handled(&branch), 1);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported() {
+    let h = harness().await;
+    let tags = Endpoint::get("/api/v4/projects/{id}/repository/tags");
+    h.fake.faults().script(tags.clone(), 2, Fault::status(502));
+    assert!(h.forge.tags(&repo()).await.unwrap().is_empty());
+    h.fake.faults().script(tags.clone(), 10, Fault::status(503));
+    let err = h.forge.tags(&repo()).await.unwrap_err();
+    assert!(
+        matches!(err, ForgeError::Server { status: 503, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn errors_are_normalised() {
+    let h = harness().await;
+    let missing = RepoId::new("team/nope");
+    let err = h.forge.branch_tip(&missing, "main").await.unwrap_err();
+    match &err {
+        ForgeError::NotFound { what, .. } => assert_eq!(what, "project team/nope"),
+        other => panic!("{other:?}"),
+    }
+    let err = h.forge.change_request(&repo(), 42).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("merge request !42 of team/services/api"),
+        "{err}"
+    );
+
+    h.fake.set_scopes(&["read_api"]);
+    h.fake.commit(PROJECT, "feature", "change");
+    let err = h
+        .forge
+        .upsert_change_request(&repo(), &spec("feature"))
+        .await
+        .unwrap_err();
+    match &err {
+        ForgeError::Forbidden { missing_scope, .. } => {
+            assert_eq!(missing_scope.as_deref(), Some("api"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("`api` scope"), "{err}");
+    h.fake.set_scopes(&["api"]);
+
+    let main = h.fake.branch_tip(PROJECT, "main").unwrap();
+    h.forge
+        .create_tag(&repo(), "v1.0.0", &main, None)
+        .await
+        .unwrap();
+    let err = h
+        .forge
+        .create_tag(&repo(), "v1.0.0", &main, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Validation { .. }), "{err:?}");
+    assert!(err.to_string().contains("already exists"), "{err}");
+}
+
+#[tokio::test]
+async fn pipelines_and_statuses_merge_into_one_verdict() {
+    let h = harness().await;
+    let sha = h.fake.commit(PROJECT, "ci", "change");
+    h.fake.add_pipeline(PROJECT, &sha, "success");
+    let v = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(v.verdict, Verdict::Success, "{v:?}");
+
+    // An allowed failure is a warning, not a failure.
+    h.fake.add_status(PROJECT, &sha, "lint", "failed", true);
+    assert_eq!(
+        h.forge.ci_verdict(&repo(), &sha).await.unwrap().verdict,
+        Verdict::Success
+    );
+
+    // The latest pipeline wins over older ones.
+    h.fake.add_pipeline(PROJECT, &sha, "failed");
+    let v = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(v.verdict, Verdict::Failure, "{v:?}");
+    assert_eq!(v.checks.iter().filter(|c| c.name == "pipeline").count(), 1);
+}
+
+#[tokio::test]
+async fn every_page_of_statuses_is_read() {
+    let h = harness().await;
+    let sha = h.fake.commit(PROJECT, "ci", "change");
+    for i in 0..130 {
+        h.fake
+            .add_status(PROJECT, &sha, &format!("job-{i:03}"), "success", false);
+    }
+    h.fake
+        .add_status(PROJECT, &sha, "job-last", "failed", false);
+    let v = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(v.checks.len(), 131);
+    assert_eq!(v.verdict, Verdict::Failure);
+    let statuses = Endpoint::get("/api/v4/projects/{id}/repository/commits/{sha}/statuses");
+    assert_eq!(h.fake.faults().log().count(&statuses), 2);
+}
+
+#[tokio::test]
+async fn a_self_hosted_instance_under_a_path_prefix_works() {
+    upkeep_testkit::install_crypto_provider();
+    let fake = FakeGitLab::start_with_prefix("/gitlab").await;
+    fake.create_project(PROJECT);
+    let work = tempfile::tempdir().unwrap();
+    assert!(fake.base_url().ends_with("/gitlab"));
+    let forge = connect(&fake, &work).await;
+    assert_eq!(
+        forge.branch_tip(&repo(), "main").await.unwrap(),
+        fake.branch_tip(PROJECT, "main")
+    );
+}
+
+#[tokio::test]
+async fn concurrent_moves_from_two_clients_one_wins() {
+    let h = harness().await;
+    let old = h.fake.branch_tip(PROJECT, "main").unwrap();
+    h.fake.set_branch(PROJECT, "stable", &old);
+    let a = h.fake.commit(PROJECT, "a", "a");
+    let b = h.fake.commit(PROJECT, "b", "b");
+    let work2 = tempfile::tempdir().unwrap();
+    let other = connect(&h.fake, &work2).await;
+    let request = |new: &str| BranchMove {
+        branch: "stable".into(),
+        expected_old: old.clone(),
+        new: new.to_owned(),
+        allow_backwards: false,
+    };
+    let (move_a, move_b) = (request(&a), request(&b));
+    let repo = repo();
+    let (ra, rb) = tokio::join!(
+        h.forge.move_branch(&repo, &move_a),
+        other.move_branch(&repo, &move_b)
+    );
+    let tip = h.fake.branch_tip(PROJECT, "stable").unwrap();
+    match (ra, rb) {
+        (Ok(()), Err(ForgeError::BranchMoved { actual, .. })) => {
+            assert_eq!(tip, a);
+            assert_eq!(actual, Some(a));
+        }
+        (Err(ForgeError::BranchMoved { actual, .. }), Ok(())) => {
+            assert_eq!(tip, b);
+            assert_eq!(actual, Some(b));
+        }
+        other => panic!("exactly one move must win: {other:?}"),
+    }
+}
+
+/// Collects log output of the current thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // One scenario, read top to bottom.
+async fn the_token_never_appears_in_errors_logs_or_git_config() {
+    upkeep_testkit::install_crypto_provider();
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = FakeGitLab::start().await;
+    fake.create_project(PROJECT);
+    let work = tempfile::tempdir().unwrap();
+    let secret = "glpat-very-secret-token-xyz";
+    fake.set_token(secret);
+    let mut texts = Vec::new();
+    let mut describe = |err: &ForgeError| {
+        let mut text = format!("{err} | {err:?}");
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            let _ = write!(text, " | {s} | {s:?}");
+            source = s.source();
+        }
+        texts.push(text);
+    };
+
+    // A wrong token: rejected at connect time, and the rejected token is not echoed.
+    let wrong = GitLab::connect(
+        GitLabOptions::new(
+            fake.base_url(),
+            SecretString::from("glpat-wrong-token".to_owned()),
+            work.path(),
+        )
+        .with_retry(RetryPolicy::fast()),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(wrong, ForgeError::Unauthorized { .. }),
+        "{wrong:?}"
+    );
+    describe(&wrong);
+
+    let forge = GitLab::connect(
+        GitLabOptions::new(
+            fake.base_url(),
+            SecretString::from(secret.to_owned()),
+            work.path(),
+        )
+        .with_retry(RetryPolicy::fast()),
+    )
+    .await
+    .unwrap();
+    assert!(!format!("{forge:?}").contains(secret));
+
+    // A server that echoes the token in an error body.
+    fake.faults().script(
+        Endpoint::get("/api/v4/projects/{id}/repository/tags"),
+        10,
+        Fault::Status {
+            status: 500,
+            body: format!(r#"{{"message":"boom for token {secret}"}}"#),
+        },
+    );
+    describe(&forge.tags(&repo()).await.unwrap_err());
+    fake.faults().clear();
+    describe(
+        &forge
+            .branch_tip(&RepoId::new("team/missing"), "main")
+            .await
+            .unwrap_err(),
+    );
+
+    // A branch move goes through git with the token as a credential.
+    let old = fake.branch_tip(PROJECT, "main").unwrap();
+    fake.set_branch(PROJECT, "stable", &old);
+    let new = fake.commit(PROJECT, "main", "next");
+    forge
+        .move_branch(
+            &repo(),
+            &BranchMove {
+                branch: "stable".into(),
+                expected_old: old.clone(),
+                new: new.clone(),
+                allow_backwards: false,
+            },
+        )
+        .await
+        .unwrap();
+    let lost = forge
+        .move_branch(
+            &repo(),
+            &BranchMove {
+                branch: "stable".into(),
+                expected_old: old,
+                new,
+                allow_backwards: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    describe(&lost);
+
+    for text in &texts {
+        assert!(!text.contains(secret), "token leaked into an error: {text}");
+    }
+    std::io::stdout().flush().ok();
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        !logged.is_empty(),
+        "the adapter logs something at trace level"
+    );
+    assert!(!logged.contains(secret), "token leaked into logs");
+    for entry in walk(work.path()) {
+        if entry.is_file() {
+            let bytes = std::fs::read(&entry).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "token written to {}",
+                entry.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
