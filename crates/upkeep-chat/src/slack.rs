@@ -740,6 +740,11 @@ impl Channel for SlackChat {
                         ts: response.ts.to_string(),
                     };
                 }
+                Err(Failure::Fatal(ChatError::MessageNotFound { channel, .. })) => {
+                    // `thread_not_found`: the parent is gone.
+                    let ts = parent.map(|p| p.ts.clone()).unwrap_or_default();
+                    return Err(ChatError::MessageNotFound { channel, ts });
+                }
                 Err(Failure::Fatal(err)) => return Err(err),
                 Err(Failure::Lost(detail)) => {
                     lost += 1;

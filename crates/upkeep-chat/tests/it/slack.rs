@@ -371,6 +371,11 @@ async fn replies_updates_and_reactions_on_any_message() {
         channel: FAKE_CHANNEL.into(),
         ts: "1.000001".into(),
     };
+    let err = chat.reply(&missing, "hello").await.unwrap_err();
+    assert!(
+        matches!(err, ChatError::MessageNotFound { ref ts, .. } if ts == "1.000001"),
+        "{err:?}"
+    );
     let err = chat.add_reaction(&missing, "eyes").await.unwrap_err();
     assert!(
         matches!(err, ChatError::MessageNotFound { ref ts, .. } if ts == "1.000001"),
