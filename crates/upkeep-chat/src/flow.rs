@@ -301,6 +301,13 @@ pub(crate) async fn reply(ch: &dyn Channel, thread: &MessageRef, text: &str) -> 
     ch.post(Some(thread), &doc, &meta).await
 }
 
+pub(crate) async fn post_note(ch: &dyn Channel, text: &str) -> Result<MessageRef> {
+    let doc = render::text_document(text);
+    let mut meta = Meta::new(Kind::Note, "", &doc);
+    meta.nonce = Some(format!("{:016x}", rand::random::<u64>()));
+    ch.post(None, &doc, &meta).await
+}
+
 pub(crate) async fn update(ch: &dyn Channel, message: &MessageRef, text: &str) -> Result<()> {
     ch.edit(message, &render::text_document(text), None).await
 }

@@ -66,6 +66,11 @@ pub trait ChatThreads: Send + Sync {
     /// Each call posts a new reply.
     async fn reply(&self, thread: &MessageRef, text: &str) -> Result<MessageRef>;
 
+    /// Posts `text` (plain text, escaped as needed) as a new top-level message: a one-off
+    /// note outside any round, such as the result of a stable-branch promotion. Each call
+    /// posts a new message.
+    async fn post_note(&self, text: &str) -> Result<MessageRef>;
+
     /// Replaces the content of `message` with `text` (plain text). Meant for notes posted
     /// with [`ChatThreads::reply`]; project and summary messages are updated by posting the
     /// round again.
@@ -104,6 +109,10 @@ macro_rules! impl_chat_threads {
                 text: &str,
             ) -> $crate::Result<$crate::MessageRef> {
                 $crate::flow::reply(self, thread, text).await
+            }
+
+            async fn post_note(&self, text: &str) -> $crate::Result<$crate::MessageRef> {
+                $crate::flow::post_note(self, text).await
             }
 
             async fn update(&self, message: &$crate::MessageRef, text: &str) -> $crate::Result<()> {
