@@ -120,7 +120,7 @@ fn spec(head: &str) -> ChangeRequestSpec {
 async fn numbers_are_iids_not_global_ids_and_opened_reads_as_open() {
     let h = harness().await;
     let other = "team/services/web";
-    h.fake.create_project(other);
+    let web_id = h.fake.create_project(other);
     h.fake.commit(other, "feature", "web change");
     h.fake.commit(PROJECT, "feature", "api change");
     let web = h
