@@ -58,9 +58,18 @@ pub fn ensure_clone(
     creds: &Credentials,
 ) -> Result<SyncReport> {
     let dir = dir.as_ref();
-    check_url(url)?;
+    let url = check_url(url)?;
+    let url: &str = url.as_ref();
+    // Two processes refreshing one cache at once would reset each other's work tree.
+    let _lock = CacheLock::acquire(dir)?;
     if is_missing_or_empty(dir) {
         return clone_fresh(url, dir, branch, creds, SyncAction::Cloned);
+    }
+    if dir.join(".git").exists() && !dir.join(".git").join(MARKER).exists() {
+        // A checkout somebody made by hand under a cache path: never reset or delete it.
+        return Err(Error::CacheDirNotAClone {
+            path: dir.to_owned(),
+        });
     }
     let reason = match healthy_clone(dir, url) {
         Ok(repo) => match refresh(repo, url, branch, creds) {
@@ -78,6 +87,41 @@ pub fn ensure_clone(
     tracing::warn!(dir = %dir.display(), %reason, "clone cache unusable; re-cloning");
     remove_dir(dir)?;
     clone_fresh(url, dir, branch, creds, SyncAction::Recloned { reason })
+}
+
+/// Written into `.git/` of every clone this module makes. Only such clones are ever reset,
+/// cleaned or deleted: a person's own checkout at a cache path is left alone.
+const MARKER: &str = "upkeep-clone-cache";
+
+/// An exclusive advisory lock on `<dir>.lock`, held while a cache dir is refreshed.
+struct CacheLock(std::fs::File);
+
+impl CacheLock {
+    fn acquire(dir: &Path) -> Result<Self> {
+        let err = |source| Error::CacheDir {
+            path: dir.to_owned(),
+            source,
+        };
+        if let Some(parent) = dir.parent() {
+            fs_err::create_dir_all(parent).map_err(err)?;
+        }
+        let mut name = dir.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::path::PathBuf::from(name))
+            .map_err(err)?;
+        file.lock().map_err(err)?;
+        Ok(Self(file))
+    }
+}
+
+impl Drop for CacheLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 fn is_missing_or_empty(dir: &Path) -> bool {
@@ -136,7 +180,9 @@ fn refresh(
         // If the remote answers an ls-remote, the fetch failed on our side (a damaged
         // object met during negotiation): re-clone. Otherwise it is the network, the
         // server or the credentials, and the cache is kept for the next try.
-        Err(Error::Fetch { source, .. }) if crate::ls_remote(url, creds).is_ok() => {
+        Err(Error::Fetch { source, .. })
+            if is_local_damage(&source) && crate::ls_remote(url, creds).is_ok() =>
+        {
             return Err(Refresh::Corrupt(format!(
                 "fetch failed: {}",
                 source.message()
@@ -157,6 +203,21 @@ fn refresh(
             error_chain(&e)
         ))),
     }
+}
+
+/// Whether a fetch failed on our side (a damaged object database or index), as opposed
+/// to the network, the server or the credentials, which must not cost us the cache.
+fn is_local_damage(e: &git2::Error) -> bool {
+    use git2::ErrorClass;
+    matches!(
+        e.class(),
+        ErrorClass::Odb
+            | ErrorClass::Zlib
+            | ErrorClass::Object
+            | ErrorClass::Index
+            | ErrorClass::Repository
+            | ErrorClass::Reference
+    )
 }
 
 fn error_chain(e: &Error) -> String {
@@ -210,6 +271,14 @@ fn clone_into(
     // init + remote + fetch rather than RepoBuilder: the same fetch path as a refresh,
     // and `Remote::stats` gives the transfer numbers directly.
     let repo = Repository::init(dir).map_err(err)?;
+    fs_err::write(
+        repo.path().join(MARKER),
+        "made by upkeep's clone cache; safe to delete\n",
+    )
+    .map_err(|source| Error::CacheDir {
+        path: dir.to_owned(),
+        source,
+    })?;
     repo.remote("origin", url).map_err(err)?;
     let repo = Repo::from_git2(repo);
     let stats = match repo.fetch_named("origin", creds) {

@@ -1,6 +1,8 @@
 //! How upkeep authenticates to remotes, without ever writing a secret down.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::path::Path;
 use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -112,7 +114,7 @@ impl Credentials {
     pub(crate) fn callbacks(&self) -> git2::RemoteCallbacks<'_> {
         let mut callbacks = git2::RemoteCallbacks::new();
         let mut attempts = 0u32;
-        callbacks.credentials(move |_url, username_from_url, allowed| {
+        callbacks.credentials(move |url, username_from_url, allowed| {
             attempts += 1;
             if attempts > 3 {
                 return Err(git2::Error::from_str(
@@ -120,7 +122,7 @@ impl Credentials {
                 ));
             }
             if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
-                && let Some(token) = self.token()
+                && let Some(token) = self.token().filter(|_| may_send_token(url))
             {
                 return git2::Cred::userpass_plaintext(self.username(), token);
             }
@@ -155,21 +157,62 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Refuses URLs with a password in them (`https://user:token@host/...`), returning the
-/// URL unchanged otherwise. Keeping secrets out of URLs is what keeps them out of
-/// `.git/config`, libgit2's error messages and our logs.
-pub(crate) fn check_url(url: &str) -> crate::Result<&str> {
+/// Checks a remote URL and puts it in the one form every operation uses.
+///
+/// - A URL whose user-info carries a secret is refused: `https://user:token@host/...`,
+///   and for http(s) any user-info at all, since `https://<token>@host/...` is how tokens
+///   are usually pasted. Keeping secrets out of URLs is what keeps them out of
+///   `.git/config`, libgit2's error messages and our logs. (`ssh://git@host/...` and
+///   `git@host:path` name a user, not a secret, and pass.)
+/// - A relative local path is made absolute against the current directory, so that
+///   libgit2 (which resolves it in-process) and the `git` CLI (which runs pushes from
+///   the repository's directory) mean the same repository, and a clone's `origin`
+///   keeps meaning it from any directory.
+pub(crate) fn check_url(url: &str) -> crate::Result<Cow<'_, str>> {
     if let Some((scheme, rest)) = url.split_once("://") {
         let authority = rest.split('/').next().unwrap_or("");
-        if let Some((userinfo, host)) = authority.rsplit_once('@')
-            && let Some((user, _secret)) = userinfo.split_once(':')
-        {
-            return Err(crate::Error::CredentialsInUrl {
-                url: format!("{scheme}://{user}:***@{host}{}", &rest[authority.len()..]),
-            });
+        if let Some((userinfo, host)) = authority.rsplit_once('@') {
+            let is_http =
+                scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+            if is_http || userinfo.contains(':') {
+                return Err(crate::Error::CredentialsInUrl {
+                    url: format!("{scheme}://***@{host}{}", &rest[authority.len()..]),
+                });
+            }
         }
+        return Ok(Cow::Borrowed(url));
     }
-    Ok(url)
+    if is_scp_like(url) {
+        return Ok(Cow::Borrowed(url));
+    }
+    let path = Path::new(url);
+    if path.is_absolute() {
+        return Ok(Cow::Borrowed(url));
+    }
+    Ok(std::path::absolute(path)
+        .map_or(Cow::Borrowed(url), |p| Cow::Owned(p.display().to_string())))
+}
+
+/// `[user@]host:path`, git's scp-like syntax: a colon before any slash.
+fn is_scp_like(url: &str) -> bool {
+    match (url.find(':'), url.find('/')) {
+        (Some(colon), Some(slash)) => colon < slash && colon > 0,
+        (Some(colon), None) => colon > 0,
+        (None, _) => false,
+    }
+}
+
+/// Whether a token may be offered to `url`: only over HTTPS, or plain HTTP to a loopback
+/// host (test servers). Never to local paths, whose hooks would inherit it, nor over
+/// plain HTTP on a network.
+pub(crate) fn may_send_token(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    scheme.eq_ignore_ascii_case("https")
+        || (scheme.eq_ignore_ascii_case("http")
+            && (host == "127.0.0.1" || host == "localhost" || host == "[::1]"))
 }
 
 #[cfg(test)]
@@ -181,13 +224,31 @@ mod tests {
         let err = check_url("https://bot:s3cret@example.com/o/r.git").unwrap_err();
         let text = format!("{err} {err:?}");
         assert!(!text.contains("s3cret"), "{text}");
-        assert!(
-            text.contains("https://bot:***@example.com/o/r.git"),
-            "{text}"
-        );
-        assert!(check_url("https://bot@example.com/o/r.git").is_ok());
+        assert!(text.contains("https://***@example.com/o/r.git"), "{text}");
+        // A token pasted as the user name is just as secret.
+        let err = check_url("https://ghp_SECRETTOKEN@example.com/o/r.git").unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("SECRETTOKEN"));
+        assert!(check_url("ssh://git@example.com/o/r.git").is_ok());
+        assert!(check_url("ssh://git:pw@example.com/o/r.git").is_err());
         assert!(check_url("git@example.com:o/r.git").is_ok());
-        assert!(check_url("/srv/git/r.git").is_ok());
+        assert_eq!(check_url("github.com:o/r").unwrap(), "github.com:o/r");
+        assert_eq!(check_url("/srv/git/r.git").unwrap(), "/srv/git/r.git");
+    }
+
+    #[test]
+    fn relative_paths_become_absolute() {
+        let url = check_url("remote.git").unwrap();
+        assert!(Path::new(url.as_ref()).is_absolute(), "{url}");
+        assert!(url.ends_with("remote.git"));
+    }
+
+    #[test]
+    fn tokens_only_travel_over_https_or_loopback() {
+        assert!(may_send_token("https://github.com/o/r"));
+        assert!(may_send_token("http://127.0.0.1:8080/o/r"));
+        assert!(!may_send_token("http://git.example.com/o/r"));
+        assert!(!may_send_token("/srv/git/r.git"));
+        assert!(!may_send_token("git@github.com:o/r"));
     }
 
     #[test]

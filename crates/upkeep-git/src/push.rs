@@ -33,7 +33,7 @@ use std::process::{Command, Stdio};
 
 use git2::Oid;
 
-use crate::credentials::check_url;
+use crate::credentials::{check_url, may_send_token};
 use crate::remote::{ls_remote, remote_tip};
 use crate::{Credentials, Error, Repo, Result, SshAuth};
 
@@ -154,6 +154,59 @@ pub struct PushOutcome {
     pub refs: Vec<RefOutcome>,
 }
 
+/// The longest a `git push` may take before it is killed: far above any real push, short
+/// enough that a half-open connection doesn't hang a scheduled job forever.
+const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(10);
+
+/// Runs `cmd` to completion like [`Command::output`], but kills it after `timeout`.
+fn output_within(
+    cmd: &mut Command,
+    timeout: std::time::Duration,
+) -> std::io::Result<std::process::Output> {
+    use std::io::Read as _;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Drain both pipes on threads so a chatty child can't block on a full pipe.
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "`git push` did not finish within {}s and was killed",
+                    timeout.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    })
+}
+
 const TOKEN_ENV: &str = "UPKEEP_GIT_TOKEN";
 const USER_ENV: &str = "UPKEEP_GIT_USERNAME";
 /// Answers `get` with the child-only variables; ignores `store`/`erase`.
@@ -178,6 +231,7 @@ impl Repo {
         request: &PushRequest,
     ) -> Result<PushOutcome> {
         let url = check_url(remote_url)?;
+        let url: &str = url.as_ref();
         if request.updates.is_empty() {
             return Ok(PushOutcome::default());
         }
@@ -207,9 +261,7 @@ impl Repo {
             self.precheck(u, current.get(&u.remote_ref).copied(), request.mode)?;
         }
 
-        let output = self
-            .push_command(url, creds, request)
-            .output()
+        let output = output_within(&mut self.push_command(url, creds, request), PUSH_TIMEOUT)
             .map_err(|e| push_err(format!("cannot run `git push`: {e}")))?;
         let stdout = creds.scrub(&String::from_utf8_lossy(&output.stdout));
         let stderr = creds.scrub(&String::from_utf8_lossy(&output.stderr));
@@ -291,8 +343,16 @@ impl Repo {
 
     fn push_command(&self, url: &str, creds: &Credentials, request: &PushRequest) -> Command {
         let mut cmd = Command::new("git");
+        // Never wait for a person to type a password, and give up on a stalled transfer
+        // (under 1 KB/s for a minute) rather than hang a scheduled job.
+        cmd.env("GIT_TERMINAL_PROMPT", "0").args([
+            "-c",
+            "http.lowSpeedLimit=1000",
+            "-c",
+            "http.lowSpeedTime=60",
+        ]);
         cmd.arg("-c").arg("credential.helper=");
-        if let Some(token) = creds.token() {
+        if let Some(token) = creds.token().filter(|_| may_send_token(url)) {
             cmd.arg("-c")
                 .arg(format!("credential.helper={CREDENTIAL_HELPER}"))
                 .env(TOKEN_ENV, token)

@@ -31,6 +31,9 @@ pub(crate) fn fetch_options(creds: &Credentials) -> FetchOptions<'_> {
     let mut opts = FetchOptions::new();
     opts.remote_callbacks(creds.callbacks());
     opts.download_tags(AutotagOption::All);
+    // A branch or tag deleted upstream must disappear here too, or a refresh would keep
+    // resolving it (and a stale tag would skew the "next version").
+    opts.prune(git2::FetchPrune::On);
     opts
 }
 
@@ -46,6 +49,7 @@ impl Repo {
         creds: &Credentials,
     ) -> Result<FetchStats> {
         let url = check_url(remote_url)?;
+        let url: &str = &url;
         let err = |source| Error::Fetch {
             url: url.to_owned(),
             refspecs: refspecs.join(" "),
@@ -89,6 +93,7 @@ impl Repo {
 /// `refs/tags/x^{}` as the server sends them), without a local repository.
 pub fn ls_remote(remote_url: &str, creds: &Credentials) -> Result<Vec<(String, Oid)>> {
     let url = check_url(remote_url)?;
+    let url: &str = &url;
     let err = |source| Error::LsRemote {
         url: url.to_owned(),
         source,

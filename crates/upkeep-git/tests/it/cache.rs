@@ -252,3 +252,77 @@ fn file_urls_work() {
         SyncAction::Refreshed
     );
 }
+
+#[test]
+fn a_checkout_made_by_hand_at_the_cache_path_is_never_reset_or_deleted() {
+    let (fx, _) = pushed_history(2);
+    let dir = cache_dir(&fx);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    upkeep_testkit::git::git(
+        fx.root(),
+        &["clone", "-q", &fx.url(), dir.to_str().unwrap()],
+    );
+    std::fs::write(dir.join("work-in-progress.txt"), "unsaved thoughts").unwrap();
+
+    let err = ensure_clone(&fx.url(), &dir, "main", &Credentials::none()).unwrap_err();
+    assert!(matches!(err, Error::CacheDirNotAClone { .. }), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("work-in-progress.txt")).unwrap(),
+        "unsaved thoughts",
+        "the person's file survives"
+    );
+}
+
+#[test]
+fn a_branch_deleted_upstream_is_gone_after_a_refresh() {
+    let (fx, commits) = pushed_history(2);
+    fx.branch("old-feature", commits[0]);
+    fx.push(&["old-feature:refs/heads/old-feature"]);
+    let dir = cache_dir(&fx);
+    let first = sync(&fx, &dir);
+    assert!(first.repo.resolve("origin/old-feature").is_ok());
+
+    fx.push(&[":refs/heads/old-feature"]);
+    let again = sync(&fx, &dir);
+    assert!(matches!(
+        again.repo.resolve("origin/old-feature"),
+        Err(Error::UnknownRev { .. })
+    ));
+}
+
+#[test]
+fn a_relative_remote_path_means_the_same_repository_everywhere() {
+    let (fx, commits) = pushed_history(1);
+    let tip = *commits.last().unwrap();
+    let dir = cache_dir(&fx);
+    let cwd = std::env::current_dir().unwrap();
+    let relative = pathdiff(fx.bare(), &cwd);
+    let report = ensure_clone(&relative, &dir, "main", &Credentials::none()).unwrap();
+    assert_eq!(report.head, tip);
+    let origin = report
+        .repo
+        .git2()
+        .find_remote("origin")
+        .unwrap()
+        .url()
+        .unwrap()
+        .to_owned();
+    assert!(
+        Path::new(&origin).is_absolute(),
+        "origin is stored absolute: {origin}"
+    );
+}
+
+/// `target` relative to `base` (both absolute), with `..` steps.
+fn pathdiff(target: &Path, base: &Path) -> String {
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_owned(), b.len() - common).collect();
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
