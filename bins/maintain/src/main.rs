@@ -1,7 +1,9 @@
 //! `maintain`: the maintenance round: upgrade, build and test every project, open change
 //! requests, tell the team.
 
+mod board_cmd;
 mod demo_cmd;
+mod doctor_cmd;
 mod progress;
 mod run_cmd;
 mod wiring;
@@ -34,6 +36,12 @@ struct Cli {
 enum Command {
     /// Run the round: upgrade, build, test; push, open change requests; tell the team.
     Run(run_cmd::RunArgs),
+    /// Show the round's board: change request states and how far each project got.
+    Status(board_cmd::StatusArgs),
+    /// Add the thread reactions the forge already knows (approved, merged, tagged, CI).
+    Sync(board_cmd::SyncArgs),
+    /// Check that every project follows the convention, and say what to fix.
+    Doctor(doctor_cmd::DoctorArgs),
     /// Run a real round on three throwaway sample projects (no tokens, no network).
     Demo(demo_cmd::DemoArgs),
 }
@@ -56,6 +64,18 @@ fn dispatch(cli: Cli) -> Result<Exit, Report> {
     match cli.command {
         Command::Run(args) => {
             runtime.block_on(run_cmd::run(&cli.config, &cli.tokens, &cli.global, args))
+        }
+        Command::Status(args) => runtime.block_on(board_cmd::status(
+            &cli.config,
+            &cli.tokens,
+            &cli.global,
+            args,
+        )),
+        Command::Sync(args) => {
+            runtime.block_on(board_cmd::sync(&cli.config, &cli.tokens, &cli.global, args))
+        }
+        Command::Doctor(args) => {
+            runtime.block_on(doctor_cmd::run(&cli.config, &cli.tokens, &cli.global, args))
         }
         Command::Demo(args) => runtime.block_on(demo_cmd::run(&cli.global, args)),
     }

@@ -97,12 +97,12 @@ pub async fn run(
             _ => Report::user(e),
         })?;
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
-    let setups = wiring::project_setups(&config, &resolved, tokens)?;
+    let setups = wiring::project_setups(&config, &resolved, tokens).await?;
     // A dry-run posts nothing: the console shows what would be posted, from the report.
     let chat: Arc<dyn ChatThreads> = if args.dry_run {
         Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text))
     } else {
-        wiring::chat(&maintain, tokens)?
+        wiring::chat(&maintain, tokens, tokens.slack_api_url.as_deref())?
     };
     let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
     let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());

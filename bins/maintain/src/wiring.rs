@@ -6,10 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use secrecy::SecretString;
-use upkeep_chat::{ChatThreads, ConsoleChat, ConsoleFormat, Playbook};
+use upkeep_chat::{ChatThreads, ConsoleChat, ConsoleFormat, Playbook, SlackChat, SlackConfig};
 use upkeep_cli::Report;
 use upkeep_config::{ChatKind, Config, ForgeKind, MaintainConfig, ResolvedProject};
+use upkeep_forge::github::GitHub;
+use upkeep_forge::gitlab::{GitLab, GitLabOptions};
 use upkeep_forge::local::LocalForge;
+use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{Forge, RepoId};
 use upkeep_git::Credentials;
 use upkeep_maintain::ProjectSetup;
@@ -28,6 +31,9 @@ pub struct Tokens {
     /// `channels:history`).
     #[arg(long, global = true, env = "SLACK_API_TOKEN", hide_env_values = true)]
     pub slack_api_token: Option<String>,
+    /// Slack Web API base URL (for a proxy or a test server).
+    #[arg(long, global = true, env = "UPKEEP_SLACK_API_URL", hide = true)]
+    pub slack_api_url: Option<String>,
 }
 
 impl Tokens {
@@ -77,7 +83,7 @@ pub fn maintain_section(config: &Config) -> Result<MaintainConfig, Report> {
 }
 
 /// Builds the forge adapter, repository id and credentials of every project.
-pub fn project_setups(
+pub async fn project_setups(
     config: &Config,
     projects: &[ResolvedProject],
     tokens: &Tokens,
@@ -117,15 +123,17 @@ pub fn project_setups(
                 let forge = if let Some(f) = remote_forges.get(&(remote.kind, api.clone())) {
                     f.clone()
                 } else {
-                    let f = remote_forge(remote.kind, &api, token.clone(), &project.name)?;
+                    let f = remote_forge(config, remote.kind, &api, token.clone(), &project.name)
+                        .await?;
                     remote_forges.insert((remote.kind, api.clone()), f.clone());
                     f
                 };
-                (
-                    forge,
-                    RepoId::new(remote.path.clone()),
-                    Credentials::https_token(token),
-                )
+                let credentials = if remote.kind == ForgeKind::Gitlab {
+                    Credentials::https_token(token).with_username("oauth2")
+                } else {
+                    Credentials::https_token(token)
+                };
+                (forge, RepoId::new(remote.path.clone()), credentials)
             }
         };
         setups.push(ProjectSetup {
@@ -146,43 +154,81 @@ pub struct MissingToken {
     var: &'static str,
 }
 
-/// The forge adapters for GitHub and GitLab are not compiled in yet.
+/// A forge adapter could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("project `{project}` is on {kind}, which this build of maintain cannot reach yet")]
-pub struct ForgeUnavailable {
+#[error("cannot set up the {kind} client for project `{project}`")]
+pub struct ForgeSetup {
     project: String,
     kind: ForgeKind,
+    #[source]
+    source: upkeep_forge::ForgeError,
 }
 
-fn remote_forge(
+/// The chat could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the Slack client")]
+pub struct ChatSetup(#[source] upkeep_chat::ChatError);
+
+/// `[maintain.chat] kind = "slack"` without a channel.
+#[derive(Debug, thiserror::Error)]
+#[error("[maintain.chat] kind is \"slack\" but no channel is set")]
+pub struct NoChannel;
+
+async fn remote_forge(
+    config: &Config,
     kind: ForgeKind,
-    _api: &str,
-    _token: SecretString,
+    api: &str,
+    token: SecretString,
     project: &str,
 ) -> Result<Arc<dyn Forge>, Report> {
-    Err(Report::user(ForgeUnavailable {
-        project: project.to_owned(),
-        kind,
-    })
-    .hint("use a local path or plain git URL for now, or --skip the project"))
+    let err = |source| {
+        Report::failure(ForgeSetup {
+            project: project.to_owned(),
+            kind,
+            source,
+        })
+    };
+    match kind {
+        ForgeKind::Github => Ok(Arc::new(
+            GitHub::new(api, token, RetryPolicy::default()).map_err(err)?,
+        )),
+        ForgeKind::Gitlab => {
+            let options = GitLabOptions::new(api, token, config.state_dir.join("forge/gitlab"));
+            Ok(Arc::new(GitLab::connect(options).await.map_err(|e| {
+                err(e).hint("check GITLAB_TOKEN and the project's api_url")
+            })?))
+        }
+        ForgeKind::Local => Ok(Arc::new(LocalForge::new(config.state_dir.join("forge")))),
+    }
 }
 
 /// The team chat: the console (stdout) unless Slack is configured.
-pub fn chat(maintain: &MaintainConfig, tokens: &Tokens) -> Result<Arc<dyn ChatThreads>, Report> {
+pub fn chat(
+    maintain: &MaintainConfig,
+    tokens: &Tokens,
+    slack_api_url: Option<&str>,
+) -> Result<Arc<dyn ChatThreads>, Report> {
     match maintain.chat.kind {
         ChatKind::Console => Ok(console_chat(maintain)),
         ChatKind::Slack => {
-            let _ = tokens.slack().ok_or_else(|| {
+            let token = tokens.slack().ok_or_else(|| {
                 Report::user(MissingToken {
                     project: "(chat)".to_owned(),
                     var: "SLACK_API_TOKEN",
                 })
                 .hint("export SLACK_API_TOKEN=xoxb-… or set [maintain.chat] kind = \"console\"")
             })?;
-            Err(Report::user(ForgeUnavailable {
-                project: "(chat)".to_owned(),
-                kind: ForgeKind::Local,
-            }))
+            let channel = maintain.chat.channel.clone().ok_or_else(|| {
+                Report::user(NoChannel).hint("set [maintain.chat] channel = \"#team-maintenance\"")
+            })?;
+            let mut config = SlackConfig::new(token, channel);
+            config.playbook = playbook(maintain);
+            if let Some(url) = slack_api_url {
+                url.clone_into(&mut config.api_url);
+            }
+            Ok(Arc::new(
+                SlackChat::new(config).map_err(|e| Report::failure(ChatSetup(e)))?,
+            ))
         }
     }
 }

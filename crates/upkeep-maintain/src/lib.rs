@@ -29,7 +29,9 @@
 //!   binary draws bars from it), results come back as a [`RoundReport`]; the binary
 //!   builds the forges, chat and credentials from configuration and environment.
 
+pub mod board;
 pub mod demo;
+pub mod doctor;
 pub mod gitdiff;
 pub mod journal;
 pub mod report;

@@ -235,35 +235,7 @@ impl RoundReport {
                 ]
             })
             .collect();
-        let mut widths = headers.map(str::len);
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |cells: &[String]| {
-            let mut l = String::new();
-            for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-                let pad = w.saturating_sub(cell.chars().count());
-                if i >= 5 {
-                    l.push_str(&" ".repeat(pad));
-                    l.push_str(cell);
-                } else {
-                    l.push_str(cell);
-                    if i + 1 < cells.len() {
-                        l.push_str(&" ".repeat(pad));
-                    }
-                }
-                if i + 1 < cells.len() {
-                    l.push_str("  ");
-                }
-            }
-            l.trim_end().to_owned()
-        };
-        let _ = writeln!(out, "{}", line(&headers.map(str::to_owned)));
-        for row in &rows {
-            let _ = writeln!(out, "{}", line(row));
-        }
+        out.push_str(&table(&headers, &rows, &[5, 6, 7]));
         let counts = self.counts();
         let summary: Vec<String> = ["changed", "unchanged", "failed", "skipped"]
             .iter()
@@ -309,6 +281,39 @@ impl RoundReport {
             );
         }
     }
+}
+
+/// A plain-text table: a header line, then the rows; columns padded to their widest
+/// cell, those in `right` right-aligned.
+#[must_use]
+pub fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]], right: &[usize]) -> String {
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+            if right.contains(&i) {
+                l.push_str(&pad);
+                l.push_str(cell);
+            } else {
+                l.push_str(cell);
+                l.push_str(&pad);
+            }
+            l.push_str("  ");
+        }
+        l.trim_end().to_owned()
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", line(&headers.map(str::to_owned)));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row));
+    }
+    out
 }
 
 /// `850ms`, `12.3s`, `4m05s`.

@@ -282,8 +282,20 @@ pub async fn run_round(round: Round) -> Result<RoundReport> {
         .iter()
         .map(|s| s.project.name.clone())
         .collect();
-    let messages = project_messages(&ctx, &round, &snapshot, &order);
-    let summary = round_summary(&round.id, &snapshot, &messages);
+    // The summary covers the whole round, including projects finished by earlier runs
+    // with another `--only`; threads are posted for this run's projects.
+    let all: Vec<String> = round
+        .config
+        .projects
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let summary = round_summary(
+        &round.id,
+        &snapshot,
+        &project_messages(&ctx, &round, &snapshot, &all),
+    );
+    let messages: Vec<ProjectMessage> = project_messages(&ctx, &round, &snapshot, &order);
     if !interrupted && !round.dry_run {
         tell_team(&ctx, &round, &snapshot, &summary, &messages, &mut warnings).await?;
     }
@@ -376,22 +388,25 @@ fn project_messages(
         .collect();
     order
         .iter()
-        .filter_map(|name| {
-            let record = snapshot.projects.get(name)?;
-            record.is_finished().then(|| {
-                project_message(ctx, name, record, nouns.get(name).copied().unwrap_or("PR"))
-            })
+        .filter_map(|name| match snapshot.projects.get(name) {
+            Some(record) if record.is_finished() => Some(project_message(
+                ctx,
+                name,
+                record,
+                nouns.get(name).copied().unwrap_or("PR"),
+            )),
+            _ if round.excluded.contains(name) => Some(ProjectMessage {
+                round: RoundId::new(&round.id),
+                project: name.clone(),
+                branch: None,
+                change_request: None,
+                result: ProjectResult::Skipped {
+                    reason: "left out with --skip".to_owned(),
+                },
+                upgrades: UpgradeCounts::default(),
+            }),
+            _ => None,
         })
-        .chain(round.excluded.iter().map(|name| ProjectMessage {
-            round: RoundId::new(&round.id),
-            project: name.clone(),
-            branch: None,
-            change_request: None,
-            result: ProjectResult::Skipped {
-                reason: "left out with --skip".to_owned(),
-            },
-            upgrades: UpgradeCounts::default(),
-        }))
         .collect()
 }
 

@@ -1,0 +1,131 @@
+//! `maintain doctor`.
+
+use std::path::Path;
+
+use upkeep_chat::{SlackChat, SlackConfig};
+use upkeep_cli::{Exit, GlobalArgs, Output, Report};
+use upkeep_config::ChatKind;
+use upkeep_maintain::doctor::{self, Check, DoctorRequest, Verdict};
+
+use crate::wiring::{self, Tokens};
+
+/// Options of `maintain doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Only these projects (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "PROJECT")]
+    pub only: Vec<String>,
+}
+
+/// Runs `maintain doctor`.
+#[allow(clippy::print_stdout)] // The checks are the command's data.
+pub async fn run(
+    config_path: &Path,
+    tokens: &Tokens,
+    global: &GlobalArgs,
+    args: DoctorArgs,
+) -> Result<Exit, Report> {
+    let config = wiring::load_config(config_path)?;
+    let maintain = wiring::maintain_section(&config)?;
+    let (selected, _) =
+        upkeep_maintain::select(&maintain, &args.only, &[]).map_err(Report::user)?;
+    let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
+    let projects = wiring::project_setups(&config, &resolved, tokens).await?;
+    let today = chrono::Local::now().date_naive();
+    let mut checks = doctor::check_projects(&DoctorRequest {
+        projects,
+        cache: maintain.paths.cache.clone(),
+        branch: upkeep_maintain::branch_name(&maintain, today),
+    })
+    .await;
+    checks.extend(chat_checks(&maintain, tokens).await);
+    if global.output == Output::Json {
+        upkeep_cli::print_json(&checks).map_err(Report::failure)?;
+    } else {
+        print!("{}", doctor::render_text(&checks));
+    }
+    Ok(if checks.iter().any(|c| c.verdict == Verdict::Fail) {
+        Exit::Partial
+    } else {
+        Exit::Success
+    })
+}
+
+async fn chat_checks(maintain: &upkeep_config::MaintainConfig, tokens: &Tokens) -> Vec<Check> {
+    if maintain.chat.kind == ChatKind::Console {
+        return vec![Check::global(
+            "chat",
+            Verdict::Ok,
+            "console (messages are printed; set [maintain.chat] kind = \"slack\" to post)"
+                .to_owned(),
+            None,
+        )];
+    }
+    let Some(token) = tokens.slack() else {
+        return vec![Check::global(
+            "slack token",
+            Verdict::Fail,
+            "SLACK_API_TOKEN is not set".to_owned(),
+            Some("export SLACK_API_TOKEN=xoxb-… (a bot token)".to_owned()),
+        )];
+    };
+    let Some(channel) = maintain.chat.channel.clone() else {
+        return vec![Check::global(
+            "slack channel",
+            Verdict::Fail,
+            "no channel configured".to_owned(),
+            Some("set [maintain.chat] channel".to_owned()),
+        )];
+    };
+    let mut config = SlackConfig::new(token, channel.clone());
+    if let Some(url) = &tokens.slack_api_url {
+        url.clone_into(&mut config.api_url);
+    }
+    let slack = match SlackChat::new(config) {
+        Ok(s) => s,
+        Err(e) => return vec![Check::global("slack", Verdict::Fail, e.to_string(), None)],
+    };
+    let mut out = Vec::new();
+    match slack.auth_test().await {
+        Ok(info) => {
+            let missing = info.missing_scopes();
+            out.push(if missing.is_empty() {
+                Check::global(
+                    "slack token",
+                    Verdict::Ok,
+                    format!("workspace {}", info.team),
+                    None,
+                )
+            } else {
+                Check::global(
+                    "slack token scopes",
+                    Verdict::Fail,
+                    format!("missing {}", missing.join(", ")),
+                    Some("add the scopes to the Slack app and reinstall it".to_owned()),
+                )
+            });
+        }
+        Err(e) => out.push(Check::global(
+            "slack token",
+            Verdict::Fail,
+            e.to_string(),
+            Some("check SLACK_API_TOKEN".to_owned()),
+        )),
+    }
+    let probe = upkeep_chat::RoundId::new("doctor-probe");
+    match upkeep_chat::ChatThreads::read_round_status(&slack, &probe).await {
+        Ok(_) => out.push(Check::global(
+            "slack channel",
+            Verdict::Ok,
+            format!("{channel} is readable"),
+            None,
+        )),
+        Err(e) => out.push(Check::global(
+            "slack channel",
+            Verdict::Fail,
+            e.to_string(),
+            Some(format!("invite the bot to {channel} (/invite @yourbot)")),
+        )),
+    }
+    out
+}

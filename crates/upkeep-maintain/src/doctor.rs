@@ -1,0 +1,304 @@
+//! `maintain doctor`: does each project follow the convention the round relies on?
+//!
+//! Checks, per project, what a round would trip over, and says how to fix it: the
+//! repository is reachable with the configured credentials, its base branch exists, the
+//! forge API answers for it with the token, and the `make` targets of the three steps
+//! exist (`make -n <target>` in a fresh clone). Checks of the chat are done by the binary,
+//! which holds the concrete adapter.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::round::ProjectSetup;
+use crate::step::{StepEnd, StepSpec, run_step};
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Fine.
+    Ok,
+    /// Works, but worth a look.
+    Warn,
+    /// A round would fail here.
+    Fail,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// The project, or `None` for checks of the whole setup (chat).
+    pub project: Option<String>,
+    /// What was checked.
+    pub check: String,
+    /// The outcome.
+    pub verdict: Verdict,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    /// A check of the whole setup.
+    #[must_use]
+    pub fn global(check: &str, verdict: Verdict, detail: String, fix: Option<String>) -> Self {
+        Self {
+            project: None,
+            check: check.to_owned(),
+            verdict,
+            detail,
+            fix,
+        }
+    }
+}
+
+/// Input to [`check_projects`].
+pub struct DoctorRequest {
+    /// The projects to check.
+    pub projects: Vec<ProjectSetup>,
+    /// Where their clones are cached (`<cache>/<project>`).
+    pub cache: PathBuf,
+    /// The maintenance branch of today's round (to query change requests by).
+    pub branch: String,
+}
+
+fn check(
+    project: &str,
+    name: &str,
+    verdict: Verdict,
+    detail: impl Into<String>,
+    fix: Option<&str>,
+) -> Check {
+    Check {
+        project: Some(project.to_owned()),
+        check: name.to_owned(),
+        verdict,
+        detail: detail.into(),
+        fix: fix.map(str::to_owned),
+    }
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Checks every project; one project's problems never hide another's.
+#[allow(clippy::too_many_lines)] // A flat list of checks reads best in one place.
+pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
+    let mut out = Vec::new();
+    for setup in &req.projects {
+        let p = &setup.project;
+        let name = p.name.as_str();
+        // 1. Reachable with the credentials, and the base branch is there.
+        let refs = {
+            let (url, creds) = (p.remote.url.clone(), setup.credentials.clone());
+            tokio::task::spawn_blocking(move || upkeep_git::ls_remote(&url, &creds)).await
+        };
+        match refs {
+            Ok(Ok(refs)) => {
+                out.push(check(
+                    name,
+                    "repository reachable",
+                    Verdict::Ok,
+                    p.remote.url.clone(),
+                    None,
+                ));
+                let base_ref = format!("refs/heads/{}", p.base_branch);
+                if refs.iter().any(|(r, _)| *r == base_ref) {
+                    out.push(check(
+                        name,
+                        "base branch exists",
+                        Verdict::Ok,
+                        p.base_branch.clone(),
+                        None,
+                    ));
+                } else {
+                    out.push(check(
+                        name,
+                        "base branch exists",
+                        Verdict::Fail,
+                        format!("no branch `{}` on the remote", p.base_branch),
+                        Some("set `base_branch` for the project (or [maintain] base_branch)"),
+                    ));
+                }
+            }
+            Ok(Err(e)) => {
+                out.push(check(
+                    name,
+                    "repository reachable",
+                    Verdict::Fail,
+                    chain(&e),
+                    Some("check `repo`, and that the token (GITHUB_TOKEN / GITLAB_TOKEN) can read it"),
+                ));
+                continue;
+            }
+            Err(e) => {
+                out.push(check(
+                    name,
+                    "repository reachable",
+                    Verdict::Fail,
+                    e.to_string(),
+                    None,
+                ));
+                continue;
+            }
+        }
+
+        // 2. The forge API answers for this repository with the token.
+        match setup.forge.branch_tip(&setup.repo, &p.base_branch).await {
+            Ok(_) => match setup
+                .forge
+                .find_open_change_request(&setup.repo, &req.branch)
+                .await
+            {
+                Ok(_) => out.push(check(
+                    name,
+                    "forge API",
+                    Verdict::Ok,
+                    format!("{} answers for {}", setup.forge.kind(), setup.repo),
+                    None,
+                )),
+                Err(e) => out.push(check(
+                    name,
+                    "forge API",
+                    Verdict::Fail,
+                    format!("cannot list change requests: {}", chain(&e)),
+                    Some("the token needs the `repo` scope (GitHub) or `api` (GitLab)"),
+                )),
+            },
+            Err(e) => out.push(check(
+                name,
+                "forge API",
+                Verdict::Fail,
+                chain(&e),
+                Some("check the token and the project's `forge` / `api_url`"),
+            )),
+        }
+
+        // 3. The make targets exist.
+        let dir = req.cache.join(name);
+        let synced = {
+            let (url, dir, base, creds) = (
+                p.remote.url.clone(),
+                dir.clone(),
+                p.base_branch.clone(),
+                setup.credentials.clone(),
+            );
+            tokio::task::spawn_blocking(move || upkeep_git::ensure_clone(&url, &dir, &base, &creds))
+                .await
+        };
+        if !matches!(synced, Ok(Ok(_))) {
+            let detail = match synced {
+                Ok(Err(e)) => chain(&e),
+                Err(e) => e.to_string(),
+                Ok(Ok(_)) => String::new(),
+            };
+            out.push(check(
+                name,
+                "make targets",
+                Verdict::Fail,
+                format!("cannot clone: {detail}"),
+                None,
+            ));
+            continue;
+        }
+        for (step, cmd) in [
+            ("upgrade", &p.upgrade),
+            ("build", &p.build),
+            ("test", &p.test),
+        ] {
+            let words: Vec<&str> = cmd.command.split_whitespace().collect();
+            let ["make", target] = words.as_slice() else {
+                out.push(check(
+                    name,
+                    &format!("`{step}` step"),
+                    Verdict::Ok,
+                    format!("custom command `{}` (not checked)", cmd.command),
+                    None,
+                ));
+                continue;
+            };
+            let target = *target;
+            let spec = StepSpec {
+                name: format!("doctor-{step}"),
+                command: format!("make -n {target}"),
+                dir: dir.clone(),
+                env: p.env.clone(),
+                timeout: Duration::from_secs(30),
+                log: req.cache.join(format!("{name}.doctor-{step}.log")),
+            };
+            let outcome = run_step(&spec, &CancellationToken::new()).await;
+            let _ = std::fs::remove_file(&spec.log);
+            match outcome {
+                Ok(o) if o.end == StepEnd::Passed => out.push(check(
+                    name,
+                    &format!("make {target}"),
+                    Verdict::Ok,
+                    "target exists",
+                    None,
+                )),
+                Ok(o) => out.push(check(
+                    name,
+                    &format!("make {target}"),
+                    Verdict::Fail,
+                    o.tail.lines().last().unwrap_or("make -n failed").to_owned(),
+                    Some(&format!(
+                        "add a `{target}:` target to the Makefile, or set steps.{step}.command for the project"
+                    )),
+                )),
+                Err(e) => out.push(check(name, &format!("make {target}"), Verdict::Fail, chain(&e), Some("is `make` installed?"))),
+            }
+        }
+    }
+    out
+}
+
+/// The checks as text: one line per check, with the fix under failures.
+#[must_use]
+pub fn render_text(checks: &[Check]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut current: Option<&str> = Some("\u{0}");
+    for c in checks {
+        if current != Some(c.project.as_deref().unwrap_or("")) {
+            current = Some(c.project.as_deref().unwrap_or(""));
+            let _ = writeln!(out, "{}", c.project.as_deref().unwrap_or("setup"));
+        }
+        let mark = match c.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+        };
+        let _ = writeln!(out, "  {mark}  {}: {}", c.check, c.detail);
+        if let Some(fix) = &c.fix
+            && c.verdict != Verdict::Ok
+        {
+            let _ = writeln!(out, "        fix: {fix}");
+        }
+    }
+    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if failed == 0 {
+            "Everything a round needs is in place.".to_owned()
+        } else {
+            format!("{failed} problem(s) to fix before the next round.")
+        }
+    );
+    out
+}
