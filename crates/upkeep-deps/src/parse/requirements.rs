@@ -178,9 +178,13 @@ fn parse_line(ctx: &Ctx<'_>, line_no: usize, line: &str) -> Result<Option<Packag
             direct: None,
         }));
     }
-    if line.starts_with('-') {
+    if let Some(option) = line.strip_prefix('-') {
         // -r, -c, -i, --index-url, --find-links, --no-binary and friends.
-        return Ok(None);
+        let option = option.strip_prefix('-').unwrap_or(option);
+        if option.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Ok(None);
+        }
+        return Err(ctx.error_line(line_no, format!("not an option: `{line}`")));
     }
     let line = without_options(line);
     if line.is_empty() {
@@ -220,7 +224,10 @@ fn parse_line(ctx: &Ctx<'_>, line_no: usize, line: &str) -> Result<Option<Packag
             direct: None,
         }));
     }
-    if !spec.is_empty() && !spec.starts_with(['=', '<', '>', '!', '~', '(']) {
+    let operator = ["===", "==", "!=", "<=", ">=", "~=", "<", ">", "("]
+        .iter()
+        .any(|op| spec.starts_with(op));
+    if !spec.is_empty() && !operator {
         return Err(ctx.error_line(
             line_no,
             format!("unexpected `{spec}` after the name `{name}`"),

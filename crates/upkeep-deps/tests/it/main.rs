@@ -2,3 +2,5 @@
 //! revisions, and robustness against hostile input.
 
 mod fixtures;
+mod robustness;
+mod tree;
