@@ -3,6 +3,7 @@
 
 mod board_cmd;
 mod demo_cmd;
+mod deps_cmd;
 mod doctor_cmd;
 mod progress;
 mod run_cmd;
@@ -44,6 +45,8 @@ enum Command {
     Doctor(doctor_cmd::DoctorArgs),
     /// Run a real round on three throwaway sample projects (no tokens, no network).
     Demo(demo_cmd::DemoArgs),
+    /// Dependency changes between two lockfiles or two directories.
+    Deps(deps_cmd::DepsArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,5 +81,6 @@ fn dispatch(cli: Cli) -> Result<Exit, Report> {
             runtime.block_on(doctor_cmd::run(&cli.config, &cli.tokens, &cli.global, args))
         }
         Command::Demo(args) => runtime.block_on(demo_cmd::run(&cli.global, args)),
+        Command::Deps(args) => deps_cmd::run(args, cli.global.output),
     }
 }
