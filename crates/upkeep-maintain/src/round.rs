@@ -200,24 +200,8 @@ struct Ctx {
 pub async fn run_round(round: Round) -> Result<RoundReport> {
     let journal_dir = round.config.paths.journal.clone();
     let journal_file = journal::journal_path(&journal_dir, &round.id);
-    let earlier = if round.dry_run {
-        None
-    } else {
-        tokio::task::spawn_blocking({
-            let f = journal_file.clone();
-            move || journal::load(&f)
-        })
-        .await
-        .map_err(|e| Error::Task(e.to_string()))??
-    };
     let mut warnings = Vec::new();
-    let mut journal_state = earlier.unwrap_or_else(|| Journal::new(&round.id, round.date));
-    if journal_state.date != round.date {
-        warnings.push(format!(
-            "the journal of round {} was started on {}; using that date for branch names",
-            round.id, journal_state.date
-        ));
-    }
+    let mut journal_state = load_journal(&round, &journal_file, &mut warnings).await?;
     let date = journal_state.date;
 
     let (to_run, already_done) = plan(&round, &mut journal_state, &mut warnings).await;
@@ -311,6 +295,32 @@ pub async fn run_round(round: Round) -> Result<RoundReport> {
         messages,
         warnings,
     })
+}
+
+/// The round's journal from an earlier run, or a fresh one (always fresh in a dry-run).
+async fn load_journal(
+    round: &Round,
+    journal_file: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Journal> {
+    let earlier = if round.dry_run {
+        None
+    } else {
+        tokio::task::spawn_blocking({
+            let f = journal_file.to_owned();
+            move || journal::load(&f)
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??
+    };
+    let journal_state = earlier.unwrap_or_else(|| Journal::new(&round.id, round.date));
+    if journal_state.date != round.date {
+        warnings.push(format!(
+            "the journal of round {} was started on {}; using that date for branch names",
+            round.id, journal_state.date
+        ));
+    }
+    Ok(journal_state)
 }
 
 /// Which projects run now, and which finished in an earlier run of the round. Projects

@@ -1,5 +1,6 @@
 //! Integration tests of the maintenance round: real bare repositories, real Makefiles,
 //! real `make`, the local forge and the console chat (and the HTTP fakes where noted).
 
+mod fakes;
 mod local;
 mod support;

@@ -1,0 +1,355 @@
+//! Rounds through the real GitHub and Slack adapters, pointed at the testkit fakes:
+//! real bare repositories (the fake GitHub's own), real Makefiles, real `make`.
+
+use std::fmt::Write as _;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use upkeep_chat::{ChatThreads, SlackChat, SlackConfig};
+use upkeep_config::Config;
+use upkeep_forge::github::GitHub;
+use upkeep_forge::retry::RetryPolicy;
+use upkeep_forge::{Forge, RepoId};
+use upkeep_git::{Author, Credentials};
+use upkeep_maintain::board::{self, BoardRequest};
+use upkeep_maintain::{CancellationToken, NoProgress, ProjectSetup, Round, RoundReport, Status};
+use upkeep_testkit::faults::{Endpoint, Fault};
+use upkeep_testkit::github::FakeGitHub;
+use upkeep_testkit::slack::{FAKE_CHANNEL, FAKE_TOKEN, FakeSlack};
+
+use crate::support::{BRANCH, REQUIREMENTS, Sample, date, row};
+
+struct Hosted {
+    github: FakeGitHub,
+    slack: FakeSlack,
+    samples: Vec<Sample>,
+    state: tempfile::TempDir,
+}
+
+fn makefile(s: &Sample) -> String {
+    format!(
+        ".PHONY: upgrade build test\nupgrade:\n\t{}\nbuild:\n\t{}\ntest:\n\t{}\n",
+        s.upgrade, s.build, s.test
+    )
+}
+
+impl Hosted {
+    async fn new(samples: Vec<Sample>) -> Self {
+        upkeep_testkit::init_tracing();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let github = FakeGitHub::start().await;
+        let slack = FakeSlack::start().await;
+        let state = tempfile::tempdir().unwrap();
+        for s in &samples {
+            let bare = github.create_repo(&format!("team/{}", s.name));
+            Self::push_main(&state, &bare, s);
+        }
+        Self {
+            github,
+            slack,
+            samples,
+            state,
+        }
+    }
+
+    /// Puts the project's Makefile and lockfile on the fake repository's `main`.
+    fn push_main(state: &tempfile::TempDir, bare: &std::path::Path, s: &Sample) {
+        use upkeep_testkit::git::git;
+        let work = state
+            .path()
+            .join(format!("seed-{}-{}", s.name, rand_suffix()));
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["clone", "--quiet", &bare.to_string_lossy(), "."]);
+        std::fs::write(work.join("Makefile"), makefile(s)).unwrap();
+        std::fs::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
+        git(&work, &["add", "."]);
+        git(
+            &work,
+            &["commit", "--quiet", "--allow-empty", "-m", "project files"],
+        );
+        git(
+            &work,
+            &["push", "--quiet", "origin", "HEAD:refs/heads/main"],
+        );
+    }
+
+    fn set_makefile(&self, s: &Sample) {
+        let bare = self.github.repo_path(&format!("team/{}", s.name));
+        Self::push_main(&self.state, &bare, s);
+    }
+
+    fn forge(&self) -> Arc<dyn Forge> {
+        Arc::new(
+            GitHub::new(
+                &self.github.url(),
+                SecretString::from("ghp_fake_token".to_owned()),
+                RetryPolicy::fast(),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn chat(&self) -> Arc<SlackChat> {
+        let mut config = SlackConfig::new(SecretString::from(FAKE_TOKEN.to_owned()), FAKE_CHANNEL);
+        config.api_url = self.slack.api_url();
+        config.post_interval = std::time::Duration::ZERO;
+        config.backoff = std::time::Duration::from_millis(10);
+        Arc::new(SlackChat::new(config).unwrap())
+    }
+
+    fn config(&self) -> upkeep_config::MaintainConfig {
+        let mut text = String::from("state_dir = \"state\"\n[maintain]\n");
+        for s in &self.samples {
+            let path = self.github.repo_path(&format!("team/{}", s.name));
+            let _ = write!(
+                text,
+                "[[maintain.projects]]\nname = \"{}\"\nrepo = \"{}\"\n",
+                s.name,
+                path.display()
+            );
+        }
+        Config::from_str(
+            &text,
+            &self.state.path().join("upkeep.toml"),
+            std::iter::empty::<(String, String)>(),
+        )
+        .unwrap()
+        .maintain()
+        .unwrap()
+        .clone()
+    }
+
+    fn setups(&self, config: &upkeep_config::MaintainConfig) -> Vec<ProjectSetup> {
+        let forge = self.forge();
+        config
+            .resolved_projects()
+            .into_iter()
+            .map(|project| ProjectSetup {
+                repo: RepoId::new(format!("team/{}", project.name)),
+                project,
+                forge: forge.clone(),
+                credentials: Credentials::none(),
+            })
+            .collect()
+    }
+
+    fn round(&self) -> Round {
+        let config = self.config();
+        Round {
+            id: "2026-11-22".to_owned(),
+            date: date(),
+            projects: self.setups(&config),
+            config: Arc::new(config),
+            excluded: Vec::new(),
+            jobs: NonZeroUsize::new(2).unwrap(),
+            dry_run: false,
+            retry_failed: false,
+            chat: self.chat() as Arc<dyn ChatThreads>,
+            progress: Arc::new(NoProgress),
+            cancel: CancellationToken::new(),
+            author: Author::new("upkeep", "upkeep@example.com"),
+        }
+    }
+
+    async fn run(&self) -> RoundReport {
+        upkeep_maintain::run_round(self.round()).await.unwrap()
+    }
+
+    fn pulls(&self, name: &str) -> usize {
+        self.github.pulls(&format!("team/{name}")).len()
+    }
+
+    fn top_level(&self) -> Vec<upkeep_testkit::slack::FakeMessage> {
+        self.slack.top_level(FAKE_CHANNEL)
+    }
+
+    fn journal_file(&self) -> std::path::PathBuf {
+        self.state.path().join("state/journal/2026-11-22.json")
+    }
+
+    fn board_request(&self) -> BoardRequest {
+        let config = self.config();
+        BoardRequest {
+            round: "2026-11-22".to_owned(),
+            branch: BRANCH.to_owned(),
+            projects: self.setups(&config),
+            journal: upkeep_maintain::journal::load(&self.journal_file()).unwrap(),
+            chat: self.chat() as Arc<dyn ChatThreads>,
+            legend: config.chat.reactions.clone(),
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn failing(name: &str) -> Sample {
+    let mut s = Sample::green(name);
+    s.test = "echo 'AssertionError: boom'; exit 1".into();
+    s
+}
+
+#[tokio::test]
+async fn round_opens_pull_requests_and_posts_threads_on_github_and_slack() {
+    let hosted = Hosted::new(vec![
+        Sample::green("signals"),
+        Sample::up_to_date("dashboard"),
+        failing("billing"),
+    ])
+    .await;
+    let report = hosted.run().await;
+    assert_eq!(row(&report, "signals").status, Status::Changed);
+    assert_eq!(row(&report, "dashboard").status, Status::Unchanged);
+    assert_eq!(row(&report, "billing").status, Status::Failed);
+
+    let pulls = hosted.github.pulls("team/signals");
+    assert_eq!(pulls.len(), 1);
+    let body = pulls[0].body.clone().unwrap_or_default();
+    assert!(body.contains("django"), "{body}");
+    assert_eq!(hosted.pulls("dashboard") + hosted.pulls("billing"), 0);
+    let cr = row(&report, "signals").change_request.clone().unwrap();
+    assert_eq!(cr.number, pulls[0].number);
+
+    // One summary and one message per project; the failed one has :boom: and its log tail.
+    let top = hosted.top_level();
+    assert_eq!(top.len(), 4, "{top:#?}");
+    let billing = top.iter().find(|m| m.text.contains("billing")).unwrap();
+    assert!(
+        billing.reactions.iter().any(|(name, _)| name == "boom"),
+        "{billing:?}"
+    );
+    let replies = hosted.slack.replies(FAKE_CHANNEL, &billing.ts);
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.text.contains("AssertionError: boom")),
+        "{replies:#?}"
+    );
+}
+
+#[tokio::test]
+async fn rerun_without_journal_duplicates_no_pull_request_or_thread() {
+    let hosted = Hosted::new(vec![Sample::green("signals"), failing("billing")]).await;
+    hosted.run().await;
+    let messages = hosted.slack.messages(FAKE_CHANNEL).len();
+    std::fs::remove_file(hosted.journal_file()).unwrap();
+    let again = hosted.run().await;
+    assert_eq!(row(&again, "signals").status, Status::Changed);
+    assert_eq!(hosted.pulls("signals"), 1);
+    assert_eq!(hosted.top_level().len(), 3);
+    assert_eq!(hosted.slack.messages(FAKE_CHANNEL).len(), messages);
+}
+
+#[tokio::test]
+async fn forge_5xx_is_retried_and_the_round_recovers() {
+    let hosted = Hosted::new(vec![Sample::green("signals")]).await;
+    let create = Endpoint::post("/repos/{owner}/{repo}/pulls");
+    hosted
+        .github
+        .faults()
+        .script(create.clone(), 2, Fault::status(502));
+    let report = hosted.run().await;
+    assert_eq!(row(&report, "signals").status, Status::Changed);
+    assert_eq!(hosted.pulls("signals"), 1);
+    assert_eq!(hosted.github.faults().log().count(&create), 3);
+}
+
+#[tokio::test]
+async fn forge_down_fails_only_at_forge_and_a_rerun_finishes() {
+    let hosted = Hosted::new(vec![Sample::green("signals")]).await;
+    let create = Endpoint::post("/repos/{owner}/{repo}/pulls");
+    hosted
+        .github
+        .faults()
+        .script(create, 100, Fault::status(503));
+    let report = hosted.run().await;
+    let r = row(&report, "signals");
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.failed_stage(), Some(upkeep_maintain::FailedStage::Forge));
+    assert_eq!(hosted.pulls("signals"), 0);
+
+    hosted.github.faults().clear();
+    let mut round = hosted.round();
+    round.retry_failed = true;
+    let again = upkeep_maintain::run_round(round).await.unwrap();
+    assert_eq!(row(&again, "signals").status, Status::Changed);
+    assert_eq!(hosted.pulls("signals"), 1);
+    // The thread was updated in place, not posted twice.
+    assert_eq!(hosted.top_level().len(), 2);
+}
+
+#[tokio::test]
+async fn slack_429s_lose_and_double_nothing() {
+    let hosted = Hosted::new(vec![Sample::green("signals"), Sample::up_to_date("dash")]).await;
+    hosted.slack.rate_limit_next("chat.postMessage", 2, 1);
+    let report = hosted.run().await;
+    assert!(!report.has_failures(), "{}", report.render_text());
+    assert_eq!(hosted.top_level().len(), 3);
+    // Every post arrived exactly once, and the two refused attempts were sent again.
+    let posted = hosted.slack.messages(FAKE_CHANNEL).len();
+    assert_eq!(hosted.slack.calls("chat.postMessage"), posted + 2);
+}
+
+#[tokio::test]
+async fn the_skip_reaction_skips_a_project_in_the_running_round() {
+    let hosted = Hosted::new(vec![failing("billing")]).await;
+    hosted.run().await;
+    let billing = hosted
+        .top_level()
+        .into_iter()
+        .find(|m| m.text.contains("billing"))
+        .unwrap();
+    hosted
+        .slack
+        .react_as("U_ANN", FAKE_CHANNEL, &billing.ts, "x");
+    hosted.set_makefile(&Sample::green("billing"));
+    let mut round = hosted.round();
+    round.retry_failed = true;
+    let report = upkeep_maintain::run_round(round).await.unwrap();
+    let r = row(&report, "billing");
+    assert_eq!(r.status, Status::Skipped, "{r:?}");
+    assert_eq!(hosted.pulls("billing"), 0);
+}
+
+#[tokio::test]
+async fn sync_adds_what_the_forge_knows_once_and_status_shows_it() {
+    let hosted = Hosted::new(vec![Sample::green("signals")]).await;
+    let report = hosted.run().await;
+    let number = row(&report, "signals")
+        .change_request
+        .as_ref()
+        .unwrap()
+        .number;
+    hosted
+        .github
+        .add_review("team/signals", number, "ann", "APPROVED");
+
+    let first = board::sync(&hosted.board_request(), false).await;
+    assert!(first.problems.is_empty(), "{:?}", first.problems);
+    let added: Vec<&str> = first.added.iter().map(|a| a.reaction.as_str()).collect();
+    assert_eq!(added, ["white_check_mark"]);
+    let again = board::sync(&hosted.board_request(), false).await;
+    assert!(
+        again.added.is_empty(),
+        "sync must be idempotent: {:?}",
+        again.added
+    );
+
+    let _merge = hosted.github.merge_pull("team/signals", number);
+    let merged = board::sync(&hosted.board_request(), false).await;
+    let added: Vec<&str> = merged.added.iter().map(|a| a.reaction.as_str()).collect();
+    assert_eq!(added, ["twisted_rightwards_arrows"]);
+
+    let b = board::board(&hosted.board_request()).await;
+    let p = &b.projects[0];
+    assert_eq!(
+        p.change_request.as_ref().unwrap().state,
+        upkeep_forge::ChangeRequestState::Merged
+    );
+    assert_eq!(p.furthest_stage.as_deref(), Some("merged"));
+    assert_eq!(p.round_result.as_deref(), Some("changed"));
+}
