@@ -18,6 +18,23 @@
 //! limits, dropped connections) are retried by [`retry`] with backoff, jitter and the
 //! server's `Retry-After` / `x-ratelimit-reset`, under a per-host concurrency cap.
 
+//! # Opening a pull request on GitHub in ten lines
+//!
+//! ```no_run
+//! use secrecy::SecretString;
+//! use upkeep_forge::github::GitHub;
+//! use upkeep_forge::retry::RetryPolicy;
+//! use upkeep_forge::{ChangeRequestSpec, Forge, RepoId};
+//!
+//! # async fn demo(token: SecretString) -> upkeep_forge::Result<()> {
+//! // GitHub Enterprise: "https://github.example.com/api/v3".
+//! let github = GitHub::new("https://api.github.com", token, RetryPolicy::default())?;
+//! let spec = ChangeRequestSpec { head: "feature/bump".into(), base: "main".into(), title: "Bump deps".into(), ..Default::default() };
+//! let opened = github.upsert_change_request(&RepoId::new("acme/api"), &spec).await?;
+//! println!("{} #{} ({:?})", opened.change_request.url, opened.change_request.number, opened.action);
+//! # Ok(()) }
+//! ```
+//!
 //! # Opening a merge request on GitLab in ten lines
 //!
 //! ```no_run

@@ -679,11 +679,14 @@ fn user_json(base: &str, login: &str) -> Value {
     })
 }
 
+// One long literal of the fields GitHub sends; splitting it would only scatter them.
+#[allow(clippy::too_many_lines)]
 fn repo_json(base: &str, repo: &Repo) -> Value {
     let full = repo.full_name();
     let api = format!("{base}/repos/{full}");
     let mut owner = user_json(base, &repo.owner);
     owner["type"] = json!("Organization");
+    let owner_org = owner.clone();
     let mut value = json!({
         "id": repo.id,
         "node_id": node_id("R_", repo.id),
@@ -770,9 +773,20 @@ fn repo_json(base: &str, repo: &Repo) -> Value {
         "default_branch": "main",
         "permissions": {"admin": true, "maintain": true, "push": true, "triage": true, "pull": true},
         "network_count": 0,
-        "subscribers_count": 0
+        "subscribers_count": 0,
     });
-    for part in [urls, more] {
+    let settings = json!({
+        "allow_squash_merge": true,
+        "allow_merge_commit": true,
+        "allow_rebase_merge": true,
+        "allow_auto_merge": false,
+        "allow_update_branch": false,
+        "delete_branch_on_merge": false,
+        "use_squash_pr_title_as_default": false,
+        "temp_clone_token": "",
+        "organization": owner_org,
+    });
+    for part in [urls, more, settings] {
         if let (Some(first), Value::Object(part)) = (value.as_object_mut(), part) {
             first.extend(part);
         }
@@ -786,6 +800,28 @@ fn node_id(prefix: &str, id: u64) -> String {
 
 fn ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn team_json(base: &str, full_name: &str, slug: &str) -> Value {
+    let org = full_name.split('/').next().unwrap_or_default();
+    let id = slug
+        .bytes()
+        .fold(7000_u64, |h, b| h * 31 % 1_000_000 + u64::from(b));
+    json!({
+        "name": slug,
+        "id": id,
+        "node_id": node_id("T_", id),
+        "slug": slug,
+        "description": null,
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "url": format!("{base}/orgs/{org}/teams/{slug}"),
+        "html_url": format!("{base}/orgs/{org}/teams/{slug}"),
+        "members_url": format!("{base}/orgs/{org}/teams/{slug}/members{{/member}}"),
+        "repositories_url": format!("{base}/orgs/{org}/teams/{slug}/repos"),
+        "permission": "pull",
+        "parent": null
+    })
 }
 
 fn label_json(base: &str, repo: &Repo, name: &str) -> Value {
@@ -1247,10 +1283,16 @@ async fn github_headers(State(world): State<Shared>, request: Request, next: Nex
     response
 }
 
+/// `x-accepted-oauth-scopes` as GitHub sends it (checked against the recordings): reads
+/// want `repo` (statuses also accept `repo:status`); writes to git data want `repo`; most
+/// other writes (issues, labels, statuses, branch protection) say nothing.
 fn accepted_scopes(method: &Method, path: &str) -> &'static str {
-    if path.contains("/statuses") || path.ends_with("/status") {
+    let reading = method == Method::GET;
+    if path.contains("/protection") {
+        ""
+    } else if reading && (path.ends_with("/statuses") || path.ends_with("/status")) {
         "repo, repo:status"
-    } else if path.contains("/git/") || (path.contains("/pulls") && method != Method::GET) {
+    } else if reading || path.contains("/git/") || path.contains("/pulls") {
         "repo"
     } else {
         ""
@@ -2438,14 +2480,41 @@ async fn put_protection(State(world): S, UrlPath(params): P, body: Bytes) -> Res
             "checks": contexts.as_array().into_iter().flatten().map(|c| json!({"context": c, "app_id": null})).collect::<Vec<_>>(),
         });
     }
+    // Logins and team slugs come back expanded into objects, with URLs.
+    let base = world.base.clone();
+    let people = |value: &Value, url: &str| {
+        let users: Vec<Value> = strings(&value["users"])
+            .iter()
+            .map(|u| user_json(&base, u))
+            .collect();
+        let teams: Vec<Value> = strings(&value["teams"])
+            .iter()
+            .map(|slug| team_json(&base, &key, slug))
+            .collect();
+        json!({
+            "url": url,
+            "users_url": format!("{url}/users"),
+            "teams_url": format!("{url}/teams"),
+            "users": users,
+            "teams": teams,
+            "apps": [],
+        })
+    };
     if let Some(reviews) = body["required_pull_request_reviews"].as_object() {
         let mut r = Value::Object(reviews.clone());
         r["url"] = json!(format!("{url}/required_pull_request_reviews"));
+        if r.get("required_approving_review_count").is_none() {
+            r["required_approving_review_count"] = json!(1);
+        }
+        if let Some(dismissal) = reviews.get("dismissal_restrictions") {
+            r["dismissal_restrictions"] =
+                people(dismissal, &format!("{url}/dismissal_restrictions"));
+        }
         out["required_pull_request_reviews"] = r;
     }
-    if let Some(restrictions) = body["restrictions"].as_object() {
-        let mut r = Value::Object(restrictions.clone());
-        r["url"] = json!(format!("{url}/restrictions"));
+    if body["restrictions"].is_object() {
+        let mut r = people(&body["restrictions"], &format!("{url}/restrictions"));
+        r["apps_url"] = json!(format!("{url}/restrictions/apps"));
         out["restrictions"] = r;
     }
     let repo = world.repos.get_mut(&key).expect("known");

@@ -12,10 +12,10 @@ mod behaviour;
 
 #[cfg(feature = "github")]
 mod github;
+#[cfg(feature = "github")]
+mod recorded;
 
-// GitLab and local adapters: add `#[cfg(feature = "gitlab")] mod gitlab;` and
-// `#[cfg(feature = "local")] mod local;` here.
-#[cfg(feature = "local")]
-mod local;
 #[cfg(feature = "gitlab")]
 mod gitlab;
+#[cfg(feature = "local")]
+mod local;
