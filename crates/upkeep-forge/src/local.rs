@@ -27,9 +27,11 @@
 //!     <sha>.json    CI signals recorded for a commit: [{"name","state","url"}] (CheckRecord)
 //! ```
 //!
-//! A change request file looks like this; a person or a test may edit it (or call
-//! [`LocalForge::approve`], [`LocalForge::request_changes`], [`LocalForge::merge`],
-//! [`LocalForge::close`]):
+//! A change request file looks like this; a person or a test may edit it, or write a new
+//! one (or call [`LocalForge::approve`], [`LocalForge::request_changes`],
+//! [`LocalForge::merge`], [`LocalForge::close`]). The file name is the number: a file
+//! whose `number` disagrees with its name (a copy of `1.json` saved as `3.json`) is an
+//! error naming the file, never a reason to write to another record.
 //!
 //! ```json
 //! {

@@ -23,10 +23,12 @@ pub const CHECKS_DIR: &str = "checks";
 ///
 /// People and tests may edit these files by hand: every field but `number`, `title`,
 /// `head` and `base` may be left out. `state` accepts `open`, `approved`,
-/// `changes_requested`, `merged` and `closed`.
+/// `changes_requested`, `merged` and `closed`. The file name is the number: a file
+/// whose `number` says otherwise (a copy of another record, say) is refused with an
+/// error naming it, so that writing it back can never overwrite another record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeRequestRecord {
-    /// The change request's number (also the file name).
+    /// The change request's number; must match the file name.
     pub number: u64,
     /// Title, without any draft prefix.
     pub title: String,
@@ -155,10 +157,10 @@ pub(crate) fn read_all(dir: &Path) -> Result<Vec<ChangeRequestRecord>> {
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
             continue;
         };
-        if stem.parse::<u64>().is_err() {
+        let Ok(number) = stem.parse::<u64>() else {
             continue;
-        }
-        records.push(read_path(&entry.path())?);
+        };
+        records.push(read_path(&entry.path(), number)?);
     }
     records.sort_by_key(|r| r.number);
     Ok(records)
@@ -170,13 +172,31 @@ pub(crate) fn read_one(dir: &Path, number: u64) -> Result<Option<ChangeRequestRe
     if !path.exists() {
         return Ok(None);
     }
-    read_path(&path).map(Some)
+    read_path(&path, number).map(Some)
 }
 
-fn read_path(path: &Path) -> Result<ChangeRequestRecord> {
+/// Reads the record at `path`, which the file name says is change request `number`.
+fn read_path(path: &Path, number: u64) -> Result<ChangeRequestRecord> {
     let text =
         fs_err::read_to_string(path).map_err(io_error(format!("read {}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| parse_error(path, &e))
+    let record: ChangeRequestRecord =
+        serde_json::from_str(&text).map_err(|e| parse_error(path, &e))?;
+    // Records are written back to `<record.number>.json`: a copied file still naming
+    // its original would overwrite that one.
+    if record.number != number {
+        return Err(ForgeError::Io {
+            doing: format!("read {}", path.display()),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the file says it is change request #{}, but its name makes it #{number}: \
+                     set `number` to {number} or rename the file",
+                    record.number
+                ),
+            ),
+        });
+    }
+    Ok(record)
 }
 
 /// Where change request `number` lives.
@@ -184,7 +204,8 @@ pub(crate) fn record_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(CHANGE_REQUESTS_DIR).join(format!("{number}.json"))
 }
 
-/// Overwrites an existing record atomically.
+/// Overwrites an existing record atomically. `record` must have been read from (or
+/// created as) `<record.number>.json`, which [`read_one`] and [`read_all`] guarantee.
 pub(crate) fn write_record(dir: &Path, record: &ChangeRequestRecord) -> Result<()> {
     let path = record_path(dir, record.number);
     let bytes = to_json(record);
@@ -352,6 +373,20 @@ mod tests {
             [check(CheckState::Success)]
         );
         assert!(read_checks(dir.path(), "def").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_record_whose_number_is_not_its_file_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = record("a");
+        create_record(dir.path(), &mut a).unwrap();
+        std::fs::copy(record_path(dir.path(), 1), record_path(dir.path(), 3)).unwrap();
+        let err = read_one(dir.path(), 3).unwrap_err();
+        let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(text.contains("3.json"), "{text}");
+        assert!(text.contains("#1") && text.contains("#3"), "{text}");
+        assert!(read_all(dir.path()).is_err());
+        assert_eq!(read_one(dir.path(), 1).unwrap().unwrap().number, 1);
     }
 
     #[test]

@@ -135,6 +135,14 @@ async fn numbers_are_iids_not_global_ids_and_opened_reads_as_open() {
         .unwrap();
     assert_eq!(web.change_request.number, 1);
     assert_eq!(api.change_request.number, 1);
+    // A project can be named by its numeric id as well as by its path.
+    let by_id = h
+        .forge
+        .change_request(&RepoId::new(web_id.to_string()), 1)
+        .await
+        .unwrap();
+    assert_eq!(by_id.url, web.change_request.url);
+    assert_eq!(by_id.head_sha, h.fake.branch_tip(other, "feature"));
 
     let raw = &h.fake.merge_requests(PROJECT)[0];
     assert_eq!(raw["iid"], 1);

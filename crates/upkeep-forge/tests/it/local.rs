@@ -331,3 +331,37 @@ async fn a_records_root_holds_records_of_file_urls() {
     assert!(dir.join("change-requests/1.json").exists());
     assert!(!h.dir.path().join("api.git.upkeep").exists());
 }
+
+#[tokio::test]
+async fn a_copied_record_never_overwrites_the_original() {
+    let h = harness().await;
+    h.bare.commit_on("feature", "change");
+    h.forge
+        .upsert_change_request(&h.repo, &spec("feature"))
+        .await
+        .unwrap();
+    let crs = h.dir.path().join("api.git.upkeep/change-requests");
+    let original = std::fs::read_to_string(crs.join("1.json")).unwrap();
+    // The docs invite hand edits: a person copies #1 to start #3.
+    std::fs::copy(crs.join("1.json"), crs.join("3.json")).unwrap();
+
+    let err = h.forge.approve(&h.repo, 3, "ann").await.unwrap_err();
+    let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+    assert!(text.contains("3.json"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(crs.join("1.json")).unwrap(),
+        original,
+        "#1 must be untouched"
+    );
+
+    // Once the copy says which number it is, it is a change request of its own.
+    let mut json: serde_json::Value = serde_json::from_str(&original).unwrap();
+    json["number"] = 3.into();
+    std::fs::write(crs.join("3.json"), json.to_string()).unwrap();
+    let cr = h.forge.approve(&h.repo, 3, "ann").await.unwrap();
+    assert_eq!((cr.number, cr.state), (3, ChangeRequestState::Approved));
+    assert_eq!(
+        std::fs::read_to_string(crs.join("1.json")).unwrap(),
+        original
+    );
+}
