@@ -17,7 +17,9 @@ pub struct BranchesConfig {
     pub source: String,
     /// The branch moved, unless a repo sets its own `target`. Default `stable`.
     pub target: String,
-    /// Where clones of the repos are cached. Default `<state_dir>/cache`.
+    /// Where clones of the repos are cached (`<cache>/<repo>`). Default
+    /// `<state_dir>/cache/branches`, apart from `[maintain.paths] cache` so that the two
+    /// tools never share a work tree.
     pub cache: PathBuf,
     /// The repos, as `[[branches.repos]]` tables. They are moved in dependency order
     /// (`depends_on`), ties in file order.

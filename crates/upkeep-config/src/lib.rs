@@ -15,7 +15,9 @@
 //!   environment.
 //! - **Secrets never live in the file.** A string under a key like `token`, `password`
 //!   or `dsn` is rejected with the variable to use instead; [`Secrets`] holds
-//!   `SecretString`s.
+//!   `SecretString`s. The source line quoted under any error is redacted (values after
+//!   secret-looking keys, `user:pass@` in URLs), since a token can break the syntax or
+//!   a URL's validation long before it is recognised as a secret.
 //! - **The model is plain data** with documented fields and defaults (the reference in
 //!   `docs/configuration.md` follows these doc comments). What the loader works out —
 //!   absolute paths, each repo's [`Remote`] (forge kind, API URL, owner/name) — is
@@ -41,6 +43,7 @@ mod error;
 mod load;
 mod lock;
 mod maintain;
+mod redact;
 mod remote;
 mod secrets;
 mod suggest;

@@ -11,6 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Diagnostic, Error, Location, Result, Snippet};
+use crate::redact::{redact_line, redact_text};
 use crate::secrets::{env_var_for, looks_secret};
 use crate::suggest::{backticked, did_you_mean};
 use crate::validate::{KeyPath, Seg, validate};
@@ -60,19 +61,31 @@ impl Source<'_> {
             .to_owned();
         let end = floor_char_boundary(self.text, span.end.min(line_end).max(start));
         let width = self.text[start..end].chars().count().max(1);
-        (
-            Location::File {
-                path: self.path.to_owned(),
-                line,
-                column,
-            },
-            Some(Snippet {
+        let location = Location::File {
+            path: self.path.to_owned(),
+            line,
+            column,
+        };
+        // The line may hold a secret even when the problem is elsewhere in it (a token
+        // without quotes is a syntax error, `user:pass@` in a URL a validation error).
+        let snippet = match redact_line(&line_text) {
+            None => Snippet {
                 line_text,
                 line,
                 column,
                 width,
-            }),
-        )
+            },
+            Some(r) => {
+                let (column, width) = r.map_underline(column, width);
+                Snippet {
+                    line_text: r.text,
+                    line,
+                    column,
+                    width,
+                }
+            }
+        };
+        (location, Some(snippet))
     }
 
     fn diagnostic(
@@ -86,8 +99,8 @@ impl Source<'_> {
         Diagnostic {
             location,
             key,
-            message,
-            help,
+            message: redact_text(message),
+            help: help.map(redact_text),
             snippet,
         }
     }

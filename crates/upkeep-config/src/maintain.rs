@@ -410,7 +410,9 @@ impl ReactionLegend {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MaintainPaths {
-    /// Cached clones, one per project. Default `<state_dir>/cache`.
+    /// Cached clones, one per project (`<cache>/<project>`). Default
+    /// `<state_dir>/cache/maintain`, apart from `[branches] cache` so that the two tools
+    /// never share a work tree.
     pub cache: PathBuf,
     /// Step logs, `<logs>/<round>/<project>/<step>.log`. Default `<state_dir>/logs`.
     pub logs: PathBuf,

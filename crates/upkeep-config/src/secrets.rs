@@ -74,22 +74,74 @@ impl fmt::Debug for Secrets {
     }
 }
 
-/// Whether a key name looks like it holds a secret (`token`, `github_token`,
-/// `password`, `dsn`, …).
+/// Words that mark a key as holding a secret wherever they appear in its name.
+const SECRET_WORDS: [&str; 16] = [
+    "token",
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "dsn",
+    "apikey",
+    "credential",
+    "credentials",
+    "creds",
+    "authorization",
+    "bearer",
+    "webhook",
+    "cookie",
+    "privatekey",
+    "pat",
+];
+
+/// Two-word names that hold a secret (`api_key`, `private_key`, …) although neither word
+/// does alone.
+const SECRET_PAIRS: [(&str, &str); 6] = [
+    ("api", "key"),
+    ("private", "key"),
+    ("access", "key"),
+    ("secret", "key"),
+    ("signing", "key"),
+    ("auth", "key"),
+];
+
+/// Whether a key name looks like it holds a secret: `token`, `github_token`,
+/// `slackWebhookUrl`, `api-key`, `authorization`, … The name is split into words at
+/// `_`, `-`, `.`, blanks and lower-to-upper case changes; any word in
+/// [`SECRET_WORDS`] or adjacent pair in [`SECRET_PAIRS`] marks it. Erring towards
+/// "secret" only costs a refusal of a key that no section has anyway (a test checks
+/// that no real key is caught).
 pub(crate) fn looks_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase().replace('-', "_");
-    [
-        "token",
-        "password",
-        "passwd",
-        "secret",
-        "api_key",
-        "apikey",
-        "dsn",
-        "private_key",
-    ]
-    .iter()
-    .any(|s| k == *s || k.ends_with(&format!("_{s}")))
+    let words = words(key);
+    words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
+        || words
+            .windows(2)
+            .any(|p| SECRET_PAIRS.contains(&(p[0].as_str(), p[1].as_str())))
+}
+
+/// `slackWebhookURL` → `slack`, `webhook`, `url`; `api-key` → `api`, `key`.
+fn words(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// The variable to use instead of a secret at `path` (dotted key path, lowercase).
@@ -143,9 +195,30 @@ mod tests {
             "token",
             "github_token",
             "SLACK-TOKEN",
+            "GITHUB_PAT",
             "password",
+            "db_passwd",
+            "passphrase",
+            "ssh_key_passphrase",
             "dsn",
+            "sentry_dsn",
             "api_key",
+            "x-api-key",
+            "apiKey",
+            "APIKEY",
+            "private_key",
+            "privateKey",
+            "access_key_id",
+            "client_secret",
+            "authorization",
+            "Authorization",
+            "auth_header_bearer",
+            "bearer",
+            "webhook_url",
+            "slackWebhookUrl",
+            "credentials",
+            "aws_credentials_file",
+            "cookie",
         ] {
             assert!(looks_secret(k), "{k}");
         }
@@ -155,6 +228,13 @@ mod tests {
             "name",
             "sentry",
             "required_checks",
+            "path",
+            "key",
+            "keys",
+            "api_url",
+            "author",
+            "patch",
+            "passes",
         ] {
             assert!(!looks_secret(k), "{k}");
         }

@@ -317,7 +317,14 @@ fn maintain(p: &mut Problems, m: &mut MaintainConfig, base_dir: &Path, state_dir
         }
         check_env_names(p, &at.key("env"), &proj.env);
     }
-    absolutise(&mut m.paths.cache, base_dir, state_dir.join("cache"));
+    // Separate trees per tool: both join the project/repo name, and a maintain round
+    // resetting `cache/<name>` under a running move-branches (or the reverse) would
+    // destroy the other's work tree.
+    absolutise(
+        &mut m.paths.cache,
+        base_dir,
+        state_dir.join("cache").join("maintain"),
+    );
     absolutise(&mut m.paths.logs, base_dir, state_dir.join("logs"));
     absolutise(&mut m.paths.journal, base_dir, state_dir.join("journal"));
 }
@@ -470,7 +477,11 @@ fn branches(
             format!("`{}` cannot start a tag name", b.tagging.prefix),
         );
     }
-    absolutise(&mut b.cache, base_dir, state_dir.join("cache"));
+    absolutise(
+        &mut b.cache,
+        base_dir,
+        state_dir.join("cache").join("branches"),
+    );
 }
 
 /// A cycle among repos that topological sorting could not place, as names with the

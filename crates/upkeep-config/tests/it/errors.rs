@@ -135,3 +135,59 @@ fn env_override_of_unknown_project_lists_known_ones() {
 fn unknown_key_from_env_is_reported_against_the_variable() {
     insta::assert_snapshot!(error_of(PROJECT, &[("UPKEEP_MAINTAIN__JBOS", "4")]));
 }
+
+/// The repro of a review: a URL with credentials failed validation, and the quoted line
+/// showed the password.
+#[test]
+fn url_with_credentials_is_refused_without_echoing_them() {
+    let e = error_of(
+        "[lock]\nrepo = \"https://bot:hunter2SECRET@github.com/o/r\"\n",
+        &[],
+    );
+    assert!(!e.contains("hunter2SECRET"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+/// An unquoted token is a syntax error, found before any secret check: its line must be
+/// shown redacted all the same.
+#[test]
+fn unquoted_token_syntax_error_does_not_echo_it() {
+    let e = error_of("github_token = ghp_UNQUOTEDsecret123\n", &[]);
+    assert!(!e.contains("ghp_UNQUOTEDsecret123"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+/// Another problem on a line that also holds a secret (an inline table): the problem is
+/// shown, the secret is not.
+#[test]
+fn secret_in_an_inline_table_is_redacted_under_other_errors() {
+    let e = error_of(
+        "[maintain]\nchat = { kind = \"slak\", webhook_url = \"https://hooks.example/T0/B0/XyZsecret\" }\n",
+        &[],
+    );
+    assert!(!e.contains("XyZsecret"), "{e}");
+    assert!(e.contains("webhook_url"), "{e}");
+}
+
+/// A URL with credentials inside an array, on a line of its own, with an unrelated
+/// syntax error after it.
+#[test]
+fn credentials_in_a_multi_line_array_are_redacted() {
+    let e = error_of(
+        "[maintain]\nlabels = [\n  \"https://u:pw0rdSECRET@example.com/x\" \"missing comma\",\n]\n",
+        &[],
+    );
+    assert!(!e.contains("pw0rdSECRET"), "{e}");
+    assert!(e.contains("https://<redacted>@example.com/x"), "{e}");
+}
+
+/// Messages that echo a value (serde's "invalid type: string …") lose URL user-info too.
+#[test]
+fn messages_echoing_an_override_value_are_redacted() {
+    let e = error_of(
+        PROJECT,
+        &[("UPKEEP_MAINTAIN__JOBS", "https://u:envSECRET@example.com/")],
+    );
+    assert!(!e.contains("envSECRET"), "{e}");
+    assert!(e.contains("UPKEEP_MAINTAIN__JOBS"), "{e}");
+}

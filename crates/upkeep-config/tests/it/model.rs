@@ -23,11 +23,16 @@ fn defaults_fill_an_almost_empty_file() {
     assert_eq!(m.branch.render(d), "feature/maintenance-25-03-14");
     assert_eq!(m.chat.kind, ChatKind::Console);
     assert_eq!(m.chat.reactions.skip, "x");
-    assert_eq!(m.paths.cache, Path::new("/cfg/.upkeep/cache"));
+    assert_eq!(m.paths.cache, Path::new("/cfg/.upkeep/cache/maintain"));
     assert_eq!(m.paths.logs, Path::new("/cfg/.upkeep/logs"));
     assert_eq!(m.paths.journal, Path::new("/cfg/.upkeep/journal"));
     let b = c.branches().unwrap();
     assert_eq!((b.source.as_str(), b.target.as_str()), ("main", "stable"));
+    assert_eq!(b.cache, Path::new("/cfg/.upkeep/cache/branches"));
+    assert_ne!(
+        b.cache, m.paths.cache,
+        "maintain and move-branches must not share clones"
+    );
     assert!(b.ci.target_commits);
     assert!(b.sentry.is_none());
     assert!(c.lock().is_err());
@@ -95,7 +100,7 @@ repo = "https://gitlab.example.org/team/web"
         Some("https://gitlab.example.org")
     );
     assert_eq!(m.paths.logs, Path::new("/cfg/logs"));
-    assert_eq!(m.paths.cache, Path::new("/var/lib/upkeep/cache"));
+    assert_eq!(m.paths.cache, Path::new("/var/lib/upkeep/cache/maintain"));
 }
 
 #[test]
