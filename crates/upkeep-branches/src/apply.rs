@@ -497,7 +497,7 @@ pub async fn wait_green(
                 }
             }
             Ok(Err(e)) => {
-                tracing::warn!(repo = %spec.name, error = %e, "cannot read CI verdict; will retry")
+                tracing::warn!(repo = %spec.name, error = %e, "cannot read CI verdict; will retry");
             }
             Err(_) => {}
         }

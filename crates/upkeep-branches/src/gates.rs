@@ -9,9 +9,11 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt as _;
 use upkeep_forge::{CiVerdict, Forge, RepoId, Verdict};
+use upkeep_sentry::{IssueQuery, SentryClient, Window};
 
 use crate::model::RepoSpec;
 use crate::plan::{Plan, short};
@@ -378,22 +380,130 @@ fn tail(text: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The Sentry gate: no more than `threshold` new unresolved issues in `environment`
+/// within an absolute window.
+#[derive(Clone)]
+pub struct SentryGate {
+    /// The client (base URL, organisation, auth token).
+    pub client: SentryClient,
+    /// Project slugs.
+    pub projects: Vec<String>,
+    /// The environment whose issues count (`stage`).
+    pub environment: String,
+    /// How many new issues are tolerated.
+    pub threshold: u32,
+    /// Which issues are new.
+    pub window: SentryWindow,
+}
+
+impl std::fmt::Debug for SentryGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentryGate")
+            .field("org", &self.client.org())
+            .field("projects", &self.projects)
+            .field("environment", &self.environment)
+            .field("threshold", &self.threshold)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the Sentry gate's window starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentryWindow {
+    /// At the previous promotion in the history, or `fallback` before now without one.
+    SinceLastPromotion {
+        /// The window's length when the history has no promotion.
+        fallback: Duration,
+    },
+    /// This long before now.
+    Last(Duration),
+}
+
+/// What the gates need to know about the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateContext {
+    /// Now: the end of the Sentry window.
+    pub now: DateTime<Utc>,
+    /// When the previous promotion happened, from the history.
+    pub last_promotion: Option<DateTime<Utc>>,
+}
+
+/// Checks the Sentry gate: the issues first seen in the window, listed with links.
+pub async fn check_sentry(gate: &SentryGate, ctx: &GateContext) -> GateResult {
+    let window = match gate.window {
+        SentryWindow::SinceLastPromotion { fallback } => match ctx.last_promotion {
+            Some(from) if from <= ctx.now => Window { from, to: ctx.now },
+            _ => Window::ending_at(ctx.now, fallback),
+        },
+        SentryWindow::Last(d) => Window::ending_at(ctx.now, d),
+    };
+    let query = IssueQuery {
+        projects: gate.projects.clone(),
+        environment: gate.environment.clone(),
+        window,
+    };
+    let name = format!("sentry: {}", gate.environment);
+    match gate.client.gate(query, gate.threshold).await {
+        Ok(v) => GateResult {
+            name,
+            kind: GateKind::Sentry,
+            passed: v.passed,
+            summary: v.summary(),
+            evidence: v
+                .issues
+                .iter()
+                .map(|i| Evidence {
+                    text: format!(
+                        "{} {} ({} event(s), first seen {})",
+                        i.short_id,
+                        i.title,
+                        i.count,
+                        i.first_seen.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    url: Some(i.permalink.clone()),
+                })
+                .collect(),
+        },
+        Err(e) => GateResult {
+            name,
+            kind: GateKind::Sentry,
+            passed: false,
+            summary: format!("cannot query Sentry: {}", crate::apply::error_chain(&e)),
+            evidence: Vec::new(),
+        },
+    }
+}
+
 /// Every configured gate.
 #[derive(Debug, Clone, Default)]
 pub struct Gates {
     /// The CI gate.
     pub ci: CiGate,
+    /// The Sentry gate, when configured.
+    pub sentry: Option<SentryGate>,
     /// Command gates.
     pub commands: Vec<CommandGate>,
 }
 
 /// Evaluates every gate for `plan` concurrently; the report lists them in order (CI,
-/// commands). Gates are skipped when nothing would move.
-pub async fn evaluate(gates: &Gates, plan: &Plan, repos: &[RepoSpec]) -> GateReport {
+/// Sentry, commands). Gates are skipped when nothing would move.
+pub async fn evaluate(
+    gates: &Gates,
+    plan: &Plan,
+    repos: &[RepoSpec],
+    ctx: &GateContext,
+) -> GateReport {
     if plan.is_noop() {
         return GateReport::default();
     }
     let ci = check_ci(&gates.ci, plan, repos);
+    let sentry = async {
+        match &gates.sentry {
+            Some(g) => Some(check_sentry(g, ctx).await),
+            None => None,
+        }
+    };
     let commands = async {
         let mut out = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -407,7 +517,8 @@ pub async fn evaluate(gates: &Gates, plan: &Plan, repos: &[RepoSpec]) -> GateRep
         out.sort_by_key(|(i, _)| *i);
         out.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
     };
-    let (mut all, commands) = tokio::join!(ci, commands);
+    let (mut all, sentry, commands) = tokio::join!(ci, sentry, commands);
+    all.extend(sentry);
     all.extend(commands);
     GateReport { gates: all }
 }

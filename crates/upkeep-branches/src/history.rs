@@ -183,7 +183,8 @@ pub struct Appended {
     pub attempts: u32,
 }
 
-const MAX_ATTEMPTS: u32 = 5;
+/// Writers racing for the branch back off and retry this many times.
+const MAX_ATTEMPTS: u32 = 10;
 
 impl HistoryStore {
     /// Reads the whole history (empty when the branch or file does not exist yet).
@@ -235,6 +236,9 @@ impl HistoryStore {
                     ) =>
                 {
                     tracing::info!(attempt, url = %self.url, "history branch moved; refetching");
+                    // Jitter so racing writers don't collide again in lockstep.
+                    let ms = rand::random_range(20..120) * u64::from(attempt);
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
                 }
                 Err(e) => return Err(e),
             }

@@ -239,51 +239,11 @@ async fn plan_repo(
         .and_then(|l| l.to.clone())
         .unwrap_or_else(|| source_tip.clone());
 
-    let mut commits = Vec::new();
-    if to != from {
-        let cmp = spec
-            .forge
-            .compare(&spec.id, &from, &to)
-            .await
-            .map_err(|e| {
-                Error::forge(
-                    name,
-                    format!("compare `{}` with {}", spec.target, short(&to)),
-                    e,
-                )
-            })?;
-        if cmp.behind_by > 0 {
-            return Err(if cmp.ahead_by > 0 && requested.is_none() {
-                Error::Diverged {
-                    repo: name.to_owned(),
-                    target: spec.target.clone(),
-                    source_branch: spec.source.clone(),
-                    drift: cmp.behind_by,
-                }
-            } else {
-                Error::Backwards {
-                    repo: name.to_owned(),
-                    target: spec.target.clone(),
-                    from: from.clone(),
-                    to: to.clone(),
-                }
-            });
-        }
-        let bodies = local.as_ref().map(|l| &l.bodies);
-        commits = cmp
-            .commits
-            .iter()
-            .map(|c| {
-                let mut s = ShipCommit::from_forge(c);
-                if s.change_request.is_none()
-                    && let Some(body) = bodies.and_then(|b| b.get(&c.sha))
-                {
-                    s.change_request = change_request_number(&c.subject, body);
-                }
-                s
-            })
-            .collect();
-    }
+    let commits = if to == from {
+        Vec::new()
+    } else {
+        shipping_commits(spec, &from, &to, requested.is_some(), local.as_ref()).await?
+    };
     Ok(RepoPlan {
         name: name.to_owned(),
         repo: spec.id.to_string(),
@@ -301,6 +261,56 @@ async fn plan_repo(
         commits,
         depends_on: spec.depends_on.clone(),
     })
+}
+
+/// The commits `from..to` as the forge lists them, refusing a move that is not a
+/// fast-forward; bodies from the clone (when there is one) fill in GitLab's trailer.
+async fn shipping_commits(
+    spec: &RepoSpec,
+    from: &str,
+    to: &str,
+    overridden: bool,
+    local: Option<&LocalFacts>,
+) -> Result<Vec<ShipCommit>> {
+    let name = spec.name.as_str();
+    let cmp = spec.forge.compare(&spec.id, from, to).await.map_err(|e| {
+        Error::forge(
+            name,
+            format!("compare `{}` with {}", spec.target, short(to)),
+            e,
+        )
+    })?;
+    if cmp.behind_by > 0 {
+        return Err(if cmp.ahead_by > 0 && !overridden {
+            Error::Diverged {
+                repo: name.to_owned(),
+                target: spec.target.clone(),
+                source_branch: spec.source.clone(),
+                drift: cmp.behind_by,
+            }
+        } else {
+            Error::Backwards {
+                repo: name.to_owned(),
+                target: spec.target.clone(),
+                from: from.to_owned(),
+                to: to.to_owned(),
+            }
+        });
+    }
+    let bodies = local.map(|l| &l.bodies);
+    Ok(cmp
+        .commits
+        .iter()
+        .map(|c| {
+            let mut s = ShipCommit::from_forge(c);
+            if s.change_request.is_none()
+                && let Some(body) = bodies.and_then(|b| b.get(&c.sha))
+            {
+                s.change_request = change_request_number(&c.subject, body);
+            }
+            s
+        })
+        .collect())
 }
 
 /// What only a clone can tell: which commit an override names, commit bodies (for

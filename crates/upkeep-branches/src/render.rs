@@ -68,6 +68,31 @@ pub fn plan(plan: &Plan) -> String {
     out
 }
 
+/// A rollback plan: the move back and the commits withdrawn.
+#[must_use]
+pub fn rollback(plan: &Plan) -> String {
+    let mut out = String::new();
+    for r in &plan.repos {
+        let _ = writeln!(
+            out,
+            "{}: roll `{}` back {} → {}, withdrawing {} commit(s):",
+            r.name,
+            r.target,
+            short(&r.from),
+            short(&r.to),
+            r.commits.len()
+        );
+        for c in r.commits.iter().take(MAX_COMMITS) {
+            let _ = writeln!(out, "    {} {} ({})", short(&c.sha), c.subject, c.author);
+        }
+        if r.commits.len() > MAX_COMMITS {
+            let _ = writeln!(out, "    … and {} more", r.commits.len() - MAX_COMMITS);
+        }
+    }
+    let _ = writeln!(out, "\nplan digest: {}", plan.digest);
+    out
+}
+
 /// The gates with their evidence.
 #[must_use]
 pub fn gates(report: &GateReport) -> String {
