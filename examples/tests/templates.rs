@@ -178,3 +178,5 @@ fn dockerfile_is_multi_stage_and_non_root() {
         );
     }
 }
+
+mod manifest;
