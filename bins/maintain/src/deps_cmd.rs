@@ -74,12 +74,12 @@ pub fn run(args: DepsArgs, output: Output) -> Result<Exit, Report> {
     }
 }
 
-#[allow(clippy::print_stdout)] // Data goes to stdout at the binary edge.
+/// Writes the data to stdout; a closed pipe (`| head`) is not an error.
 fn print_stdout(text: &str) {
-    print!("{text}");
-    if !text.ends_with('\n') {
-        println!();
-    }
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let newline = if text.ends_with('\n') { "" } else { "\n" };
+    let _ = write!(stdout, "{text}{newline}").and_then(|()| stdout.flush());
 }
 
 /// Diffs two files or two directories and renders the report; the exit code is

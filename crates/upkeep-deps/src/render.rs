@@ -105,8 +105,16 @@ fn direct_label(direct: Option<bool>) -> &'static str {
     }
 }
 
-fn version_or_dash(v: Option<&str>) -> &str {
-    v.unwrap_or("—")
+/// A version for people: missing is a dash, and a digest is cut to 12 hex digits (as
+/// `docker images` shows them). JSON keeps the version as written.
+fn version_or_dash(v: Option<&str>) -> String {
+    let Some(v) = v else {
+        return "—".to_owned();
+    };
+    match v.find("sha256:") {
+        Some(i) if v.len() > i + 7 + 12 => format!("{}…", &v[..i + 7 + 12]),
+        _ => v.to_owned(),
+    }
 }
 
 fn error_line(e: &FileError) -> String {
@@ -150,8 +158,8 @@ pub fn render_markdown(report: &DiffReport) -> String {
                 out,
                 "| {} | {} → {} | {kind} | {} | {link} |",
                 escape_markdown(&c.name),
-                escape_markdown(version_or_dash(c.from.as_deref())),
-                escape_markdown(version_or_dash(c.to.as_deref())),
+                escape_markdown(&version_or_dash(c.from.as_deref())),
+                escape_markdown(&version_or_dash(c.to.as_deref())),
                 direct_label(c.direct),
             );
         }
@@ -173,7 +181,15 @@ pub fn render_text(report: &DiffReport) -> String {
     if report.is_empty() {
         out.push_str("no dependency changes\n");
     }
-    for lockfile in report.lockfiles.iter().filter(|l| !l.changes.is_empty()) {
+    for (i, lockfile) in report
+        .lockfiles
+        .iter()
+        .filter(|l| !l.changes.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
+            out.push('\n');
+        }
         let _ = writeln!(out, "{} ({})", lockfile.path, lockfile.ecosystem);
         let rows: Vec<[String; 4]> = lockfile
             .changes
@@ -216,6 +232,9 @@ pub fn render_text(report: &DiffReport) -> String {
         }
     }
     if !report.errors.is_empty() {
+        if !report.is_empty() {
+            out.push('\n');
+        }
         out.push_str("could not diff:\n");
         for e in &report.errors {
             let _ = writeln!(out, "  {}", error_line(e));
@@ -311,6 +330,17 @@ mod tests {
             ["direct", "from", "kind", "likely_breaking", "name", "to"]
         );
         assert_eq!(v["errors"][0]["line"], 3);
+    }
+
+    #[test]
+    fn digests_are_shortened_for_people() {
+        assert_eq!(
+            version_or_dash(Some(
+                "3.12@sha256:6ad5b696af3ca05a048bd29bf0f623040462638cb0b29c8d702cbb2805687388"
+            )),
+            "3.12@sha256:6ad5b696af3c…"
+        );
+        assert_eq!(version_or_dash(None), "—");
     }
 
     #[test]
