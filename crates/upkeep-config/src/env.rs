@@ -6,8 +6,13 @@
 //! `UPKEEP_BRANCHES__SENTRY__THRESHOLD=0` sets `branches.sentry.threshold`. An entry of
 //! an array of tables (`projects`, `repos`, …) is picked by its `name` (matched
 //! case-insensitively, `_` standing for `-`) or by its 0-based index:
-//! `UPKEEP_MAINTAIN__PROJECTS__MY_API__BASE_BRANCH=develop`. Variables without `__`
-//! (`UPKEEP_CONFIG`, `UPKEEP_TEST_LOG`) are not overrides.
+//! `UPKEEP_MAINTAIN__PROJECTS__MY_API__BASE_BRANCH=develop`.
+//!
+//! A variable without `__` is an override only when it names a top-level setting
+//! ([`TOP_LEVEL_KEYS`]): `UPKEEP_STATE_DIR=/var/lib/upkeep` sets `state_dir`. Every other
+//! such variable is left alone, because the tools and their tests have their own
+//! (`UPKEEP_CONFIG` names the file, `UPKEEP_TEST_LOG` switches test logging on, …) and
+//! these must never be taken for settings.
 //!
 //! Values are read as TOML values when they parse as one (`4`, `true`, `["a", "b"]`,
 //! `"quoted"`), otherwise as plain strings (`30m`, `develop`). To force a string that
@@ -22,6 +27,25 @@ use toml::de::{DeTable, DeValue};
 /// The prefix of override variables.
 pub const ENV_PREFIX: &str = "UPKEEP_";
 
+/// The top-level settings (keys outside any section) that a single-segment variable
+/// sets: `UPKEEP_STATE_DIR` → `state_dir`. Sections cannot be set whole.
+pub const TOP_LEVEL_KEYS: [&str; 1] = ["state_dir"];
+
+/// Variables of the `UPKEEP_` family that are never overrides, whatever keys are added
+/// at the top level: they configure the tools themselves.
+pub const NOT_OVERRIDES: [&str; 2] = ["UPKEEP_CONFIG", "UPKEEP_TEST_LOG"];
+
+/// Whether `var` is an override variable.
+fn is_override(var: &str) -> bool {
+    let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+        return false;
+    };
+    if NOT_OVERRIDES.contains(&var) {
+        return false;
+    }
+    rest.contains("__") || TOP_LEVEL_KEYS.contains(&rest.to_ascii_lowercase().as_str())
+}
+
 /// The override variables among `env`, sorted by name so that application order is
 /// deterministic.
 pub(crate) fn overrides<I, K, V>(env: I) -> Vec<(String, String)>
@@ -32,7 +56,7 @@ where
 {
     let mut v: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.as_ref().starts_with(ENV_PREFIX) && k.as_ref().contains("__"))
+        .filter(|(k, _)| is_override(k.as_ref()))
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
         .collect();
     v.sort();
@@ -184,20 +208,35 @@ mod tests {
     }
 
     #[test]
-    fn only_double_underscore_vars_are_overrides() {
+    fn overrides_are_nested_paths_or_top_level_keys() {
         let o = overrides([
             ("UPKEEP_CONFIG", "x"),
+            ("UPKEEP_TEST_LOG", "debug"),
+            ("UPKEEP_SLACK_API_URL", "http://127.0.0.1:1"),
+            ("UPKEEP_MAINTAIN", "x"),
             ("UPKEEP_B__X", "1"),
             ("UPKEEP_A__Y", "2"),
+            ("UPKEEP_STATE_DIR", "/s"),
             ("PATH", "/"),
         ]);
         assert_eq!(
             o,
             [
                 ("UPKEEP_A__Y".to_owned(), "2".to_owned()),
-                ("UPKEEP_B__X".to_owned(), "1".to_owned())
+                ("UPKEEP_B__X".to_owned(), "1".to_owned()),
+                ("UPKEEP_STATE_DIR".to_owned(), "/s".to_owned()),
             ]
         );
+        assert_eq!(key_path("UPKEEP_STATE_DIR").unwrap(), ["state_dir"]);
+    }
+
+    #[test]
+    fn tool_variables_stay_out_even_if_a_key_of_that_name_appears() {
+        for v in NOT_OVERRIDES {
+            let key = v[ENV_PREFIX.len()..].to_ascii_lowercase();
+            assert!(!TOP_LEVEL_KEYS.contains(&key.as_str()), "{v}");
+            assert!(!is_override(v), "{v}");
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub use branches::{
     HistoryConfig, NotifyConfig, SentryGate, SentryWindow, TaggingConfig, ValidationTarget,
     WaitConfig,
 };
-pub use env::ENV_PREFIX;
+pub use env::{ENV_PREFIX, NOT_OVERRIDES, TOP_LEVEL_KEYS};
 pub use error::{Diagnostic, Error, Location, Result, Snippet};
 pub use lock::{LockConfig, Preflight};
 pub use maintain::{

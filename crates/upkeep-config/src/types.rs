@@ -8,16 +8,26 @@ use serde::{Deserialize, Serialize};
 
 /// A positive duration written the human way: `"90s"`, `"30m"`, `"1h 30m"`, `"2d"`
 /// (units: `s`, `m`, `h`, `d`, `w`, and `ms`). Zero is rejected: a zero timeout or lease
-/// is always a mistake.
+/// is always a mistake. So is anything longer than [`HumanDuration::MAX`] (366 days):
+/// no timeout, lease or window is meant to be that long, and consumers add these to
+/// dates, where an absurd value (`"300000years"`) would overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct HumanDuration(Duration);
 
 impl HumanDuration {
-    /// Wraps a duration. Panics on zero: construct only from literals in code.
+    /// The longest duration accepted: 366 days.
+    pub const MAX: Duration = Duration::from_secs(366 * 24 * 3600);
+
+    /// Wraps a duration. Panics on zero or above [`Self::MAX`]: construct only from
+    /// literals in code.
     #[must_use]
     pub const fn from_secs(secs: u64) -> Self {
         assert!(secs > 0, "a HumanDuration is never zero");
+        assert!(
+            secs <= Self::MAX.as_secs(),
+            "a HumanDuration is at most 366 days"
+        );
         Self(Duration::from_secs(secs))
     }
 
@@ -44,6 +54,11 @@ impl FromStr for HumanDuration {
         if d.is_zero() {
             return Err(format!(
                 "duration `{s}` is zero; it must be greater than zero"
+            ));
+        }
+        if d > Self::MAX {
+            return Err(format!(
+                "duration `{s}` is too long; at most 366 days (\"366d\") is accepted"
             ));
         }
         Ok(Self(d))
@@ -340,6 +355,25 @@ mod tests {
         );
         assert!("0s".parse::<HumanDuration>().unwrap_err().contains("zero"));
         assert!("soon".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn durations_are_bounded_at_366_days() {
+        assert_eq!(
+            "366d".parse::<HumanDuration>().unwrap().get(),
+            HumanDuration::MAX
+        );
+        for absurd in ["367d", "300000years", "53w", "1y 2d"] {
+            let e = absurd.parse::<HumanDuration>().unwrap_err();
+            assert!(
+                e.contains("too long") && e.contains("366 days"),
+                "{absurd}: {e}"
+            );
+        }
+        // Whatever is accepted can be added to any date of this millennium.
+        let d = chrono::Duration::from_std(HumanDuration::MAX).unwrap();
+        let far = chrono::NaiveDate::from_ymd_opt(2999, 12, 31).unwrap();
+        assert!(far.checked_add_signed(d).is_some());
     }
 
     #[test]

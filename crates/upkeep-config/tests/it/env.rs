@@ -1,5 +1,6 @@
 //! `UPKEEP_…` overrides, passed in as a list (the process environment is never touched).
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::load_with;
@@ -94,6 +95,43 @@ fn secret_keys_are_refused_whatever_the_value_type() {
     let e = crate::error_of(BASE, &[("UPKEEP_MAINTAIN__GITHUB_TOKEN", "12345")]);
     assert!(
         e.contains("GITHUB_TOKEN in the environment") && !e.contains("12345"),
+        "{e}"
+    );
+}
+
+#[test]
+fn top_level_keys_are_set_by_single_segment_variables() {
+    let c = load_with(
+        BASE,
+        &[
+            ("UPKEEP_STATE_DIR", "/var/lib/upkeep"),
+            ("UPKEEP_CONFIG", "other.toml"),
+            ("UPKEEP_TEST_LOG", "debug"),
+            ("UPKEEP_SLACK_API_URL", "http://127.0.0.1:9"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.state_dir, Path::new("/var/lib/upkeep"));
+    let m = c.maintain().unwrap();
+    assert_eq!(m.paths.cache, Path::new("/var/lib/upkeep/cache/maintain"));
+    assert_eq!(m.paths.journal, Path::new("/var/lib/upkeep/journal"));
+}
+
+#[test]
+fn a_relative_state_dir_from_the_environment_is_anchored_at_the_file() {
+    let c = load_with(
+        "state_dir = \"elsewhere\"\n",
+        &[("UPKEEP_STATE_DIR", "state")],
+    )
+    .unwrap();
+    assert_eq!(c.state_dir, Path::new("/cfg/state"));
+}
+
+#[test]
+fn a_bad_top_level_value_names_the_variable() {
+    let e = crate::error_of(BASE, &[("UPKEEP_STATE_DIR", "[1, 2]")]);
+    assert!(
+        e.starts_with("environment variable UPKEEP_STATE_DIR: "),
         "{e}"
     );
 }

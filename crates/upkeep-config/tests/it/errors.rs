@@ -191,3 +191,10 @@ fn messages_echoing_an_override_value_are_redacted() {
     assert!(!e.contains("envSECRET"), "{e}");
     assert!(e.contains("UPKEEP_MAINTAIN__JOBS"), "{e}");
 }
+
+/// An absurd duration used to load and later overflow date arithmetic.
+#[test]
+fn absurd_duration_is_refused_with_the_limit() {
+    let text = format!("{PROJECT}steps.test.timeout = \"300000years\"\n");
+    insta::assert_snapshot!(error_of(&text, &[]));
+}
