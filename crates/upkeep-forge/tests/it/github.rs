@@ -642,3 +642,83 @@ async fn the_token_never_appears_in_errors_or_logs() {
     assert!(!logs.contains(TOKEN), "token in logs");
     assert!(!logs.contains(leaky), "token in logs");
 }
+
+#[tokio::test]
+async fn git_push_and_fetch_see_the_same_refs_as_the_api() {
+    use upkeep_testkit::git::git;
+    let h = harness().await;
+    let bare = h.fake.repo_path(REPO);
+    let dir = tempfile::tempdir().unwrap();
+    let url = bare.to_str().unwrap();
+    git(dir.path(), &["clone", "-q", url, "work"]);
+    let work = dir.path().join("work");
+    // A commit pushed with git is what the API reports.
+    git(
+        &work,
+        &["commit", "-q", "--allow-empty", "-m", "pushed by git"],
+    );
+    git(&work, &["push", "-q", "origin", "HEAD:refs/heads/stable"]);
+    let pushed = git(&work, &["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(
+        h.forge.branch_tip(&repo(), "stable").await.unwrap(),
+        Some(pushed.clone())
+    );
+    // A move through the API is what `git fetch` sees.
+    let main = h.fake.branch_tip(REPO, "main").unwrap();
+    h.forge
+        .move_branch(
+            &repo(),
+            &BranchMove {
+                branch: "stable".into(),
+                expected_old: pushed,
+                new: main.clone(),
+                allow_backwards: true,
+            },
+        )
+        .await
+        .unwrap();
+    git(&work, &["fetch", "-q", "origin"]);
+    assert_eq!(
+        git(&work, &["rev-parse", "origin/stable"]).trim(),
+        main.as_str()
+    );
+}
+
+#[tokio::test]
+async fn of_two_concurrent_moves_exactly_one_wins() {
+    let h = harness().await;
+    let old = h.fake.branch_tip(REPO, "main").unwrap();
+    h.fake.set_branch(REPO, "stable", &old);
+    let a = h.fake.commit(REPO, "a", "a");
+    let b = h.fake.commit(REPO, "b", "b");
+    // Latency makes both read the old tip before either mutates (likely, not required:
+    // the outcome must be the same either way).
+    h.fake
+        .faults()
+        .set_latency(std::time::Duration::from_millis(20));
+    let other = client(&h.fake, TOKEN);
+    let request = |new: &str| BranchMove {
+        branch: "stable".into(),
+        expected_old: old.clone(),
+        new: new.to_owned(),
+        allow_backwards: false,
+    };
+    let (request_a, request_b) = (request(&a), request(&b));
+    let repo = repo();
+    let (ra, rb) = tokio::join!(
+        h.forge.move_branch(&repo, &request_a),
+        other.move_branch(&repo, &request_b),
+    );
+    let tip = h.fake.branch_tip(REPO, "stable").unwrap();
+    match (ra, rb) {
+        (Ok(()), Err(ForgeError::BranchMoved { actual, .. })) => {
+            assert_eq!(tip, a);
+            assert_eq!(actual, Some(a));
+        }
+        (Err(ForgeError::BranchMoved { actual, .. }), Ok(())) => {
+            assert_eq!(tip, b);
+            assert_eq!(actual, Some(b));
+        }
+        other => panic!("expected one win and one BranchMoved, got {other:?}"),
+    }
+}
