@@ -33,6 +33,8 @@ pub(crate) struct Remote<'a> {
     scratch_path: PathBuf,
     refs: Option<HashMap<String, Oid>>,
     scratch: Option<Repo>,
+    /// Whether the scratch clone was brought up to date in this unit of work.
+    fetched: bool,
 }
 
 impl<'a> Remote<'a> {
@@ -52,6 +54,7 @@ impl<'a> Remote<'a> {
             scratch_path,
             refs: None,
             scratch: None,
+            fetched: false,
         }
     }
 
@@ -110,14 +113,16 @@ impl<'a> Remote<'a> {
     }
 
     /// Makes sure the scratch clone has every commit in `oids`, fetching all branches and
-    /// tags when one is missing.
+    /// tags when one is missing (at most once per unit of work).
     pub(crate) fn ensure_commits(&mut self, oids: &[Oid]) -> Result<()> {
         self.scratch()?;
         let has = |repo: &Repo, oid: &Oid| repo.git2().find_commit(*oid).is_ok();
         if oids.iter().all(|o| has(self.scratch_ref(), o)) {
             return Ok(());
         }
-        self.fetch_all()?;
+        if !self.fetched {
+            self.fetch_all()?;
+        }
         match oids.iter().find(|o| !has(self.scratch_ref(), o)) {
             Some(missing) => Err(self.not_found(format!("commit {missing} in {}", self.repo))),
             None => Ok(()),
@@ -129,11 +134,16 @@ impl<'a> Remote<'a> {
         self.scratch()?
             .fetch(&url, &FETCH_ALL, creds)
             .map_err(git_error(format!("fetch {repo_id}")))?;
+        self.fetched = true;
         Ok(())
     }
 
     /// A branch, tag, full ref or (abbreviated) commit id, as the remote has it now; the
     /// commit is in the scratch clone afterwards.
+    ///
+    /// An abbreviated id is resolved only after fetching (once per unit of work): a
+    /// prefix unique in a stale scratch clone may match several commits on the remote,
+    /// and must then be refused as ambiguous rather than taken to mean the old one.
     pub(crate) fn resolve(&mut self, name: &str) -> Result<Oid> {
         let refs = self.refs()?;
         let found = [
@@ -154,13 +164,24 @@ impl<'a> Remote<'a> {
                 Oid::from_str(name).map_err(|_| unknown(self))?
             }
             None if is_hex(name) => {
-                self.scratch()?;
-                if self.scratch_ref().resolve_commit_prefix(name).is_err() {
+                if !self.fetched {
                     self.fetch_all()?;
                 }
-                self.scratch_ref()
-                    .resolve_commit_prefix(name)
-                    .map_err(|_| unknown(self))?
+                match self.scratch_ref().resolve_commit_prefix(name) {
+                    Ok(oid) => oid,
+                    Err(upkeep_git::Error::AmbiguousRev { candidates, .. }) => {
+                        return Err(ForgeError::Validation {
+                            forge: self.kind,
+                            doing: format!("resolving `{name}` in {}", self.repo),
+                            message: format!(
+                                "the short id `{name}` matches {} commits; give more digits",
+                                candidates.len()
+                            ),
+                            errors: candidates.iter().map(ToString::to_string).collect(),
+                        });
+                    }
+                    Err(_) => return Err(unknown(self)),
+                }
             }
             None => return Err(unknown(self)),
         };

@@ -365,3 +365,51 @@ async fn a_copied_record_never_overwrites_the_original() {
         original
     );
 }
+
+/// Writes a commit on top of `parent` whose id starts with `prefix` (4 hex digits: about
+/// 65 000 hashes, no writes until one fits) and returns it.
+fn commit_with_prefix(bare: &std::path::Path, parent: Oid, prefix: &str) -> Oid {
+    let repo = git2::Repository::open_bare(bare).unwrap();
+    let tree = repo.find_commit(parent).unwrap().tree_id();
+    let sig = "Collider <c@example.com> 1700000000 +0000";
+    for i in 0u64.. {
+        let text =
+            format!("tree {tree}\nparent {parent}\nauthor {sig}\ncommitter {sig}\n\ncollide {i}\n");
+        let oid = Oid::hash_object(git2::ObjectType::Commit, text.as_bytes()).unwrap();
+        if oid.to_string().starts_with(prefix) {
+            let written = repo
+                .odb()
+                .unwrap()
+                .write(git2::ObjectType::Commit, text.as_bytes())
+                .unwrap();
+            assert_eq!(written, oid);
+            return oid;
+        }
+    }
+    unreachable!("u64 counter exhausted")
+}
+
+#[tokio::test]
+async fn a_short_id_ambiguous_on_the_remote_is_refused_even_if_the_scratch_clone_knows_one() {
+    let h = harness().await;
+    let main = h.bare.tip("main").unwrap();
+    let x = h.bare.commit_on("x", "x");
+    let prefix = x.to_string()[..4].to_owned();
+    // The first resolve fills the scratch clone, where the prefix is unique.
+    let cmp = h.forge.compare(&h.repo, "main", &prefix).await.unwrap();
+    assert_eq!(cmp.commits[0].sha, x.to_string());
+
+    let y = commit_with_prefix(h.bare.path(), main, &prefix);
+    h.bare.set_branch("y", y);
+    let err = h.forge.compare(&h.repo, "main", &prefix).await.unwrap_err();
+    assert!(matches!(err, ForgeError::Validation { .. }), "{err:?}");
+    let text = format!("{err}");
+    assert!(
+        text.contains(&prefix) && text.contains("2 commits"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&x.to_string()) && text.contains(&y.to_string()),
+        "{text}"
+    );
+}
