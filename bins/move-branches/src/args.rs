@@ -75,6 +75,9 @@ pub struct SecretArgs {
         hide = true
     )]
     pub sentry_dsn: Option<SecretString>,
+    /// Slack Web API base URL (default `https://slack.com/api`).
+    #[arg(long, global = true, env = "UPKEEP_SLACK_API_URL", hide = true)]
+    pub slack_api_url: Option<String>,
 }
 
 /// The subcommands.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::Serialize;
 use upkeep_branches::apply::{ApplyEvent, Progress};
-use upkeep_branches::gates::{GateReport, Gates};
+use upkeep_branches::gates::{GateContext, GateReport};
 use upkeep_branches::history::{
     Command as HistoryCommand, History, HistoryEntry, HistoryStore, SCHEMA,
 };
@@ -19,6 +19,7 @@ use upkeep_config::{BranchesConfig, Config};
 use upkeep_git::Author;
 
 use crate::args::{ApprovalArgs, Cli, PlanArgs, RollbackArgs, RunArgs, Selection, StatusArgs};
+use crate::notify::Notifier;
 use crate::setup::{self, Forges};
 
 /// Everything a subcommand needs.
@@ -27,6 +28,7 @@ struct Ctx {
     forges: Forges,
     output: Output,
     actor: String,
+    notifier: Notifier,
 }
 
 impl Ctx {
@@ -38,11 +40,22 @@ impl Ctx {
             .clone()
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "unknown".to_owned());
+        let notifier = Notifier {
+            config: config
+                .branches
+                .as_ref()
+                .map(|b| b.notify.clone())
+                .unwrap_or_default(),
+            slack_token: cli.secrets.slack_api_token.clone(),
+            slack_api_url: cli.secrets.slack_api_url.clone(),
+            sentry_dsn: cli.secrets.sentry_dsn.clone(),
+        };
         Ok(Self {
             config,
             forges,
             output: cli.global.output,
             actor,
+            notifier,
         })
     }
 
@@ -127,11 +140,15 @@ async fn evaluate_gates(
     ctx: &mut Ctx,
     plan: &Plan,
     specs: &[RepoSpec],
+    history: &History,
 ) -> Result<GateReport, Report> {
     let branches = ctx.branches().clone();
-    let (ci, commands) = setup::gates(&branches, &ctx.config.base_dir, &mut ctx.forges)?;
-    let gates = Gates { ci, commands };
-    Ok(upkeep_branches::gates::evaluate(&gates, plan, specs).await)
+    let gates = setup::gates(&branches, &ctx.config.base_dir, &mut ctx.forges)?;
+    let gctx = GateContext {
+        now: Utc::now(),
+        last_promotion: history.last_promotion_time(),
+    };
+    Ok(upkeep_branches::gates::evaluate(&gates, plan, specs, &gctx).await)
 }
 
 #[derive(Serialize)]
@@ -149,7 +166,9 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<Exit, Report> {
     let gates = if args.no_gates {
         None
     } else {
-        let g = evaluate_gates(&mut ctx, &plan, &specs).await?;
+        let store = setup::history(ctx.branches(), &ctx.forges);
+        let history = read_history(store.as_ref())?;
+        let g = evaluate_gates(&mut ctx, &plan, &specs, &history).await?;
         out(&ctx, &render::gates(&g));
         Some(g)
     };
@@ -289,6 +308,71 @@ fn entry(
     }
 }
 
+/// Asks for approval: `Err(message)` when not approved (nothing is to change).
+fn ask(
+    args: &ApprovalArgs,
+    plan: &Plan,
+    question: &str,
+    how: &str,
+) -> Result<Result<(), String>, Report> {
+    Ok(match approve(args, plan, question).map_err(lib_error)? {
+        Approval::Approved => Ok(()),
+        Approval::Declined => Err("not approved: nothing moved".to_owned()),
+        Approval::NoTerminal => Err(format!(
+            "no terminal to ask for approval, and neither --yes nor --approve: nothing moved.\n\
+             to apply exactly this plan: {how}"
+        )),
+    })
+}
+
+/// A gate failed: record the refusal, tell the team when a job; returns the history
+/// commit and the message.
+async fn refuse(
+    ctx: &Ctx,
+    approval: &ApprovalArgs,
+    store: Option<&HistoryStore>,
+    plan: &Plan,
+    gates: &GateReport,
+) -> (Option<String>, String) {
+    let failed: Vec<String> = gates
+        .failures()
+        .map(|g| format!("{}: {}", g.name, g.summary))
+        .collect();
+    let message = format!(
+        "refused: gate failed, nothing moved ({})",
+        failed.join("; ")
+    );
+    if approval.dry_run {
+        return (None, message);
+    }
+    let report = ApplyReport::refused(plan);
+    let commit = record(
+        store,
+        &entry(
+            ctx,
+            HistoryCommand::Run,
+            plan,
+            gates,
+            &report,
+            Some(message.clone()),
+        ),
+    );
+    if approval.job {
+        let text = format!(
+            "move-branches run by {}: refused, nothing moved (plan {})\n{}",
+            ctx.actor,
+            plan.digest,
+            render::gates(gates)
+        );
+        let tags = [
+            ("result", "refused".to_owned()),
+            ("digest", plan.digest.clone()),
+        ];
+        ctx.notifier.send(&text, Some(&message), &tags).await;
+    }
+    (commit, message)
+}
+
 /// `run`.
 pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     let mut ctx = Ctx::new(cli)?;
@@ -328,33 +412,11 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
         )?;
         return Ok(Exit::Success);
     }
-    let gates = evaluate_gates(&mut ctx, &plan, &specs).await?;
+    let history = read_history(store.as_ref())?;
+    let gates = evaluate_gates(&mut ctx, &plan, &specs, &history).await?;
     out(&ctx, &render::gates(&gates));
     if !gates.passed() {
-        let failed: Vec<String> = gates
-            .failures()
-            .map(|g| format!("{}: {}", g.name, g.summary))
-            .collect();
-        let message = format!(
-            "refused: gate failed, nothing moved ({})",
-            failed.join("; ")
-        );
-        let report = ApplyReport::refused(&plan);
-        let commit = if args.approval.dry_run {
-            None
-        } else {
-            record(
-                store.as_ref(),
-                &entry(
-                    &ctx,
-                    HistoryCommand::Run,
-                    &plan,
-                    &gates,
-                    &report,
-                    Some(message.clone()),
-                ),
-            )
-        };
+        let (commit, message) = refuse(&ctx, &args.approval, store.as_ref(), &plan, &gates).await;
         finish(&ctx, &gates, None, commit, &message)?;
         return Ok(Exit::UserError);
     }
@@ -368,26 +430,10 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
         )?;
         return Ok(Exit::Success);
     }
-    match approve(&args.approval, &plan, "Move these branches?").map_err(lib_error)? {
-        Approval::Approved => {}
-        Approval::Declined => {
-            finish(&ctx, &gates, None, None, "not approved: nothing moved")?;
-            return Ok(Exit::Success);
-        }
-        Approval::NoTerminal => {
-            finish(
-                &ctx,
-                &gates,
-                None,
-                None,
-                &format!(
-                    "no terminal to ask for approval, and neither --yes nor --approve: nothing moved.\n\
-                     to apply exactly this plan: move-branches run --approve {}",
-                    plan.digest
-                ),
-            )?;
-            return Ok(Exit::Success);
-        }
+    let how = format!("move-branches run --approve {}", plan.digest);
+    if let Err(message) = ask(&args.approval, &plan, "Move these branches?", &how)? {
+        finish(&ctx, &gates, None, None, &message)?;
+        return Ok(Exit::Success);
     }
     let options = ApplyOptions {
         wait_deadline: branches.wait.deadline.get(),
@@ -422,8 +468,28 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
             format!("FAILED: nothing moved (plan {})", plan.digest)
         }
     };
+    if args.approval.job {
+        notify_result(&ctx, "run", &plan, &report, &message).await;
+    }
     finish(&ctx, &gates, Some(&report), commit, &message)?;
     Ok(exit_for(report.result))
+}
+
+/// As a job: the result to Slack; failures also to Sentry.
+async fn notify_result(ctx: &Ctx, what: &str, plan: &Plan, report: &ApplyReport, message: &str) {
+    let text = format!(
+        "move-branches {what} by {}: {} (plan {})\n{}",
+        ctx.actor,
+        report.result,
+        plan.digest,
+        render::report(report)
+    );
+    let failure = (report.result != RunResult::Success).then_some(message);
+    let tags = [
+        ("result", report.result.to_string()),
+        ("digest", plan.digest.clone()),
+    ];
+    ctx.notifier.send(&text, failure, &tags).await;
 }
 
 fn exit_for(result: RunResult) -> Exit {
@@ -508,32 +574,7 @@ pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
         upkeep_branches::plan_rollback(&specs[0], &history, args.to.as_deref(), &branches.cache)
             .await
             .map_err(lib_error)?;
-    let rp = &plan.repos[0];
-    if ctx.text() {
-        out(
-            &ctx,
-            &format!(
-                "{}: roll `{}` back {} → {}, withdrawing {} commit(s):",
-                rp.name,
-                rp.target,
-                upkeep_branches::plan::short(&rp.from),
-                upkeep_branches::plan::short(&rp.to),
-                rp.commits.len()
-            ),
-        );
-        for c in &rp.commits {
-            out(
-                &ctx,
-                &format!(
-                    "    {} {} ({})",
-                    upkeep_branches::plan::short(&c.sha),
-                    c.subject,
-                    c.author
-                ),
-            );
-        }
-        out(&ctx, &format!("\nplan digest: {}", plan.digest));
-    }
+    out(&ctx, &render::rollback(&plan));
     let gates = GateReport::default();
     let finish =
         |ctx: &Ctx, report: Option<&ApplyReport>, commit: Option<String>, message: &str| {
@@ -558,25 +599,13 @@ pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
         finish(&ctx, None, None, "dry run: nothing moved")?;
         return Ok(Exit::Success);
     }
-    match approve(&args.approval, &plan, "Roll back?").map_err(lib_error)? {
-        Approval::Approved => {}
-        Approval::Declined => {
-            finish(&ctx, None, None, "not approved: nothing moved")?;
-            return Ok(Exit::Success);
-        }
-        Approval::NoTerminal => {
-            finish(
-                &ctx,
-                None,
-                None,
-                &format!(
-                    "no terminal to ask for approval, and neither --yes nor --approve: nothing moved.\n\
-                     to apply exactly this rollback: move-branches rollback {} --approve {}",
-                    args.repo, plan.digest
-                ),
-            )?;
-            return Ok(Exit::Success);
-        }
+    let how = format!(
+        "move-branches rollback {} --approve {}",
+        args.repo, plan.digest
+    );
+    if let Err(message) = ask(&args.approval, &plan, "Roll back?", &how)? {
+        finish(&ctx, None, None, &message)?;
+        return Ok(Exit::Success);
     }
     let options = ApplyOptions {
         rollback: true,
@@ -594,6 +623,9 @@ pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
             plan.digest
         ),
     };
+    if args.approval.job {
+        notify_result(&ctx, "rollback", &plan, &report, &message).await;
+    }
     finish(&ctx, Some(&report), commit, &message)?;
     Ok(exit_for(report.result))
 }

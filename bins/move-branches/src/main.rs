@@ -3,6 +3,7 @@
 
 mod args;
 mod cmd;
+mod notify;
 mod setup;
 
 use std::process::ExitCode;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use upkeep_branches::RepoSpec;
-use upkeep_branches::gates::{CiGate, CommandGate, Validation};
+use upkeep_branches::gates::{CiGate, CommandGate, Gates, SentryGate, SentryWindow, Validation};
 use upkeep_branches::history::HistoryStore;
 use upkeep_cli::Report;
 use upkeep_config::{BranchesConfig, Config, ForgeKind, Remote};
@@ -137,12 +137,12 @@ pub fn repo_specs(
     Ok(specs)
 }
 
-/// The CI and command gates.
+/// The configured gates.
 pub fn gates(
     branches: &BranchesConfig,
     base_dir: &Path,
     forges: &mut Forges,
-) -> Result<(CiGate, Vec<CommandGate>), Report> {
+) -> Result<Gates, Report> {
     let validation = match &branches.ci.validation {
         Some(v) => {
             let (forge, id) = forges.get(&v.remote, "the CI validation repo")?;
@@ -169,7 +169,42 @@ pub fn gates(
             dir: base_dir.to_owned(),
         })
         .collect();
-    Ok((ci, commands))
+    let sentry = match &branches.sentry {
+        Some(g) => {
+            let token = forges.secrets.sentry_auth_token.clone().ok_or_else(|| {
+                Report::user("the Sentry gate is configured ([branches.sentry]) but SENTRY_AUTH_TOKEN is not set")
+                    .hint("set SENTRY_AUTH_TOKEN to a token with the `event:read` scope, or remove [branches.sentry]")
+            })?;
+            let client = upkeep_sentry::SentryClient::new(&g.url, &g.org, token).map_err(|e| {
+                let hint = e.hint();
+                let r = Report::user(e);
+                match hint {
+                    Some(h) => r.hint(h),
+                    None => r,
+                }
+            })?;
+            Some(SentryGate {
+                client,
+                projects: g.projects.clone(),
+                environment: g.environment.clone(),
+                threshold: g.threshold,
+                window: match g.window {
+                    upkeep_config::SentryWindow::SinceLastPromotion => {
+                        SentryWindow::SinceLastPromotion {
+                            fallback: g.fallback_window.get(),
+                        }
+                    }
+                    upkeep_config::SentryWindow::Last(d) => SentryWindow::Last(d.get()),
+                },
+            })
+        }
+        None => None,
+    };
+    Ok(Gates {
+        ci,
+        sentry,
+        commands,
+    })
 }
 
 /// The history store, when configured.

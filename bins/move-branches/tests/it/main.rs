@@ -1,0 +1,8 @@
+//! End-to-end tests of the `move-branches` binary against real bare repos (local forge),
+//! `FakeGitHub`, `FakeSentry` and `FakeSlack`.
+
+mod errors;
+mod github;
+mod packit;
+mod scenario;
+mod status_rollback;
