@@ -108,6 +108,10 @@ enum Command {
         /// Why it cannot wait.
         #[arg(long, short)]
         reason: String,
+        /// Also replace a lock state that cannot be read (someone pushed to the lock ref
+        /// by hand).
+        #[arg(long)]
+        force: bool,
         /// Lease length (default from configuration).
         #[arg(long, value_name = "DURATION")]
         lease: Option<HumanDuration>,
@@ -186,12 +190,18 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
             print_acquired(&acquired, output, Utc::now());
             Ok(Exit::Success)
         }
-        Command::Steal { reason, lease } => {
+        Command::Steal {
+            reason,
+            lease,
+            force,
+        } => {
             let lease = lease.map_or(setup.lease, to_chrono);
-            let acquired = setup
-                .store
-                .steal(&who, &reason, lease, now)
-                .map_err(lock_err)?;
+            let acquired = if force {
+                setup.store.steal_forced(&who, &reason, lease, now)
+            } else {
+                setup.store.steal(&who, &reason, lease, now)
+            }
+            .map_err(lock_err)?;
             print_acquired(&acquired, output, now);
             Ok(Exit::Success)
         }
@@ -390,7 +400,10 @@ fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Report> 
         return Ok(t.with_timezone(&Utc));
     }
     text.parse::<HumanDuration>()
-        .map(|d| now - to_chrono(d))
+        .map(|d| {
+            now.checked_sub_signed(to_chrono(d))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        })
         .map_err(|e| {
             Report::user(format!("--since {text}: {e}"))
                 .hint("give a duration such as `7d` or a time such as `2026-11-01T00:00:00Z`")
@@ -418,11 +431,17 @@ fn setup(cli: &Cli, env: &[(String, String)]) -> Result<Setup, Report> {
         Some(c) => c.lock.as_ref(),
         None => None,
     };
-    let remote_url = match (&cli.repo, lock) {
-        (Some(repo), _) => absolute_if_local(repo),
-        (None, Some(lock)) => lock.remote.url.clone(),
+    // One parser for "is this a URL or a path, and which forge": the configuration's.
+    let remote = match (&cli.repo, lock) {
+        (Some(repo), _) => {
+            let cwd = std::env::current_dir().map_err(Report::failure)?;
+            upkeep_config::Remote::resolve(repo, None, None, &cwd)
+                .map_err(|e| Report::user(format!("--repo {e}")))?
+        }
+        (None, Some(lock)) => lock.remote.clone(),
         (None, None) => unreachable!("no --repo means a loaded [lock] section"),
     };
+    let remote_url = remote.url.clone();
     let name = cli
         .name
         .clone()
@@ -435,11 +454,12 @@ fn setup(cli: &Cli, env: &[(String, String)]) -> Result<Setup, Report> {
         .map_or_else(|| PathBuf::from(".upkeep"), |c| c.state_dir.clone());
     let scratch_dir = match lock {
         Some(l) if cli.repo.is_none() => l.cache.clone(),
-        _ => state_dir.join("lock").join(sanitize(&remote_url)),
+        _ => state_dir
+            .join("lock")
+            .join(upkeep_git::cache_dir_name(&remote_url)),
     };
     let secrets = Secrets::from_env(env.iter().cloned());
-    let kind = lock.map(|l| l.remote.kind);
-    let credentials = credentials_for(&remote_url, kind, &secrets);
+    let credentials = credentials_for(&remote, &secrets);
     let preflight = lock
         .map(|l| {
             l.preflight
@@ -471,37 +491,18 @@ fn setup(cli: &Cli, env: &[(String, String)]) -> Result<Setup, Report> {
     })
 }
 
-fn credentials_for(url: &str, kind: Option<ForgeKind>, secrets: &Secrets) -> Credentials {
-    if !url.starts_with("https://") && !url.starts_with("http://") {
-        return Credentials::none();
+/// The token for the forge serving `remote`, if one is set. upkeep-git offers it only
+/// over HTTPS (or to a loopback test server), never to paths or SSH remotes.
+fn credentials_for(remote: &upkeep_config::Remote, secrets: &Secrets) -> Credentials {
+    match remote.kind {
+        ForgeKind::Github => secrets.github_token.clone().map(Credentials::https_token),
+        ForgeKind::Gitlab => secrets
+            .gitlab_token
+            .clone()
+            .map(|t| Credentials::https_token(t).with_username("oauth2")),
+        ForgeKind::Local => None,
     }
-    let is_gitlab = kind == Some(ForgeKind::Gitlab) || url.contains("gitlab");
-    let token = if is_gitlab {
-        &secrets.gitlab_token
-    } else {
-        &secrets.github_token
-    };
-    match token {
-        Some(t) if is_gitlab => Credentials::https_token(t.clone()).with_username("oauth2"),
-        Some(t) => Credentials::https_token(t.clone()),
-        None => Credentials::none(),
-    }
-}
-
-/// A local path given on the command line is relative to where the person stands; git
-/// runs the push from the scratch repository, so make it absolute first.
-fn absolute_if_local(repo: &str) -> String {
-    let is_url = repo.contains("://") || (repo.contains('@') && repo.contains(':'));
-    if is_url {
-        return repo.to_owned();
-    }
-    std::path::absolute(repo).map_or_else(|_| repo.to_owned(), |p| p.display().to_string())
-}
-
-fn sanitize(url: &str) -> String {
-    url.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+    .unwrap_or_else(Credentials::none)
 }
 
 fn identity(given: Option<&str>) -> Result<String, Report> {
@@ -538,7 +539,12 @@ fn lock_report(e: LockError) -> Report {
             }
             report.hint("fix what it reports, or pass --no-preflight if you are sure")
         }
-        LockError::ReasonRequired { .. } | LockError::InvalidName { .. } => Report::user(e),
+        LockError::ReasonRequired { .. }
+        | LockError::InvalidName { .. }
+        | LockError::LeaseTooLong { .. } => Report::user(e),
+        LockError::Corrupt { .. } => Report::failure(e).hint(
+            "someone pushed to the lock ref by hand; `deploy-token steal --force --reason ...` replaces the broken state",
+        ),
         LockError::Git { .. } => Report::failure(e).hint("check that the lock repository is reachable and that you may push to it"),
         _ => Report::failure(e),
     }

@@ -356,3 +356,36 @@ fn clean_work_tree(repo: &Repo, reset_err: &dyn Fn(git2::Error) -> Error) -> Res
     }
     Ok(())
 }
+
+/// A directory name for a cache of `url`: readable (the URL's tail, with anything but
+/// `[A-Za-z0-9._-]` turned into `_`) and distinct (a short hash of the whole URL).
+/// Stable across runs and Rust versions (FNV-1a, not `DefaultHasher`).
+#[must_use]
+pub fn cache_dir_name(url: &str) -> String {
+    let readable: String = url
+        .trim_end_matches('/')
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .collect();
+    let readable = readable.trim_start_matches(['_', '.']);
+    let tail: String = {
+        let chars: Vec<char> = readable.chars().collect();
+        chars[chars.len().saturating_sub(60)..].iter().collect()
+    };
+    let hash = url.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{tail}-{:08x}", hash >> 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_dir_name;
+
+    #[test]
+    fn cache_dir_names_are_readable_and_distinct() {
+        let a = cache_dir_name("https://example.com/acme/api.git");
+        let b = cache_dir_name("https://example.com/acme/api_git");
+        assert!(a.starts_with("https___example.com_acme_api.git-"), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(a, cache_dir_name("https://example.com/acme/api.git"));
+    }
+}

@@ -32,7 +32,8 @@ mod push;
 mod remote;
 mod repo;
 
-pub use cache::{SyncAction, SyncReport, ensure_clone};
+pub use cache::{SyncAction, SyncReport, cache_dir_name, ensure_clone};
+pub use objects::is_valid_ref_name;
 pub use credentials::{Credentials, DEFAULT_TOKEN_USERNAME, SshAuth};
 pub use error::{Error, Result};
 pub use push::{Expect, PushMode, PushOutcome, PushRequest, RefOutcome, RefStatus, RefUpdate};

@@ -98,3 +98,10 @@ impl Repo {
         self.repo.find_object(id, None).is_ok()
     }
 }
+
+/// Whether `name` is a valid full reference name (`refs/heads/x`, `refs/upkeep/locks/y`):
+/// no `..`, no `.lock` components, no control characters, spaces, `~^:?*[\`.
+#[must_use]
+pub fn is_valid_ref_name(name: &str) -> bool {
+    git2::Reference::is_valid_name(name)
+}

@@ -65,7 +65,8 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
-    /// The lock ref points at a commit whose `lock.json` cannot be read.
+    /// The lock ref points at a commit whose `lock.json` cannot be read. `steal --force`
+    /// replaces such a state.
     #[error("the `{name}` token's state at {commit} is unreadable: {message}")]
     Corrupt {
         /// Lock name.
@@ -75,8 +76,14 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A lease so long that its end cannot be represented.
+    #[error("a lease of {lease} is too long")]
+    LeaseTooLong {
+        /// The lease asked for, as written.
+        lease: String,
+    },
     /// The lock name cannot be used in a ref.
-    #[error("`{name}` is not a valid lock name (letters, digits, `-`, `_`, `.`)")]
+    #[error("`{name}` is not a valid lock name (letters, digits, `-`, `_`, `.`; a valid ref name)")]
     InvalidName {
         /// The name given.
         name: String,

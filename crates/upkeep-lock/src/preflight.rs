@@ -1,6 +1,7 @@
 //! Checks run before acquiring ("is anything long-running on the server?").
 
 use std::io::Read as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,6 +50,8 @@ pub fn run_preflight(checks: &[PreflightSpec], dir: &Path) -> Result<Vec<Preflig
             .arg(&check.command)
             .current_dir(dir)
             .stdin(Stdio::null())
+            // Its own process group, so a timeout kills what the check started too.
+            .process_group(0)
             .stdout(log.try_clone().map_err(spawn_err)?)
             .stderr(log.try_clone().map_err(spawn_err)?)
             .spawn()
@@ -59,6 +62,7 @@ pub fn run_preflight(checks: &[PreflightSpec], dir: &Path) -> Result<Vec<Preflig
                 break Some(status);
             }
             if started.elapsed() >= check.timeout {
+                kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -88,6 +92,15 @@ pub fn run_preflight(checks: &[PreflightSpec], dir: &Path) -> Result<Vec<Preflig
         });
     }
     Ok(passed)
+}
+
+/// Kills every process in the group led by `pid` (safe code: the `kill` utility does it).
+fn kill_group(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn tail(output: &str) -> String {

@@ -70,7 +70,8 @@ impl LockStore {
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !valid {
+        let ref_name = format!("{}{}", target.ref_prefix, target.name);
+        if !valid || !upkeep_git::is_valid_ref_name(&ref_name) {
             return Err(Error::InvalidName { name: target.name });
         }
         let scratch =
@@ -79,7 +80,6 @@ impl LockStore {
                 doing: "prepare the scratch repository",
                 source: Box::new(source),
             })?;
-        let ref_name = format!("{}{}", target.ref_prefix, target.name);
         Ok(Self {
             target,
             ref_name,
@@ -140,9 +140,8 @@ impl LockStore {
                 )),
                 None => Some(reason.to_owned()),
             };
-            Ok(Some(self.held_state(
-                who, reason, lease, now, fencing, action, note,
-            )))
+            self.held_state(who, reason, lease, now, fencing, action, note)
+                .map(Some)
         })?;
         Ok(Acquired {
             state,
@@ -167,27 +166,75 @@ impl LockStore {
         }
         let mut replaced = None;
         let state = self.transition(|current| {
-            replaced = current.and_then(|s| s.live_holder(now)).cloned();
+            replaced = current
+                .and_then(|s| s.holder.clone())
+                .filter(|h| h.who != who);
             let fencing = current.map_or(0, |s| s.fencing) + 1;
             let (action, note) = match &replaced {
-                Some(old) if old.who != who => (
+                Some(old) if old.expires_at > now => (
                     Action::Steal,
                     format!(
                         "{reason} (stolen from {}, who held it for: {})",
                         old.who, old.reason
                     ),
                 ),
-                _ => (Action::Acquire, reason.to_owned()),
+                Some(old) => (
+                    Action::Takeover,
+                    format!(
+                        "{reason} (lease of {} expired at {})",
+                        old.who, old.expires_at
+                    ),
+                ),
+                None => (Action::Acquire, reason.to_owned()),
             };
-            Ok(Some(self.held_state(
-                who,
-                reason,
-                lease,
-                now,
-                fencing,
-                action,
-                Some(note),
-            )))
+            self.held_state(who, reason, lease, now, fencing, action, Some(note))
+                .map(Some)
+        })?;
+        Ok(Acquired {
+            state,
+            already_held: false,
+            replaced,
+        })
+    }
+
+    /// Takes the lock even when its current state is unreadable (a commit without a valid
+    /// `lock.json` was pushed to the lock ref): the broken state is replaced, the fencing
+    /// number continues above every readable one, and the event says so. Otherwise the
+    /// same as [`steal`](Self::steal).
+    pub fn steal_forced(
+        &self,
+        who: &str,
+        reason: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Acquired> {
+        if reason.trim().is_empty() {
+            return Err(Error::ReasonRequired {
+                name: self.target.name.clone(),
+            });
+        }
+        let mut replaced = None;
+        let state = self.transition_with(true, |current| {
+            replaced = current
+                .and_then(|s| s.holder.clone())
+                .filter(|h| h.who != who);
+            let fencing = current.map_or(0, |s| s.fencing) + 1;
+            let unreadable = current.and_then(|s| {
+                s.event
+                    .note
+                    .clone()
+                    .filter(|_| s.event.by == "(unreadable state)")
+            });
+            let note = match (&replaced, unreadable) {
+                (_, Some(problem)) => format!("{reason} (forced: {problem})"),
+                (Some(old), None) => format!(
+                    "{reason} (stolen from {}, who held it for: {})",
+                    old.who, old.reason
+                ),
+                (None, None) => reason.to_owned(),
+            };
+            self.held_state(who, reason, lease, now, fencing, Action::Steal, Some(note))
+                .map(Some)
         })?;
         Ok(Acquired {
             state,
@@ -200,6 +247,14 @@ impl LockStore {
     /// as nobody took over).
     pub fn release(&self, who: &str, now: DateTime<Utc>) -> Result<LockState> {
         self.transition(|current| {
+            // A retried release whose first push landed: already done.
+            if let Some(s) = current
+                && s.holder.is_none()
+                && s.event.action == Action::Release
+                && s.event.by == who
+            {
+                return Ok(None);
+            }
             let state = self.owned_by(current, who)?;
             Ok(Some(LockState {
                 name: self.target.name.clone(),
@@ -220,7 +275,7 @@ impl LockStore {
         self.transition(|current| {
             let state = self.owned_by(current, who)?;
             let mut holder = state.holder.clone().expect("owned_by checked the holder");
-            holder.expires_at = now + lease;
+            holder.expires_at = Self::lease_end(now, lease)?;
             Ok(Some(LockState {
                 name: self.target.name.clone(),
                 holder: Some(holder),
@@ -277,6 +332,13 @@ impl LockStore {
         Ok(states)
     }
 
+    fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>> {
+        now.checked_add_signed(lease)
+            .ok_or_else(|| Error::LeaseTooLong {
+                lease: lease.to_string(),
+            })
+    }
+
     #[allow(clippy::too_many_arguments)] // A state is these fields; a struct would only rename them.
     fn held_state(
         &self,
@@ -287,14 +349,14 @@ impl LockStore {
         fencing: u64,
         action: Action,
         note: Option<String>,
-    ) -> LockState {
-        LockState {
+    ) -> Result<LockState> {
+        Ok(LockState {
             name: self.target.name.clone(),
             holder: Some(Holder {
                 who: who.to_owned(),
                 reason: reason.to_owned(),
                 acquired_at: now,
-                expires_at: now + lease,
+                expires_at: Self::lease_end(now, lease)?,
             }),
             fencing,
             event: Event {
@@ -303,7 +365,7 @@ impl LockStore {
                 at: now,
                 note,
             },
-        }
+        })
     }
 
     fn owned_by<'s>(&self, current: Option<&'s LockState>, who: &str) -> Result<&'s LockState> {
@@ -327,11 +389,29 @@ impl LockStore {
     /// asks `next` again.
     fn transition(
         &self,
+        next: impl FnMut(Option<&LockState>) -> Result<Option<LockState>>,
+    ) -> Result<LockState> {
+        self.transition_with(false, next)
+    }
+
+    /// [`transition`](Self::transition), optionally reading an unreadable state as a
+    /// released one whose fencing number is the highest readable one in the history, so
+    /// that `steal --force` can recover a lock ref somebody broke by hand.
+    fn transition_with(
+        &self,
+        replace_unreadable: bool,
         mut next: impl FnMut(Option<&LockState>) -> Result<Option<LockState>>,
     ) -> Result<LockState> {
         for attempt in 1..=MAX_ATTEMPTS {
             let tip = self.remote_tip()?;
-            let current = tip.map(|tip| self.state_at(tip)).transpose()?;
+            let current = match tip.map(|tip| (tip, self.state_at(tip))) {
+                None => None,
+                Some((_, Ok(state))) => Some(state),
+                Some((tip, Err(Error::Corrupt { message, .. }))) if replace_unreadable => {
+                    Some(self.stand_in_for_unreadable(tip, &message)?)
+                }
+                Some((_, Err(e))) => return Err(e),
+            };
             let Some(new_state) = next(current.as_ref())? else {
                 return Ok(current.expect("`next` only keeps an existing state"));
             };
@@ -364,6 +444,30 @@ impl LockStore {
         Err(Error::Contended {
             name: self.target.name.clone(),
             attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    fn stand_in_for_unreadable(&self, tip: Oid, problem: &str) -> Result<LockState> {
+        let chain = self
+            .scratch
+            .first_parent_chain(tip, HISTORY_LIMIT)
+            .map_err(|source| self.git_err("read the history", source))?;
+        let fencing = chain
+            .iter()
+            .filter_map(|id| self.state_at(*id).ok())
+            .map(|s| s.fencing)
+            .max()
+            .unwrap_or(0);
+        Ok(LockState {
+            name: self.target.name.clone(),
+            holder: None,
+            fencing,
+            event: Event {
+                action: Action::Release,
+                by: "(unreadable state)".to_owned(),
+                at: DateTime::<Utc>::MIN_UTC,
+                note: Some(format!("state at {tip} was unreadable: {problem}")),
+            },
         })
     }
 

@@ -206,3 +206,87 @@ fn help_lists_commands_and_exit_codes() {
         assert!(stdout.contains(word), "--help lacks {word}:\n{stdout}");
     }
 }
+
+#[test]
+fn a_token_in_the_repo_url_is_refused_and_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "--repo",
+            "https://ghp_SECRETTOKEN123@127.0.0.1:9/o/r.git",
+            "--as",
+            "a",
+            "status",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        !stdout.contains("SECRETTOKEN123") && !stderr.contains("SECRETTOKEN123"),
+        "{stderr}"
+    );
+    let leaked = mentions(dir.path(), "SECRETTOKEN123");
+    assert!(leaked.is_empty(), "the token reached the disk: {leaked:?}");
+}
+
+#[test]
+fn huge_durations_are_user_errors_not_panics() {
+    let fx = Fixture::new();
+    for args in [
+        &["acquire", "--lease", "300000years"][..],
+        &["history", "--since", "300000years"][..],
+    ] {
+        let mut all = vec!["--repo", fx.bare().to_str().unwrap(), "--as", "alice"];
+        all.extend_from_slice(args);
+        let out = run(fx.root(), &all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {:?}", text(&out));
+    }
+}
+
+#[test]
+fn steal_force_recovers_a_lock_ref_broken_by_hand() {
+    let fx = Fixture::new();
+    let repo = fx.url();
+    let broken = fx.commit_file("lock.json", "{ not json", "by hand");
+    fx.push(&[&format!("{broken}:refs/upkeep/locks/deploy")]);
+    let out = run(fx.root(), &["--repo", &repo, "--as", "bob", "acquire"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out).1.contains("steal --force"), "{:?}", text(&out));
+    let out = run(
+        fx.root(),
+        &[
+            "--repo",
+            &repo,
+            "--as",
+            "bob",
+            "steal",
+            "--force",
+            "--reason",
+            "broken ref",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("fencing number 1"));
+}
+
+/// Every file or directory under `dir` whose name or contents mention `needle`.
+fn mentions(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let named = path.to_string_lossy().contains(needle);
+            if path.is_dir() {
+                stack.push(path.clone());
+            }
+            let in_contents =
+                std::fs::read(&path).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle));
+            if named || in_contents {
+                found.push(path);
+            }
+        }
+    }
+    found
+}

@@ -118,7 +118,7 @@ fn only_the_holder_may_release_or_renew() {
 
     alice.release("alice", t0()).unwrap();
     assert!(matches!(
-        alice.release("alice", t0()),
+        mallory.release("mallory", t0()),
         Err(Error::NotHeld { .. })
     ));
 }
@@ -379,8 +379,136 @@ fn preflight_failure_shows_output_and_timeouts_kill() {
     };
     match upkeep_lock::run_preflight(&[slow], dir.path()) {
         Err(Error::PreflightFailed { status, .. }) => {
-            assert!(status.contains("timed out"), "{status}")
+            assert!(status.contains("timed out"), "{status}");
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
+}
+
+#[test]
+fn a_broken_lock_ref_is_recovered_only_by_a_forced_steal() {
+    let fx = Fixture::new();
+    let alice = store(&fx, "alice");
+    alice.acquire("alice", "deploy", hours(1), t0()).unwrap();
+    alice.release("alice", t0() + Duration::minutes(1)).unwrap();
+    let bob = store(&fx, "bob");
+    bob.acquire("bob", "deploy", hours(1), t0() + Duration::minutes(2))
+        .unwrap();
+    // Somebody pushes a commit without lock.json on top of the lock ref by hand.
+    upkeep_testkit::git::git(
+        fx.work().path(),
+        &["fetch", "-q", "origin", "refs/upkeep/locks/deploy"],
+    );
+    upkeep_testkit::git::git(fx.work().path(), &["checkout", "-q", "FETCH_HEAD"]);
+    let broken = fx.commit_file("lock.json", "{ not json", "oops");
+    fx.push(&[&format!("{broken}:refs/upkeep/locks/deploy")]);
+
+    let carol = store(&fx, "carol");
+    assert!(matches!(
+        carol.steal("carol", "broken", hours(1), t0()),
+        Err(Error::Corrupt { .. })
+    ));
+    let forced = carol
+        .steal_forced("carol", "lock ref was broken", hours(1), t0() + hours(2))
+        .unwrap();
+    assert_eq!(
+        forced.state.fencing, 3,
+        "continues above every readable fencing number"
+    );
+    assert!(
+        forced
+            .state
+            .event
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("forced")
+    );
+    assert!(
+        carol
+            .status()
+            .unwrap()
+            .unwrap()
+            .is_held_by("carol", t0() + hours(2))
+    );
+}
+
+#[test]
+fn absurd_leases_are_refused_without_changing_anything() {
+    let fx = Fixture::new();
+    let alice = store(&fx, "alice");
+    let err = alice
+        .acquire("alice", "x", Duration::MAX, t0())
+        .unwrap_err();
+    assert!(matches!(err, Error::LeaseTooLong { .. }), "{err}");
+    assert!(read_ref(fx.bare(), "refs/upkeep/locks/deploy").is_none());
+}
+
+#[test]
+fn stealing_an_expired_lease_is_a_takeover_and_release_is_idempotent() {
+    let fx = Fixture::new();
+    let alice = store(&fx, "alice");
+    let bob = store(&fx, "bob");
+    alice.acquire("alice", "deploy", hours(1), t0()).unwrap();
+    let took = bob
+        .steal("bob", "alice is gone", hours(1), t0() + hours(2))
+        .unwrap();
+    assert_eq!(took.state.event.action, Action::Takeover);
+    bob.release("bob", t0() + hours(3)).unwrap();
+    let tip = read_ref(fx.bare(), "refs/upkeep/locks/deploy");
+    // A retried release (its first push landed, the answer was lost) is not an error.
+    bob.release("bob", t0() + hours(3)).unwrap();
+    assert_eq!(
+        read_ref(fx.bare(), "refs/upkeep/locks/deploy"),
+        tip,
+        "and changes nothing"
+    );
+}
+
+#[test]
+fn names_that_make_invalid_refs_are_refused() {
+    let fx = Fixture::new();
+    for name in ["foo.lock", "a..b", "", ".hidden", "sp ace"] {
+        let got = LockStore::open(LockTarget {
+            remote_url: fx.url(),
+            credentials: Credentials::none(),
+            name: name.into(),
+            ref_prefix: "refs/upkeep/locks/".into(),
+            scratch_dir: fx.root().join("s"),
+        });
+        assert!(
+            matches!(got, Err(Error::InvalidName { .. })),
+            "{name:?} accepted"
+        );
+    }
+}
+
+#[test]
+fn a_preflight_timeout_kills_what_the_check_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = PreflightSpec {
+        name: "spawns".into(),
+        command: "sleep 30 & echo $! > child.pid; wait".into(),
+        timeout: std::time::Duration::from_millis(300),
+    };
+    assert!(upkeep_lock::run_preflight(&[slow], dir.path()).is_err());
+    let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap();
+    // Give the kill a moment to be delivered, then the grandchild must be gone.
+    let mut alive = true;
+    for _ in 0..50 {
+        // Gone, or a zombie waiting for a reaper (killed all the same).
+        alive = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        });
+        if !alive {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let state = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    assert!(
+        !alive,
+        "the check's child process survived the timeout: {state}"
+    );
 }
