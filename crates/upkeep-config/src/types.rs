@@ -17,7 +17,7 @@ pub struct HumanDuration(Duration);
 
 impl HumanDuration {
     /// The longest duration accepted: 366 days.
-    pub const MAX: Duration = Duration::from_secs(366 * 24 * 3600);
+    pub const MAX: Duration = Duration::from_hours(366 * 24);
 
     /// Wraps a duration. Panics on zero or above [`Self::MAX`]: construct only from
     /// literals in code.
