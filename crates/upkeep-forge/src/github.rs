@@ -677,7 +677,8 @@ impl Forge for GitHub {
     /// A new pull request: list, create, labels/assignees, reviewers.
     ///
     /// Labels and assignees are only ever added: ones people put on by hand stay. The
-    /// draft flag is only applied when opening (GitHub's REST API cannot change it).
+    /// draft flag is only applied when opening (GitHub's REST API cannot change it), and
+    /// the base of an open pull request is left as it is.
     async fn upsert_change_request(
         &self,
         repo: &RepoId,
@@ -934,8 +935,8 @@ impl Forge for GitHub {
     }
 
     /// An annotated tag is a tag object plus its ref (two requests); a lightweight one is
-    /// just the ref. An existing tag is refused by GitHub (422 "Reference already
-    /// exists"), never moved.
+    /// just the ref. An existing tag is never moved: GitHub refuses it (422 "Reference
+    /// already exists"), which is an error unless the tag already names what was asked.
     async fn create_tag(
         &self,
         repo: &RepoId,
@@ -966,14 +967,34 @@ impl Forge for GitHub {
             }
         };
         let reference = Reference::Tag(name.to_owned());
-        self.call(&format!("creating tag {name} in {repo}"), &what, || async {
-            self.client
-                .repos(owner, repo_name)
-                .create_ref(&reference, &target)
-                .await
-        })
-        .await?;
-        Ok(())
+        let created = self
+            .call(&format!("creating tag {name} in {repo}"), &what, || async {
+                self.client
+                    .repos(owner, repo_name)
+                    .create_ref(&reference, &target)
+                    .await
+            })
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // "Reference already exists": fine if it is ours (a retried request whose
+            // first answer was lost, or the same lightweight tag again), else an error.
+            Err(error @ ForgeError::Validation { .. }) => {
+                let existing = self
+                    .call(&format!("reading tag {name} in {repo}"), &what, || async {
+                        self.client
+                            .repos(owner, repo_name)
+                            .get_ref(&reference)
+                            .await
+                    })
+                    .await;
+                match existing {
+                    Ok(r) if object_sha(&r.object) == target => Ok(()),
+                    _ => Err(error),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Two requests: the combined status (statuses, latest per context) and the check

@@ -722,3 +722,24 @@ async fn of_two_concurrent_moves_exactly_one_wins() {
         other => panic!("expected one win and one BranchMoved, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_tag_whose_answer_was_lost_is_not_an_error() {
+    let h = harness().await;
+    let tip = h.fake.branch_tip(REPO, "main").unwrap();
+    h.fake.faults().script(
+        Endpoint::post("/repos/{owner}/{repo}/git/refs"),
+        1,
+        Fault::DropAfterHandling,
+    );
+    h.forge
+        .create_tag(&repo(), "v2.0.0", &tip, Some("Release 2.0.0"))
+        .await
+        .unwrap();
+    let tags = h.forge.tags(&repo()).await.unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!(
+        (tags[0].name.as_str(), tags[0].sha.as_str()),
+        ("v2.0.0", tip.as_str())
+    );
+}
