@@ -97,6 +97,9 @@ fn lib_error(e: upkeep_branches::Error) -> Report {
         upkeep_branches::Error::UnknownRepo { .. } => {
             Some("overrides are --<repo>=<rev> or --to <repo>=<rev> with a configured repo name")
         }
+        upkeep_branches::Error::Diverged { .. } => {
+            Some("`move-branches status` lists the drift commits")
+        }
         upkeep_branches::Error::NoEarlierPromotion { .. } => {
             Some("pass --to <rev> to choose the commit")
         }

@@ -115,7 +115,7 @@ pub enum Error {
     /// The target has commits the source lacks (a hotfix made only on the target), so
     /// the source tip is not a fast-forward of it.
     #[error(
-        "{repo}: `{target}` has {drift} commit(s) that `{source_branch}` lacks; merge them into `{source_branch}` first, or promote this repo on its own"
+        "{repo}: `{target}` has {drift} commit(s) that `{source_branch}` lacks; merge them into `{source_branch}` first, or leave the repo out with --skip"
     )]
     Diverged {
         /// The repo name.

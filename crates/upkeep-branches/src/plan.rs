@@ -281,7 +281,7 @@ async fn shipping_commits(
         )
     })?;
     if cmp.behind_by > 0 {
-        return Err(if cmp.ahead_by > 0 && !overridden {
+        return Err(if !overridden {
             Error::Diverged {
                 repo: name.to_owned(),
                 target: spec.target.clone(),
