@@ -116,6 +116,9 @@ enum Command {
         #[arg(long, value_name = "DURATION")]
         lease: Option<HumanDuration>,
     },
+    /// Shell completions and the man page.
+    #[command(flatten)]
+    Meta(upkeep_cli::MetaCommand),
     /// Check that you still hold the token with this fencing number (for scripts acting
     /// under the token): exit 0 if current, 1 if not.
     Verify {
@@ -164,6 +167,9 @@ struct Setup {
 }
 
 pub fn run(cli: Cli) -> Result<Exit, Report> {
+    if let Command::Meta(meta) = &cli.command {
+        return Ok(meta.run::<Cli>());
+    }
     let env: Vec<(String, String)> = std::env::vars().collect();
     let setup = setup(&cli, &env)?;
     let who = identity(cli.who.as_deref())?;
@@ -260,6 +266,7 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
             Err(e @ LockError::Stale { .. }) => Err(Report::user(e).exit(Exit::Partial)),
             Err(e) => Err(lock_err(e)),
         },
+        Command::Meta(meta) => Ok(meta.run::<Cli>()),
     }
 }
 

@@ -180,6 +180,51 @@ pub fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// What `<binary> completions` and `<binary> man` print: shell completions or a man page
+/// generated from the binary's own clap definition, so they never drift from `--help`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum MetaCommand {
+    /// Print shell completions (e.g. `maintain completions bash > /etc/bash_completion.d/maintain`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `maintain man > maintain.1`.
+    Man,
+}
+
+impl MetaCommand {
+    /// Writes the completions or man page for the command `C` to `out`.
+    pub fn write<C: clap::CommandFactory>(
+        &self,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let mut command = C::command();
+        let name = command.get_name().to_owned();
+        match self {
+            Self::Completions { shell } => {
+                clap_complete::generate(*shell, &mut command, name, out);
+                Ok(())
+            }
+            Self::Man => clap_mangen::Man::new(command).render(out),
+        }
+    }
+
+    /// Writes to stdout and maps the outcome to an exit code.
+    #[must_use]
+    pub fn run<C: clap::CommandFactory>(&self) -> Exit {
+        match self.write::<C>(&mut std::io::stdout().lock()) {
+            Ok(()) => Exit::Success,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+            Err(e) => {
+                let _ = Report::failure(e).print();
+                Exit::Failure
+            }
+        }
+    }
+}
+
 /// Installs the process-wide rustls crypto provider.
 ///
 /// Both ring (octocrab, slack-morphism) and aws-lc-rs (gitlab's reqwest) are compiled in,
@@ -213,6 +258,36 @@ mod tests {
             "error: cannot push `main` to origin\n  caused by: remote moved\nhint: fetch and re-run\n"
         );
         assert_eq!(report.exit_code().code(), 2);
+    }
+
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "demo-tool", about = "A tool")]
+    struct DemoCli {
+        /// A flag.
+        #[arg(long)]
+        flag: bool,
+    }
+
+    #[test]
+    fn completions_and_man_pages_come_from_the_clap_definition() {
+        let mut bash = Vec::new();
+        MetaCommand::Completions {
+            shell: clap_complete::Shell::Bash,
+        }
+        .write::<DemoCli>(&mut bash)
+        .unwrap();
+        let bash = String::from_utf8(bash).unwrap();
+        assert!(
+            bash.contains("demo-tool") && bash.contains("--flag"),
+            "{bash}"
+        );
+        let mut man = Vec::new();
+        MetaCommand::Man.write::<DemoCli>(&mut man).unwrap();
+        let man = String::from_utf8(man).unwrap();
+        assert!(
+            man.contains(".TH demo-tool") && man.contains("flag"),
+            "{man}"
+        );
     }
 
     #[test]

@@ -290,3 +290,14 @@ fn mentions(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[test]
+fn completions_and_man_page_need_no_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["completions", "zsh"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("#compdef deploy-token"));
+    let out = run(dir.path(), &["man"]);
+    assert!(out.status.success());
+    assert!(text(&out).0.contains(".TH deploy-token"));
+}
