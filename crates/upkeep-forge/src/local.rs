@@ -20,6 +20,7 @@
 //!
 //! ```text
 //! api.git.upkeep/
+//!   .lock           held (flock) while records are read, decided on and written
 //!   change-requests/
 //!     1.json        one change request per file, numbered from 1 (ChangeRequestRecord)
 //!     2.json
@@ -57,7 +58,10 @@
 //!
 //! Every file is written to a temporary file in the same directory, flushed, and renamed
 //! into place (or hard-linked, for a new number, so two writers never take the same one):
-//! a reader never sees a half-written record.
+//! a reader never sees a half-written record. Creating or updating a change request,
+//! editing one and recording a check hold an exclusive advisory lock on `.lock`
+//! ([`LOCK_FILE`]) from reading to writing, so two processes upserting the same head
+//! (two scheduled runs overlapping) record one change request.
 //!
 //! # State
 //!
@@ -85,13 +89,14 @@ use async_trait::async_trait;
 use chrono::Utc;
 use upkeep_git::{Author, Credentials, Oid};
 
-pub use records::{CHANGE_REQUESTS_DIR, CHECKS_DIR, ChangeRequestRecord, CheckRecord};
+pub use records::{CHANGE_REQUESTS_DIR, CHECKS_DIR, ChangeRequestRecord, CheckRecord, LOCK_FILE};
 
 use crate::git_remote::{LockGuard, Remote, RepoLocks, parse_oid, slug};
 use crate::{
     BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, CiVerdict, Comparison, Forge,
     ForgeError, ForgeKind, RepoId, Result, Tag, UpsertAction, Upserted,
 };
+use records::RecordsLock;
 
 /// The local forge. Cheap to clone; clones share the per-repository locks.
 #[derive(Debug, Clone)]
@@ -225,6 +230,7 @@ impl LocalForge {
         self.blocking(move |forge| {
             let dir = forge.records_dir(&repo)?;
             let _guard = forge.lock(&repo);
+            let _records = RecordsLock::acquire(&dir)?;
             records::record_check(&dir, &sha, check)
         })
         .await
@@ -240,6 +246,7 @@ impl LocalForge {
         self.blocking(move |forge| {
             let dir = forge.records_dir(&repo)?;
             let _guard = forge.lock(&repo);
+            let _records = RecordsLock::acquire_existing(&dir)?;
             let mut record = records::read_one(&dir, number)?
                 .ok_or_else(|| not_found(format!("change request #{number} of {repo}")))?;
             change(&mut record);
@@ -265,7 +272,8 @@ impl LocalForge {
             })?
     }
 
-    /// Serialises work on one repository's scratch clone and records within this process.
+    /// Serialises work on one repository's scratch clone and records within this process
+    /// (across processes, [`RecordsLock`] guards the records).
     fn lock(&self, repo: &RepoId) -> LockGuard {
         LockGuard::acquire(self.locks.clone(), self.scratch_path(repo))
     }
@@ -413,6 +421,9 @@ impl Forge for LocalForge {
             let base_tip = session
                 .branch_tip(&spec.base)?
                 .ok_or_else(|| validation(format!("base branch `{}` does not exist", spec.base)))?;
+            // From looking for an open change request to recording one: no other process
+            // may do the same in between.
+            let _records = RecordsLock::acquire(&dir)?;
             let now = Utc::now();
             if let Some((old, _)) = session.find_open(&dir, &spec.head)? {
                 let mut new = old.clone();

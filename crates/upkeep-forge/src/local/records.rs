@@ -4,6 +4,10 @@
 //! is then renamed over the target (updates) or hard-linked to a new name (creation,
 //! which must not overwrite a concurrent creation of the same number). A reader never
 //! sees a half-written file, and a crash leaves at most a stray `.tmp-*` file behind.
+//!
+//! Atomic files are not enough for read-modify-write: two processes upserting the same
+//! head would both find no change request and both create one. So every
+//! read-decide-write holds an exclusive advisory lock on [`LOCK_FILE`] ([`RecordsLock`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +22,46 @@ use crate::{ChangeRequestState, Check, CheckSource, CheckState, ForgeError, Resu
 pub const CHANGE_REQUESTS_DIR: &str = "change-requests";
 /// Subdirectory holding one `<sha>.json` per commit with recorded CI signals.
 pub const CHECKS_DIR: &str = "checks";
+/// The lock file in a records directory. While upkeep reads, decides and writes records
+/// (creating or updating a change request, recording a check) it holds an exclusive
+/// advisory lock (`flock`) on this file, so runs in several processes see each other's
+/// change requests instead of each opening one. Another tool editing records may take
+/// the same lock.
+pub const LOCK_FILE: &str = ".lock";
+
+/// An exclusive lock on one records directory, across processes; released on drop
+/// (closing the file releases the lock, also when the process dies).
+#[derive(Debug)]
+pub(crate) struct RecordsLock {
+    _file: std::fs::File,
+}
+
+impl RecordsLock {
+    /// Blocks until the lock on `dir` is held, creating the directory if needed.
+    pub(crate) fn acquire(dir: &Path) -> Result<Self> {
+        fs_err::create_dir_all(dir).map_err(io_error(format!("create {}", dir.display())))?;
+        let path = dir.join(LOCK_FILE);
+        let doing = || format!("lock {}", path.display());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error(doing()))?;
+        file.lock().map_err(io_error(doing()))?;
+        Ok(Self { _file: file })
+    }
+
+    /// Like [`RecordsLock::acquire`], but `None` (and nothing created) when `dir` does
+    /// not exist: then there are no records to change.
+    pub(crate) fn acquire_existing(dir: &Path) -> Result<Option<Self>> {
+        if dir.is_dir() {
+            Self::acquire(dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
 
 /// A change request as recorded in `change-requests/<number>.json`.
 ///

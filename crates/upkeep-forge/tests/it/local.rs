@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tempfile::TempDir;
-use upkeep_forge::local::{CheckRecord, LocalForge};
+use upkeep_forge::local::{CheckRecord, LOCK_FILE, LocalForge};
 use upkeep_forge::{
     BranchMove, ChangeRequestSpec, ChangeRequestState, CheckState, Forge, ForgeError, RepoId,
     UpsertAction,
@@ -412,4 +412,94 @@ async fn a_short_id_ambiguous_on_the_remote_is_refused_even_if_the_scratch_clone
         text.contains(&x.to_string()) && text.contains(&y.to_string()),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn an_upsert_waits_for_another_process_holding_the_records_lock() {
+    let h = harness().await;
+    h.bare.commit_on("feature", "change");
+    let dir = h.forge.records_dir(&h.repo).unwrap();
+    let crs = dir.join("change-requests");
+    std::fs::create_dir_all(&crs).unwrap();
+    // Another process is between looking for an open change request and recording one.
+    let lock = std::fs::File::create(dir.join(LOCK_FILE)).unwrap();
+    lock.lock().unwrap();
+    let upsert = {
+        let (forge, repo) = (h.forge.clone(), h.repo.clone());
+        tokio::spawn(async move { forge.upsert_change_request(&repo, &spec("feature")).await })
+    };
+    // Long enough for an unguarded upsert to have recorded its own change request; a
+    // guarded one cannot, however long this is.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !crs.join("1.json").exists(),
+        "the upsert must wait for the lock"
+    );
+    let mut theirs: serde_json::Value = serde_json::json!({
+        "number": 1, "title": "Opened elsewhere", "head": "feature", "base": "main",
+    });
+    std::fs::write(crs.join("1.json"), theirs.to_string()).unwrap();
+    drop(lock);
+
+    let upserted = upsert.await.unwrap().unwrap();
+    assert_eq!(upserted.change_request.number, 1);
+    assert_eq!(upserted.action, UpsertAction::Updated);
+    assert!(!crs.join("2.json").exists());
+    theirs = serde_json::from_str(&std::fs::read_to_string(crs.join("1.json")).unwrap()).unwrap();
+    assert_eq!(theirs["title"], "Update feature");
+}
+
+#[test]
+fn two_forges_racing_upserts_on_threads_record_one_change_request_per_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = BareRepo::init(dir.path().join("api.git"), Clock::default());
+    bare.commit_on("main", "initial commit");
+    let heads: Vec<String> = (0..4).map(|i| format!("feature-{i}")).collect();
+    for head in &heads {
+        bare.commit_on(head, head);
+    }
+    let repo = RepoId::new(bare.path().display().to_string());
+    // Separate work directories: no in-process lock is shared, as with two processes.
+    let forges = [
+        LocalForge::new(dir.path().join("work-a")),
+        LocalForge::new(dir.path().join("work-b")),
+    ];
+    let barrier = std::sync::Barrier::new(forges.len());
+    let created: usize = std::thread::scope(|s| {
+        let runs: Vec<_> = forges
+            .iter()
+            .map(|forge| {
+                let (repo, heads, barrier) = (&repo, &heads, &barrier);
+                s.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    heads
+                        .iter()
+                        .map(|head| {
+                            barrier.wait();
+                            let upserted = rt
+                                .block_on(forge.upsert_change_request(repo, &spec(head)))
+                                .unwrap();
+                            usize::from(upserted.action == UpsertAction::Created)
+                        })
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).sum()
+    });
+    assert_eq!(created, heads.len());
+    let files = std::fs::read_dir(dir.path().join("api.git.upkeep/change-requests"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".json")
+        })
+        .count();
+    assert_eq!(files, heads.len());
 }
