@@ -18,11 +18,12 @@
 //! So `serde 1.0.100` + `0.9.15` → `1.0.200` + `0.9.15` gives one patch change, and a
 //! crate going from `0.8` + `1.2` to `1.3` reports `1.2 → 1.3` and `0.8` removed.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{Change, ChangeKind, Ecosystem, Lockfile, LockfileDiff, Package};
 use crate::parse::normalize_name;
-use crate::version::{self, line_key, total_cmp};
+use crate::version::{self, SortKey, line_key};
 
 /// The changes between two parsed lockfiles (of the same format).
 #[must_use]
@@ -56,18 +57,7 @@ pub fn diff_packages(ecosystem: Ecosystem, old: &[Package], new: &[Package]) -> 
     for (old, new) in groups.into_values() {
         let mut old = dedupe(old);
         let mut new = dedupe(new);
-        old.retain(|o| {
-            match new
-                .iter()
-                .position(|n| n.version == o.version && n.source == o.source)
-            {
-                Some(i) => {
-                    new.remove(i);
-                    false
-                }
-                None => true,
-            }
-        });
+        drop_unchanged(&mut old, &mut new);
         if old.is_empty() && new.is_empty() {
             continue;
         }
@@ -86,39 +76,49 @@ pub fn diff_packages(ecosystem: Ecosystem, old: &[Package], new: &[Package]) -> 
         changes.extend(old.iter().map(|o| change(ecosystem, Some(o), None)));
         changes.extend(new.iter().map(|n| change(ecosystem, None, Some(n))));
     }
-    changes.sort_by(|a, b| {
-        normalize_name(ecosystem, &a.name)
-            .cmp(&normalize_name(ecosystem, &b.name))
-            .then_with(|| {
-                total_cmp(
-                    ecosystem,
-                    a.from.as_deref().or(a.to.as_deref()).unwrap_or(""),
-                    b.from.as_deref().or(b.to.as_deref()).unwrap_or(""),
-                )
-            })
+    changes.sort_by_cached_key(|c| {
+        (
+            normalize_name(ecosystem, &c.name),
+            SortKey::new(
+                ecosystem,
+                c.from.as_deref().or(c.to.as_deref()).unwrap_or(""),
+            ),
+        )
     });
     changes
 }
 
 /// Merges entries with the same version and source; direct wins over transitive.
 fn dedupe(packages: Vec<Package>) -> Vec<Package> {
+    // Keyed lookups keep this linear: a hostile lockfile may hold one name many times.
+    let mut index: HashMap<(Option<String>, Option<String>), usize> = HashMap::new();
     let mut out: Vec<Package> = Vec::with_capacity(packages.len());
     for p in packages {
-        match out
-            .iter_mut()
-            .find(|q| q.version == p.version && q.source == p.source)
-        {
-            Some(q) => {
+        match index.entry((p.version.clone(), p.source.clone())) {
+            Entry::Occupied(slot) => {
+                let q = &mut out[*slot.get()];
                 q.direct = match (q.direct, p.direct) {
                     (Some(true), _) | (_, Some(true)) => Some(true),
                     (Some(false), _) | (_, Some(false)) => Some(false),
                     (None, None) => None,
                 };
             }
-            None => out.push(p),
+            Entry::Vacant(slot) => {
+                slot.insert(out.len());
+                out.push(p);
+            }
         }
     }
     out
+}
+
+/// Drops the versions present on both sides (after [`dedupe`], each at most once).
+fn drop_unchanged(old: &mut Vec<Package>, new: &mut Vec<Package>) {
+    let key = |p: &Package| (p.version.clone(), p.source.clone());
+    let in_new: HashSet<_> = new.iter().map(key).collect();
+    let in_old: HashSet<_> = old.iter().map(key).collect();
+    old.retain(|o| !in_new.contains(&key(o)));
+    new.retain(|n| !in_old.contains(&key(n)));
 }
 
 /// Pairs old and new packages sharing a key, highest version with highest, and takes
@@ -133,13 +133,6 @@ fn pair_by<K: Ord>(
     if old.is_empty() || new.is_empty() {
         return;
     }
-    let descending = |a: &Package, b: &Package| {
-        total_cmp(
-            ecosystem,
-            b.version.as_deref().unwrap_or(""),
-            a.version.as_deref().unwrap_or(""),
-        )
-    };
     let mut by_key: BTreeMap<K, (Vec<Package>, Vec<Package>)> = BTreeMap::new();
     for p in old.drain(..) {
         by_key.entry(key(&p)).or_default().0.push(p);
@@ -148,8 +141,11 @@ fn pair_by<K: Ord>(
         by_key.entry(key(&p)).or_default().1.push(p);
     }
     for (_, (mut o, mut n)) in by_key {
-        o.sort_by(descending);
-        n.sort_by(descending);
+        let key = |p: &Package| {
+            std::cmp::Reverse(SortKey::new(ecosystem, p.version.as_deref().unwrap_or("")))
+        };
+        o.sort_by_cached_key(key);
+        n.sort_by_cached_key(key);
         let count = o.len().min(n.len());
         let rest_o = o.split_off(count);
         let rest_n = n.split_off(count);
@@ -282,6 +278,17 @@ mod tests {
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].direct, Some(true));
         assert!(changes[0].likely_breaking);
+    }
+
+    #[test]
+    fn one_name_many_times_stays_fast() {
+        let old: Vec<Package> = (0..20_000).map(|i| pkg("a", &format!("1.0.{i}"))).collect();
+        let new: Vec<Package> = (10_000..30_000)
+            .map(|i| pkg("a", &format!("1.0.{i}")))
+            .collect();
+        let changes = diff_packages(Ecosystem::Cargo, &old, &new);
+        assert_eq!(changes.len(), 10_000);
+        assert!(changes.iter().all(|c| c.kind == ChangeKind::Patch));
     }
 
     #[test]

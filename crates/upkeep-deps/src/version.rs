@@ -94,22 +94,51 @@ pub(crate) fn line_key(ecosystem: Ecosystem, version: &str) -> (String, String) 
     }
 }
 
-/// A total order over version strings of one ecosystem, for sorting: versions the
-/// scheme parses come first, grouped by family and ordered by the scheme; the rest
-/// follow by string. Ties (`1.0` and `1.0.0`) break by string, so it is total.
-#[must_use]
-pub(crate) fn total_cmp(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
-    match (parse(ecosystem, a), parse(ecosystem, b)) {
-        (Some(pa), Some(pb)) => pa
-            .family()
-            .cmp(pb.family())
-            .then_with(|| pa.compare(&pb).unwrap_or(Ordering::Equal))
-            .then_with(|| a.cmp(b)),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => a.cmp(b),
+/// A version parsed once for sorting, under a total order: versions the scheme parses
+/// come first, grouped by family and ordered by the scheme; the rest follow by string.
+/// Ties (`1.0` and `1.0.0`) break by string, so the order is total.
+pub(crate) struct SortKey {
+    parsed: Option<Parsed>,
+    raw: String,
+}
+
+impl SortKey {
+    pub(crate) fn new(ecosystem: Ecosystem, version: &str) -> Self {
+        Self {
+            parsed: parse(ecosystem, version),
+            raw: version.to_owned(),
+        }
     }
 }
+
+impl Ord for SortKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (&self.parsed, &other.parsed) {
+            (Some(a), Some(b)) => a
+                .family()
+                .cmp(b.family())
+                .then_with(|| a.compare(b).unwrap_or(Ordering::Equal))
+                .then_with(|| self.raw.cmp(&other.raw)),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => self.raw.cmp(&other.raw),
+        }
+    }
+}
+
+impl PartialOrd for SortKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for SortKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for SortKey {}
 
 enum Parsed {
     Pep440(pep440_rs::Version),

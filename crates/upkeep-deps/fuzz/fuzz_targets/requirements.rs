@@ -1,0 +1,19 @@
+//! Fuzzes the `requirements.txt` parser; the input's second half is also offered as `requirements.in`.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use upkeep_deps::{Sibling, diff_packages, parse_lockfile};
+
+fuzz_target!(|data: &[u8]| {
+    let (lock, manifest) = data.split_at(data.len() / 2);
+    let siblings = [Sibling {
+        name: "requirements.in",
+        contents: manifest,
+    }];
+    for (bytes, siblings) in [(data, &[][..]), (lock, &siblings[..])] {
+        if let Ok(parsed) = parse_lockfile("requirements.txt", bytes, siblings) {
+            let _ = diff_packages(parsed.ecosystem, &parsed.packages, &[]);
+        }
+    }
+});
