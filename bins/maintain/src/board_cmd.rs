@@ -53,7 +53,7 @@ async fn request(
         branch: upkeep_maintain::branch_name(&maintain, date),
         projects,
         journal,
-        chat: wiring::chat(&maintain, tokens, tokens.slack_api_url.as_deref())?,
+        chat: wiring::chat(&maintain, tokens, Output::Json)?,
         legend: maintain.chat.reactions.clone(),
     })
 }

@@ -23,7 +23,7 @@ use upkeep_cli::{EXIT_CODES_HELP, Exit, GlobalArgs, Report};
 #[command(version, about, long_about, after_help = EXIT_CODES_HELP)]
 struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, env = "UPKEEP_CONFIG", default_value = upkeep_config::DEFAULT_FILE)]
+    #[arg(long, global = true, env = "UPKEEP_CONFIG", hide_env_values = true, default_value = upkeep_config::DEFAULT_FILE)]
     config: PathBuf,
     #[command(flatten)]
     tokens: wiring::Tokens,

@@ -102,7 +102,7 @@ pub async fn run(
     let chat: Arc<dyn ChatThreads> = if args.dry_run {
         Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text))
     } else {
-        wiring::chat(&maintain, tokens, tokens.slack_api_url.as_deref())?
+        wiring::chat(&maintain, tokens, global.output)?
     };
     let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
     let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use upkeep_chat::{ChatThreads, ConsoleChat, ConsoleFormat, Playbook, SlackChat, SlackConfig};
-use upkeep_cli::Report;
+use upkeep_cli::{Output, Report};
 use upkeep_config::{ChatKind, Config, ForgeKind, MaintainConfig, ResolvedProject};
 use upkeep_forge::github::GitHub;
 use upkeep_forge::gitlab::{GitLab, GitLabOptions};
@@ -17,19 +17,22 @@ use upkeep_forge::{Forge, RepoId};
 use upkeep_git::Credentials;
 use upkeep_maintain::ProjectSetup;
 
+/// The help heading of the token options.
+const TOKENS: &str = "Tokens (set them in the environment)";
+
 /// Tokens, from the environment (or flags, for a one-off).
 #[derive(Debug, Clone, clap::Args)]
 #[allow(clippy::struct_field_names)] // The names are the flags: --github-token, …
 pub struct Tokens {
     /// GitHub token (needs `repo` scope: push branches, open pull requests).
-    #[arg(long, global = true, env = "GITHUB_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "GITHUB_TOKEN", hide_env_values = true, help_heading = TOKENS)]
     pub github_token: Option<String>,
     /// GitLab token (needs `api` and `write_repository` scopes).
-    #[arg(long, global = true, env = "GITLAB_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "GITLAB_TOKEN", hide_env_values = true, help_heading = TOKENS)]
     pub gitlab_token: Option<String>,
     /// Slack bot token (needs `chat:write`, `reactions:read`, `reactions:write`,
     /// `channels:history`).
-    #[arg(long, global = true, env = "SLACK_API_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "SLACK_API_TOKEN", hide_env_values = true, help_heading = TOKENS)]
     pub slack_api_token: Option<String>,
     /// Slack Web API base URL (for a proxy or a test server).
     #[arg(long, global = true, env = "UPKEEP_SLACK_API_URL", hide = true)]
@@ -203,13 +206,16 @@ async fn remote_forge(
 }
 
 /// The team chat: the console (stdout) unless Slack is configured.
+///
+/// The console writes to stdout, or to stderr when stdout carries JSON.
 pub fn chat(
     maintain: &MaintainConfig,
     tokens: &Tokens,
-    slack_api_url: Option<&str>,
+    output: Output,
 ) -> Result<Arc<dyn ChatThreads>, Report> {
+    let slack_api_url = tokens.slack_api_url.as_deref();
     match maintain.chat.kind {
-        ChatKind::Console => Ok(console_chat(maintain)),
+        ChatKind::Console => Ok(console_chat(maintain, output)),
         ChatKind::Slack => {
             let token = tokens.slack().ok_or_else(|| {
                 Report::user(MissingToken {
@@ -233,10 +239,15 @@ pub fn chat(
     }
 }
 
-/// The console chat on stdout with the configured checklist.
-pub fn console_chat(maintain: &MaintainConfig) -> Arc<dyn ChatThreads> {
+/// The console chat with the configured checklist, on stdout (stderr under `--output json`).
+pub fn console_chat(maintain: &MaintainConfig, output: Output) -> Arc<dyn ChatThreads> {
+    let out: Box<dyn std::io::Write + Send> = if output == Output::Json {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
     Arc::new(
-        ConsoleChat::new(std::io::stdout(), ConsoleFormat::Text)
+        ConsoleChat::new(out, ConsoleFormat::Text)
             .with_channel(
                 maintain
                     .chat

@@ -240,6 +240,7 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
                 env: p.env.clone(),
                 timeout: Duration::from_secs(30),
                 log: req.cache.join(format!("{name}.doctor-{step}.log")),
+                pid_file: None,
             };
             let outcome = run_step(&spec, &CancellationToken::new()).await;
             let _ = std::fs::remove_file(&spec.log);

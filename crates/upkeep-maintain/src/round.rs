@@ -543,6 +543,12 @@ enum Stop {
 
 async fn run_project(ctx: &Ctx, setup: &ProjectSetup) -> Result<()> {
     let name = setup.project.name.as_str();
+    // A step of a killed earlier run may still be running in the clone.
+    for step in [Stage::Upgrade, Stage::Build, Stage::Test] {
+        let pid_file =
+            log_path(&ctx.config.paths.logs, &ctx.round, name, step.as_str()).with_extension("pid");
+        crate::step::reap_orphan(&pid_file, &ctx.config.paths.cache.join(name));
+    }
     let started = Instant::now();
     ctx.journal
         .update_project(name, |p| {
@@ -673,6 +679,10 @@ async fn pipeline(ctx: &Ctx, setup: &ProjectSetup) -> Result<std::result::Result
             env: project.env.clone(),
             timeout: step.timeout.get(),
             log: log_path(&ctx.config.paths.logs, &ctx.round, name, stage.as_str()),
+            pid_file: Some(
+                log_path(&ctx.config.paths.logs, &ctx.round, name, stage.as_str())
+                    .with_extension("pid"),
+            ),
         };
         let outcome = match run_step(&spec, &ctx.cancel).await {
             Ok(o) => o,

@@ -36,6 +36,9 @@ pub struct StepSpec {
     pub timeout: Duration,
     /// Where its output is written (created with its parent directories, truncated).
     pub log: PathBuf,
+    /// Where the step's process group id is kept while it runs, so that a later run can
+    /// stop a step orphaned by a killed `maintain` ([`reap_orphan`]).
+    pub pid_file: Option<PathBuf>,
 }
 
 /// How a step ended.
@@ -148,6 +151,10 @@ pub async fn run_step(
             source,
         })?;
     let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+    if let (Some(pid_file), Some(pgid)) = (&spec.pid_file, pgid) {
+        // Best effort: without it only the orphan clean-up of a later run is lost.
+        let _ = std::fs::write(pid_file, pgid.to_string());
+    }
     tracing::debug!(step = %spec.name, command = %spec.command, dir = %spec.dir.display(), ?pgid, "step started");
     let wait_err = |source| StepError::Wait {
         command: spec.command.clone(),
@@ -182,6 +189,9 @@ pub async fn run_step(
     if let Some(pgid) = pgid {
         signal_group(pgid, libc::SIGKILL);
     }
+    if let Some(pid_file) = &spec.pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut tail = read_tail(&spec.log, TAIL_LINES);
     match end {
@@ -215,6 +225,33 @@ fn signal_group(pgid: i32, signal: i32) {
     // SAFETY: killpg takes plain integers and has no memory effects; the group id is
     // the one our child was put in with `process_group(0)`, never 0 or 1.
     let _ = unsafe { libc::killpg(pgid, signal) };
+}
+
+/// Stops the process group recorded in `pid_file` by a run that was killed before its
+/// step ended (SIGKILL on `maintain` leaves the step's group running), if that group's
+/// leader still runs in `dir`, the project's clone: a recycled process id belonging to
+/// something else is never signalled. Returns whether a group was stopped.
+pub fn reap_orphan(pid_file: &Path, dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(pid_file) else {
+        return false;
+    };
+    let _ = std::fs::remove_file(pid_file);
+    let Ok(pgid) = text.trim().parse::<i32>() else {
+        return false;
+    };
+    let cwd = std::fs::read_link(format!("/proc/{pgid}/cwd")).ok();
+    let same = match (
+        cwd.and_then(|c| c.canonicalize().ok()),
+        dir.canonicalize().ok(),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        tracing::warn!(pgid, dir = %dir.display(), "stopping a step left running by an interrupted run");
+        signal_group(pgid, libc::SIGKILL);
+    }
+    same
 }
 
 /// The last `lines` lines of a file (lossily decoded); empty when unreadable.
@@ -253,6 +290,7 @@ mod tests {
             env: BTreeMap::from([("GREETING".into(), "hello".into())]),
             timeout,
             log: dir.join("logs/test.log"),
+            pid_file: Some(dir.join("logs/test.pid")),
         }
     }
 
@@ -324,6 +362,32 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out.end, StepEnd::Cancelled);
+        assert!(!tmp.path().join("logs/test.pid").exists());
+    }
+
+    #[tokio::test]
+    async fn an_orphaned_step_is_reaped_only_in_its_own_directory() {
+        use std::os::unix::process::CommandExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().join("clone");
+        std::fs::create_dir_all(&work).unwrap();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30"])
+            .current_dir(&work)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid_file = tmp.path().join("build.pid");
+        std::fs::write(&pid_file, child.id().to_string()).unwrap();
+        assert!(
+            !reap_orphan(&pid_file, tmp.path()),
+            "another directory: left alone"
+        );
+        std::fs::write(&pid_file, child.id().to_string()).unwrap();
+        assert!(reap_orphan(&pid_file, &work));
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert!(!pid_file.exists());
     }
 
     #[tokio::test]

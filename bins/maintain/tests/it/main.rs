@@ -1,0 +1,6 @@
+//! The `maintain` binary end to end: real processes, real git and make, the local forge
+//! and the console chat.
+
+mod cli;
+mod resume;
+mod support;

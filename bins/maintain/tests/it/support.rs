@@ -1,0 +1,155 @@
+//! Sample projects and a configuration file for driving the binary.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use upkeep_testkit::git::Fixture;
+
+pub const REQUIREMENTS: &str = "django==4.2.16\n    # via -r requirements.in\nrequests==2.31.0\n    # via -r requirements.in\n";
+pub const BUMP: &str = "printf 'django==5.1.4\\n    # via -r requirements.in\\nrequests==2.32.3\\n    # via -r requirements.in\\n' > requirements.txt";
+
+/// A project: name and its three recipes.
+pub struct Project {
+    pub name: &'static str,
+    pub upgrade: &'static str,
+    pub build: &'static str,
+    pub test: &'static str,
+}
+
+impl Project {
+    pub fn green(name: &'static str) -> Self {
+        Self {
+            name,
+            upgrade: BUMP,
+            build: "echo built",
+            test: "echo ok",
+        }
+    }
+
+    pub fn makefile(&self) -> String {
+        format!(
+            ".PHONY: upgrade build test\nupgrade:\n\t{}\nbuild:\n\t{}\ntest:\n\t{}\n",
+            self.upgrade, self.build, self.test
+        )
+    }
+}
+
+/// Bare repositories for the projects and an `upkeep.toml` naming them.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub fixtures: Vec<(&'static str, Fixture)>,
+}
+
+impl Setup {
+    pub fn new(projects: &[Project]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("[maintain]\n");
+        let mut fixtures = Vec::new();
+        for p in projects {
+            let fx = Fixture::new();
+            fx.commit_file("requirements.txt", REQUIREMENTS, "requirements");
+            fx.commit_file("Makefile", &p.makefile(), "Makefile");
+            fx.push_branch("main");
+            let _ = write!(
+                text,
+                "[[maintain.projects]]\nname = \"{}\"\nrepo = \"{}\"\n",
+                p.name,
+                fx.url()
+            );
+            fixtures.push((p.name, fx));
+        }
+        std::fs::write(dir.path().join("upkeep.toml"), text).unwrap();
+        Self { dir, fixtures }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("upkeep.toml")
+    }
+
+    pub fn fixture(&self, name: &str) -> &Fixture {
+        &self.fixtures.iter().find(|(n, _)| *n == name).unwrap().1
+    }
+
+    pub fn set_makefile(&self, p: &Project) {
+        let fx = self.fixture(p.name);
+        fx.commit_file("Makefile", &p.makefile(), "new Makefile");
+        fx.push_branch("main");
+    }
+
+    pub fn journal(&self) -> PathBuf {
+        self.dir.path().join(".upkeep/journal/2026-11-22.json")
+    }
+
+    /// `maintain --config <file> <args>` with a clean environment.
+    pub fn maintain(&self, args: &[&str]) -> Command {
+        let mut cmd = maintain();
+        cmd.arg("--config").arg(self.config()).args(args);
+        cmd
+    }
+
+    /// The change request files of a project (local forge).
+    pub fn change_requests(&self, name: &str) -> usize {
+        let dir = PathBuf::from(format!(
+            "{}.upkeep/change-requests",
+            self.fixture(name).url()
+        ));
+        std::fs::read_dir(dir).map_or(0, Iterator::count)
+    }
+}
+
+/// The binary with no tokens, no colour and no user config in its environment.
+pub fn maintain() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_maintain"));
+    for var in [
+        "GITHUB_TOKEN",
+        "GITLAB_TOKEN",
+        "SLACK_API_TOKEN",
+        "UPKEEP_CONFIG",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1").env("COLUMNS", "100");
+    cmd
+}
+
+pub fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> Output {
+    let cmd: &mut Command = cmd.borrow_mut();
+    cmd.output().expect("run maintain")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Insta settings that hide what changes between runs: temp paths, durations, SHAs,
+/// column padding that follows from them.
+pub fn filters(root: &Path) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    let root = root.display().to_string();
+    settings.add_filter(&regex_escape(&root), "[ROOT]");
+    settings.add_filter(r"/tmp/[A-Za-z0-9._-]+", "[TMP]");
+    settings.add_filter(r"\b\d+(\.\d+)?m?s\b", "[TIME]");
+    settings.add_filter(r"\b\d+m\d\ds\b", "[TIME]");
+    settings.add_filter(r"\b[0-9a-f]{40}\b", "[SHA]");
+    settings.add_filter(r" {2,}", "  ");
+    settings.add_filter(r"━{3,}", "━━━");
+    settings
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
