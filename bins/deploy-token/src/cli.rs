@@ -48,6 +48,12 @@ pub struct Cli {
     /// Who you are (default: git's user.name, then $USER).
     #[arg(long = "as", global = true, value_name = "NAME")]
     who: Option<String>,
+    /// Slack bot token, for announcements in `[lock] slack_channel` (needs `chat:write`).
+    #[arg(long, global = true, env = "SLACK_API_TOKEN", hide_env_values = true)]
+    slack_api_token: Option<String>,
+    /// Slack Web API base URL (for a proxy or a test server).
+    #[arg(long, global = true, env = "UPKEEP_SLACK_API_URL", hide = true)]
+    slack_api_url: Option<String>,
     /// Token for HTTPS remotes on GitHub.
     #[arg(
         long,
@@ -161,6 +167,7 @@ impl<'a> StateView<'a> {
 
 struct Setup {
     store: LockStore,
+    announce: Option<Announcer>,
     lease: Duration,
     preflight: Vec<PreflightSpec>,
     preflight_dir: PathBuf,
@@ -193,6 +200,9 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
             }
             let lease = lease.map_or(setup.lease, to_chrono);
             let acquired = acquire_waiting(&setup.store, &who, &reason, lease, wait)?;
+            if !acquired.already_held {
+                announce(setup.announce.as_ref(), &acquired.state);
+            }
             print_acquired(&acquired, output, Utc::now());
             Ok(Exit::Success)
         }
@@ -208,11 +218,13 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
                 setup.store.steal(&who, &reason, lease, now)
             }
             .map_err(lock_err)?;
+            announce(setup.announce.as_ref(), &acquired.state);
             print_acquired(&acquired, output, now);
             Ok(Exit::Success)
         }
         Command::Release => {
             let state = setup.store.release(&who, now).map_err(lock_err)?;
+            announce(setup.announce.as_ref(), &state);
             print_state(
                 &state,
                 output,
@@ -267,6 +279,71 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
             Err(e) => Err(lock_err(e)),
         },
         Command::Meta(meta) => Ok(meta.run::<Cli>()),
+    }
+}
+
+/// Where announcements go: `[lock] slack_channel` with `SLACK_API_TOKEN`.
+struct Announcer {
+    channel: String,
+    token: String,
+    api_url: Option<String>,
+}
+
+/// The line posted to the team for a change of the token.
+fn announcement(state: &LockState) -> String {
+    let e = &state.event;
+    let until = state
+        .holder
+        .as_ref()
+        .map(|h| format!(" until {}", h.expires_at.format("%H:%M UTC")))
+        .unwrap_or_default();
+    let note = e
+        .note
+        .as_deref()
+        .map(|n| format!(": {n}"))
+        .unwrap_or_default();
+    let verb = match e.action {
+        upkeep_lock::Action::Acquire => "took",
+        upkeep_lock::Action::Takeover => "took over",
+        upkeep_lock::Action::Steal => "STOLE",
+        upkeep_lock::Action::Renew => "renewed",
+        upkeep_lock::Action::Release => "released",
+    };
+    format!(
+        "{} {verb} the `{}` deploy token{until} (fencing {}){note}",
+        e.by, state.name, state.fencing
+    )
+}
+
+/// Posts the announcement; the token change already happened, so a Slack failure is a
+/// warning, never an error.
+fn announce(announcer: Option<&Announcer>, state: &LockState) {
+    let Some(a) = announcer else { return };
+    let text = announcement(state);
+    let mut config = upkeep_chat::SlackConfig::new(
+        secrecy::SecretString::from(a.token.clone()),
+        a.channel.clone(),
+    );
+    if let Some(url) = &a.api_url {
+        config.api_url.clone_from(url);
+    }
+    // One message from an interactive command: don't keep a person waiting on a Slack
+    // outage (the default policy is patient, for rounds running as jobs).
+    config.max_attempts = 3;
+    config.backoff = StdDuration::from_millis(300);
+    let posted = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(async {
+                use upkeep_chat::ChatThreads as _;
+                let chat = upkeep_chat::SlackChat::new(config).map_err(|e| e.to_string())?;
+                chat.post_note(&text).await.map_err(|e| e.to_string())
+            })
+        });
+    if let Err(e) = posted {
+        tracing::warn!("could not announce in Slack: {e}");
     }
 }
 
@@ -490,8 +567,24 @@ fn setup(cli: &Cli, env: &[(String, String)]) -> Result<Setup, Report> {
         scratch_dir,
     })
     .map_err(lock_report)?;
+    let announce = lock
+        .and_then(|l| l.slack_channel.clone())
+        .and_then(|channel| {
+            let token = cli.slack_api_token.clone().filter(|t| !t.is_empty());
+            if token.is_none() {
+                tracing::warn!(
+                    "[lock] slack_channel is set but SLACK_API_TOKEN is not: no announcements"
+                );
+            }
+            token.map(|token| Announcer {
+                channel,
+                token,
+                api_url: cli.slack_api_url.clone(),
+            })
+        });
     Ok(Setup {
         store,
+        announce,
         lease,
         preflight,
         preflight_dir,

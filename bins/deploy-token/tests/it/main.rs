@@ -301,3 +301,64 @@ fn completions_and_man_page_need_no_configuration() {
     assert!(out.status.success());
     assert!(text(&out).0.contains(".TH deploy-token"));
 }
+
+#[test]
+fn changes_are_announced_in_the_configured_slack_channel() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let slack = rt.block_on(upkeep_testkit::slack::FakeSlack::start());
+    let fx = Fixture::new();
+    std::fs::write(
+        fx.root().join("upkeep.toml"),
+        format!(
+            "[lock]\nrepo = \"{}\"\nslack_channel = \"{}\"\n",
+            fx.url(),
+            upkeep_testkit::slack::FAKE_CHANNEL
+        ),
+    )
+    .unwrap();
+    let with_slack = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_deploy-token"))
+            .args(args)
+            .current_dir(fx.root())
+            .env("SLACK_API_TOKEN", upkeep_testkit::slack::FAKE_TOKEN)
+            .env("UPKEEP_SLACK_API_URL", slack.api_url())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    assert!(
+        with_slack(&["--as", "alice", "acquire", "--reason", "deploy <api> & db"])
+            .status
+            .success()
+    );
+    assert!(
+        with_slack(&["--as", "alice", "acquire"]).status.success(),
+        "already held: no second post"
+    );
+    assert!(with_slack(&["--as", "alice", "release"]).status.success());
+    let posted: Vec<String> = slack
+        .top_level(upkeep_testkit::slack::FAKE_CHANNEL)
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert!(
+        posted[0].contains("alice took the `deploy` deploy token"),
+        "{posted:?}"
+    );
+    assert!(
+        posted[0].contains("&lt;api&gt; &amp; db"),
+        "mrkdwn-escaped: {posted:?}"
+    );
+    assert!(posted[1].contains("alice released"), "{posted:?}");
+
+    // Slack down: the token still changes hands, with a warning.
+    drop(rt);
+    let out = with_slack(&["--as", "bob", "acquire"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("could not announce in Slack"),
+        "{:?}",
+        text(&out)
+    );
+}
