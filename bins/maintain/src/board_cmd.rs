@@ -91,7 +91,7 @@ pub async fn sync(
         upkeep_cli::print_json(&report).map_err(Report::failure)?;
     } else {
         let verb = if args.dry_run { "would add" } else { "added" };
-        if report.added.is_empty() {
+        if report.added.is_empty() && report.without_thread.is_empty() {
             println!(
                 "round {}: the threads already show what the forge knows",
                 report.round

@@ -202,7 +202,8 @@ impl RoundReport {
             .iter()
             .map(|p| {
                 let result = match (p.status, p.from_earlier_run) {
-                    (Status::Unchanged, _) => "up to date".to_owned(),
+                    (Status::Unchanged, false) => "up to date".to_owned(),
+                    (Status::Unchanged, true) => "up to date (earlier)".to_owned(),
                     (s, true) => format!("{} (earlier)", s.as_str()),
                     (s, false) => s.as_str().to_owned(),
                 };
