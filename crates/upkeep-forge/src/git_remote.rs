@@ -11,7 +11,7 @@
 #![cfg_attr(not(feature = "local"), allow(dead_code))]
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use upkeep_git::{Author, Credentials, Expect, Oid, PushRequest, Repo};
@@ -68,8 +68,7 @@ impl<'a> Remote<'a> {
     /// The refs the remote advertises now.
     pub(crate) fn refs(&mut self) -> Result<&HashMap<String, Oid>> {
         if self.refs.is_none() {
-            let path = self.url.strip_prefix("file://").unwrap_or(&self.url);
-            if path.starts_with('/') && !Path::new(path).exists() {
+            if upkeep_git::local_repo_path(&self.url).is_some_and(|path| !path.exists()) {
                 return Err(self.not_found(format!("repository {}", self.repo)));
             }
             let refs = upkeep_git::ls_remote(&self.url, self.creds)

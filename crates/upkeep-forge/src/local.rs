@@ -10,7 +10,9 @@
 //! A [`RepoId`] is the remote's path (`/srv/git/api.git`), its `file://` URL, or any URL
 //! git can reach (then a records directory must be configured with
 //! [`LocalForge::with_records_dir`]). Relative paths are taken from the current
-//! directory.
+//! directory. Which ids are local paths is decided by `upkeep-git`
+//! ([`upkeep_git::local_repo_path`]: scp-like `host:path` is not), so the records sit
+//! next to the repository it fetches from and pushes to.
 //!
 //! # Files
 //!
@@ -149,9 +151,10 @@ impl LocalForge {
         if let Some(root) = &self.records_root {
             return Ok(root.join(slug(repo.as_str())));
         }
-        match local_path(repo.as_str()) {
+        // What is local is upkeep-git's call, so records sit next to the very repository
+        // it fetches from and pushes to.
+        match upkeep_git::local_repo_path(repo.as_str()) {
             Some(path) => {
-                let path = absolute(&path);
                 let mut name = path
                     .file_name()
                     .map(std::ffi::OsStr::to_os_string)
@@ -294,7 +297,9 @@ impl<'a> Session<'a> {
             git: Remote::new(
                 ForgeKind::Local,
                 repo,
-                remote_url(repo.as_str()),
+                // upkeep-git makes a relative path absolute (pushes run in the scratch
+                // clone's directory, where it would mean something else).
+                repo.as_str().to_owned(),
                 &forge.creds,
                 forge.scratch_path(repo),
             ),
@@ -570,37 +575,6 @@ fn not_found(what: String) -> ForgeError {
     }
 }
 
-/// The filesystem path of a repository id, when it is one (a path or a `file://` URL).
-fn local_path(id: &str) -> Option<PathBuf> {
-    if let Some(path) = id.strip_prefix("file://") {
-        return Some(PathBuf::from(path));
-    }
-    if id.contains("://") {
-        return None;
-    }
-    // scp-like `host:path` (but not a Windows drive letter).
-    if let Some((host, _)) = id.split_once(':')
-        && !host.contains('/')
-        && host.len() > 1
-    {
-        return None;
-    }
-    Some(PathBuf::from(id.trim_end_matches('/')))
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
-}
-
-/// The URL git is given: an absolute path for local ids (pushes run in the scratch
-/// clone's directory, where a relative path would mean something else).
-fn remote_url(id: &str) -> String {
-    match local_path(id) {
-        Some(path) if !id.starts_with("file://") => absolute(&path).display().to_string(),
-        _ => id.to_owned(),
-    }
-}
-
 fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
@@ -624,7 +598,12 @@ mod tests {
             .records_dir(&RepoId::new("https://example.com/acme/api.git"))
             .unwrap_err();
         assert!(matches!(err, ForgeError::Setup { .. }), "{err}");
-        assert!(local_path("git@example.com:acme/api.git").is_none());
+        let err = forge
+            .records_dir(&RepoId::new("git@example.com:acme/api.git"))
+            .unwrap_err();
+        assert!(matches!(err, ForgeError::Setup { .. }), "{err}");
+        let dir = forge.records_dir(&RepoId::new("git/api.git")).unwrap();
+        assert_eq!(dir, std::path::absolute("git/api.git.upkeep").unwrap());
     }
 
     #[test]

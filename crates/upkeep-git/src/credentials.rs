@@ -193,6 +193,23 @@ pub(crate) fn check_url(url: &str) -> crate::Result<Cow<'_, str>> {
         .map_or(Cow::Borrowed(url), |p| Cow::Owned(p.display().to_string())))
 }
 
+/// The directory a remote URL names when it is a local repository: a plain path, made
+/// absolute against the current directory exactly as every operation here does, or a
+/// `file://` URL. `None` for network URLs (`https://`, `ssh://`, ...) and scp-like
+/// `[user@]host:path`. For callers that keep files next to a local remote (the local
+/// forge's records) and must agree with this crate on what is local.
+#[must_use]
+pub fn local_repo_path(url: &str) -> Option<PathBuf> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return Some(PathBuf::from(path));
+    }
+    if url.contains("://") || is_scp_like(url) {
+        return None;
+    }
+    let path = Path::new(url);
+    Some(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
+}
+
 /// `[user@]host:path`, git's scp-like syntax: a colon before any slash.
 fn is_scp_like(url: &str) -> bool {
     match (url.find(':'), url.find('/')) {
@@ -240,6 +257,28 @@ mod tests {
         let url = check_url("remote.git").unwrap();
         assert!(Path::new(url.as_ref()).is_absolute(), "{url}");
         assert!(url.ends_with("remote.git"));
+    }
+
+    #[test]
+    fn local_repo_paths_agree_with_check_url() {
+        assert_eq!(
+            local_repo_path("/srv/git/a.git"),
+            Some(PathBuf::from("/srv/git/a.git"))
+        );
+        assert_eq!(
+            local_repo_path("file:///srv/git/a.git"),
+            Some(PathBuf::from("/srv/git/a.git"))
+        );
+        let relative = local_repo_path("repos/a.git").unwrap();
+        assert!(relative.is_absolute());
+        assert_eq!(
+            relative.display().to_string(),
+            check_url("repos/a.git").unwrap()
+        );
+        assert_eq!(local_repo_path("git@example.com:o/r.git"), None);
+        assert_eq!(local_repo_path("example.com:r.git"), None);
+        assert_eq!(local_repo_path("ssh://git@example.com/o/r.git"), None);
+        assert_eq!(local_repo_path("https://example.com/o/r.git"), None);
     }
 
     #[test]

@@ -503,3 +503,54 @@ fn two_forges_racing_upserts_on_threads_record_one_change_request_per_head() {
         .count();
     assert_eq!(files, heads.len());
 }
+
+/// `path` relative to the current directory (all `..` up to `/`, then down).
+fn relative_to_cwd(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap();
+    let ups = cwd.components().count() - 1;
+    let down = path.strip_prefix("/").unwrap();
+    format!("{}{}", "../".repeat(ups), down.display())
+}
+
+#[tokio::test]
+async fn a_relative_path_is_the_same_remote_for_records_reads_and_pushes() {
+    let h = harness().await;
+    let repo = RepoId::new(relative_to_cwd(h.bare.path()));
+    assert!(!repo.as_str().starts_with('/'), "{repo}");
+    let feature = h.bare.commit_on("feature", "change");
+    assert_eq!(
+        h.forge.branch_tip(&repo, "feature").await.unwrap(),
+        Some(feature.to_string())
+    );
+    let upserted = h
+        .forge
+        .upsert_change_request(&repo, &spec("feature"))
+        .await
+        .unwrap();
+    assert_eq!(upserted.change_request.number, 1);
+    assert!(
+        h.dir
+            .path()
+            .join("api.git.upkeep/change-requests/1.json")
+            .exists()
+    );
+    // The push runs in the scratch clone's directory: the path must not mean one there.
+    let main = h.bare.tip("main").unwrap();
+    h.forge
+        .move_branch(
+            &repo,
+            &BranchMove {
+                branch: "main".into(),
+                expected_old: main.to_string(),
+                new: feature.to_string(),
+                allow_backwards: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(h.bare.tip("main"), Some(feature));
+
+    let missing = RepoId::new(relative_to_cwd(&h.dir.path().join("nope.git")));
+    let err = h.forge.branch_tip(&missing, "main").await.unwrap_err();
+    assert!(matches!(err, ForgeError::NotFound { .. }), "{err:?}");
+}
