@@ -204,17 +204,43 @@ pub struct Change {
     pub direct: Option<bool>,
     /// A major bump, a `0.x` minor bump or a `0.0.x` patch bump.
     pub likely_breaking: bool,
-    /// The ecosystem (not in the JSON: the lockfile carries it).
-    #[serde(skip, default = "default_ecosystem")]
+    /// The ecosystem (not in the JSON: the lockfile carries it, and deserialising a
+    /// [`LockfileDiff`] copies it into each change).
+    #[serde(skip, default = "placeholder_ecosystem")]
     pub ecosystem: Ecosystem,
 }
 
-const fn default_ecosystem() -> Ecosystem {
+/// Overwritten by `From<LockfileDiffDocument>` right after deserialising.
+const fn placeholder_ecosystem() -> Ecosystem {
     Ecosystem::Npm
+}
+
+/// [`LockfileDiff`] as the JSON holds it, before the ecosystem reaches the changes.
+#[derive(Deserialize)]
+struct LockfileDiffDocument {
+    path: String,
+    ecosystem: Ecosystem,
+    changes: Vec<Change>,
+}
+
+impl From<LockfileDiffDocument> for LockfileDiff {
+    fn from(doc: LockfileDiffDocument) -> Self {
+        let ecosystem = doc.ecosystem;
+        Self {
+            path: doc.path,
+            ecosystem,
+            changes: doc
+                .changes
+                .into_iter()
+                .map(|c| Change { ecosystem, ..c })
+                .collect(),
+        }
+    }
 }
 
 /// The changes in one lockfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "LockfileDiffDocument")]
 pub struct LockfileDiff {
     /// The lockfile's path (relative to the tree root in a tree diff).
     pub path: String,

@@ -330,6 +330,14 @@ mod tests {
             ["direct", "from", "kind", "likely_breaking", "name", "to"]
         );
         assert_eq!(v["errors"][0]["line"], 3);
+        // And back: the lockfile's ecosystem reaches its changes.
+        let mut report = report();
+        report.lockfiles[0].ecosystem = Ecosystem::Cargo;
+        for c in &mut report.lockfiles[0].changes {
+            c.ecosystem = Ecosystem::Cargo;
+        }
+        let back: DiffReport = serde_json::from_str(&render_json(&report)).unwrap();
+        assert_eq!(back, report);
     }
 
     #[test]
