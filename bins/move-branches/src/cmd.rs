@@ -21,6 +21,7 @@ use upkeep_git::Author;
 use crate::args::{ApprovalArgs, Cli, PlanArgs, RollbackArgs, RunArgs, Selection, StatusArgs};
 use crate::notify::Notifier;
 use crate::setup::{self, Forges};
+use crate::token;
 
 /// Everything a subcommand needs.
 struct Ctx {
@@ -29,6 +30,8 @@ struct Ctx {
     output: Output,
     actor: String,
     notifier: Notifier,
+    /// The deploy token's fencing number while held.
+    fencing: Option<u64>,
 }
 
 impl Ctx {
@@ -56,6 +59,7 @@ impl Ctx {
             output: cli.global.output,
             actor,
             notifier,
+            fencing: None,
         })
     }
 
@@ -306,7 +310,7 @@ fn entry(
         result: report.result,
         repos: report.repos.clone(),
         gates: gates.summaries(),
-        fencing: None,
+        fencing: ctx.fencing,
         message,
     }
 }
@@ -374,6 +378,34 @@ async fn refuse(
         ctx.notifier.send(&text, Some(&message), &tags).await;
     }
     (commit, message)
+}
+
+/// Applies under the deploy token (when configured) and records the history.
+async fn apply_recorded(
+    ctx: &mut Ctx,
+    command: HistoryCommand,
+    plan: &Plan,
+    specs: &[RepoSpec],
+    options: &ApplyOptions,
+    store: Option<&HistoryStore>,
+    gates: &GateReport,
+) -> Result<(ApplyReport, Option<String>), Report> {
+    let what = match command {
+        HistoryCommand::Run => "run",
+        HistoryCommand::Rollback => "rollback",
+    };
+    let reason = format!("move-branches {what} (plan {})", plan.digest);
+    let token = token::hold(&ctx.config, &ctx.forges, &ctx.actor, &reason)?;
+    ctx.fencing = token.as_ref().map(|t| t.fencing);
+    if let Some(t) = &token {
+        t.verify()?;
+    }
+    let report = upkeep_branches::apply(plan, specs, options, &progress(ctx.text())).await;
+    let commit = record(store, &entry(ctx, command, plan, gates, &report, None));
+    if let Some(t) = token {
+        t.finish();
+    }
+    Ok((report, commit))
 }
 
 /// `run`.
@@ -456,21 +488,17 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     } else {
         specs
     };
-    let report = upkeep_branches::apply(&plan, &specs, &options, &progress(ctx.text())).await;
-    let commit = record(
+    let (report, commit) = apply_recorded(
+        &mut ctx,
+        HistoryCommand::Run,
+        &plan,
+        &specs,
+        &options,
         store.as_ref(),
-        &entry(&ctx, HistoryCommand::Run, &plan, &gates, &report, None),
-    );
-    let message = match report.result {
-        RunResult::Success => format!("done: plan {} applied", plan.digest),
-        RunResult::Partial => format!(
-            "PARTIAL: plan {} was applied only in part; see which repos moved above",
-            plan.digest
-        ),
-        RunResult::Failed | RunResult::Refused => {
-            format!("FAILED: nothing moved (plan {})", plan.digest)
-        }
-    };
+        &gates,
+    )
+    .await?;
+    let message = run_message(&plan, report.result);
     if args.approval.job {
         notify_result(&ctx, "run", &plan, &report, &message).await;
     }
@@ -493,6 +521,19 @@ async fn notify_result(ctx: &Ctx, what: &str, plan: &Plan, report: &ApplyReport,
         ("digest", plan.digest.clone()),
     ];
     ctx.notifier.send(&text, failure, &tags).await;
+}
+
+fn run_message(plan: &Plan, result: RunResult) -> String {
+    match result {
+        RunResult::Success => format!("done: plan {} applied", plan.digest),
+        RunResult::Partial => format!(
+            "PARTIAL: plan {} was applied only in part; see which repos moved above",
+            plan.digest
+        ),
+        RunResult::Failed | RunResult::Refused => {
+            format!("FAILED: nothing moved (plan {})", plan.digest)
+        }
+    }
 }
 
 fn exit_for(result: RunResult) -> Exit {
@@ -614,11 +655,16 @@ pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
         rollback: true,
         ..ApplyOptions::default()
     };
-    let report = upkeep_branches::apply(&plan, &specs, &options, &progress(ctx.text())).await;
-    let commit = record(
+    let (report, commit) = apply_recorded(
+        &mut ctx,
+        HistoryCommand::Rollback,
+        &plan,
+        &specs,
+        &options,
         store.as_ref(),
-        &entry(&ctx, HistoryCommand::Rollback, &plan, &gates, &report, None),
-    );
+        &gates,
+    )
+    .await?;
     let message = match report.result {
         RunResult::Success => format!("done: rolled back (plan {})", plan.digest),
         _ => format!(

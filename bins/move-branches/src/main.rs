@@ -5,6 +5,7 @@ mod args;
 mod cmd;
 mod notify;
 mod setup;
+mod token;
 
 use std::process::ExitCode;
 

@@ -281,19 +281,19 @@ async fn shipping_commits(
         )
     })?;
     if cmp.behind_by > 0 {
-        return Err(if !overridden {
-            Error::Diverged {
-                repo: name.to_owned(),
-                target: spec.target.clone(),
-                source_branch: spec.source.clone(),
-                drift: cmp.behind_by,
-            }
-        } else {
+        return Err(if overridden {
             Error::Backwards {
                 repo: name.to_owned(),
                 target: spec.target.clone(),
                 from: from.to_owned(),
                 to: to.to_owned(),
+            }
+        } else {
+            Error::Diverged {
+                repo: name.to_owned(),
+                target: spec.target.clone(),
+                source_branch: spec.source.clone(),
+                drift: cmp.behind_by,
             }
         });
     }

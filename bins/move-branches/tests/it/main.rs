@@ -3,6 +3,7 @@
 
 mod errors;
 mod github;
+mod lock;
 mod packit;
 mod scenario;
 mod status_rollback;
