@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::remote::{ForgeKind, Remote};
@@ -10,7 +11,7 @@ use crate::types::HumanDuration;
 
 /// `[branches]`: which repos `move-branches` promotes, the gates that must pass first,
 /// and where the history and notifications go.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct BranchesConfig {
     /// The branch promoted from, unless a repo sets its own `source`. Default `main`.
@@ -147,7 +148,7 @@ pub(crate) fn topo_order(repos: &[BranchRepo]) -> (Vec<&BranchRepo>, Vec<&Branch
 }
 
 /// One `[[branches.repos]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BranchRepo {
     /// The repo's name: unique; used in `--<name>=<sha>` overrides, output and history.
@@ -161,9 +162,10 @@ pub struct BranchRepo {
     pub api_url: Option<String>,
     /// The branch promoted from, if not `[branches] source`.
     pub source: Option<String>,
-    /// The branch moved, if not `[branches] target`.
+    /// The branch moved, if not `[branches] target`. Must differ from the source.
     pub target: Option<String>,
-    /// Names of repos that must be moved before this one.
+    /// Names of repos that must be moved before this one. An unknown name or a cycle is
+    /// an error naming the known repos or the cycle.
     #[serde(default)]
     pub depends_on: Vec<String>,
     /// Wait for CI on this repo's new tip before moving its dependents (default:
@@ -171,11 +173,12 @@ pub struct BranchRepo {
     pub wait: Option<bool>,
     /// The resolved repository, filled in by the loader.
     #[serde(skip_deserializing)]
+    #[schemars(skip)]
     pub remote: Remote,
 }
 
 /// `[branches.ci]`: the CI gate. `missing` and `pending` verdicts are not success.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CiGate {
     /// Check the forge's CI verdict on every commit a branch would move to. Default
@@ -200,7 +203,7 @@ impl Default for CiGate {
 }
 
 /// `[branches.ci.validation]`: the repo and ref whose CI verdict gates the promotion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidationTarget {
     /// The repository URL (same forms as a repo's `repo`).
@@ -214,6 +217,7 @@ pub struct ValidationTarget {
     pub git_ref: String,
     /// The resolved repository, filled in by the loader.
     #[serde(skip_deserializing)]
+    #[schemars(skip)]
     pub remote: Remote,
 }
 
@@ -221,9 +225,11 @@ fn default_main() -> String {
     "main".to_owned()
 }
 
-/// `[branches.sentry]`: no more than `threshold` new unresolved issues may have appeared
-/// in `environment` within the window. Needs `SENTRY_AUTH_TOKEN`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `[branches.sentry]`: the Sentry gate, on when this table is present (needs
+/// `SENTRY_AUTH_TOKEN`). It counts the issues that are unresolved and were first seen in
+/// `environment` within the window, and fails, listing them with links, when there are
+/// more than `threshold`. The window is absolute: it does not drift while a run waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SentryGate {
     /// Sentry's base URL. Default `https://sentry.io`.
@@ -283,6 +289,28 @@ impl<'de> Deserialize<'de> for SentryWindow {
     }
 }
 
+impl JsonSchema for SentryWindow {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SentryWindow".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`\"since-last-promotion\"` or a duration such as `\"24h\"`.",
+            "anyOf": [
+                {
+                    "const": "since-last-promotion",
+                    "description": "Since the previous promotion recorded in the history.",
+                },
+                {
+                    "description": "This long before the run.",
+                    "allOf": [generator.subschema_for::<HumanDuration>()],
+                },
+            ],
+        })
+    }
+}
+
 impl Serialize for SentryWindow {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -293,12 +321,13 @@ impl Serialize for SentryWindow {
 }
 
 /// One `[[branches.command_gates]]` entry: a command that must exit 0.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandGate {
-    /// A short name shown in the gate evidence.
+    /// A short name shown in the gate evidence; unique.
     pub name: String,
-    /// The command line, run with `sh -c` in the directory of the configuration file.
+    /// The command line, run with `sh -c` in the directory of the configuration file;
+    /// exit status 0 passes.
     pub command: String,
     /// How long it may run before it is killed and the gate fails. Default `5m`.
     #[serde(default = "default_gate_timeout")]
@@ -310,7 +339,7 @@ fn default_gate_timeout() -> HumanDuration {
 }
 
 /// `[branches.wait]`: after moving a repo, wait for its CI before moving dependents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WaitConfig {
     /// Wait for a green CI verdict on each moved repo's new target tip before moving the
@@ -318,7 +347,7 @@ pub struct WaitConfig {
     pub ci: bool,
     /// Give up (and stop the run, reporting it partial) after this long. Default `30m`.
     pub deadline: HumanDuration,
-    /// How often to ask the forge. Default `30s`.
+    /// How often to ask the forge; not longer than `deadline`. Default `30s`.
     pub poll_interval: HumanDuration,
 }
 
@@ -334,12 +363,13 @@ impl Default for WaitConfig {
 
 /// `[branches.history]`: a JSON-lines file in a git repo, one line per run, committed
 /// and pushed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryConfig {
-    /// The repository holding the history (any git URL or path).
+    /// The repository holding the history (any git URL or path); pushed with plain git,
+    /// so any git server works.
     pub repo: String,
-    /// The file inside it. Default `move-branches/history.jsonl`.
+    /// The file inside it, a relative path. Default `move-branches/history.jsonl`.
     #[serde(default = "default_history_path")]
     pub path: String,
     /// The branch it is committed to. Default `main`.
@@ -347,6 +377,7 @@ pub struct HistoryConfig {
     pub branch: String,
     /// The resolved repository, filled in by the loader (always pushed with plain git).
     #[serde(skip_deserializing)]
+    #[schemars(skip)]
     pub remote: Remote,
 }
 
@@ -356,7 +387,7 @@ fn default_history_path() -> String {
 
 /// `[branches.notify]`: where a job's failures and results go. Run by hand, they are
 /// printed instead.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
     /// Post the result and failures to this Slack channel (needs `SLACK_API_TOKEN`).
@@ -366,7 +397,7 @@ pub struct NotifyConfig {
 }
 
 /// `[branches.deploy_token]`: whether a run needs the deploy token.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeployTokenConfig {
     /// `none` (default), `acquire` (take the token for the run, release after) or
@@ -375,7 +406,7 @@ pub struct DeployTokenConfig {
 }
 
 /// How `move-branches run` uses the deploy token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeployTokenMode {
     /// The token is not involved.
@@ -388,7 +419,7 @@ pub enum DeployTokenMode {
 }
 
 /// `[branches.tagging]`: semver tags on newly promoted commits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaggingConfig {
     /// Tag by default, as if `--tag` were given. Default `false`.

@@ -44,7 +44,9 @@ mod load;
 mod lock;
 mod maintain;
 mod redact;
+mod reference;
 mod remote;
+pub mod schema;
 mod secrets;
 mod suggest;
 mod types;
@@ -52,6 +54,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use branches::{
@@ -78,7 +81,7 @@ pub const DEFAULT_FILE: &str = "upkeep.toml";
 pub(crate) const ENV_DOCS: &str = "docs/configuration.md#environment-overrides";
 
 /// The whole configuration file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The directory for upkeep's own files (clone cache, logs, journals), relative to

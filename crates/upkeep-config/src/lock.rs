@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::remote::{ForgeKind, Remote};
 use crate::types::HumanDuration;
 
 /// `[lock]`: where the deploy token lives and how it is taken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockConfig {
     /// The git repository holding the lock ref (any git URL or path; the team must be
@@ -18,11 +19,12 @@ pub struct LockConfig {
     pub forge: Option<ForgeKind>,
     /// The forge's API base URL, when not the default.
     pub api_url: Option<String>,
-    /// The lock's name; the ref is `<ref_prefix><name>`. Default `deploy`.
+    /// The lock's name (no `/`); the ref is `<ref_prefix><name>`. Default `deploy`.
     #[serde(default = "default_name")]
     pub name: String,
-    /// Where lock refs live. Default `refs/upkeep/locks/`. Use a branch namespace such
-    /// as `refs/heads/upkeep-locks/` on forges that refuse custom refs.
+    /// Where lock refs live: starts with `refs/` and ends with `/`. Default
+    /// `refs/upkeep/locks/`. Use a branch namespace such as `refs/heads/upkeep-locks/`
+    /// on forges that refuse custom refs.
     #[serde(default = "default_ref_prefix")]
     pub ref_prefix: String,
     /// How long an acquired token is valid unless renewed. Default `4h`.
@@ -39,6 +41,7 @@ pub struct LockConfig {
     pub cache: PathBuf,
     /// The resolved repository, filled in by the loader.
     #[serde(skip_deserializing)]
+    #[schemars(skip)]
     pub remote: Remote,
 }
 
@@ -61,12 +64,13 @@ fn default_lease() -> HumanDuration {
 }
 
 /// One `[[lock.preflight]]` check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preflight {
     /// A short name shown when it fails (e.g. "Kingfisher is idle").
     pub name: String,
-    /// The command line, run with `sh -c` in the directory of the configuration file.
+    /// The command line, run with `sh -c` in the directory of the configuration file;
+    /// a non-zero exit stops the acquire and its output is shown.
     pub command: String,
     /// How long it may run before it is killed and the acquire stops. Default `2m`.
     #[serde(default = "default_preflight_timeout")]

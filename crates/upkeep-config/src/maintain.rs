@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::remote::{ForgeKind, Remote};
@@ -13,11 +14,12 @@ use crate::types::{BranchPattern, HumanDuration, Template};
 ///
 /// Settings at this level are defaults for every project; a project's own table can
 /// override the base branch, the steps, env, labels, reviewers, assignees and draft.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MaintainConfig {
     /// How many projects run at once. Default: the number of CPU cores. `--jobs`
     /// overrides it. Must be at least 1.
+    #[schemars(range(min = 1))]
     pub jobs: Option<usize>,
     /// The branch a round commits to and pushes, with date fields (`%Y`, `%y`, `%m`,
     /// `%d`, `%%`) filled from the round's date. Default `feature/maintenance-%y-%m-%d`.
@@ -25,7 +27,7 @@ pub struct MaintainConfig {
     /// The branch each project is cloned at and the change request targets, unless the
     /// project sets its own `base_branch`. Default `main`.
     pub base_branch: String,
-    /// The commit message. Placeholders: see [`crate::Placeholder`]. Default:
+    /// The commit message. Default:
     /// `"Maintenance {date}: upgrade dependencies\n\n{summary}"`.
     pub commit_message: Template,
     /// The pull/merge request title. Default `"Maintenance {date}"`.
@@ -136,7 +138,7 @@ impl MaintainConfig {
 }
 
 /// One `[[maintain.projects]]` entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
     /// The project's name: unique, used in logs, journal, threads and `--only`/`--skip`.
@@ -159,7 +161,8 @@ pub struct Project {
     /// Overrides of the steps' command and/or timeout for this project.
     #[serde(default)]
     pub steps: StepOverrides,
-    /// Extra environment variables for this project's steps.
+    /// Extra environment variables for this project's steps; they win over
+    /// `[maintain] env` entries of the same name. Never put secrets here.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Labels for this project's change request, added to `[maintain] labels`.
@@ -175,12 +178,13 @@ pub struct Project {
     pub draft: Option<bool>,
     /// The resolved repository, filled in by the loader from `repo`, `forge`, `api_url`.
     #[serde(skip_deserializing)]
+    #[schemars(skip)]
     pub remote: Remote,
 }
 
 /// The three steps of a round. Each may set `command`, `timeout` or both; what is not
 /// set keeps its default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(from = "StepOverrides")]
 pub struct Steps {
     /// Bump the pinned dependencies. Default `make upgrade`, timeout `30m`.
@@ -214,7 +218,7 @@ impl Default for Steps {
 
 /// A step: a shell command (run with `sh -c` in the project's clone) and how long it may
 /// take before it is killed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// The command line, run with `sh -c`.
@@ -241,26 +245,28 @@ impl Step {
     }
 }
 
-/// A project's `[maintain.projects.steps]`: each step may override command, timeout or
-/// both.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The steps' settings, as written: in `[maintain.steps]` (over the built-in defaults)
+/// and in a project's `steps` (over `[maintain.steps]`). Each step may set its command,
+/// its timeout or both.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StepOverrides {
-    /// Override of the `upgrade` step.
+    /// The `upgrade` step: bump the pinned dependencies.
     pub upgrade: Option<StepOverride>,
-    /// Override of the `build` step.
+    /// The `build` step: build the artefacts (images).
     pub build: Option<StepOverride>,
-    /// Override of the `test` step.
+    /// The `test` step: run the tests.
     pub test: Option<StepOverride>,
 }
 
-/// Override of one step for one project.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// One step's command and/or timeout; what is not set keeps the default (for a
+/// project: its `[maintain.steps]` setting).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StepOverride {
-    /// The command instead of the default.
+    /// The command line, run with `sh -c` in the project's clone.
     pub command: Option<String>,
-    /// The timeout instead of the default.
+    /// How long the step may run before it and its children are killed.
     pub timeout: Option<HumanDuration>,
 }
 
@@ -292,7 +298,7 @@ pub struct ResolvedProject {
 }
 
 /// Which chat the round talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {
     /// Print the summary and threads on the terminal (Markdown). Needs no token.
@@ -303,10 +309,11 @@ pub enum ChatKind {
 }
 
 /// `[maintain.chat]`: where the round summary and project threads go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChatConfig {
-    /// `console` (default) or `slack`.
+    /// `console` prints the summary and threads on the terminal; `slack` posts them to
+    /// `channel` (needs `SLACK_API_TOKEN`).
     pub kind: ChatKind,
     /// The Slack channel (`#team-maintenance` or a channel id). Required for `slack`.
     pub channel: Option<String>,
@@ -339,7 +346,7 @@ impl Default for ChatConfig {
 
 /// `[maintain.chat.reactions]`: the emoji (name without colons) for each state of a
 /// project's thread. Defaults follow the team's legend.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReactionLegend {
     /// Someone is working on it. Default `eyes`.
@@ -407,7 +414,7 @@ impl ReactionLegend {
 
 /// `[maintain.paths]`: where the round keeps its files. Relative paths are resolved
 /// against the configuration file's directory; after loading every field is absolute.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MaintainPaths {
     /// Cached clones, one per project (`<cache>/<project>`). Default

@@ -1,9 +1,11 @@
 //! Small value types shared by the sections: durations, templates, branch patterns.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 /// A positive duration written the human way: `"90s"`, `"30m"`, `"1h 30m"`, `"2d"`
@@ -79,9 +81,51 @@ impl From<HumanDuration> for String {
     }
 }
 
+/// Numbers each followed by a unit, blanks allowed between: what humantime reads. Only a
+/// hint for editors; the loader's message is the authority.
+const DURATION_PATTERN: &str = r"^\s*([0-9]+\s*[A-Za-zµ]+\s*)+$";
+
+impl JsonSchema for HumanDuration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration: `\"90s\"`, `\"30m\"`, `\"1h 30m\"`, `\"2d\"` (units `ms`, `s`, `m`, `h`, `d`, `w`). More than zero, at most 366 days.",
+            "pattern": DURATION_PATTERN,
+            "examples": ["30m", "1h 30m"],
+        })
+    }
+}
+
+/// Shown the way people write it in the file: `30m`, `1h 30m`, `7d`, not humantime's
+/// `7days` or `1year 5h 49m 12s`.
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_duration(self.0))
+        let secs = self.0.as_secs();
+        let nanos = self.0.subsec_nanos();
+        let parts = [
+            (secs / 86_400, "d"),
+            (secs / 3_600 % 24, "h"),
+            (secs / 60 % 60, "m"),
+            (secs % 60, "s"),
+            (u64::from(nanos / 1_000_000), "ms"),
+            (u64::from(nanos / 1_000 % 1_000), "us"),
+            (u64::from(nanos % 1_000), "ns"),
+        ];
+        let mut first = true;
+        for (n, unit) in parts {
+            if n > 0 {
+                if !first {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{n}{unit}")?;
+                first = false;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -116,6 +160,20 @@ impl Placeholder {
         Self::Summary,
         Self::Changes,
     ];
+
+    /// What it stands for, one line (for documentation and editors).
+    #[must_use]
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::Project => "the project's configured name",
+            Self::Round => "the round id (its date unless given, e.g. `2025-03-14`)",
+            Self::Date => "the round's date as `YYYY-MM-DD`",
+            Self::Branch => "the maintenance branch being pushed",
+            Self::Base => "the base branch the change request targets",
+            Self::Summary => "one line counting the upgrades, e.g. `1 major, 4 minor, 2 patch`",
+            Self::Changes => "the dependency changes as a Markdown table (several lines)",
+        }
+    }
 
     /// The name written between braces.
     #[must_use]
@@ -241,6 +299,26 @@ impl Template {
     }
 }
 
+impl JsonSchema for Template {
+    fn schema_name() -> Cow<'static, str> {
+        "Template".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<String> = Placeholder::ALL
+            .iter()
+            .map(|p| format!("`{{{}}}`", p.name()))
+            .collect();
+        json_schema!({
+            "type": "string",
+            "description": format!(
+                "A template: text with placeholders {}; `{{{{` and `}}}}` are literal braces. An unknown placeholder is an error.",
+                names.join(", ")
+            ),
+        })
+    }
+}
+
 impl TryFrom<String> for Template {
     type Error = String;
 
@@ -325,6 +403,20 @@ impl BranchPattern {
     }
 }
 
+impl JsonSchema for BranchPattern {
+    fn schema_name() -> Cow<'static, str> {
+        "BranchPattern".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A branch name with date fields: `%Y` (2025), `%y` (25), `%m` (03), `%d` (14), `%%` (a `%`). The result must be a valid git branch name.",
+            "pattern": "^([^%]|%[Yymd%])*$",
+        })
+    }
+}
+
 impl TryFrom<String> for BranchPattern {
     type Error = String;
 
@@ -355,6 +447,22 @@ mod tests {
         );
         assert!("0s".parse::<HumanDuration>().unwrap_err().contains("zero"));
         assert!("soon".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn durations_display_as_written_and_read_back() {
+        for (text, shown) in [
+            ("30m", "30m"),
+            ("90m", "1h 30m"),
+            ("7d", "7d"),
+            ("1week", "7d"),
+            ("366d", "366d"),
+            ("1500ms", "1s 500ms"),
+        ] {
+            let d: HumanDuration = text.parse().unwrap();
+            assert_eq!(d.to_string(), shown, "{text}");
+            assert_eq!(shown.parse::<HumanDuration>().unwrap(), d, "{shown}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod env;
 mod errors;
 mod example;
 mod model;
+mod schema;
 
 use std::path::Path;
 

@@ -1,0 +1,54 @@
+//! Writes the generated configuration schema and reference into the workspace:
+//! `docs/upkeep.schema.json` and the generated part of `docs/configuration.md`.
+//!
+//! ```text
+//! cargo run -p upkeep-config --example gen-schema
+//! ```
+//!
+//! A test (`schema_files_are_fresh`) fails while the committed files differ from what
+//! this writes.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command: it reports what it wrote
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use upkeep_config::schema;
+
+fn main() -> ExitCode {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let schema_path = root.join(schema::SCHEMA_PATH);
+    let reference_path = root.join(schema::REFERENCE_PATH);
+    let result = (|| -> Result<(), String> {
+        std::fs::write(&schema_path, schema::json_schema_text())
+            .map_err(|e| format!("cannot write {}: {e}", schema_path.display()))?;
+        let doc = std::fs::read_to_string(&reference_path)
+            .map_err(|e| format!("cannot read {}: {e}", reference_path.display()))?;
+        let new =
+            schema::splice_reference(&doc, &schema::reference_markdown()).ok_or_else(|| {
+                format!(
+                    "{} lacks the lines `{}` and `{}` around the generated reference",
+                    reference_path.display(),
+                    schema::REFERENCE_BEGIN,
+                    schema::REFERENCE_END
+                )
+            })?;
+        std::fs::write(&reference_path, new)
+            .map_err(|e| format!("cannot write {}: {e}", reference_path.display()))?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            println!(
+                "wrote {} and {}",
+                schema::SCHEMA_PATH,
+                schema::REFERENCE_PATH
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
