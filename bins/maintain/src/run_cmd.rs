@@ -98,11 +98,12 @@ pub async fn run(
         })?;
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
     let setups = wiring::project_setups(&config, &resolved, tokens).await?;
-    // A dry-run posts nothing: the console shows what would be posted, from the report.
-    let chat: Arc<dyn ChatThreads> = if args.dry_run {
-        Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text))
-    } else {
-        wiring::chat(&maintain, tokens, global.output)?
+    // The library never posts in a dry-run (the report carries the messages); the chat is
+    // only read, for the skip reactions, and a missing Slack token does not stop it.
+    let chat: Arc<dyn ChatThreads> = match wiring::chat(&maintain, tokens, global.output) {
+        Ok(chat) if !args.dry_run || maintain.chat.kind != upkeep_config::ChatKind::Console => chat,
+        Err(report) if !args.dry_run => return Err(report),
+        _ => Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text)),
     };
     let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
     let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());

@@ -353,3 +353,30 @@ async fn sync_adds_what_the_forge_knows_once_and_status_shows_it() {
     assert_eq!(p.furthest_stage.as_deref(), Some("merged"));
     assert_eq!(p.round_result.as_deref(), Some("changed"));
 }
+
+#[tokio::test]
+async fn a_chat_failure_fails_the_project_at_chat_and_a_plain_rerun_posts_it() {
+    let hosted = Hosted::new(vec![Sample::green("signals")]).await;
+    // Slack is down for the whole first run (every attempt of every post).
+    hosted.slack.faults().script(
+        Endpoint::any("/api/chat.postMessage"),
+        1000,
+        Fault::status(500),
+    );
+    let report = hosted.run().await;
+    let r = row(&report, "signals");
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.failed_stage(), Some(upkeep_maintain::FailedStage::Chat));
+    // The pipeline's work is done and kept: one pull request.
+    assert_eq!(hosted.pulls("signals"), 1);
+    assert!(!report.warnings.is_empty(), "the summary failure is reported");
+
+    // Slack is back: a plain re-run (no --retry-failed) only posts, it does not rebuild.
+    hosted.slack.faults().clear();
+    let again = hosted.run().await;
+    let r = row(&again, "signals");
+    assert_eq!(r.status, Status::Changed, "{r:?}");
+    assert_eq!(hosted.pulls("signals"), 1);
+    assert_eq!(hosted.top_level().len(), 2);
+    assert_eq!(again.to_json()["projects"][0]["failed_stage"], serde_json::Value::Null);
+}
