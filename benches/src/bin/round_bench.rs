@@ -1,0 +1,336 @@
+//! `round-bench`: a maintenance round of N synthetic projects, at several `--jobs`.
+//!
+//! Each project is a real bare repository (the fake GitHub's own) with a Makefile whose
+//! `upgrade`, `build` and `test` each sleep a fixed time; `upgrade` also bumps three pins
+//! in `requirements.txt`. The fake GitHub and fake Slack answer every request after a
+//! fixed latency. Each configuration gets fresh fakes and a fresh state directory, and
+//! runs in a child process (this binary with `--child`), so its peak memory is its own.
+//!
+//! ```text
+//! cargo run --release -p upkeep-benches --bin round-bench -- [--n 40] [--step 0.2]
+//!     [--latency-ms 20] [--jobs 1,2,4,8] [--no-paced] [--no-diagnose] [--json FILE]
+//! ```
+
+// A harness reports on stdout (tables) and stderr (progress): printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use upkeep_benches::profile::{Profile, profile};
+use upkeep_benches::requests::{by_endpoint, total};
+use upkeep_benches::round::{BenchProject, RoundRun, RoundSpec};
+use upkeep_benches::{arg, flag, machine, repos, write_json};
+use upkeep_testkit::github::FakeGitHub;
+use upkeep_testkit::slack::{FAKE_CHANNEL, FakeSlack};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Some(spec) = arg::<String>(&args, "--child") {
+        let spec: RoundSpec =
+            serde_json::from_slice(&std::fs::read(&spec).expect("spec file")).expect("spec JSON");
+        let run = runtime.block_on(upkeep_benches::round::run(&spec));
+        println!("{}", serde_json::to_string(&run).expect("JSON"));
+        return;
+    }
+    runtime.block_on(parent(&args));
+}
+
+/// One configuration of the sweep.
+#[derive(Debug, Clone, Serialize)]
+struct Setup {
+    label: String,
+    jobs: usize,
+    post_interval_ms: u64,
+    /// Where the state directory (journal, clones, logs) lives.
+    state_fs: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Outcome {
+    setup: Setup,
+    ideal_s: f64,
+    ratio: f64,
+    pipelines_ratio: f64,
+    changed: usize,
+    profile: Profile,
+    forge_requests: BTreeMap<String, usize>,
+    slack_requests: BTreeMap<String, usize>,
+    forge_per_changed: f64,
+    slack_per_changed: f64,
+    peak_rss_mib: f64,
+    checks: Vec<String>,
+}
+
+async fn parent(args: &[String]) {
+    let n: usize = arg(args, "--n").unwrap_or(40);
+    let step: f64 = arg(args, "--step").unwrap_or(0.2);
+    let latency_ms: u64 = arg(args, "--latency-ms").unwrap_or(20);
+    let jobs: Vec<usize> = arg::<String>(args, "--jobs")
+        .unwrap_or_else(|| "1,2,4,8".to_owned())
+        .split(',')
+        .filter_map(|j| j.trim().parse().ok())
+        .collect();
+    let json: Option<String> = arg(args, "--json");
+    let max_jobs = jobs.iter().copied().max().unwrap_or(8);
+
+    let mut setups: Vec<Setup> = jobs
+        .iter()
+        .map(|&j| Setup {
+            label: format!("jobs {j}"),
+            jobs: j,
+            post_interval_ms: 0,
+            state_fs: "disk",
+        })
+        .collect();
+    if !flag(args, "--no-diagnose") && Path::new("/dev/shm").is_dir() {
+        setups.push(Setup {
+            label: format!("jobs {max_jobs}, state on tmpfs"),
+            jobs: max_jobs,
+            post_interval_ms: 0,
+            state_fs: "tmpfs",
+        });
+    }
+    if !flag(args, "--no-paced") {
+        setups.push(Setup {
+            label: format!("jobs {max_jobs}, Slack paced 1/s"),
+            jobs: max_jobs,
+            post_interval_ms: 1000,
+            state_fs: "disk",
+        });
+    }
+
+    eprintln!(
+        "round-bench: {n} projects, steps of {step} s, {latency_ms} ms per request; {}",
+        machine()
+    );
+    let mut outcomes = Vec::new();
+    for setup in setups {
+        eprintln!("  running {} …", setup.label);
+        let outcome = measure(&setup, n, step, latency_ms).await;
+        eprintln!(
+            "    wall {:.2} s, ideal {:.2} s, ratio {:.2}",
+            outcome.profile.wall_s, outcome.ideal_s, outcome.ratio
+        );
+        outcomes.push(outcome);
+    }
+    print_tables(&outcomes, n, step, latency_ms);
+    write_json(
+        json.as_deref(),
+        &serde_json::json!({
+            "machine": machine(),
+            "projects": n,
+            "step_s": step,
+            "latency_ms": latency_ms,
+            "outcomes": outcomes,
+        }),
+    );
+}
+
+/// Sets up fresh fakes and repositories, runs the round in a child process, and reads
+/// the fakes' request logs.
+#[allow(clippy::too_many_lines)] // Set up, run, count, check: one story.
+async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome {
+    let github = FakeGitHub::start().await;
+    let slack = FakeSlack::start().await;
+    let latency = std::time::Duration::from_millis(latency_ms);
+    github.faults().set_latency(latency);
+    slack.faults().set_latency(latency);
+    let base: PathBuf = if setup.state_fs == "tmpfs" {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let work = tempfile::Builder::new()
+        .prefix("upkeep-round-bench-")
+        .tempdir_in(base)
+        .expect("temp dir");
+    let projects: Vec<BenchProject> = (0..n)
+        .map(|i| {
+            let name = format!("p{i:02}");
+            let full_name = format!("bench/{name}");
+            let repo = github.create_repo(&full_name);
+            repos::add_project_files(&repo, step).expect("project files");
+            BenchProject {
+                name,
+                full_name,
+                repo,
+            }
+        })
+        .collect();
+    let spec = RoundSpec {
+        github_url: github.url(),
+        slack_api_url: slack.api_url(),
+        state_dir: work.path().join("state"),
+        projects: projects.clone(),
+        jobs: setup.jobs,
+        post_interval_ms: setup.post_interval_ms,
+        date: NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
+    };
+    let spec_file = work.path().join("spec.json");
+    std::fs::write(&spec_file, serde_json::to_vec(&spec).expect("JSON")).expect("spec file");
+    github.faults().reset_log();
+    slack.faults().reset_log();
+
+    let output = tokio::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("--child")
+        .arg(&spec_file)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .expect("child process");
+    assert!(
+        output.status.success(),
+        "the measured round failed: {}",
+        output.status
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let run: RoundRun = serde_json::from_str(text.lines().last().unwrap_or_default())
+        .expect("the child's JSON result");
+
+    let prof = profile(&run, step * 1e3);
+    let changed = prof.statuses.get("changed").copied().unwrap_or(0);
+    let forge_requests = by_endpoint(&github.faults().log(), false);
+    let slack_requests = by_endpoint(&slack.faults().log(), true);
+    let mut checks = Vec::new();
+    for p in &projects {
+        let pulls = github.pulls(&p.full_name).len();
+        if pulls != 1 {
+            checks.push(format!("{}: {pulls} pull requests (expected 1)", p.name));
+        }
+    }
+    let top = slack.top_level(FAKE_CHANNEL).len();
+    if top != n + 1 {
+        checks.push(format!(
+            "{top} top-level Slack messages (expected {})",
+            n + 1
+        ));
+    }
+    for p in run.projects.iter().filter(|p| p.status != "changed") {
+        checks.push(format!(
+            "{} ended {}: {}",
+            p.name,
+            p.status,
+            p.failure.clone().unwrap_or_default()
+        ));
+    }
+    checks.extend(run.warnings.iter().cloned());
+    let ideal_s = n.div_ceil(setup.jobs) as f64 * 3.0 * step;
+    let per = |c: usize| {
+        if changed == 0 {
+            0.0
+        } else {
+            c as f64 / changed as f64
+        }
+    };
+    Outcome {
+        setup: setup.clone(),
+        ideal_s,
+        ratio: prof.wall_s / ideal_s,
+        pipelines_ratio: prof.pipelines_end_s / ideal_s,
+        changed,
+        forge_per_changed: per(total(&forge_requests)),
+        slack_per_changed: per(total(&slack_requests)),
+        forge_requests,
+        slack_requests,
+        peak_rss_mib: run.peak_rss_kib as f64 / 1024.0,
+        profile: prof,
+        checks,
+    }
+}
+
+fn print_tables(outcomes: &[Outcome], n: usize, step: f64, latency_ms: u64) {
+    println!(
+        "\n## Round: {n} projects, 3 steps × {step} s, {latency_ms} ms per API request ({})\n",
+        machine()
+    );
+    println!(
+        "| configuration | wall s | ideal s | ratio | pipelines end s | ratio w/o posting | posting s | outside steps ms/project | forge req/changed | Slack req/changed | peak RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for o in outcomes {
+        let p = &o.profile;
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} |",
+            o.setup.label,
+            p.wall_s,
+            o.ideal_s,
+            o.ratio,
+            p.pipelines_end_s,
+            o.pipelines_ratio,
+            p.posting_s,
+            p.mean.outside_steps,
+            o.forge_per_changed,
+            o.slack_per_changed,
+            o.peak_rss_mib
+        );
+    }
+    println!("\n### Per project, mean ms by phase\n");
+    println!(
+        "| configuration | queued | clone | steps (span) | steps (measured) | between steps | make start-up | commit+diff | push | PR | outside steps | max outside | per thread posted |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for o in outcomes {
+        let m = &o.profile.mean;
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            o.setup.label,
+            m.queued,
+            m.clone,
+            m.steps_span,
+            m.steps_measured,
+            m.between_steps,
+            m.make_startup,
+            m.commit_and_diff,
+            m.push,
+            m.change_request,
+            m.outside_steps,
+            o.profile.max_outside_steps_ms,
+            o.profile.per_thread_post_ms
+        );
+    }
+    if let Some(o) = outcomes.first() {
+        println!(
+            "\n### Requests per changed project, by endpoint ({})\n",
+            o.setup.label
+        );
+        println!("| service | endpoint | requests | per changed project |");
+        println!("|---|---|---|---|");
+        for (service, counts) in [("GitHub", &o.forge_requests), ("Slack", &o.slack_requests)] {
+            for (endpoint, count) in counts {
+                println!(
+                    "| {service} | `{endpoint}` | {count} | {:.3} |",
+                    *count as f64 / o.changed.max(1) as f64
+                );
+            }
+        }
+        let same = outcomes.iter().all(|x| {
+            total(&x.forge_requests) == total(&o.forge_requests)
+                && total(&x.slack_requests) == total(&o.slack_requests)
+        });
+        println!(
+            "\nRequest totals {} across configurations.",
+            if same { "are identical" } else { "differ" }
+        );
+    }
+    let problems: Vec<String> = outcomes
+        .iter()
+        .flat_map(|o| o.checks.iter().map(|c| format!("{}: {c}", o.setup.label)))
+        .collect();
+    if problems.is_empty() {
+        println!(
+            "\nChecks: every project changed, one pull request each, one Slack thread each plus the summary."
+        );
+    } else {
+        println!("\nChecks FAILED:");
+        for p in problems {
+            println!("- {p}");
+        }
+    }
+}
