@@ -70,12 +70,27 @@
 //! `Retry-After` or `RateLimit-Reset`; 5xx → [`ForgeError::Server`]; no answer →
 //! [`ForgeError::Transport`]. 5xx, 429 and transport failures are retried by the
 //! [`Retrier`]. The token is never part of an error or log line.
+//!
+//! # Retried creations
+//!
+//! Retrying is safe for reads and `PUT`s, but a `POST` that creates may have been carried
+//! out although its answer was lost (a dropped connection, a 5xx from a proxy). So the
+//! two creating calls note whether an attempt ended without a definite answer, and a
+//! later "already exists" is checked rather than reported:
+//! - opening a merge request: GitLab answers 409 for a second open merge request from
+//!   the same branch; the open one is looked up and brought in line with the spec, and
+//!   reported as created when an earlier attempt was uncertain and it matches the spec;
+//! - creating a tag: GitLab answers 400 "already exists"; the tag is looked up, and if
+//!   an earlier attempt was uncertain and the tag names the requested commit with the
+//!   requested message, the creation succeeded. Otherwise (a tag that was there before,
+//!   or points elsewhere) it is a [`ForgeError::Conflict`].
 
 mod wire;
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -269,53 +284,91 @@ impl GitLab {
         ep: &E,
         page: Option<u32>,
     ) -> Result<(HeaderMap, Vec<u8>)> {
+        self.send_tracked(repo, doing, missing, ep, page, &AtomicBool::new(false))
+            .await
+    }
+
+    /// [`GitLab::send`], setting `uncertain` when an attempt ended without a definite
+    /// answer (no response, or a 5xx): the server may have carried it out.
+    async fn send_tracked<E: Endpoint + Sync>(
+        &self,
+        repo: &RepoId,
+        doing: &str,
+        missing: &str,
+        ep: &E,
+        page: Option<u32>,
+        uncertain: &AtomicBool,
+    ) -> Result<(HeaderMap, Vec<u8>)> {
         let inner = &self.inner;
         inner
             .retrier
             .run(doing, || async {
-                let mut url = ep
-                    .url_base()
-                    .endpoint_for(&inner.client, &ep.endpoint())
-                    .map_err(|e| protocol(doing, e.to_string()))?;
-                ep.parameters().add_to_url(&mut url);
-                if let Some(page) = page {
-                    url.query_pairs_mut()
-                        .append_pair("page", &page.to_string())
-                        .append_pair("per_page", PER_PAGE);
+                let result = self.attempt(repo, doing, missing, ep, page).await;
+                if matches!(
+                    result,
+                    Err(ForgeError::Transport { .. } | ForgeError::Server { .. })
+                ) {
+                    uncertain.store(true, Ordering::Relaxed);
                 }
-                let mut request = http::Request::builder()
-                    .method(ep.method())
-                    .uri(url.as_str());
-                let body = match ep.body().map_err(|e| protocol(doing, e.to_string()))? {
-                    Some((mime, data)) => {
-                        request = request.header(http::header::CONTENT_TYPE, mime);
-                        data
-                    }
-                    None => Vec::new(),
-                };
-                let response = inner.client.rest_async(request, body).await.map_err(|e| {
-                    ForgeError::Transport {
-                        forge: KIND,
-                        doing: doing.to_owned(),
-                        message: self.scrub(&error_chain(&e)),
-                    }
-                })?;
-                let status = response.status();
-                if status.is_success() {
-                    let headers = response.headers().clone();
-                    Ok((headers, response.into_body().to_vec()))
-                } else {
-                    Err(self.status_error(
-                        repo,
-                        doing,
-                        missing,
-                        status,
-                        response.headers(),
-                        response.body(),
-                    ))
-                }
+                result
             })
             .await
+    }
+
+    /// One attempt at sending `ep`.
+    async fn attempt<E: Endpoint + Sync>(
+        &self,
+        repo: &RepoId,
+        doing: &str,
+        missing: &str,
+        ep: &E,
+        page: Option<u32>,
+    ) -> Result<(HeaderMap, Vec<u8>)> {
+        let inner = &self.inner;
+        let mut url = ep
+            .url_base()
+            .endpoint_for(&inner.client, &ep.endpoint())
+            .map_err(|e| protocol(doing, e.to_string()))?;
+        ep.parameters().add_to_url(&mut url);
+        if let Some(page) = page {
+            url.query_pairs_mut()
+                .append_pair("page", &page.to_string())
+                .append_pair("per_page", PER_PAGE);
+        }
+        let mut request = http::Request::builder()
+            .method(ep.method())
+            .uri(url.as_str());
+        let body = match ep.body().map_err(|e| protocol(doing, e.to_string()))? {
+            Some((mime, data)) => {
+                request = request.header(http::header::CONTENT_TYPE, mime);
+                data
+            }
+            None => Vec::new(),
+        };
+        let response =
+            inner
+                .client
+                .rest_async(request, body)
+                .await
+                .map_err(|e| ForgeError::Transport {
+                    forge: KIND,
+                    doing: doing.to_owned(),
+                    message: self.scrub(&error_chain(&e)),
+                })?;
+        let status = response.status();
+        if status.is_success() {
+            let headers = response.headers().clone();
+            Ok((headers, response.into_body().to_vec()))
+        } else {
+            Err(self.status_error(
+                repo,
+                doing,
+                missing,
+                status,
+                response.headers(),
+                response.body(),
+            ))
+        }
     }
 
     /// One JSON answer.
@@ -480,7 +533,14 @@ impl GitLab {
         Ok(to_change_request(mr, &approvals))
     }
 
-    async fn create(&self, repo: &RepoId, spec: &ChangeRequestSpec) -> Result<wire::MergeRequest> {
+    /// Opens a merge request; `uncertain` is set when an attempt may have opened it
+    /// without the answer arriving.
+    async fn create(
+        &self,
+        repo: &RepoId,
+        spec: &ChangeRequestSpec,
+        uncertain: &AtomicBool,
+    ) -> Result<wire::MergeRequest> {
         let reviewers = self.user_ids(repo, &spec.reviewers).await?;
         let assignees = self.user_ids(repo, &spec.assignees).await?;
         let title = wire_title(spec);
@@ -502,7 +562,10 @@ impl GitLab {
             .build()
             .map_err(|e| builder_error("opening a merge request", &e))?;
         let doing = format!("opening a merge request from {} in {repo}", spec.head);
-        self.get_one(repo, &doing, "", &ep).await
+        let (_, body) = self
+            .send_tracked(repo, &doing, "", &ep, None, uncertain)
+            .await?;
+        parse(&doing, &body)
     }
 
     async fn update(
@@ -627,19 +690,31 @@ impl Forge for GitLab {
         let existing = self.open_merge_request(repo, &spec.head).await?;
         let (mr, action) = match existing {
             None => {
-                match self.create(repo, spec).await {
+                let uncertain = AtomicBool::new(false);
+                match self.create(repo, spec, &uncertain).await {
                     Ok(mr) => (mr, UpsertAction::Created),
                     // A retried create whose first attempt did go through, or a race with
                     // another run: GitLab allows one open merge request per source branch.
                     Err(ForgeError::Conflict { .. }) => {
-                        let mr = self.open_merge_request(repo, &spec.head).await?.ok_or_else(|| {
-                        ForgeError::Conflict {
-                            forge: KIND,
-                            doing: format!("opening a merge request from {} in {repo}", spec.head),
-                            message: "GitLab reported a conflicting merge request that cannot be found".to_owned(),
+                        let mr = self
+                            .open_merge_request(repo, &spec.head)
+                            .await?
+                            .ok_or_else(|| ForgeError::Conflict {
+                                forge: KIND,
+                                doing: format!(
+                                    "opening a merge request from {} in {repo}",
+                                    spec.head
+                                ),
+                                message: "GitLab reported a conflicting merge request that \
+                                          cannot be found"
+                                    .to_owned(),
+                            })?;
+                        if uncertain.load(Ordering::Relaxed) && matches_spec(&mr, spec) {
+                            // Our own creation, whose answer was lost.
+                            (mr, UpsertAction::Created)
+                        } else {
+                            self.reconcile(repo, mr, spec).await?
                         }
-                    })?;
-                        self.reconcile(repo, mr, spec).await?
                     }
                     Err(e) => return Err(e),
                 }
@@ -755,8 +830,37 @@ impl Forge for GitLab {
             .build()
             .map_err(|e| builder_error("creating a tag", &e))?;
         let doing = format!("creating tag {name} at {sha} in {repo}");
-        let _: serde_json::Value = self.get_one(repo, &doing, "", &ep).await?;
-        Ok(())
+        let uncertain = AtomicBool::new(false);
+        let error = match self
+            .send_tracked(repo, &doing, "", &ep, None, &uncertain)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if says_already_exists(&e) => e,
+            Err(e) => return Err(e),
+        };
+        let existing = self.find_tag(repo, name).await?;
+        let conflict = |message: String| ForgeError::Conflict {
+            forge: KIND,
+            doing: doing.clone(),
+            message,
+        };
+        let Some(existing) = existing else {
+            // Deleted again in between: report what GitLab said.
+            return Err(error);
+        };
+        let target = existing.commit.as_ref().map(|c| c.id.as_str());
+        let same_target = target.is_some_and(|t| t.eq_ignore_ascii_case(sha));
+        let same_message = existing.message.as_deref().unwrap_or_default().trim()
+            == message.unwrap_or_default().trim();
+        if uncertain.load(Ordering::Relaxed) && same_target && same_message {
+            tracing::debug!(repo = %repo, tag = name, "a retried tag creation had succeeded");
+            return Ok(());
+        }
+        Err(conflict(format!(
+            "tag {name} already exists (at {})",
+            target.unwrap_or("a non-commit object")
+        )))
     }
 
     async fn ci_verdict(&self, repo: &RepoId, sha: &str) -> Result<CiVerdict> {
@@ -788,6 +892,21 @@ impl Forge for GitLab {
 }
 
 impl GitLab {
+    /// Tag `name`, if it exists.
+    async fn find_tag(&self, repo: &RepoId, name: &str) -> Result<Option<wire::Tag>> {
+        // `^` anchors GitLab's tag search at the start; the exact name is picked here.
+        let search = format!("^{name}");
+        let ep = api::projects::repository::tags::Tags::builder()
+            .project(repo.as_str())
+            .search(search.as_str())
+            .build()
+            .map_err(|e| builder_error("looking up a tag", &e))?;
+        let tags: Vec<wire::Tag> = self
+            .get_all(repo, &format!("looking up tag {name} in {repo}"), "", &ep)
+            .await?;
+        Ok(tags.into_iter().find(|t| t.name == name))
+    }
+
     /// Brings an open merge request in line with `spec`, editing only when something
     /// differs.
     async fn reconcile(
@@ -843,6 +962,19 @@ fn ci_state(status: &str, allow_failure: bool) -> CheckState {
         "failed" | "canceled" | "canceling" => CheckState::Failure,
         "skipped" => CheckState::Skipped,
         _ => CheckState::Pending,
+    }
+}
+
+/// GitLab's answer to creating something that exists (`Tag v1 already exists`, 400).
+fn says_already_exists(error: &ForgeError) -> bool {
+    match error {
+        ForgeError::Validation {
+            message, errors, ..
+        } => std::iter::once(message)
+            .chain(errors)
+            .any(|m| m.contains("already exists")),
+        ForgeError::Conflict { .. } => true,
+        _ => false,
     }
 }
 

@@ -98,6 +98,9 @@ pub(crate) struct Compare {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Tag {
     pub(crate) name: String,
+    /// The annotation; empty or absent for a lightweight tag.
+    #[serde(default)]
+    pub(crate) message: Option<String>,
     /// The commit the tag names (peeled), absent for tags of non-commits.
     #[serde(default)]
     pub(crate) commit: Option<Commit>,

@@ -265,12 +265,77 @@ async fn a_create_whose_answer_was_lost_is_not_duplicated() {
         .await
         .unwrap();
     assert_eq!(upserted.change_request.number, 1);
+    assert_eq!(
+        upserted.action,
+        UpsertAction::Created,
+        "it was this call that opened it"
+    );
     assert_eq!(h.fake.merge_requests(PROJECT).len(), 1);
     assert_eq!(
         h.fake.faults().log().count(&create),
         2,
         "retried once, got 409"
     );
+}
+
+#[tokio::test]
+async fn a_tag_whose_create_answer_was_lost_is_created_once_and_reported_so() {
+    let h = harness().await;
+    let main = h.fake.branch_tip(PROJECT, "main").unwrap();
+    let create = Endpoint::post("/api/v4/projects/{id}/repository/tags");
+    h.fake
+        .faults()
+        .script(create.clone(), 1, Fault::DropAfterHandling);
+    h.forge
+        .create_tag(&repo(), "v1.0.0", &main, Some("Release 1.0.0"))
+        .await
+        .unwrap();
+    let tags = h.forge.tags(&repo()).await.unwrap();
+    assert_eq!(tags.len(), 1, "{tags:?}");
+    assert_eq!((tags[0].name.as_str(), &tags[0].sha), ("v1.0.0", &main));
+    let log = h.fake.faults().log();
+    assert_eq!(log.count(&create), 2, "retried once");
+    assert_eq!(
+        log.count_handled(&create),
+        2,
+        "the retry found the tag there"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_tag_create_meeting_another_tag_is_a_conflict() {
+    let h = harness().await;
+    let main = h.fake.branch_tip(PROJECT, "main").unwrap();
+    let other = h.fake.commit(PROJECT, "other", "other");
+    h.forge
+        .create_tag(&repo(), "v1.0.0", &other, None)
+        .await
+        .unwrap();
+    let create = Endpoint::post("/api/v4/projects/{id}/repository/tags");
+    // The first attempt gets no definite answer, the retry meets a tag at another commit.
+    h.fake
+        .faults()
+        .script(create.clone(), 1, Fault::status(502));
+    let err = h
+        .forge
+        .create_tag(&repo(), "v1.0.0", &main, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err:?}");
+    assert!(err.to_string().contains(&other), "{err}");
+    // Same commit but another message: not what was asked for either.
+    h.fake
+        .faults()
+        .script(create.clone(), 1, Fault::status(502));
+    let err = h
+        .forge
+        .create_tag(&repo(), "v1.0.0", &other, Some("Release"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err:?}");
+    let tags = h.forge.tags(&repo()).await.unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!(tags[0].sha, other);
 }
 
 #[tokio::test]
@@ -343,7 +408,9 @@ async fn errors_are_normalised() {
         .create_tag(&repo(), "v1.0.0", &main, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, ForgeError::Validation { .. }), "{err:?}");
+    // Without an uncertain attempt before, an existing tag (even at the same commit) is
+    // refused, as on every forge.
+    assert!(matches!(err, ForgeError::Conflict { .. }), "{err:?}");
     assert!(err.to_string().contains("already exists"), "{err}");
 }
 
