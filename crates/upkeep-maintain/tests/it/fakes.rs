@@ -369,7 +369,10 @@ async fn a_chat_failure_fails_the_project_at_chat_and_a_plain_rerun_posts_it() {
     assert_eq!(r.failed_stage(), Some(upkeep_maintain::FailedStage::Chat));
     // The pipeline's work is done and kept: one pull request.
     assert_eq!(hosted.pulls("signals"), 1);
-    assert!(!report.warnings.is_empty(), "the summary failure is reported");
+    assert!(
+        !report.warnings.is_empty(),
+        "the summary failure is reported"
+    );
 
     // Slack is back: a plain re-run (no --retry-failed) only posts, it does not rebuild.
     hosted.slack.faults().clear();
@@ -378,5 +381,88 @@ async fn a_chat_failure_fails_the_project_at_chat_and_a_plain_rerun_posts_it() {
     assert_eq!(r.status, Status::Changed, "{r:?}");
     assert_eq!(hosted.pulls("signals"), 1);
     assert_eq!(hosted.top_level().len(), 2);
-    assert_eq!(again.to_json()["projects"][0]["failed_stage"], serde_json::Value::Null);
+    assert_eq!(
+        again.to_json()["projects"][0]["failed_stage"],
+        serde_json::Value::Null
+    );
+}
+
+#[tokio::test]
+async fn round_opens_a_merge_request_on_gitlab() {
+    use upkeep_forge::gitlab::{GitLab, GitLabOptions};
+    use upkeep_testkit::gitlab::{FakeGitLab, TOKEN};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = FakeGitLab::start().await;
+    fake.create_project("team/services/signals");
+    let state = tempfile::tempdir().unwrap();
+    let bare = fake.bare("team/services/signals").path().to_owned();
+    let sample = Sample::green("signals");
+    Hosted::push_main(&state, &bare, &sample);
+    let forge: Arc<dyn Forge> = Arc::new(
+        GitLab::connect(
+            GitLabOptions::new(
+                fake.base_url(),
+                SecretString::from(TOKEN.to_owned()),
+                state.path().join("gitlab-work"),
+            )
+            .with_retry(RetryPolicy::fast()),
+        )
+        .await
+        .unwrap(),
+    );
+    let text = format!(
+        "state_dir = \"state\"\n[maintain]\n[[maintain.projects]]\nname = \"signals\"\nrepo = \"{}\"\n",
+        bare.display()
+    );
+    let config = Config::from_str(
+        &text,
+        &state.path().join("upkeep.toml"),
+        std::iter::empty::<(String, String)>(),
+    )
+    .unwrap()
+    .maintain()
+    .unwrap()
+    .clone();
+    let projects = config
+        .resolved_projects()
+        .into_iter()
+        .map(|project| ProjectSetup {
+            repo: RepoId::new("team/services/signals"),
+            project,
+            forge: forge.clone(),
+            credentials: Credentials::none(),
+        })
+        .collect();
+    let chat = Arc::new(upkeep_chat::ConsoleChat::new(
+        std::io::sink(),
+        upkeep_chat::ConsoleFormat::Text,
+    ));
+    let round = Round {
+        id: "2026-11-22".to_owned(),
+        date: date(),
+        projects,
+        config: Arc::new(config),
+        excluded: Vec::new(),
+        jobs: NonZeroUsize::new(1).unwrap(),
+        dry_run: false,
+        retry_failed: false,
+        chat: chat as Arc<dyn ChatThreads>,
+        progress: Arc::new(NoProgress),
+        cancel: CancellationToken::new(),
+        author: Author::new("upkeep", "upkeep@example.com"),
+    };
+    let report = upkeep_maintain::run_round(round).await.unwrap();
+    let r = row(&report, "signals");
+    assert_eq!(r.status, Status::Changed, "{r:?}");
+    let mrs = fake.merge_requests("team/services/signals");
+    assert_eq!(mrs.len(), 1);
+    assert_eq!(mrs[0]["source_branch"], BRANCH);
+    assert!(mrs[0]["description"].as_str().unwrap().contains("django"));
+    assert_eq!(
+        r.change_request.as_ref().unwrap().number,
+        mrs[0]["iid"].as_u64().unwrap()
+    );
+    let link = report.messages[0].change_request.as_ref().unwrap();
+    assert_eq!(link.kind, "MR");
 }
