@@ -18,10 +18,12 @@
 //!   `SecretString`s. The source line quoted under any error is redacted (values after
 //!   secret-looking keys, `user:pass@` in URLs), since a token can break the syntax or
 //!   a URL's validation long before it is recognised as a secret.
-//! - **The model is plain data** with documented fields and defaults (the reference in
-//!   `docs/configuration.md` follows these doc comments). What the loader works out —
-//!   absolute paths, each repo's [`Remote`] (forge kind, API URL, owner/name) — is
-//!   filled in after validation, so consumers don't repeat it.
+//! - **The model is plain data** with documented fields and defaults. Its doc comments
+//!   are the user documentation: the JSON Schema for editors and the key reference in
+//!   `docs/configuration.md` are generated from these types ([`schema`]), and a test
+//!   fails while the committed copies are stale. What the loader works out — absolute
+//!   paths, each repo's [`Remote`] (forge kind, API URL, owner/name) — is filled in
+//!   after validation, so consumers don't repeat it.
 //!
 //! ```
 //! let text = r#"
