@@ -21,6 +21,7 @@
 //! # Opening a pull request on GitHub in ten lines
 //!
 //! ```no_run
+//! # #[cfg(feature = "github")] mod example {
 //! use secrecy::SecretString;
 //! use upkeep_forge::github::GitHub;
 //! use upkeep_forge::retry::RetryPolicy;
@@ -33,11 +34,13 @@
 //! let opened = github.upsert_change_request(&RepoId::new("acme/api"), &spec).await?;
 //! println!("{} #{} ({:?})", opened.change_request.url, opened.change_request.number, opened.action);
 //! # Ok(()) }
+//! # }
 //! ```
 //!
 //! # Opening a merge request on GitLab in ten lines
 //!
 //! ```no_run
+//! # #[cfg(feature = "gitlab")] mod example {
 //! use secrecy::SecretString;
 //! use upkeep_forge::gitlab::{GitLab, GitLabOptions};
 //! use upkeep_forge::{ChangeRequestSpec, Forge, RepoId};
@@ -48,6 +51,7 @@
 //! let opened = gitlab.upsert_change_request(&RepoId::new("team/services/api"), &spec).await?;
 //! println!("{} !{}", opened.change_request.url, opened.change_request.number);
 //! # Ok(()) }
+//! # }
 //! ```
 //!
 //! The local forge needs no service at all: `upkeep_forge::local::LocalForge::new(work_dir)`
