@@ -814,25 +814,23 @@ async fn pipeline(ctx: &Ctx, setup: &ProjectSetup) -> Result<std::result::Result
     }
     {
         let pushed = {
-            let (dir, url, creds, branch) = (
+            let (dir, url, creds, branch, email) = (
                 cache_dir.clone(),
                 project.remote.url.clone(),
                 setup.credentials.clone(),
                 ctx.branch.clone(),
+                ctx.author.email.clone(),
             );
-            tokio::task::spawn_blocking(move || push_branch(&dir, &url, &creds, &branch, commit))
-                .await
-                .map_err(|e| Error::Task(e.to_string()))?
+            tokio::task::spawn_blocking(move || {
+                push_branch(&dir, &url, &creds, &branch, commit, &email)
+            })
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?
         };
-        if let Err(e) = pushed {
-            let cause = match &e {
-                upkeep_git::Error::PushRejected { .. } => "push rejected",
-                upkeep_git::Error::RemoteMoved { .. } => "branch moved on the remote",
-                _ => "push failed",
-            };
+        if let Err((cause, detail)) = pushed {
             return Ok(Err(fail(
                 FailedStage::Push,
-                format!("cannot push {}: {}", ctx.branch, chain(&e)),
+                format!("cannot push {}: {detail}", ctx.branch),
                 cause,
             )));
         }
@@ -949,8 +947,17 @@ fn push_branch(
     creds: &Credentials,
     branch: &str,
     commit: Oid,
-) -> std::result::Result<(), upkeep_git::Error> {
-    let repo = Repo::open(dir)?;
+    author_email: &str,
+) -> std::result::Result<(), (&'static str, String)> {
+    let git_err = |e: upkeep_git::Error| {
+        let cause = match &e {
+            upkeep_git::Error::PushRejected { .. } => "push rejected",
+            upkeep_git::Error::RemoteMoved { .. } => "branch moved on the remote",
+            _ => "push failed",
+        };
+        (cause, chain(&e))
+    };
+    let repo = Repo::open(dir).map_err(git_err)?;
     let remote_ref = format!("refs/heads/{branch}");
     let fetched = repo
         .git2()
@@ -960,12 +967,29 @@ fn push_branch(
         return Ok(());
     }
     let request = match fetched {
-        // Our branch of an earlier run today: replaced, but only if nobody moved it
-        // since we fetched.
-        Some(old) => PushRequest::single(commit, remote_ref, Expect::Tip(old)).forced(),
+        Some(old) => {
+            // The branch of an earlier run today is replaced (only if nobody moved it
+            // since we fetched) — but never when its tip is somebody else's work.
+            let tip_author = repo
+                .git2()
+                .find_commit(old)
+                .ok()
+                .and_then(|c| c.author().email().ok().map(str::to_owned));
+            if tip_author.as_deref() != Some(author_email) {
+                return Err((
+                    "branch has commits by others",
+                    format!(
+                        "{branch} already exists on the remote and its tip {old} was not made \
+                         by upkeep ({}); merge or delete it, then re-run",
+                        tip_author.unwrap_or_else(|| "unknown author".to_owned())
+                    ),
+                ));
+            }
+            PushRequest::single(commit, remote_ref, Expect::Tip(old)).forced()
+        }
         None => PushRequest::single(commit, remote_ref, Expect::Absent),
     };
-    repo.push(url, creds, &request)?;
+    repo.push(url, creds, &request).map_err(git_err)?;
     Ok(())
 }
 

@@ -306,3 +306,34 @@ async fn skipped_with_flag_is_reported_and_not_run() {
     let err = upkeep_maintain::select(&config, &["c".to_owned()], &[]).unwrap_err();
     assert!(err.to_string().contains("no project named `c`"), "{err}");
 }
+
+#[tokio::test]
+async fn a_maintenance_branch_with_someone_elses_commit_is_never_overwritten() {
+    let world = World::new(vec![Sample::green("signals")]);
+    world.run().await;
+    // A teammate pushes a fix onto today's branch; then the journal is lost and the
+    // round runs again.
+    let fx = world.fixture("signals");
+    let teammate = fx.clone_work("teammate");
+    upkeep_testkit::git::git(teammate.path(), &["fetch", "--quiet", "origin"]);
+    upkeep_testkit::git::git(
+        teammate.path(),
+        &[
+            "checkout",
+            "--quiet",
+            "-b",
+            BRANCH,
+            &format!("origin/{BRANCH}"),
+        ],
+    );
+    let fix = teammate.commit_file("NOTES.md", "fixed the settings for Django 5\n", "fix");
+    upkeep_testkit::git::git(teammate.path(), &["push", "--quiet", "origin", BRANCH]);
+    std::fs::remove_file(world.journal_file()).unwrap();
+    let report = world.run().await;
+    let r = row(&report, "signals");
+    assert_eq!(r.status, Status::Failed);
+    let f = r.failure.as_ref().unwrap();
+    assert_eq!(f.stage, FailedStage::Push);
+    assert_eq!(f.cause, "branch has commits by others");
+    assert_eq!(world.remote_branch("signals"), Some(fix));
+}
