@@ -111,9 +111,15 @@ fn version_or_dash(v: Option<&str>) -> String {
     let Some(v) = v else {
         return "—".to_owned();
     };
-    match v.find("sha256:") {
-        Some(i) if v.len() > i + 7 + 12 => format!("{}…", &v[..i + 7 + 12]),
-        _ => v.to_owned(),
+    let Some(i) = v.find("sha256:") else {
+        return v.to_owned();
+    };
+    // Only a real hex digest is cut (and hex is ASCII, so the cut is a char boundary).
+    let digest = &v[i + 7..];
+    if digest.len() > 12 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("{}…", &v[..i + 7 + 12])
+    } else {
+        v.to_owned()
     }
 }
 
@@ -349,6 +355,9 @@ mod tests {
             "3.12@sha256:6ad5b696af3c…"
         );
         assert_eq!(version_or_dash(None), "—");
+        // Found by the `versions` fuzz target: a multi-byte character after the prefix.
+        let odd = "1.20-r@sha256:6:30..002\u{6d2}\u{452}0000000000000000000";
+        assert_eq!(version_or_dash(Some(odd)), odd);
     }
 
     #[test]
