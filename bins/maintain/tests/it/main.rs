@@ -2,5 +2,6 @@
 //! and the console chat.
 
 mod cli;
+mod faults;
 mod resume;
 mod support;

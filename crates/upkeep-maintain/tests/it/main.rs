@@ -2,5 +2,6 @@
 //! real `make`, the local forge and the console chat (and the HTTP fakes where noted).
 
 mod fakes;
+mod faults;
 mod local;
 mod support;
