@@ -130,7 +130,7 @@ fn overrides(sel: &Selection) -> Result<Vec<Override>, Report> {
 
 async fn make_plan(ctx: &mut Ctx, sel: &Selection) -> Result<(Vec<RepoSpec>, Plan), Report> {
     let branches = ctx.branches().clone();
-    let specs = setup::repo_specs(&branches, &mut ctx.forges, &sel.skip)?;
+    let specs = setup::repo_specs(&branches, &mut ctx.forges, &sel.skip).await?;
     let tag = sel.tag || branches.tagging.enabled;
     let options = PlanOptions {
         overrides: overrides(sel)?,
@@ -150,7 +150,7 @@ async fn evaluate_gates(
     history: &History,
 ) -> Result<GateReport, Report> {
     let branches = ctx.branches().clone();
-    let gates = setup::gates(&branches, &ctx.config.base_dir, &mut ctx.forges)?;
+    let gates = setup::gates(&branches, &ctx.config.base_dir, &mut ctx.forges).await?;
     let gctx = GateContext {
         now: Utc::now(),
         last_promotion: history.last_promotion_time(),
@@ -571,7 +571,7 @@ pub async fn status(cli: &Cli, args: &StatusArgs) -> Result<Exit, Report> {
             .cloned()
             .collect()
     };
-    let specs = setup::repo_specs(&branches, &mut ctx.forges, &skip)?;
+    let specs = setup::repo_specs(&branches, &mut ctx.forges, &skip).await?;
     let store = setup::history(&branches, &ctx.forges);
     let history = match &store {
         Some(s) => Some(read_history(Some(s))?),
@@ -611,7 +611,7 @@ pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
         }));
     }
     let skip: Vec<String> = known.into_iter().filter(|k| *k != args.repo).collect();
-    let specs = setup::repo_specs(&branches, &mut ctx.forges, &skip)?;
+    let specs = setup::repo_specs(&branches, &mut ctx.forges, &skip).await?;
     let store = setup::history(&branches, &ctx.forges);
     let history = read_history(store.as_ref())?;
     let plan =

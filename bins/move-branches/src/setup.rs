@@ -2,7 +2,7 @@
 //! adapter per kind of remote, a `RepoSpec` per repo, the gates, the history store.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::SecretString;
@@ -11,6 +11,7 @@ use upkeep_branches::gates::{CiGate, CommandGate, Gates, SentryGate, SentryWindo
 use upkeep_branches::history::HistoryStore;
 use upkeep_cli::Report;
 use upkeep_config::{BranchesConfig, Config, ForgeKind, Remote};
+use upkeep_forge::gitlab::{GitLab, GitLabOptions};
 use upkeep_forge::local::LocalForge;
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{Forge, RepoId};
@@ -18,49 +19,110 @@ use upkeep_git::Credentials;
 
 use crate::args::SecretArgs;
 
-/// Forge adapters, one per (kind, API URL), shared by every repo they serve.
+/// Forge adapters, one per (kind, API URL), shared by every repo they serve. Built on
+/// first use, inside the runtime: the GitLab client checks its token with a request when
+/// it is constructed.
 pub struct Forges {
+    state_dir: PathBuf,
     local: Arc<LocalForge>,
     remote: HashMap<(ForgeKind, String), Arc<dyn Forge>>,
     secrets: SecretArgs,
+}
+
+/// A forge client could not be set up for a repo.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the {kind} client at {api} for {what} ({url})")]
+pub struct ForgeSetup {
+    kind: ForgeKind,
+    api: String,
+    what: String,
+    url: String,
+    #[source]
+    source: upkeep_forge::ForgeError,
 }
 
 impl Forges {
     /// Adapters keep their scratch state under `state_dir`.
     pub fn new(state_dir: &Path, secrets: SecretArgs) -> Self {
         Self {
+            state_dir: state_dir.to_owned(),
             local: Arc::new(LocalForge::new(state_dir.join("forge"))),
             remote: HashMap::new(),
             secrets,
         }
     }
 
-    /// The adapter for `remote` and the repo's id on it.
-    pub fn get(&mut self, remote: &Remote, what: &str) -> Result<(Arc<dyn Forge>, RepoId), Report> {
-        match remote.kind {
-            ForgeKind::Local => Ok((self.local.clone(), RepoId::new(remote.url.clone()))),
-            ForgeKind::Github => {
-                let api = remote.api_url.clone().unwrap_or_else(|| "https://api.github.com".to_owned());
-                let key = (ForgeKind::Github, api.clone());
-                if let Some(f) = self.remote.get(&key) {
-                    return Ok((f.clone(), RepoId::new(remote.path.clone())));
-                }
-                let token = self.secrets.github_token.clone().ok_or_else(|| {
-                    Report::user(format!("{what} is on GitHub ({}), and no GitHub token is set", remote.url))
-                        .hint("set GITHUB_TOKEN (a token with the `repo` scope)")
-                })?;
-                let gh = upkeep_forge::github::GitHub::new(&api, token, RetryPolicy::default())
-                    .map_err(|e| Report::user(e).hint("check `api_url` in the configuration"))?;
-                let gh: Arc<dyn Forge> = Arc::new(gh);
-                self.remote.insert(key, gh.clone());
-                Ok((gh, RepoId::new(remote.path.clone())))
+    /// The adapter for `remote` (built on first use) and the repo's id on it. `what`
+    /// names the repo in errors.
+    pub async fn get(
+        &mut self,
+        remote: &Remote,
+        what: &str,
+    ) -> Result<(Arc<dyn Forge>, RepoId), Report> {
+        let default_api = match remote.kind {
+            ForgeKind::Local => return Ok((self.local.clone(), RepoId::new(remote.url.clone()))),
+            ForgeKind::Github => "https://api.github.com".to_owned(),
+            ForgeKind::Gitlab => {
+                format!("https://{}", remote.host.as_deref().unwrap_or("gitlab.com"))
             }
-            ForgeKind::Gitlab => Err(Report::user(format!(
-                "{what} is on GitLab ({}); move-branches talks to GitHub and plain git remotes",
-                remote.url
-            ))
-            .hint("use the repo's plain git URL with `forge = \"local\"`: moves are then compare-and-swap git pushes")),
+        };
+        let api = remote.api_url.clone().unwrap_or(default_api);
+        let id = RepoId::new(remote.path.clone());
+        let key = (remote.kind, api.clone());
+        if let Some(f) = self.remote.get(&key) {
+            return Ok((f.clone(), id));
         }
+        let setup_error = |source: upkeep_forge::ForgeError| {
+            let user = matches!(
+                source,
+                upkeep_forge::ForgeError::Unauthorized { .. }
+                    | upkeep_forge::ForgeError::Forbidden { .. }
+                    | upkeep_forge::ForgeError::Setup { .. }
+            );
+            let e = ForgeSetup {
+                kind: remote.kind,
+                api: api.clone(),
+                what: what.to_owned(),
+                url: remote.url.clone(),
+                source,
+            };
+            if user {
+                Report::user(e)
+            } else {
+                Report::failure(e)
+            }
+        };
+        let forge: Arc<dyn Forge> = if remote.kind == ForgeKind::Github {
+            let token = self.secrets.github_token.clone().ok_or_else(|| {
+                Report::user(format!(
+                    "{what} is on GitHub ({}), and no GitHub token is set",
+                    remote.url
+                ))
+                .hint("set GITHUB_TOKEN (a token with the `repo` scope)")
+            })?;
+            let gh = upkeep_forge::github::GitHub::new(&api, token, RetryPolicy::default())
+                .map_err(|e| setup_error(e).hint("check `api_url` in the configuration"))?;
+            Arc::new(gh)
+        } else {
+            let token = self.secrets.gitlab_token.clone().ok_or_else(|| {
+                Report::user(format!(
+                    "{what} is on GitLab ({}), and no GitLab token is set",
+                    remote.url
+                ))
+                .hint("set GITLAB_TOKEN (a token with the `api` and `write_repository` scopes)")
+            })?;
+            let options =
+                GitLabOptions::new(&api, token, self.state_dir.join("forge").join("gitlab"));
+            let gl = GitLab::connect(options).await.map_err(|e| {
+                setup_error(e).hint(
+                    "check GITLAB_TOKEN (scopes `api` and `write_repository`) and `api_url` \
+                     in the configuration (a self-hosted GitLab's base URL)",
+                )
+            })?;
+            Arc::new(gl)
+        };
+        self.remote.insert(key, forge.clone());
+        Ok((forge, id))
     }
 
     /// Credentials for git over https to `remote`.
@@ -71,6 +133,10 @@ impl Forges {
             ForgeKind::Local => None,
         };
         match token {
+            // GitLab takes any token as the password of user `oauth2`.
+            Some(t) if remote.url.starts_with("https://") && remote.kind == ForgeKind::Gitlab => {
+                Credentials::https_token(t.clone()).with_username("oauth2")
+            }
             Some(t) if remote.url.starts_with("https://") => Credentials::https_token(t.clone()),
             _ => Credentials::none(),
         }
@@ -96,7 +162,7 @@ pub fn load(path: &Path) -> Result<Config, Report> {
 
 /// The repos to promote, in file order, without the skipped ones (their names are
 /// checked; dependencies on a skipped repo are dropped).
-pub fn repo_specs(
+pub async fn repo_specs(
     branches: &BranchesConfig,
     forges: &mut Forges,
     skip: &[String],
@@ -116,7 +182,7 @@ pub fn repo_specs(
     }
     let mut specs = Vec::new();
     for r in branches.repos.iter().filter(|r| !skip.contains(&r.name)) {
-        let (forge, id) = forges.get(&r.remote, &r.name)?;
+        let (forge, id) = forges.get(&r.remote, &r.name).await?;
         specs.push(RepoSpec {
             name: r.name.clone(),
             forge,
@@ -138,14 +204,14 @@ pub fn repo_specs(
 }
 
 /// The configured gates.
-pub fn gates(
+pub async fn gates(
     branches: &BranchesConfig,
     base_dir: &Path,
     forges: &mut Forges,
 ) -> Result<Gates, Report> {
     let validation = match &branches.ci.validation {
         Some(v) => {
-            let (forge, id) = forges.get(&v.remote, "the CI validation repo")?;
+            let (forge, id) = forges.get(&v.remote, "the CI validation repo").await?;
             Some(Validation {
                 forge,
                 id,

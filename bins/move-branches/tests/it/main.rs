@@ -1,8 +1,9 @@
 //! End-to-end tests of the `move-branches` binary against real bare repos (local forge),
-//! `FakeGitHub`, `FakeSentry` and `FakeSlack`.
+//! `FakeGitHub`, `FakeGitLab`, `FakeSentry` and `FakeSlack`.
 
 mod errors;
 mod github;
+mod gitlab;
 mod lock;
 mod packit;
 mod scenario;
