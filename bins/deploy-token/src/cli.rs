@@ -180,7 +180,7 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let setup = setup(&cli, &env)?;
     let who = identity(cli.who.as_deref())?;
-    let output = cli.global.output;
+    let output = cli.global.output.text_or_json("deploy-token")?;
     // Whole seconds: the history is read by people, and sub-second stamps only add noise.
     let now = Utc::now().trunc_subsecs(0);
     let lock_err = |e: LockError| lock_report(e);
@@ -251,12 +251,7 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
         }
         Command::Status => {
             let state = setup.store.status().map_err(lock_err)?;
-            match (state, output) {
-                (Some(state), Output::Json) => json(&StateView::new(&state, now))?,
-                (None, Output::Json) => json(&serde_json::json!({ "held": false, "fencing": 0 }))?,
-                (Some(state), Output::Text) => println!("{}", describe(&state, now)),
-                (None, Output::Text) => println!("nobody holds the token (it was never taken)"),
-            }
+            print_status(state.as_ref(), output, now)?;
             Ok(Exit::Success)
         }
         Command::History { since } => {
@@ -379,14 +374,28 @@ fn acquire_waiting(
     }
 }
 
+fn print_status(
+    state: Option<&LockState>,
+    output: Output,
+    now: DateTime<Utc>,
+) -> Result<(), Report> {
+    match (state, output) {
+        (Some(state), Output::Json) => json(&StateView::new(state, now))?,
+        (None, Output::Json) => json(&serde_json::json!({ "held": false, "fencing": 0 }))?,
+        (Some(state), _) => println!("{}", describe(state, now)),
+        (None, _) => println!("nobody holds the token (it was never taken)"),
+    }
+    Ok(())
+}
+
 fn print_history(states: &[LockState], output: Output, now: DateTime<Utc>) -> Result<(), Report> {
     match output {
         Output::Json => {
             let views: Vec<StateView<'_>> = states.iter().map(|s| StateView::new(s, now)).collect();
             json(&views)?;
         }
-        Output::Text if states.is_empty() => println!("no changes"),
-        Output::Text => {
+        _ if states.is_empty() => println!("no changes"),
+        _ => {
             for s in states {
                 let e = &s.event;
                 let note = e
@@ -433,7 +442,7 @@ fn print_state(state: &LockState, output: Output, now: DateTime<Utc>, message: &
         Output::Json => {
             let _ = json(&StateView::new(state, now));
         }
-        Output::Text => {
+        Output::Text | Output::Markdown => {
             println!("{message}");
             if let Some(h) = state.live_holder(now) {
                 println!(

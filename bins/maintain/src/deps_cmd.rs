@@ -33,8 +33,8 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The new lockfile or directory.
     pub new: PathBuf,
-    /// Print the Markdown table used in pull-request bodies instead of text
-    /// (`--output json` wins).
+    /// Print the Markdown table used in pull-request bodies (same as `--output markdown`;
+    /// `--output json` wins).
     #[arg(long)]
     pub markdown: bool,
 }
@@ -56,6 +56,7 @@ impl DepsOutput {
     pub fn from_flags(output: Output, markdown: bool) -> Self {
         match output {
             Output::Json => Self::Json,
+            Output::Markdown => Self::Markdown,
             Output::Text if markdown => Self::Markdown,
             Output::Text => Self::Text,
         }

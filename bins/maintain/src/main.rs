@@ -47,6 +47,9 @@ enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Dependency changes between two lockfiles or two directories.
     Deps(deps_cmd::DepsArgs),
+    /// Shell completions and the man page.
+    #[command(flatten)]
+    Meta(upkeep_cli::MetaCommand),
 }
 
 fn main() -> ExitCode {
@@ -59,7 +62,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(cli: Cli) -> Result<Exit, Report> {
+fn dispatch(mut cli: Cli) -> Result<Exit, Report> {
+    match &cli.command {
+        Command::Meta(meta) => return Ok(meta.run::<Cli>()),
+        Command::Deps(_) => {}
+        _ => cli.global.output = cli.global.output.text_or_json("maintain")?,
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,5 +90,6 @@ fn dispatch(cli: Cli) -> Result<Exit, Report> {
         }
         Command::Demo(args) => runtime.block_on(demo_cmd::run(&cli.global, args)),
         Command::Deps(args) => deps_cmd::run(args, cli.global.output),
+        Command::Meta(meta) => Ok(meta.run::<Cli>()),
     }
 }

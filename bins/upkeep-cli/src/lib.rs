@@ -133,12 +133,27 @@ pub enum Output {
     Text,
     /// One JSON document on stdout.
     Json,
+    /// Markdown, where a command has a Markdown rendering (`maintain deps diff` prints
+    /// the pull-request table); other commands refuse it.
+    Markdown,
+}
+
+impl Output {
+    /// Refuses `--output markdown` for commands without a Markdown rendering.
+    pub fn text_or_json(self, command: &str) -> Result<Self, Report> {
+        if self == Self::Markdown {
+            return Err(Report::user(format!("`{command}` has no Markdown output"))
+                .hint("use --output text or --output json; Markdown is for `maintain deps diff`"));
+        }
+        Ok(self)
+    }
 }
 
 /// Options every upkeep binary takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// Print the result as text or JSON (data on stdout; logs stay on stderr).
+    /// Print the result as text, JSON, or (for `deps diff`) Markdown; data on stdout,
+    /// logs stay on stderr.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
@@ -184,13 +199,13 @@ pub fn use_color() -> bool {
 /// generated from the binary's own clap definition, so they never drift from `--help`.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum MetaCommand {
-    /// Print shell completions (e.g. `maintain completions bash > /etc/bash_completion.d/maintain`).
+    /// Print shell completions for bash, zsh, fish, elvish or PowerShell.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `maintain man > maintain.1`.
+    /// Print the man page (roff).
     Man,
 }
 

@@ -134,7 +134,14 @@ pub async fn run_step(
         .0;
     let log_err2 = log.try_clone().map_err(log_err)?;
     let started = Instant::now();
-    let mut child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    // A project's make targets never need upkeep's tokens, and a step that prints its
+    // environment (many test setups do on failure) would carry them into the log, the
+    // journal and the Slack thread. The project's own `env` is applied after.
+    for (name, _) in upkeep_config::SECRET_VARS {
+        command.env_remove(name);
+    }
+    let mut child = command
         .arg("-c")
         .arg(&spec.command)
         .current_dir(&spec.dir)
