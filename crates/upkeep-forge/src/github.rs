@@ -822,7 +822,7 @@ impl Forge for GitHub {
     /// ([`ForgeError::NotFastForward`]); then the mutation with `beforeOid` and
     /// `force = allow_backwards`. If GitHub refuses, the tip is read again to say why; if
     /// it already is `new` (a retried mutation whose first attempt went through), the
-    /// move is done.
+    /// move is done. The same check settles a move whose every answer was lost.
     async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
         let (owner, name) = split(repo)?;
         let branch = &request.branch;
@@ -905,6 +905,13 @@ impl Forge for GitHub {
                     })
                 }
             }
+            // Retries ran out on lost answers: the mutation may have gone through, and a
+            // caller recording "failed" for a branch that moved would be wrong. The tip
+            // says which.
+            Err(e) if e.is_transient() => match self.read_branch(repo, branch).await {
+                Ok(Some(now)) if now == request.new => Ok(()),
+                _ => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
