@@ -11,8 +11,8 @@ use upkeep_branches::history::{
     Command as HistoryCommand, History, HistoryEntry, HistoryStore, SCHEMA,
 };
 use upkeep_branches::{
-    ApplyOptions, ApplyReport, Override, Plan, PlanOptions, RepoSpec, RunResult, StatusOptions,
-    render,
+    ApplyOptions, ApplyReport, Override, Plan, PlanOptions, RepoOutcome, RepoSpec, RunResult,
+    StatusOptions, render,
 };
 use upkeep_cli::{Exit, Output, Report};
 use upkeep_config::{BranchesConfig, Config};
@@ -262,6 +262,9 @@ fn progress(text: bool) -> Progress {
                 waited.as_secs(),
                 deadline.as_secs()
             )),
+            ApplyEvent::Stopped { level, reason } => {
+                say(&format!("stopping before level {}: {reason}", level + 1));
+            }
             _ => {}
         }
     })
@@ -397,10 +400,11 @@ async fn apply_recorded(
     let reason = format!("move-branches {what} (plan {})", plan.digest);
     let token = token::hold(&ctx.config, &ctx.forges, &ctx.actor, &reason)?;
     ctx.fencing = token.as_ref().map(|t| t.fencing);
-    if let Some(t) = &token {
-        t.verify()?;
-    }
-    let report = upkeep_branches::apply(plan, specs, options, &progress(ctx.text())).await;
+    let options = ApplyOptions {
+        guard: token.as_ref().map(token::Token::guard),
+        ..options.clone()
+    };
+    let report = upkeep_branches::apply(plan, specs, &options, &progress(ctx.text())).await;
     let commit = record(store, &entry(ctx, command, plan, gates, &report, None));
     if let Some(t) = token {
         t.finish();
@@ -476,6 +480,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
         required_checks: branches.ci.required_checks.clone(),
         tag: args.selection.tag || branches.tagging.enabled,
         rollback: false,
+        guard: None,
     };
     let specs: Vec<RepoSpec> = if args.no_wait {
         specs
@@ -498,7 +503,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
         &gates,
     )
     .await?;
-    let message = run_message(&plan, report.result);
+    let message = run_message(&plan, &report);
     if args.approval.job {
         notify_result(&ctx, "run", &plan, &report, &message).await;
     }
@@ -523,17 +528,31 @@ async fn notify_result(ctx: &Ctx, what: &str, plan: &Plan, report: &ApplyReport,
     ctx.notifier.send(&text, failure, &tags).await;
 }
 
-fn run_message(plan: &Plan, result: RunResult) -> String {
-    match result {
+fn run_message(plan: &Plan, report: &ApplyReport) -> String {
+    let message = match report.result {
         RunResult::Success => format!("done: plan {} applied", plan.digest),
         RunResult::Partial => format!(
             "PARTIAL: plan {} was applied only in part; see which repos moved above",
             plan.digest
         ),
-        RunResult::Failed | RunResult::Refused => {
-            format!("FAILED: nothing moved (plan {})", plan.digest)
-        }
+        RunResult::Refused => format!("REFUSED: nothing moved (plan {})", plan.digest),
+        RunResult::Failed => format!("FAILED: nothing moved (plan {})", plan.digest),
+    };
+    match stop_reason(report) {
+        Some(reason) => format!(
+            "{message}\nstopped: {reason}\n\
+             hint: `deploy-token status` shows who holds the deploy token now"
+        ),
+        None => message,
     }
+}
+
+/// Why the run stopped between levels, when it did.
+fn stop_reason(report: &ApplyReport) -> Option<&str> {
+    report.repos.iter().find_map(|r| match &r.outcome {
+        RepoOutcome::Stopped { reason } => Some(reason.as_str()),
+        _ => None,
+    })
 }
 
 fn exit_for(result: RunResult) -> Exit {
@@ -665,9 +684,14 @@ pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
         &gates,
     )
     .await?;
-    let message = match report.result {
-        RunResult::Success => format!("done: rolled back (plan {})", plan.digest),
-        _ => format!(
+    let message = match (report.result, stop_reason(&report)) {
+        (RunResult::Success, _) => format!("done: rolled back (plan {})", plan.digest),
+        (_, Some(reason)) => format!(
+            "REFUSED: nothing moved (plan {}): {reason}\n\
+             hint: `deploy-token status` shows who holds the deploy token now",
+            plan.digest
+        ),
+        (_, None) => format!(
             "FAILED: the rollback did not complete (plan {})",
             plan.digest
         ),

@@ -1,8 +1,13 @@
 //! The deploy token (`[branches.deploy_token]`): acquire it for the run, or require that
 //! the person already holds it; its fencing number goes into the history, and it is
-//! checked again right before anything moves.
+//! checked again before each dependency level, so a token taken mid-run stops the levels
+//! that are left.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Utc;
+use upkeep_branches::apply::{LevelGuard, LevelStart};
 use upkeep_cli::Report;
 use upkeep_config::{Config, DeployTokenMode};
 use upkeep_lock::{LockStore, LockTarget};
@@ -11,21 +16,21 @@ use crate::setup::Forges;
 
 /// The token as held for this run.
 pub struct Token {
-    store: LockStore,
+    /// Shared with the level guard, which checks it on a blocking thread.
+    store: Arc<Mutex<LockStore>>,
     who: String,
     /// The fencing number recorded in the history.
     pub fencing: u64,
     /// Release it at the end (it was acquired for this run).
     release: bool,
+    /// A check found it is no longer ours: there is nothing to release.
+    lost: Arc<AtomicBool>,
 }
 
 fn report(e: upkeep_lock::Error) -> Report {
     let hint = match &e {
         upkeep_lock::Error::Held { .. } => {
             Some("wait until it is released, or ask its holder (`deploy-token status`)")
-        }
-        upkeep_lock::Error::Stale { .. } => {
-            Some("someone else took the deploy token; nothing was moved")
         }
         _ => None,
     };
@@ -67,8 +72,9 @@ pub fn hold(
             Ok(Some(Token {
                 fencing: acquired.state.fencing,
                 release: !acquired.already_held,
-                store,
+                store: Arc::new(Mutex::new(store)),
                 who: who.to_owned(),
+                lost: Arc::default(),
             }))
         }
         DeployTokenMode::Verify | DeployTokenMode::None => {
@@ -82,29 +88,76 @@ pub fn hold(
             Ok(Some(Token {
                 fencing: state.fencing,
                 release: false,
-                store,
+                store: Arc::new(Mutex::new(store)),
                 who: who.to_owned(),
+                lost: Arc::default(),
             }))
         }
     }
 }
 
 impl Token {
-    /// Refuses unless the token is still ours with the same fencing number.
-    pub fn verify(&self) -> Result<(), Report> {
-        self.store
-            .verify(&self.who, self.fencing, Utc::now())
-            .map(drop)
-            .map_err(report)
+    /// A guard for `apply`: before each dependency level, the token must still be ours
+    /// with the same fencing number (`LockStore::verify`). Anything else, including a lock
+    /// repository that cannot be read, stops the run: moving on without knowing would
+    /// defeat the token.
+    pub fn guard(&self) -> LevelGuard {
+        let (store, who, fencing, lost) = (
+            self.store.clone(),
+            self.who.clone(),
+            self.fencing,
+            self.lost.clone(),
+        );
+        LevelGuard::new(move |start: LevelStart| {
+            let (store, who, lost) = (store.clone(), who.clone(), lost.clone());
+            async move {
+                let checked = tokio::task::spawn_blocking(move || {
+                    store
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .verify(&who, fencing, Utc::now())
+                        .map(drop)
+                })
+                .await;
+                let reason = match checked {
+                    Ok(Ok(())) => {
+                        tracing::debug!(level = start.index, "deploy token still held");
+                        return Ok(());
+                    }
+                    Ok(Err(e)) => {
+                        if matches!(e, upkeep_lock::Error::Stale { .. }) {
+                            lost.store(true, Ordering::Relaxed);
+                        }
+                        chain(&e)
+                    }
+                    Err(e) => format!("checking the deploy token failed: {e}"),
+                };
+                Err(reason)
+            }
+        })
     }
 
-    /// Releases the token when it was acquired for this run.
+    /// Releases the token when it was acquired for this run (and is still ours).
     #[allow(clippy::print_stderr)]
     pub fn finish(self) {
-        if self.release
-            && let Err(e) = self.store.release(&self.who, Utc::now())
-        {
+        if !self.release || self.lost.load(Ordering::Relaxed) {
+            return;
+        }
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = store.release(&self.who, Utc::now()) {
             eprintln!("warning: could not release the deploy token: {e}");
         }
     }
+}
+
+/// An error and its causes on one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }

@@ -2,6 +2,8 @@
 //! between dependent repos, and tags.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +24,8 @@ pub enum RunResult {
     Partial,
     /// Nothing moved, and something failed.
     Failed,
-    /// A gate failed, the approval was refused or the digest did not match: nothing was
-    /// attempted.
+    /// A gate failed, the approval was refused, the digest did not match, or the
+    /// [`LevelGuard`] refused before the first move: nothing was attempted.
     Refused,
 }
 
@@ -63,6 +65,12 @@ pub enum RepoOutcome {
     },
     /// Not attempted because the run was refused (a gate failed, or no approval).
     Held,
+    /// Not attempted because the [`LevelGuard`] refused before its level (the deploy
+    /// token was no longer held): the run stopped there.
+    Stopped {
+        /// What the guard said.
+        reason: String,
+    },
 }
 
 impl RepoOutcome {
@@ -71,7 +79,10 @@ impl RepoOutcome {
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            Self::TargetMoved { .. } | Self::Failed { .. } | Self::Blocked { .. }
+            Self::TargetMoved { .. }
+                | Self::Failed { .. }
+                | Self::Blocked { .. }
+                | Self::Stopped { .. }
         )
     }
 }
@@ -158,9 +169,16 @@ impl ApplyReport {
     pub fn from_results(repos: Vec<RepoResult>) -> Self {
         let any_failed = repos.iter().any(RepoResult::failed);
         let any_moved = repos.iter().any(|r| r.outcome == RepoOutcome::Moved);
+        // Stopped before the first move by the guard is a refusal, not a failure: nothing
+        // was attempted.
+        let only_stopped = repos
+            .iter()
+            .filter(|r| r.failed())
+            .all(|r| matches!(r.outcome, RepoOutcome::Stopped { .. }));
         let result = match (any_failed, any_moved) {
             (false, _) => RunResult::Success,
             (true, true) => RunResult::Partial,
+            (true, false) if only_stopped => RunResult::Refused,
             (true, false) => RunResult::Failed,
         };
         Self { result, repos }
@@ -209,6 +227,54 @@ pub struct ApplyOptions {
     pub tag: bool,
     /// A rollback: moves go backwards (still compare-and-swap on the planned tip).
     pub rollback: bool,
+    /// Asked before each level that has a repo to move; a refusal stops the run there.
+    pub guard: Option<LevelGuard>,
+}
+
+/// What a [`LevelGuard`] is asked about: the level about to be moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelStart {
+    /// The level's index in [`Plan::levels`] (0 = the first).
+    pub index: usize,
+    /// The repos of the level that are about to be moved.
+    pub repos: Vec<String>,
+}
+
+/// The future a [`LevelGuard`] returns: `Err(reason)` refuses.
+pub type GuardFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// A check made right before each dependency level that has a repo to move, such as
+/// "does this run still hold the deploy token with its fencing number". An
+/// `Err(reason)` stops the run: the repos of that level and of every later level are not
+/// moved ([`RepoOutcome::Stopped`]), the ones already moved stay moved, and the report
+/// is partial (or refused when nothing had moved yet).
+///
+/// Checking per level rather than once at the start bounds what a run can do after
+/// losing the token to the level in flight, which matters because waits for CI between
+/// levels can take many minutes.
+#[derive(Clone)]
+pub struct LevelGuard(Arc<dyn Fn(LevelStart) -> GuardFuture + Send + Sync>);
+
+impl LevelGuard {
+    /// A guard from an async check.
+    pub fn new<F, Fut>(check: F) -> Self
+    where
+        F: Fn(LevelStart) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Self(Arc::new(move |start| Box::pin(check(start))))
+    }
+
+    /// Runs the check.
+    pub async fn check(&self, start: LevelStart) -> Result<(), String> {
+        (self.0)(start).await
+    }
+}
+
+impl std::fmt::Debug for LevelGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LevelGuard")
+    }
 }
 
 impl Default for ApplyOptions {
@@ -219,6 +285,7 @@ impl Default for ApplyOptions {
             required_checks: Vec::new(),
             tag: false,
             rollback: false,
+            guard: None,
         }
     }
 }
@@ -239,6 +306,13 @@ pub enum ApplyEvent {
         /// What happened.
         outcome: RepoOutcome,
     },
+    /// The [`LevelGuard`] refused before a level: nothing more is moved.
+    Stopped {
+        /// The level's index.
+        level: usize,
+        /// What the guard said.
+        reason: String,
+    },
     /// Waiting for CI on a repo's new tip.
     Waiting {
         /// The repo.
@@ -258,8 +332,10 @@ pub type Progress = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;
 /// Applies `plan`: level by level, the repos of one level concurrently, each move a
 /// compare-and-swap on the tip seen in the plan. A repo whose target moved since is left
 /// alone ([`RepoOutcome::TargetMoved`]); the dependents of a repo that failed (or whose
-/// CI wait failed) are not moved ([`RepoOutcome::Blocked`]). Never fails as a whole: the
-/// report says what happened to each repo.
+/// CI wait failed) are not moved ([`RepoOutcome::Blocked`]). Before each level with a
+/// repo to move, [`ApplyOptions::guard`] (when set) is asked; a refusal stops the run
+/// ([`RepoOutcome::Stopped`]). Never fails as a whole: the report says what happened to
+/// each repo.
 pub async fn apply(
     plan: &Plan,
     repos: &[RepoSpec],
@@ -269,41 +345,28 @@ pub async fn apply(
     let specs: BTreeMap<&str, &RepoSpec> = repos.iter().map(|r| (r.name.as_str(), r)).collect();
     let mut results: BTreeMap<String, RepoResult> = BTreeMap::new();
     let mut broken: BTreeSet<String> = BTreeSet::new();
-    for level in &plan.levels {
+    let mut stopped: Option<String> = None;
+    for (index, level) in plan.levels.iter().enumerate() {
+        let to_move = triage_level(
+            plan,
+            level,
+            &specs,
+            stopped.as_deref(),
+            progress,
+            &mut results,
+            &mut broken,
+        );
+        if to_move.is_empty() {
+            continue;
+        }
+        if let Some(reason) = ask_guard(options, index, &to_move, progress, &mut results).await {
+            stopped = Some(reason);
+            continue;
+        }
         let mut tasks = JoinSet::new();
-        for name in level {
-            let Some(rp) = plan.repo(name) else { continue };
-            if rp.is_even() {
-                results.insert(name.clone(), RepoResult::new(rp, RepoOutcome::Even));
-                continue;
-            }
-            if let Some(dep) = rp.depends_on.iter().find(|d| broken.contains(*d)) {
-                let r = RepoResult::new(rp, RepoOutcome::Blocked { by: dep.clone() });
-                progress(&ApplyEvent::Done {
-                    repo: name.clone(),
-                    outcome: r.outcome.clone(),
-                });
-                results.insert(name.clone(), r);
-                broken.insert(name.clone());
-                continue;
-            }
-            let Some(spec) = specs.get(name.as_str()) else {
-                let r = RepoResult::new(
-                    rp,
-                    RepoOutcome::Failed {
-                        error: "the repo is no longer configured".to_owned(),
-                    },
-                );
-                results.insert(name.clone(), r);
-                broken.insert(name.clone());
-                continue;
-            };
-            let (spec, rp, options, progress) = (
-                (*spec).clone(),
-                rp.clone(),
-                options.clone(),
-                progress.clone(),
-            );
+        for (rp, spec) in to_move {
+            let (spec, rp, options, progress) =
+                (spec.clone(), rp.clone(), options.clone(), progress.clone());
             tasks.spawn(async move { move_one(&spec, &rp, &options, &progress).await });
         }
         let mut moved_here = Vec::new();
@@ -356,6 +419,87 @@ pub async fn apply(
             .filter_map(|r| results.remove(&r.name))
             .collect(),
     )
+}
+
+/// Sorts a level's repos: even ones, ones stopped (the run was stopped), blocked ones
+/// (a dependency failed) and unconfigured ones get their result now; the rest are
+/// returned, to be moved.
+fn triage_level<'p>(
+    plan: &'p Plan,
+    level: &[String],
+    specs: &BTreeMap<&str, &'p RepoSpec>,
+    stopped: Option<&str>,
+    progress: &Progress,
+    results: &mut BTreeMap<String, RepoResult>,
+    broken: &mut BTreeSet<String>,
+) -> Vec<(&'p RepoPlan, &'p RepoSpec)> {
+    let mut to_move = Vec::new();
+    for name in level {
+        let Some(rp) = plan.repo(name) else { continue };
+        if rp.is_even() {
+            results.insert(name.clone(), RepoResult::new(rp, RepoOutcome::Even));
+            continue;
+        }
+        if let Some(reason) = stopped {
+            let outcome = RepoOutcome::Stopped {
+                reason: reason.to_owned(),
+            };
+            results.insert(name.clone(), RepoResult::new(rp, outcome));
+            continue;
+        }
+        if let Some(dep) = rp.depends_on.iter().find(|d| broken.contains(*d)) {
+            let r = RepoResult::new(rp, RepoOutcome::Blocked { by: dep.clone() });
+            progress(&ApplyEvent::Done {
+                repo: name.clone(),
+                outcome: r.outcome.clone(),
+            });
+            results.insert(name.clone(), r);
+            broken.insert(name.clone());
+            continue;
+        }
+        let Some(spec) = specs.get(name.as_str()) else {
+            let r = RepoResult::new(
+                rp,
+                RepoOutcome::Failed {
+                    error: "the repo is no longer configured".to_owned(),
+                },
+            );
+            results.insert(name.clone(), r);
+            broken.insert(name.clone());
+            continue;
+        };
+        to_move.push((rp, *spec));
+    }
+    to_move
+}
+
+/// Asks [`ApplyOptions::guard`] (when set) before moving `to_move`; on a refusal, marks
+/// them stopped and returns the reason.
+async fn ask_guard(
+    options: &ApplyOptions,
+    index: usize,
+    to_move: &[(&RepoPlan, &RepoSpec)],
+    progress: &Progress,
+    results: &mut BTreeMap<String, RepoResult>,
+) -> Option<String> {
+    let guard = options.guard.as_ref()?;
+    let start = LevelStart {
+        index,
+        repos: to_move.iter().map(|(rp, _)| rp.name.clone()).collect(),
+    };
+    let reason = guard.check(start).await.err()?;
+    tracing::warn!(level = index, %reason, "stopping before the level");
+    progress(&ApplyEvent::Stopped {
+        level: index,
+        reason: reason.clone(),
+    });
+    for (rp, _) in to_move {
+        let outcome = RepoOutcome::Stopped {
+            reason: reason.clone(),
+        };
+        results.insert(rp.name.clone(), RepoResult::new(rp, outcome));
+    }
+    Some(reason)
 }
 
 async fn move_one(

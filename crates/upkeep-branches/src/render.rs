@@ -143,6 +143,9 @@ pub fn report(report: &ApplyReport) -> String {
                 format!("not moved: it depends on `{by}`, which did not complete")
             }
             RepoOutcome::Held => "not moved: the run was refused".to_owned(),
+            RepoOutcome::Stopped { reason } => {
+                format!("not moved: the run stopped before its level: {reason}")
+            }
         };
         let _ = writeln!(out, "{}: {line}", r.name);
         if let Some(w) = &r.wait {

@@ -1,5 +1,10 @@
 //! `[branches.deploy_token]`: the run holds the deploy token and records its fencing number.
 
+use std::fmt::Write as _;
+
+use chrono::{Duration, Utc};
+use upkeep_git::Credentials;
+use upkeep_lock::{LockStore, LockTarget};
 use upkeep_testkit::bare::BareRepo;
 
 use crate::scenario::Scenario;
@@ -37,4 +42,98 @@ async fn verify_mode_refuses_without_the_token() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("does not hold the deploy token"), "{r:?}");
     assert_eq!(s.tip("api", "stable"), before);
+}
+
+/// The token is checked before each dependency level: stolen while the run waits for CI
+/// on `ogr` (level 1), it stops `packit` (level 2); the run is partial and the history
+/// says which moved.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_stolen_between_levels_stops_the_remaining_levels() {
+    use crate::gitlab::{OGR, PACKIT, lab};
+
+    let mut lab = lab(
+        "[branches.wait]\nci = true\ndeadline = \"10m\"\npoll_interval = \"50ms\"\n\n\
+         [branches.deploy_token]\nmode = \"acquire\"\n\n",
+    )
+    .await;
+    let lock = BareRepo::init(lab.s.path().join("lock.git"), lab.s.clock.clone());
+    let _ = write!(
+        lab.s.extra,
+        "[lock]\nrepo = {:?}\n\n",
+        lock.path().to_string_lossy()
+    );
+    lab.validation_only();
+    let ogr_new = lab.tip(OGR, "main");
+    let packit_old = lab.tip(PACKIT, "stable");
+    lab.gl.add_pipeline(OGR, &ogr_new, "running");
+    let bob = LockStore::open(LockTarget {
+        remote_url: lock.path().to_string_lossy().into_owned(),
+        credentials: Credentials::none(),
+        name: "deploy".into(),
+        ref_prefix: "refs/upkeep/locks/".into(),
+        scratch_dir: lab.s.path().join("bob-lock"),
+    })
+    .unwrap();
+    let r = lab
+        .run_interleaved(&["run", "--yes"], OGR, &ogr_new, || {
+            let held = bob.status().unwrap().unwrap();
+            assert_eq!(held.holder.unwrap().who, "ann", "the run holds the token");
+            bob.steal("bob", "prod is down", Duration::hours(1), Utc::now())
+                .unwrap();
+        })
+        .await;
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("stopping before level 2"), "{r:?}");
+    assert!(
+        r.stderr.contains("held by bob with fencing number 2"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("result: partial"), "{r:?}");
+    assert_eq!(lab.tip(OGR, "stable"), ogr_new, "level 1 moved");
+    assert_eq!(lab.tip(PACKIT, "stable"), packit_old, "level 2 did not");
+
+    let h = &lab.s.history_lines()[0];
+    assert_eq!(h["result"], "partial");
+    assert_eq!(h["fencing"], 1);
+    assert_eq!(h["repos"][0]["name"], "ogr");
+    assert_eq!(h["repos"][0]["outcome"], "moved");
+    assert_eq!(h["repos"][1]["name"], "packit");
+    assert_eq!(h["repos"][1]["outcome"], "stopped");
+    assert!(
+        h["repos"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no longer current"),
+        "{h}"
+    );
+    // Bob keeps it: the run does not release a token it lost.
+    let state = bob.status().unwrap().unwrap();
+    assert_eq!(state.holder.unwrap().who, "bob");
+    assert_eq!(state.fencing, 2);
+    assert!(!r.stderr.contains("could not release"), "{r:?}");
+}
+
+/// Holding the token already (`mode = "verify"`): the run moves under it, records its
+/// fencing number, and leaves it held.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_mode_moves_under_a_held_token_and_keeps_it() {
+    let (s, lock) = with_lock("verify");
+    let ann = LockStore::open(LockTarget {
+        remote_url: lock.path().to_string_lossy().into_owned(),
+        credentials: Credentials::none(),
+        name: "deploy".into(),
+        ref_prefix: "refs/upkeep/locks/".into(),
+        scratch_dir: s.path().join("ann-lock"),
+    })
+    .unwrap();
+    let held = ann
+        .acquire("ann", "promote", Duration::hours(1), Utc::now())
+        .unwrap();
+    let r = s.run(&["run", "--yes"]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s.tip("api", "stable"), s.tip("api", "main"));
+    assert_eq!(s.history_lines()[0]["fencing"], held.state.fencing);
+    let state = ann.status().unwrap().unwrap();
+    assert_eq!(state.holder.unwrap().who, "ann", "still held");
+    assert_eq!(state.fencing, held.state.fencing);
 }

@@ -1,7 +1,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use upkeep_branches::apply::{ApplyEvent, Progress};
+use upkeep_branches::apply::{ApplyEvent, LevelGuard, LevelStart, Progress};
 use upkeep_branches::{
     ApplyOptions, Error, Override, PlanOptions, RepoOutcome, RunResult, apply, plan,
 };
@@ -292,6 +292,147 @@ async fn a_failure_half_way_is_partial() {
     assert_eq!(outcome("web"), RepoOutcome::Moved);
     let moved: Vec<_> = report.moved().map(|r| r.name.as_str()).collect();
     assert_eq!(moved, ["core", "web"]);
+}
+
+/// A guard that records what it is asked and refuses from level `refuse_from` on.
+fn guard(refuse_from: usize) -> (LevelGuard, Arc<Mutex<Vec<LevelStart>>>) {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let a2 = asked.clone();
+    let guard = LevelGuard::new(move |start: LevelStart| {
+        let index = start.index;
+        a2.lock().unwrap().push(start);
+        async move {
+            if index >= refuse_from {
+                Err("the deploy token is held by bob now".to_owned())
+            } else {
+                Ok(())
+            }
+        }
+    });
+    (guard, asked)
+}
+
+#[tokio::test]
+async fn a_guard_refusing_between_levels_stops_the_remaining_levels() {
+    let mut w = World::new();
+    for (name, deps) in [
+        ("core", &[][..]),
+        ("lib", &["core"][..]),
+        ("svc", &["lib"][..]),
+        ("web", &[][..]),
+    ] {
+        w.repo(name, deps)
+            .commit_on("main", &format!("fix: {name}"));
+    }
+    // Even, at the level where the guard refuses: it stays even, not stopped.
+    w.repo("docs", &["core"]);
+    let p = plan(&w.specs(), &options(&w, &[])).await.unwrap();
+    assert_eq!(
+        p.levels,
+        [vec!["core", "web"], vec!["lib", "docs"], vec!["svc"]]
+    );
+    let (g, asked) = guard(1);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    let progress: Progress = Arc::new(move |e: &ApplyEvent| e2.lock().unwrap().push(e.clone()));
+    let opts = ApplyOptions {
+        guard: Some(g),
+        ..ApplyOptions::default()
+    };
+    let report = apply(&p, &w.specs(), &opts, &progress).await;
+    assert_eq!(report.result, RunResult::Partial);
+    let outcome = |n: &str| {
+        report
+            .repos
+            .iter()
+            .find(|r| r.name == n)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    let stopped = RepoOutcome::Stopped {
+        reason: "the deploy token is held by bob now".into(),
+    };
+    assert_eq!(outcome("core"), RepoOutcome::Moved);
+    assert_eq!(outcome("web"), RepoOutcome::Moved);
+    assert_eq!(outcome("lib"), stopped);
+    assert_eq!(outcome("svc"), stopped);
+    assert_eq!(outcome("docs"), RepoOutcome::Even);
+    // Asked before level 0 and level 1 (only about the repos to move); never again.
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [
+            LevelStart {
+                index: 0,
+                repos: vec!["core".into(), "web".into()]
+            },
+            LevelStart {
+                index: 1,
+                repos: vec!["lib".into()]
+            },
+        ]
+    );
+    let events = events.lock().unwrap();
+    assert!(events.contains(&ApplyEvent::Stopped {
+        level: 1,
+        reason: "the deploy token is held by bob now".into()
+    }));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ApplyEvent::Moving { repo } if repo == "lib" || repo == "svc"))
+    );
+    assert_eq!(w.tip("core", "stable"), w.tip("core", "main"));
+    assert_ne!(w.tip("lib", "stable"), w.tip("lib", "main"), "not moved");
+    assert_ne!(w.tip("svc", "stable"), w.tip("svc", "main"), "not moved");
+    let text = upkeep_branches::render::report(&report);
+    assert!(
+        text.contains(
+            "lib: not moved: the run stopped before its level: the deploy token is held by bob now"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("result: partial (2 of 4 moved"), "{text}");
+}
+
+#[tokio::test]
+async fn a_guard_refusing_before_the_first_level_moves_nothing_and_is_a_refusal() {
+    let mut w = World::new();
+    w.repo("a", &[]).commit_on("main", "fix: a");
+    w.repo("b", &["a"]).commit_on("main", "fix: b");
+    let before = w.tip("a", "stable");
+    let p = plan(&w.specs(), &options(&w, &[])).await.unwrap();
+    let (g, asked) = guard(0);
+    let opts = ApplyOptions {
+        guard: Some(g),
+        ..ApplyOptions::default()
+    };
+    let report = apply(&p, &w.specs(), &opts, &quiet()).await;
+    assert_eq!(report.result, RunResult::Refused);
+    assert!(
+        report
+            .repos
+            .iter()
+            .all(|r| matches!(r.outcome, RepoOutcome::Stopped { .. }))
+    );
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    assert_eq!(w.tip("a", "stable"), before);
+}
+
+#[tokio::test]
+async fn a_guard_that_always_agrees_changes_nothing() {
+    let mut w = World::new();
+    w.repo("a", &[]).commit_on("main", "fix: a");
+    w.repo("b", &["a"]).commit_on("main", "fix: b");
+    let p = plan(&w.specs(), &options(&w, &[])).await.unwrap();
+    let (g, asked) = guard(usize::MAX);
+    let opts = ApplyOptions {
+        guard: Some(g),
+        ..ApplyOptions::default()
+    };
+    let report = apply(&p, &w.specs(), &opts, &quiet()).await;
+    assert_eq!(report.result, RunResult::Success);
+    assert_eq!(asked.lock().unwrap().len(), 2, "once per level");
 }
 
 #[tokio::test]
