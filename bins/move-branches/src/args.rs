@@ -93,6 +93,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Move one repo's target back to an earlier promotion from the history.
     Rollback(RollbackArgs),
+    /// Shell completions and the man page (no configuration needed).
+    #[command(flatten)]
+    Meta(upkeep_cli::MetaCommand),
 }
 
 /// Which repos and commits to plan.
@@ -179,16 +182,24 @@ pub struct RollbackArgs {
 /// Rewrites `--<name>=<rev>` into `--to <name>=<rev>` when `<name>` is not an option of
 /// the `plan`/`run` subcommand, so the seed's `--packit-service=1787687aba71` works while
 /// clap only knows fixed flags. Whether `<name>` is a configured repo is checked later,
-/// against the configuration, with the known repos in the error.
+/// against the configuration, with the known repos in the error: this rewriting reads
+/// nothing, so `completions` and `man` work without a configuration.
+///
+/// Only the arguments after the subcommand are touched, and the subcommand is the first
+/// argument that is neither an option nor an option's value: in
+/// `move-branches --config run status --x=1` the subcommand is `status`, not `run`.
 #[must_use]
 pub fn rewrite_overrides(argv: Vec<String>) -> Vec<String> {
     let cmd = Cli::command();
-    let Some(sub_pos) = argv.iter().position(|a| a == "plan" || a == "run") else {
+    let Some(sub_pos) = subcommand_position(&cmd, &argv) else {
         return argv;
     };
-    let sub = cmd
+    let Some(sub) = cmd
         .find_subcommand(&argv[sub_pos])
-        .expect("plan and run are subcommands");
+        .filter(|s| matches!(s.get_name(), "plan" | "run"))
+    else {
+        return argv;
+    };
     let known: Vec<String> = cmd
         .get_arguments()
         .chain(sub.get_arguments())
@@ -219,6 +230,47 @@ pub fn rewrite_overrides(argv: Vec<String>) -> Vec<String> {
         out.push(arg);
     }
     out
+}
+
+/// Where the subcommand is in `argv`: the first argument after the binary's name that
+/// is not an option, skipping the values of the top-level options that take one
+/// (`--config FILE`, `-c FILE`, `--actor NAME`, ...).
+fn subcommand_position(cmd: &clap::Command, argv: &[String]) -> Option<usize> {
+    let takes_value = |arg: &clap::Arg| arg.get_action().takes_values();
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if a == "--" {
+            return None;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let valued = !long.contains('=')
+                && cmd
+                    .get_arguments()
+                    .any(|arg| arg.get_long() == Some(long) && takes_value(arg));
+            if valued {
+                i += 1;
+            }
+        } else if let Some(shorts) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // `-vv`, `-c FILE`, `-cFILE`: a short option that takes a value ends the
+            // cluster, and takes the next argument only when nothing follows it.
+            for (at, c) in shorts.char_indices() {
+                if cmd
+                    .get_arguments()
+                    .any(|arg| arg.get_short() == Some(c) && takes_value(arg))
+                {
+                    if at + c.len_utf8() == shorts.len() {
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+        } else {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -260,6 +312,65 @@ mod tests {
         assert_eq!(rw(&args), args);
         let status = ["move-branches", "status", "--ogr=1"];
         assert_eq!(rw(&status), status);
+    }
+
+    #[test]
+    fn the_subcommand_is_found_past_option_values() {
+        // `run` and `plan` here are option values, not the subcommand.
+        for args in [
+            &["move-branches", "--config", "run", "status", "--ogr=1"][..],
+            &["move-branches", "-c", "plan", "completions", "bash"],
+            &["move-branches", "--actor", "run", "man"],
+            &["move-branches", "-vc", "run", "status", "--ogr=1"],
+        ] {
+            assert_eq!(rw(args), args);
+        }
+        assert_eq!(
+            rw(&[
+                "move-branches",
+                "-c",
+                "x.toml",
+                "-v",
+                "--actor=ann",
+                "plan",
+                "--ogr=1"
+            ]),
+            [
+                "move-branches",
+                "-c",
+                "x.toml",
+                "-v",
+                "--actor=ann",
+                "plan",
+                "--to",
+                "ogr=1"
+            ]
+        );
+        assert_eq!(
+            rw(&["move-branches", "-cx.toml", "run", "--ogr=1"]),
+            ["move-branches", "-cx.toml", "run", "--to", "ogr=1"]
+        );
+    }
+
+    #[test]
+    fn completions_and_man_are_left_alone() {
+        for args in [
+            &["move-branches", "completions", "bash"][..],
+            &["move-branches", "man"],
+            &["move-branches", "completions", "--zsh=1"],
+        ] {
+            assert_eq!(rw(args), args);
+        }
+        let cli = Cli::try_parse_from(rw(&["move-branches", "completions", "fish"])).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Meta(upkeep_cli::MetaCommand::Completions { .. })
+        ));
+        let cli = Cli::try_parse_from(rw(&["move-branches", "man"])).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Meta(upkeep_cli::MetaCommand::Man)
+        ));
     }
 
     #[test]

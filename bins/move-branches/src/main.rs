@@ -16,6 +16,10 @@ use crate::args::{Cli, Command, rewrite_overrides};
 fn main() -> ExitCode {
     upkeep_cli::install_crypto_provider();
     let cli = Cli::parse_from(rewrite_overrides(std::env::args().collect()));
+    // Before anything reads the configuration: completions and the man page need none.
+    if let Command::Meta(meta) = &cli.command {
+        return meta.run::<Cli>().into();
+    }
     cli.global.init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
             Command::Run(a) => cmd::run(&cli, a).await,
             Command::Status(a) => cmd::status(&cli, a).await,
             Command::Rollback(a) => cmd::rollback(&cli, a).await,
+            Command::Meta(meta) => Ok(meta.run::<Cli>()),
         }
     });
     match result {

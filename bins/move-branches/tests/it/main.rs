@@ -2,9 +2,11 @@
 //! `FakeGitHub`, `FakeGitLab`, `FakeSentry` and `FakeSlack`.
 
 mod errors;
+mod faults;
 mod github;
 mod gitlab;
 mod lock;
+mod meta;
 mod packit;
 mod scenario;
 mod status_rollback;
