@@ -29,7 +29,7 @@ use serde_json::json;
 
 use crate::retry::{Retrier, RetryPolicy};
 use crate::{
-    BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
+    Access, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
     CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind, RepoId, Result,
     Tag, UpsertAction, Upserted,
 };
@@ -1060,6 +1060,118 @@ impl Forge for GitHub {
         }
         Ok(CiVerdict::from_checks(sha, checks))
     }
+
+    /// `GET /repos/{owner}/{repo}`, one request: `permissions` is the role of the token's
+    /// account; `x-oauth-scopes` lists a classic token's scopes. Fine-grained and app
+    /// tokens send no scopes and the API does not show their own permissions, so with
+    /// them a role that allows something reads as unknown, not as yes.
+    async fn access(&self, repo: &RepoId) -> Result<Access> {
+        let (owner, name) = split(repo)?;
+        let route = format!("/repos/{owner}/{name}");
+        let doing = format!("reading repository {repo}");
+        let (headers, body) = self
+            .call(&doing, &format!("repository {repo}"), || async {
+                let response = self.client._get(route.as_str()).await?;
+                let response = octocrab::map_github_error(response).await?;
+                let headers = response.headers().clone();
+                let body = self.client.body_to_string(response).await?;
+                Ok((headers, body))
+            })
+            .await?;
+        let repository: RepositoryAccess =
+            serde_json::from_str(&body).map_err(|e| ForgeError::Protocol {
+                forge: ForgeKind::GitHub,
+                doing,
+                message: format!("unexpected repository JSON: {e}"),
+            })?;
+        Ok(github_access(
+            &repository,
+            token_scopes(&headers).as_deref(),
+        ))
+    }
+}
+
+/// The parts of `GET /repos/{owner}/{repo}` that say what the caller may do.
+#[derive(Debug, Deserialize)]
+struct RepositoryAccess {
+    #[serde(default)]
+    private: bool,
+    /// Absent when the request is anonymous.
+    #[serde(default)]
+    permissions: Option<RolePermissions>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RolePermissions {
+    #[serde(default)]
+    push: bool,
+    #[serde(default)]
+    pull: bool,
+}
+
+/// A classic token's scopes from `x-oauth-scopes`; `None` when the header is absent
+/// (fine-grained, app and Actions tokens).
+fn token_scopes(headers: &HeaderMap) -> Option<Vec<String>> {
+    let value = headers.get("x-oauth-scopes")?.to_str().ok()?;
+    Some(
+        value
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
+}
+
+/// Combines the account's role with the token's scopes: either one refusing is a no;
+/// both allowing is a yes; a role that allows with the token's own permissions unknown
+/// is unknown.
+fn github_access(repo: &RepositoryAccess, scopes: Option<&[String]>) -> Access {
+    let role_push = repo.permissions.as_ref().map(|p| p.push);
+    let role_pull = repo.permissions.as_ref().map(|p| p.pull || p.push);
+    let scope_ok = scopes.map(|scopes| {
+        scopes.iter().any(|s| s == "repo")
+            || (!repo.private && scopes.iter().any(|s| s == "public_repo"))
+    });
+    let combine = |role: Option<bool>| match (role, scope_ok) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
+    };
+    let can_push = combine(role_push);
+    let can_open_change_requests = combine(role_pull);
+    let role = match &repo.permissions {
+        Some(p) if p.push => "the account may push".to_owned(),
+        Some(p) if p.pull => "the account may only read".to_owned(),
+        Some(_) => "the account has no access".to_owned(),
+        None => "the account's role is not shown".to_owned(),
+    };
+    let token = match scopes {
+        Some([]) => "classic token without scopes".to_owned(),
+        Some(scopes) => format!("classic token with scopes {}", scopes.join(", ")),
+        None => "fine-grained or app token (its own permissions are not shown)".to_owned(),
+    };
+    let fix = if scope_ok == Some(false) {
+        Some(if repo.private {
+            "the token needs the `repo` scope".to_owned()
+        } else {
+            "the token needs the `repo` (or `public_repo`) scope".to_owned()
+        })
+    } else if role_push == Some(false) {
+        Some(
+            "the token's account needs write access to the repository (the Write role or higher)"
+                .to_owned(),
+        )
+    } else if can_push.is_none() || can_open_change_requests.is_none() {
+        Some("give the token Contents and Pull requests read and write permissions on the repository".to_owned())
+    } else {
+        None
+    };
+    Access {
+        can_push,
+        can_open_change_requests,
+        detail: format!("{role}; {token}"),
+        fix,
+    }
 }
 
 #[cfg(test)]
@@ -1107,6 +1219,45 @@ mod tests {
         assert_eq!(
             rate_limit_reset(403, &headers(&[("x-ratelimit-remaining", "4000")]), "nope"),
             RateLimit::No
+        );
+    }
+
+    #[test]
+    fn access_combines_role_and_scopes() {
+        let repo = |private: bool, push: bool| RepositoryAccess {
+            private,
+            permissions: Some(RolePermissions { push, pull: true }),
+        };
+        let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let full = github_access(&repo(true, true), Some(&scopes(&["repo", "workflow"])));
+        assert!(full.is_sufficient(), "{full:?}");
+        assert_eq!(full.fix, None);
+
+        let read_only = github_access(&repo(true, false), Some(&scopes(&["repo"])));
+        assert_eq!(read_only.can_push, Some(false));
+        assert_eq!(read_only.can_open_change_requests, Some(true));
+        assert!(read_only.fix.unwrap().contains("write access"));
+
+        let public_scope_private_repo =
+            github_access(&repo(true, true), Some(&scopes(&["public_repo"])));
+        assert_eq!(public_scope_private_repo.can_push, Some(false));
+        assert_eq!(
+            public_scope_private_repo.can_open_change_requests,
+            Some(false)
+        );
+        assert_eq!(
+            public_scope_private_repo.fix.as_deref(),
+            Some("the token needs the `repo` scope")
+        );
+        assert!(github_access(&repo(false, true), Some(&scopes(&["public_repo"]))).is_sufficient());
+
+        let fine_grained = github_access(&repo(true, true), None);
+        assert_eq!(fine_grained.can_push, None);
+        assert!(!fine_grained.is_insufficient());
+        assert!(fine_grained.detail.contains("fine-grained"));
+        assert_eq!(
+            github_access(&repo(true, false), None).can_push,
+            Some(false)
         );
     }
 

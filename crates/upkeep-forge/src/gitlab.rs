@@ -106,7 +106,7 @@ use upkeep_git::Credentials;
 use crate::git_remote::{LockGuard, Remote, RepoLocks, slug};
 use crate::retry::{Retrier, RetryPolicy};
 use crate::{
-    BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
+    Access, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
     CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind, RepoId, Result,
     Tag, UpsertAction, Upserted,
 };
@@ -888,6 +888,63 @@ impl Forge for GitLab {
             )
             .await?;
         Ok(CiVerdict::from_checks(sha, checks(&pipelines, statuses)))
+    }
+
+    /// `GET /projects/:id`, read fresh (not the cached project): the highest of the
+    /// user's project and group access levels; Developer (30) and above push branches and
+    /// open merge requests. Neither membership shown (an administrator, a membership
+    /// inherited from a parent group) is unknown.
+    async fn access(&self, repo: &RepoId) -> Result<Access> {
+        let ep = api::projects::Project::builder()
+            .project(repo.as_str())
+            .build()
+            .map_err(|e| builder_error("reading a project", &e))?;
+        let project: wire::ProjectAccess = self
+            .get_one(repo, &format!("reading project {repo}"), "", &ep)
+            .await?;
+        Ok(gitlab_access(project.permissions.as_ref()))
+    }
+}
+
+/// The lowest access level that pushes branches and opens merge requests.
+const DEVELOPER: u32 = 30;
+
+fn gitlab_access(permissions: Option<&wire::Permissions>) -> Access {
+    let level = permissions.and_then(|p| {
+        [&p.project_access, &p.group_access]
+            .into_iter()
+            .flatten()
+            .map(|m| m.access_level)
+            .max()
+    });
+    let allowed = level.map(|l| l >= DEVELOPER);
+    let role = |level: u32| match level {
+        0 => "no access",
+        5 => "Minimal access",
+        10 => "Guest",
+        15 => "Planner",
+        20 => "Reporter",
+        30 => "Developer",
+        40 => "Maintainer",
+        50 => "Owner",
+        _ => "an unnamed role",
+    };
+    let (detail, fix) = match level {
+        Some(l) if l >= DEVELOPER => (format!("the token's user is {} ({l})", role(l)), None),
+        Some(l) => (
+            format!("the token's user is {} ({l}): Developer (30) is needed", role(l)),
+            Some("the token's user (or the project or group token) needs the Developer role or higher"),
+        ),
+        None => (
+            "the project shows no membership of the token's user (an administrator, or one inherited from a parent group)".to_owned(),
+            Some("make sure the token's user has the Developer role or higher, and the token the `api` and `write_repository` scopes"),
+        ),
+    };
+    Access {
+        can_push: allowed,
+        can_open_change_requests: allowed,
+        detail,
+        fix: fix.map(str::to_owned),
     }
 }
 

@@ -131,6 +131,12 @@ pub trait Forge: Send + Sync {
         message: Option<&str>,
     ) -> Result<()>;
 
+    /// What the token may do on `repo` (push, open change requests), read from the
+    /// forge's own answer about the repository: one request, nothing is written. Unknowns
+    /// are `None` (see [`Access`]); a repository the token cannot see at all is
+    /// [`ForgeError::NotFound`].
+    async fn access(&self, repo: &RepoId) -> Result<Access>;
+
     /// The CI verdict for a commit, merging every signal the forge has (GitHub: commit
     /// statuses and check runs; GitLab: pipelines and commit statuses). No signal at all
     /// is [`Verdict::Missing`], never success.

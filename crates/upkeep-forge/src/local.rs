@@ -95,8 +95,8 @@ pub use records::{CHANGE_REQUESTS_DIR, CHECKS_DIR, ChangeRequestRecord, CheckRec
 
 use crate::git_remote::{LockGuard, Remote, RepoLocks, parse_oid, slug};
 use crate::{
-    BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, CiVerdict, Comparison, Forge,
-    ForgeError, ForgeKind, RepoId, Result, Tag, UpsertAction, Upserted,
+    Access, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, CiVerdict,
+    Comparison, Forge, ForgeError, ForgeKind, RepoId, Result, Tag, UpsertAction, Upserted,
 };
 use records::RecordsLock;
 
@@ -563,6 +563,77 @@ impl Forge for LocalForge {
                 .map(Into::into)
                 .collect();
             Ok(CiVerdict::from_checks(sha, checks))
+        })
+        .await
+    }
+
+    /// Pushing: the remote, when it is a local path, is a directory whose permissions
+    /// allow writing (a URL's server tells only when pushed to: unknown). Opening change
+    /// requests: the records directory, or the nearest directory above it that exists
+    /// (it is created on first use), allows writing.
+    async fn access(&self, repo: &RepoId) -> Result<Access> {
+        let repo = repo.clone();
+        self.blocking(move |forge| {
+            let mut detail = Vec::new();
+            let mut fix = None;
+            let can_push = if let Some(path) = upkeep_git::local_repo_path(repo.as_str()) {
+                let meta = std::fs::metadata(&path)
+                    .ok()
+                    .filter(std::fs::Metadata::is_dir)
+                    .ok_or_else(|| not_found(format!("repository {repo}")))?;
+                let writable = !meta.permissions().readonly();
+                if writable {
+                    detail.push(format!("{} is writable", path.display()));
+                } else {
+                    detail.push(format!("{} is read-only", path.display()));
+                    fix = Some(format!("let upkeep's user write to {}", path.display()));
+                }
+                Some(writable)
+            } else {
+                detail.push(format!(
+                    "{repo} is not a local path: whether it takes pushes shows only when pushing"
+                ));
+                None
+            };
+            let can_open = match forge.records_dir(&repo) {
+                Ok(dir) => {
+                    let existing = dir.ancestors().find(|d| d.is_dir());
+                    let writable = existing.is_some_and(|d| {
+                        std::fs::metadata(d).is_ok_and(|m| !m.permissions().readonly())
+                    });
+                    if writable {
+                        detail.push(format!(
+                            "change requests can be recorded in {}",
+                            dir.display()
+                        ));
+                    } else {
+                        detail.push(format!(
+                            "change requests cannot be recorded in {}",
+                            dir.display()
+                        ));
+                        fix.get_or_insert_with(|| {
+                            format!(
+                                "let upkeep's user write to {}",
+                                existing.unwrap_or(&dir).display()
+                            )
+                        });
+                    }
+                    writable
+                }
+                Err(e) => {
+                    detail.push(e.to_string());
+                    fix.get_or_insert_with(|| {
+                        "configure a records directory for the local forge".to_owned()
+                    });
+                    false
+                }
+            };
+            Ok(Access {
+                can_push,
+                can_open_change_requests: Some(can_open),
+                detail: detail.join("; "),
+                fix,
+            })
         })
         .await
     }

@@ -204,6 +204,40 @@ pub struct Tag {
     pub sha: String,
 }
 
+/// What the token may do on a repository, as far as the forge tells without trying;
+/// [`Forge::access`](crate::Forge::access).
+///
+/// `None` is "the forge does not say" (a GitHub fine-grained token's own permissions, a
+/// GitLab administrator without a membership, a local remote given as a URL): callers
+/// show it as unknown, never as yes or no.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Access {
+    /// The token may push branches to the repository.
+    pub can_push: Option<bool>,
+    /// The token may open and update change requests on the repository.
+    pub can_open_change_requests: Option<bool>,
+    /// What the answer rests on, for people ("role: push; token scopes: repo").
+    pub detail: String,
+    /// How to get the missing permission, in the forge's words ("the token needs the
+    /// `repo` scope", "the token's user needs the Developer role"), when something is
+    /// missing or unknown.
+    pub fix: Option<String>,
+}
+
+impl Access {
+    /// Both pushing and opening change requests are known to be allowed.
+    #[must_use]
+    pub fn is_sufficient(&self) -> bool {
+        self.can_push == Some(true) && self.can_open_change_requests == Some(true)
+    }
+
+    /// Pushing or opening change requests is known to be refused.
+    #[must_use]
+    pub fn is_insufficient(&self) -> bool {
+        self.can_push == Some(false) || self.can_open_change_requests == Some(false)
+    }
+}
+
 /// The state of one CI signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

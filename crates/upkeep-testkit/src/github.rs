@@ -145,6 +145,8 @@ struct Repo {
     check_runs: Vec<CheckRun>,
     labels: BTreeMap<String, Label>,
     protection: BTreeMap<String, Value>,
+    /// The token's account may push (`permissions.push`); reading is always allowed.
+    push: bool,
 }
 
 impl Repo {
@@ -278,6 +280,14 @@ impl FakeGitHub {
         scopes.clone_into(&mut lock(&self.world).scopes);
     }
 
+    /// Whether the token's account may push to `owner/name`, as the repository's
+    /// `permissions` tell (default `true`: admin). `false` answers as for a read-only
+    /// collaborator (`pull` only). Only what the API reports changes; the fake's git and
+    /// REST writes are not refused.
+    pub fn set_permissions(&self, full_name: &str, push: bool) {
+        self.with_repo(full_name, |repo| repo.push = push);
+    }
+
     /// Creates `owner/name` with a bare repository whose `main` has one commit. Returns the
     /// bare repository's path.
     pub fn create_repo(&self, full_name: &str) -> PathBuf {
@@ -301,6 +311,7 @@ impl FakeGitHub {
                 check_runs: Vec::new(),
                 labels: BTreeMap::new(),
                 protection: BTreeMap::new(),
+                push: true,
             },
         );
         let at = world.now();
@@ -771,7 +782,7 @@ fn repo_json(base: &str, repo: &Repo) -> Value {
         "open_issues": repo.issues.iter().filter(|i| i.state == "open").count(),
         "watchers": 0,
         "default_branch": "main",
-        "permissions": {"admin": true, "maintain": true, "push": true, "triage": true, "pull": true},
+        "permissions": {"admin": repo.push, "maintain": repo.push, "push": repo.push, "triage": repo.push, "pull": true},
         "network_count": 0,
         "subscribers_count": 0,
     });

@@ -102,6 +102,9 @@ struct Project {
     mrs: Vec<MergeRequest>,
     pipelines: Vec<Pipeline>,
     statuses: Vec<Status>,
+    /// The token's user's access level (`permissions.project_access`); `None` shows no
+    /// membership.
+    access_level: Option<u32>,
 }
 
 struct World {
@@ -180,6 +183,10 @@ impl World {
             "archived": false,
             "created_at": TIME,
             "last_activity_at": TIME,
+            "permissions": {
+                "project_access": p.access_level.map(|level| json!({"access_level": level, "notification_level": 3})),
+                "group_access": null,
+            },
         })
     }
 
@@ -384,8 +391,19 @@ impl FakeGitLab {
             mrs: Vec::new(),
             pipelines: Vec::new(),
             statuses: Vec::new(),
+            access_level: Some(40),
         });
         id
+    }
+
+    /// The access level of the token's user on project `path` as `permissions.project_access`
+    /// reports it (default 40, Maintainer; 30 Developer, 20 Reporter, ...); `None` reports
+    /// no membership (as for an administrator). Only what the API reports changes.
+    pub fn set_access_level(&self, path: &str, level: Option<u32>) {
+        lock(&self.world)
+            .project_mut(path)
+            .unwrap_or_else(|| panic!("no project {path}"))
+            .access_level = level;
     }
 
     /// The project's bare repository (to commit, move branches, merge behind the API).

@@ -11,6 +11,30 @@ pub(crate) struct Project {
     pub(crate) http_url_to_repo: String,
 }
 
+/// `GET /projects/:id` again, for what the token's user may do there.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ProjectAccess {
+    #[serde(default)]
+    pub(crate) permissions: Option<Permissions>,
+}
+
+/// A project's `permissions`: the user's own membership and the one through the
+/// project's group; either is `null` when there is none.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Permissions {
+    #[serde(default)]
+    pub(crate) project_access: Option<MemberAccess>,
+    #[serde(default)]
+    pub(crate) group_access: Option<MemberAccess>,
+}
+
+/// One membership's access level (10 Guest, 20 Reporter, 30 Developer, 40 Maintainer,
+/// 50 Owner).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct MemberAccess {
+    pub(crate) access_level: u32,
+}
+
 /// A user as embedded in other objects, and `GET /users?username=`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct User {

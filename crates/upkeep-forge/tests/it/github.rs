@@ -743,3 +743,55 @@ async fn a_tag_whose_answer_was_lost_is_not_an_error() {
         ("v2.0.0", tip.as_str())
     );
 }
+
+#[tokio::test]
+async fn access_reads_role_and_classic_scopes_in_one_request() {
+    let h = harness().await;
+    h.fake.faults().reset_log();
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert_eq!(h.fake.faults().log().total(), 1);
+    assert_eq!(access.can_push, Some(true), "{access:?}");
+    assert_eq!(access.can_open_change_requests, Some(true), "{access:?}");
+    assert!(access.is_sufficient());
+    assert_eq!(access.fix, None);
+    assert!(
+        access.detail.contains("repo, workflow"),
+        "{}",
+        access.detail
+    );
+    assert!(!format!("{access:?}").contains(TOKEN));
+}
+
+#[tokio::test]
+async fn access_without_push_permission_says_so() {
+    let h = harness().await;
+    h.fake.set_permissions(REPO, false);
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert_eq!(access.can_push, Some(false), "{access:?}");
+    assert!(access.is_insufficient());
+    assert!(
+        access.fix.as_deref().unwrap().contains("write access"),
+        "{access:?}"
+    );
+}
+
+#[tokio::test]
+async fn access_with_a_token_lacking_the_repo_scope_says_which_scope() {
+    let h = harness().await;
+    h.fake.set_scopes("read:org, gist");
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert_eq!(access.can_push, Some(false), "{access:?}");
+    assert_eq!(access.can_open_change_requests, Some(false), "{access:?}");
+    assert_eq!(
+        access.fix.as_deref(),
+        Some("the token needs the `repo` scope"),
+        "the fake's repositories are private"
+    );
+}
+
+#[tokio::test]
+async fn access_to_an_unknown_repository_is_not_found() {
+    let h = harness().await;
+    let err = h.forge.access(&RepoId::new("acme/nope")).await.unwrap_err();
+    assert!(matches!(err, ForgeError::NotFound { .. }), "{err:?}");
+}

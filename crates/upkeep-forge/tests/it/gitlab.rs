@@ -656,3 +656,44 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn access_of_a_maintainer_allows_pushing_and_merge_requests() {
+    let h = harness().await;
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert!(access.is_sufficient(), "{access:?}");
+    assert_eq!(access.fix, None);
+    assert!(
+        access.detail.contains("Maintainer (40)"),
+        "{}",
+        access.detail
+    );
+    assert!(!format!("{access:?}").contains(TOKEN));
+}
+
+#[tokio::test]
+async fn access_below_developer_is_refused_with_the_role_to_ask_for() {
+    let h = harness().await;
+    h.fake.set_access_level(PROJECT, Some(30));
+    assert!(h.forge.access(&repo()).await.unwrap().is_sufficient());
+    h.fake.set_access_level(PROJECT, Some(20));
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert_eq!(access.can_push, Some(false), "{access:?}");
+    assert_eq!(access.can_open_change_requests, Some(false), "{access:?}");
+    assert!(access.detail.contains("Reporter (20)"), "{}", access.detail);
+    assert!(
+        access.fix.as_deref().unwrap().contains("Developer role"),
+        "{access:?}"
+    );
+}
+
+#[tokio::test]
+async fn access_without_a_membership_shown_is_unknown() {
+    let h = harness().await;
+    h.fake.set_access_level(PROJECT, None);
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert_eq!(access.can_push, None, "{access:?}");
+    assert_eq!(access.can_open_change_requests, None, "{access:?}");
+    assert!(!access.is_sufficient() && !access.is_insufficient());
+    assert!(access.fix.is_some());
+}

@@ -554,3 +554,48 @@ async fn a_relative_path_is_the_same_remote_for_records_reads_and_pushes() {
     let err = h.forge.branch_tip(&missing, "main").await.unwrap_err();
     assert!(matches!(err, ForgeError::NotFound { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn access_follows_the_permissions_of_the_remote_directory() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let h = harness().await;
+    let access = h.forge.access(&h.repo).await.unwrap();
+    assert!(access.is_sufficient(), "{access:?}");
+    assert_eq!(access.fix, None);
+
+    let path = h.bare.path().to_owned();
+    let before = std::fs::metadata(&path).unwrap().permissions();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let access = h.forge.access(&h.repo).await;
+    std::fs::set_permissions(&path, before).unwrap();
+    let access = access.unwrap();
+    assert_eq!(access.can_push, Some(false), "{access:?}");
+    assert_eq!(access.can_open_change_requests, Some(true), "{access:?}");
+    assert!(access.detail.contains("read-only"), "{}", access.detail);
+    assert!(access.fix.is_some());
+
+    let err = h
+        .forge
+        .access(&RepoId::new(
+            h.dir.path().join("missing.git").display().to_string(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::NotFound { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn access_to_a_url_is_unknown_for_pushes_and_needs_a_records_dir() {
+    let h = harness().await;
+    let url = RepoId::new("https://git.example.com/team/api.git");
+    let access = h.forge.access(&url).await.unwrap();
+    assert_eq!(access.can_push, None, "{access:?}");
+    assert_eq!(access.can_open_change_requests, Some(false), "{access:?}");
+    assert!(access.fix.as_deref().unwrap().contains("records directory"));
+
+    let forge =
+        LocalForge::new(h.dir.path().join("work")).with_records_dir(h.dir.path().join("records"));
+    let access = forge.access(&url).await.unwrap();
+    assert_eq!(access.can_push, None, "{access:?}");
+    assert_eq!(access.can_open_change_requests, Some(true), "{access:?}");
+}
