@@ -31,7 +31,17 @@ pub fn machine() -> String {
                 .map(|(_, m)| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
-    format!("{cores} cores, {model}")
+    format!("{cores} cores, {model}, load average {:.1}", load_average())
+}
+
+/// The 1-minute load average (`/proc/loadavg`): the machine is shared with builds and
+/// tests, and numbers taken under load say so.
+#[must_use]
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
+        .unwrap_or(0.0)
 }
 
 /// `--name value` from the command line, parsed.

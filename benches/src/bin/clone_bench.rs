@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! cargo run --release -p upkeep-benches --bin clone-bench -- [--n 8] [--commits 3000]
-//!     [--bytes 6500] [--jobs 8] [--step 0.2] [--json FILE]
+//!     [--bytes 8000] [--jobs 8] [--step 0.2] [--json FILE]
 //! ```
 
 // A harness reports on stdout (tables) and stderr (progress): printing is its job.
@@ -134,7 +134,7 @@ fn round_numbers(label: &str, prof: Profile, n: usize, fetched_bytes: u64) -> Ro
 async fn bench(args: &[String]) {
     let n: usize = arg(args, "--n").unwrap_or(8);
     let commits: usize = arg(args, "--commits").unwrap_or(3000);
-    let bytes: usize = arg(args, "--bytes").unwrap_or(6500);
+    let bytes: usize = arg(args, "--bytes").unwrap_or(8000);
     let jobs: usize = arg(args, "--jobs").unwrap_or(8);
     let step: f64 = arg(args, "--step").unwrap_or(0.2);
     let latency_ms: u64 = arg(args, "--latency-ms").unwrap_or(20);
@@ -297,14 +297,14 @@ async fn bench(args: &[String]) {
     println!("|---|---|---|---|---|---|---|");
     for r in [&cold, &warm] {
         println!(
-            "| {} | {:.2} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} MB |",
+            "| {} | {:.2} | {:.0} | {:.0} | {:.0} | {:.2} | {} |",
             r.label,
             r.wall_s,
             r.clone_ms,
             r.commit_ms,
             r.push_ms,
             r.git_work_s,
-            r.fetched_bytes as f64 / 1e6
+            human_bytes(r.fetched_bytes)
         );
     }
     let time_ratio = warm.git_work_s / cold.git_work_s;
@@ -357,6 +357,16 @@ async fn bench(args: &[String]) {
             "peak_rss_kib": upkeep_benches::round::peak_rss_kib(),
         }),
     );
+}
+
+fn human_bytes(b: u64) -> String {
+    if b >= 1_000_000 {
+        format!("{:.1} MB", b as f64 / 1e6)
+    } else if b >= 10_000 {
+        format!("{:.1} kB", b as f64 / 1e3)
+    } else {
+        format!("{b} B")
+    }
 }
 
 fn action(a: &SyncAction) -> String {
