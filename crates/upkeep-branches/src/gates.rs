@@ -317,7 +317,14 @@ pub async fn check_command(gate: &CommandGate) -> GateResult {
             .map(Evidence::text)
             .collect(),
     };
-    let child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    // A gate never needs upkeep's tokens, and its output becomes evidence that is printed,
+    // posted to Slack and sent to Sentry: a gate that runs `env` or `curl -v` must not
+    // carry them there.
+    for (secret, _) in upkeep_config::SECRET_VARS {
+        command.env_remove(secret);
+    }
+    let child = command
         .arg("-c")
         .arg(&gate.command)
         .current_dir(&gate.dir)
@@ -332,13 +339,23 @@ pub async fn check_command(gate: &CommandGate) -> GateResult {
     };
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let collect = async {
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_end(&mut a).await;
-        }
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_end(&mut b).await;
-        }
+        // Both pipes at once: reading one to the end first would deadlock a command that
+        // fills the other's pipe buffer.
+        let read_out = async {
+            let mut buf = Vec::new();
+            if let Some(p) = out.as_mut() {
+                let _ = p.read_to_end(&mut buf).await;
+            }
+            buf
+        };
+        let read_err = async {
+            let mut buf = Vec::new();
+            if let Some(p) = err.as_mut() {
+                let _ = p.read_to_end(&mut buf).await;
+            }
+            buf
+        };
+        let (mut a, b) = tokio::join!(read_out, read_err);
         a.extend_from_slice(&b);
         let status = child.wait().await;
         (status, String::from_utf8_lossy(&a).into_owned())

@@ -65,6 +65,29 @@ pub enum Error {
     /// A background task died (a bug).
     #[error("a background task of the round failed: {0}")]
     Task(String),
+    /// Another process is running the same round right now.
+    #[error("round `{round}` is already running in another process (lock {})", lock.display())]
+    RoundBusy {
+        /// The round id.
+        round: String,
+        /// The lock file held by the other process.
+        lock: std::path::PathBuf,
+    },
+    /// The round id cannot name files (it is used in journal and log paths).
+    #[error("`{round}` is not a valid round id: use letters, digits, `-`, `_` and `.`")]
+    InvalidRoundId {
+        /// The id given.
+        round: String,
+    },
+    /// The lock files of the round or of a clone could not be created.
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -200,6 +200,7 @@ struct Ctx {
 pub async fn run_round(round: Round) -> Result<RoundReport> {
     let journal_dir = round.config.paths.journal.clone();
     let journal_file = journal::journal_path(&journal_dir, &round.id);
+    let _round_lock = claim_round(&round.id, &journal_file)?;
     let mut warnings = Vec::new();
     let mut journal_state = load_journal(&round, &journal_file, &mut warnings).await?;
     let date = journal_state.date;
@@ -541,8 +542,78 @@ enum Stop {
     Interrupted,
 }
 
+/// Checks the round id (it names files) and takes the round's lock. Two processes
+/// running one round would rewrite each other's journal and reap each other's steps: the
+/// second one stops here. (A dry run writes no journal, but it uses the same clones and
+/// logs, so it takes the lock too.)
+fn claim_round(id: &str, journal_file: &std::path::Path) -> Result<std::fs::File> {
+    let valid_id = !id.is_empty()
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid_id {
+        return Err(Error::InvalidRoundId {
+            round: id.to_owned(),
+        });
+    }
+    lock_file(&journal_file.with_extension("lock"), false).map_err(|e| match e {
+        LockError::Busy(lock) => Error::RoundBusy {
+            round: id.to_owned(),
+            lock,
+        },
+        LockError::Io(path, source) => Error::Lock { path, source },
+    })
+}
+
+/// Why a lock was not taken.
+enum LockError {
+    /// Another process holds it.
+    Busy(std::path::PathBuf),
+    /// The lock file could not be created.
+    Io(std::path::PathBuf, std::io::Error),
+}
+
+/// An exclusive advisory lock on `path` (created if missing), held until dropped; `wait`
+/// blocks until it is free, otherwise a held lock is [`LockError::Busy`].
+fn lock_file(path: &std::path::Path, wait: bool) -> std::result::Result<std::fs::File, LockError> {
+    let io = |e| LockError::Io(path.to_owned(), e);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    if wait {
+        file.lock().map_err(io)?;
+    } else {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Busy(path.to_owned())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+    Ok(file)
+}
+
 async fn run_project(ctx: &Ctx, setup: &ProjectSetup) -> Result<()> {
     let name = setup.project.name.as_str();
+    // The clone is this project's for the whole pipeline: another round using the same
+    // cache (a different round id) waits rather than resetting the tree under our make.
+    let clone_lock_path = ctx.config.paths.cache.join(format!("{name}.run.lock"));
+    let _clone_lock = tokio::task::spawn_blocking(move || lock_file(&clone_lock_path, true))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
+        .map_err(|e| match e {
+            LockError::Busy(path) => Error::Lock {
+                path,
+                source: std::io::Error::other("busy"),
+            },
+            LockError::Io(path, source) => Error::Lock { path, source },
+        })?;
     // A step of a killed earlier run may still be running in the clone.
     for step in [Stage::Upgrade, Stage::Build, Stage::Test] {
         let pid_file =
@@ -969,19 +1040,25 @@ fn push_branch(
     let request = match fetched {
         Some(old) => {
             // The branch of an earlier run today is replaced (only if nobody moved it
-            // since we fetched) — but never when its tip is somebody else's work.
-            let tip_author = repo
-                .git2()
-                .find_commit(old)
-                .ok()
+            // since we fetched) — but never when its tip is somebody else's work. Both
+            // author and committer: an amend or rebase keeps upkeep as the author but
+            // makes the person the committer.
+            let tip = repo.git2().find_commit(old).ok();
+            let tip_author = tip
+                .as_ref()
                 .and_then(|c| c.author().email().ok().map(str::to_owned));
-            if tip_author.as_deref() != Some(author_email) {
+            let tip_committer = tip
+                .as_ref()
+                .and_then(|c| c.committer().email().ok().map(str::to_owned));
+            if tip_author.as_deref() != Some(author_email)
+                || tip_committer.as_deref() != Some(author_email)
+            {
                 return Err((
                     "branch has commits by others",
                     format!(
                         "{branch} already exists on the remote and its tip {old} was not made \
                          by upkeep ({}); merge or delete it, then re-run",
-                        tip_author.unwrap_or_else(|| "unknown author".to_owned())
+                        tip_committer.unwrap_or_else(|| "unknown committer".to_owned())
                     ),
                 ));
             }
@@ -1166,5 +1243,38 @@ pub fn change_request_noun(kind: ForgeKind) -> &'static str {
     match kind {
         ForgeKind::GitLab => "MR",
         ForgeKind::GitHub | ForgeKind::Local => "PR",
+    }
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use super::{Error, claim_round};
+
+    #[test]
+    fn a_round_runs_in_one_process_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("2026-11-22.json");
+        let held = claim_round("2026-11-22", &journal).unwrap();
+        assert!(matches!(
+            claim_round("2026-11-22", &journal),
+            Err(Error::RoundBusy { .. })
+        ));
+        drop(held);
+        assert!(
+            claim_round("2026-11-22", &journal).is_ok(),
+            "free again once released"
+        );
+    }
+
+    #[test]
+    fn round_ids_cannot_escape_their_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["../../x", "a/b", "", ".hidden", "a\\b"] {
+            let journal = dir.path().join("j.json");
+            assert!(
+                matches!(claim_round(id, &journal), Err(Error::InvalidRoundId { .. })),
+                "{id:?}"
+            );
+        }
     }
 }

@@ -337,3 +337,47 @@ async fn a_maintenance_branch_with_someone_elses_commit_is_never_overwritten() {
     assert_eq!(f.cause, "branch has commits by others");
     assert_eq!(world.remote_branch("signals"), Some(fix));
 }
+
+#[tokio::test]
+async fn an_amended_maintenance_commit_is_never_overwritten() {
+    let world = World::new(vec![Sample::green("signals")]);
+    world.run().await;
+    // A teammate amends upkeep's commit (the author stays upkeep; the committer is them)
+    // and force-pushes it; then the journal is lost and the round runs again.
+    let fx = world.fixture("signals");
+    let teammate = fx.clone_work("teammate");
+    let git = |args: &[&str]| upkeep_testkit::git::git(teammate.path(), args);
+    git(&["fetch", "--quiet", "origin"]);
+    git(&[
+        "checkout",
+        "--quiet",
+        "-b",
+        BRANCH,
+        &format!("origin/{BRANCH}"),
+    ]);
+    std::fs::write(teammate.path().join("NOTES.md"), "pinned urllib3 by hand\n").unwrap();
+    git(&["add", "NOTES.md"]);
+    git(&[
+        "-c",
+        "user.email=teammate@example.org",
+        "commit",
+        "--quiet",
+        "--amend",
+        "--no-edit",
+    ]);
+    git(&["push", "--quiet", "--force", "origin", BRANCH]);
+    let amended = world.remote_branch("signals");
+    std::fs::remove_file(world.journal_file()).unwrap();
+    let report = world.run().await;
+    let r = row(&report, "signals");
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(
+        r.failure.as_ref().unwrap().cause,
+        "branch has commits by others"
+    );
+    assert_eq!(
+        world.remote_branch("signals"),
+        amended,
+        "the amended commit survives"
+    );
+}
