@@ -488,7 +488,8 @@ async fn ask_guard(
         repos: to_move.iter().map(|(rp, _)| rp.name.clone()).collect(),
     };
     let reason = guard.check(start).await.err()?;
-    tracing::warn!(level = index, %reason, "stopping before the level");
+    // Reported through `progress`; the log line is for -v.
+    tracing::info!(level = index, %reason, "stopping before the level");
     progress(&ApplyEvent::Stopped {
         level: index,
         reason: reason.clone(),

@@ -12,7 +12,9 @@
 //! 3. [`apply()`]: compare-and-swap moves through the [`upkeep_forge::Forge`] in
 //!    dependency order ([`levels`]), independent repos concurrently, optional CI waits
 //!    between dependent repos; a repo whose target moved since the plan is left alone and
-//!    its dependents are not moved. The [`ApplyReport`] says exactly what moved.
+//!    its dependents are not moved. An optional [`LevelGuard`] is asked before each level
+//!    (the binary checks the deploy token with it), so a run that lost the token stops
+//!    between levels. The [`ApplyReport`] says exactly what moved.
 //! 4. [`history`]: every run as a JSON line in a shared git repo, pushed
 //!    compare-and-swap with retries, so it works on any forge.
 //! 5. [`status()`] and [`plan_rollback`]: what production runs vs the source branch, the next
@@ -36,7 +38,7 @@ pub mod render;
 pub mod rollback;
 pub mod status;
 
-pub use apply::{ApplyOptions, ApplyReport, RepoOutcome, RepoResult, RunResult, apply};
+pub use apply::{ApplyOptions, ApplyReport, LevelGuard, RepoOutcome, RepoResult, RunResult, apply};
 pub use error::{Error, Result};
 pub use model::{Override, RepoSpec, levels};
 pub use plan::{Plan, PlanOptions, RepoPlan, plan};
