@@ -1,3 +1,4 @@
 //! Deploy-token tests against real bare repositories.
 
+mod faults;
 mod lock;
