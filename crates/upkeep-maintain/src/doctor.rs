@@ -2,7 +2,9 @@
 //!
 //! Checks, per project, what a round would trip over, and says how to fix it: the
 //! repository is reachable with the configured credentials, its base branch exists, the
-//! forge API answers for it with the token, and the `make` targets of the three steps
+//! forge API answers for it with the token, the token may push and open change requests
+//! (as far as the forge says without trying: [`upkeep_forge::Forge::access`]), and the
+//! `make` targets of the three steps
 //! exist (`make -n <target>` in a fresh clone). Checks of the chat are done by the binary,
 //! which holds the concrete adapter.
 
@@ -159,20 +161,20 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
         }
 
         // 2. The forge API answers for this repository with the token.
-        match setup.forge.branch_tip(&setup.repo, &p.base_branch).await {
+        let api = match setup.forge.branch_tip(&setup.repo, &p.base_branch).await {
             Ok(_) => match setup
                 .forge
                 .find_open_change_request(&setup.repo, &req.branch)
                 .await
             {
-                Ok(_) => out.push(check(
+                Ok(_) => Ok(check(
                     name,
                     "forge API",
                     Verdict::Ok,
                     format!("{} answers for {}", setup.forge.kind(), setup.repo),
                     None,
                 )),
-                Err(e) => out.push(check(
+                Err(e) => Err(check(
                     name,
                     "forge API",
                     Verdict::Fail,
@@ -180,13 +182,21 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
                     Some("the token needs the `repo` scope (GitHub) or `api` (GitLab)"),
                 )),
             },
-            Err(e) => out.push(check(
+            Err(e) => Err(check(
                 name,
                 "forge API",
                 Verdict::Fail,
                 chain(&e),
                 Some("check the token and the project's `forge` / `api_url`"),
             )),
+        };
+        let api_answers = api.is_ok();
+        out.push(api.unwrap_or_else(|failed| failed));
+
+        // 2b. The token may push and open change requests (as far as the forge tells
+        // without trying); after a failing API it would only repeat that failure.
+        if api_answers {
+            out.push(access_check(name, setup).await);
         }
 
         // 3. The make targets exist.
@@ -266,6 +276,56 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
         }
     }
     out
+}
+
+const ACCESS: &str = "token can push and open change requests";
+
+/// What the forge says the token may do: a refusal fails, an unknown is a warning (a
+/// push without permission would fail the project at `push` with the server's message).
+async fn access_check(name: &str, setup: &ProjectSetup) -> Check {
+    let access = match setup.forge.access(&setup.repo).await {
+        Ok(access) => access,
+        Err(e) => {
+            return check(
+                name,
+                ACCESS,
+                Verdict::Fail,
+                chain(&e),
+                Some("check the token and the project's `forge` / `api_url`"),
+            );
+        }
+    };
+    let fix = access.fix.as_deref();
+    if access.is_sufficient() {
+        return check(name, ACCESS, Verdict::Ok, access.detail, None);
+    }
+    let refused: Vec<&str> = [
+        (access.can_push, "cannot push"),
+        (
+            access.can_open_change_requests,
+            "cannot open change requests",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(can, what)| (can == Some(false)).then_some(what))
+    .collect();
+    if refused.is_empty() {
+        check(
+            name,
+            ACCESS,
+            Verdict::Warn,
+            format!("not known: {}", access.detail),
+            fix,
+        )
+    } else {
+        check(
+            name,
+            ACCESS,
+            Verdict::Fail,
+            format!("{}: {}", refused.join(", "), access.detail),
+            fix,
+        )
+    }
 }
 
 /// The checks as text: one line per check, with the fix under failures.

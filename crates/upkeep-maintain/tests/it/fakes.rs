@@ -466,3 +466,41 @@ async fn round_opens_a_merge_request_on_gitlab() {
     let link = report.messages[0].change_request.as_ref().unwrap();
     assert_eq!(link.kind, "MR");
 }
+
+#[tokio::test]
+async fn doctor_reports_a_token_that_cannot_push() {
+    use upkeep_maintain::doctor::{DoctorRequest, Verdict, check_projects, render_text};
+    let hosted = Hosted::new(vec![Sample::green("signals"), Sample::green("dashboard")]).await;
+    hosted.github.set_permissions("team/signals", false);
+    let config = hosted.config();
+    let checks = check_projects(&DoctorRequest {
+        projects: hosted.setups(&config),
+        cache: hosted.state.path().join("doctor"),
+        branch: BRANCH.to_owned(),
+    })
+    .await;
+    let access = |project: &str| {
+        checks
+            .iter()
+            .find(|c| {
+                c.project.as_deref() == Some(project)
+                    && c.check == "token can push and open change requests"
+            })
+            .unwrap_or_else(|| panic!("no access check for {project}: {checks:#?}"))
+    };
+    let refused = access("signals");
+    assert_eq!(refused.verdict, Verdict::Fail, "{refused:#?}");
+    assert!(refused.detail.starts_with("cannot push"), "{refused:#?}");
+    assert!(
+        refused.fix.as_deref().unwrap().contains("write access"),
+        "{refused:#?}"
+    );
+    assert_eq!(access("dashboard").verdict, Verdict::Ok);
+
+    let text = render_text(&checks);
+    assert!(
+        text.contains("FAIL  token can push and open change requests: cannot push"),
+        "{text}"
+    );
+    assert!(text.contains("1 problem(s) to fix"), "{text}");
+}
