@@ -11,9 +11,11 @@
 //! - [`repos`]: synthetic repositories written with `git fast-import`;
 //! - [`round`]: one round through `upkeep_maintain::run_round`, timed stage by stage;
 //! - [`profile`]: where a round's time went, per project and per phase;
+//! - [`promote`]: one promotion through `upkeep-branches`, counted per phase;
 //! - [`requests`]: request counts per endpoint from the fakes' logs.
 
 pub mod profile;
+pub mod promote;
 pub mod repos;
 pub mod requests;
 pub mod round;

@@ -22,7 +22,10 @@ use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{Forge, RepoId};
 use upkeep_git::{Author, Credentials};
 use upkeep_maintain::{CancellationToken, Event, Progress, ProjectSetup, Round};
-use upkeep_testkit::slack::{FAKE_CHANNEL, FAKE_TOKEN};
+use upkeep_testkit::github::FakeGitHub;
+use upkeep_testkit::slack::{FAKE_CHANNEL, FAKE_TOKEN, FakeSlack};
+
+use crate::repos;
 
 /// A project of the benchmark: its name, the fake GitHub repository and the bare
 /// repository behind it (the clone URL).
@@ -34,6 +37,92 @@ pub struct BenchProject {
     pub full_name: String,
     /// The bare repository the round clones and pushes.
     pub repo: PathBuf,
+}
+
+/// The fakes and the synthetic projects they host.
+pub struct Hosted {
+    /// The fake GitHub, whose bare repositories are the projects' remotes.
+    pub github: FakeGitHub,
+    /// The fake Slack.
+    pub slack: FakeSlack,
+    /// The projects (`bench/p00`, `bench/p01`, …).
+    pub projects: Vec<BenchProject>,
+}
+
+impl Hosted {
+    /// Starts both fakes with `latency` per request and creates `n` projects whose
+    /// steps sleep `step_secs` ([`repos::makefile`]).
+    pub async fn start(n: usize, step_secs: f64, latency: Duration) -> Self {
+        let github = FakeGitHub::start().await;
+        let slack = FakeSlack::start().await;
+        github.faults().set_latency(latency);
+        slack.faults().set_latency(latency);
+        let projects = (0..n)
+            .map(|i| {
+                let name = format!("p{i:02}");
+                let full_name = format!("bench/{name}");
+                let repo = github.create_repo(&full_name);
+                repos::add_project_files(&repo, step_secs).expect("project files");
+                BenchProject {
+                    name,
+                    full_name,
+                    repo,
+                }
+            })
+            .collect();
+        Self {
+            github,
+            slack,
+            projects,
+        }
+    }
+
+    /// The round's input, with its state under `state_dir`.
+    #[must_use]
+    pub fn spec(
+        &self,
+        state_dir: PathBuf,
+        jobs: usize,
+        post_interval_ms: u64,
+        date: NaiveDate,
+    ) -> RoundSpec {
+        RoundSpec {
+            github_url: self.github.url(),
+            slack_api_url: self.slack.api_url(),
+            state_dir,
+            projects: self.projects.clone(),
+            jobs,
+            post_interval_ms,
+            date,
+        }
+    }
+
+    /// Empties both fakes' request logs.
+    pub fn reset_logs(&self) {
+        self.github.faults().reset_log();
+        self.slack.faults().reset_log();
+    }
+
+    /// What is wrong with the outcome of one round over every project: anything but one
+    /// pull request per project and one thread per project plus the summary.
+    #[must_use]
+    pub fn check_round(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for p in &self.projects {
+            let pulls = self.github.pulls(&p.full_name).len();
+            if pulls != 1 {
+                problems.push(format!("{}: {pulls} pull requests (expected 1)", p.name));
+            }
+        }
+        let top = self.slack.top_level(FAKE_CHANNEL).len();
+        if top != self.projects.len() + 1 {
+            problems.push(format!(
+                "{top} top-level Slack messages (expected {})",
+                self.projects.len() + 1
+            ));
+        }
+        problems
+    }
 }
 
 /// Everything one measured round needs. Serialisable: `round-bench` hands it to a child

@@ -21,10 +21,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use upkeep_benches::profile::{Profile, profile};
 use upkeep_benches::requests::{by_endpoint, total};
-use upkeep_benches::round::{BenchProject, RoundRun, RoundSpec};
-use upkeep_benches::{arg, flag, machine, repos, write_json};
-use upkeep_testkit::github::FakeGitHub;
-use upkeep_testkit::slack::{FAKE_CHANNEL, FakeSlack};
+use upkeep_benches::round::{Hosted, RoundRun, RoundSpec};
+use upkeep_benches::{arg, flag, machine, write_json};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -137,11 +135,7 @@ async fn parent(args: &[String]) {
 /// the fakes' request logs.
 #[allow(clippy::too_many_lines)] // Set up, run, count, check: one story.
 async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome {
-    let github = FakeGitHub::start().await;
-    let slack = FakeSlack::start().await;
-    let latency = std::time::Duration::from_millis(latency_ms);
-    github.faults().set_latency(latency);
-    slack.faults().set_latency(latency);
+    let hosted = Hosted::start(n, step, std::time::Duration::from_millis(latency_ms)).await;
     let base: PathBuf = if setup.state_fs == "tmpfs" {
         PathBuf::from("/dev/shm")
     } else {
@@ -151,32 +145,15 @@ async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome
         .prefix("upkeep-round-bench-")
         .tempdir_in(base)
         .expect("temp dir");
-    let projects: Vec<BenchProject> = (0..n)
-        .map(|i| {
-            let name = format!("p{i:02}");
-            let full_name = format!("bench/{name}");
-            let repo = github.create_repo(&full_name);
-            repos::add_project_files(&repo, step).expect("project files");
-            BenchProject {
-                name,
-                full_name,
-                repo,
-            }
-        })
-        .collect();
-    let spec = RoundSpec {
-        github_url: github.url(),
-        slack_api_url: slack.api_url(),
-        state_dir: work.path().join("state"),
-        projects: projects.clone(),
-        jobs: setup.jobs,
-        post_interval_ms: setup.post_interval_ms,
-        date: NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
-    };
+    let spec = hosted.spec(
+        work.path().join("state"),
+        setup.jobs,
+        setup.post_interval_ms,
+        NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
+    );
     let spec_file = work.path().join("spec.json");
     std::fs::write(&spec_file, serde_json::to_vec(&spec).expect("JSON")).expect("spec file");
-    github.faults().reset_log();
-    slack.faults().reset_log();
+    hosted.reset_logs();
 
     let output = tokio::process::Command::new(std::env::current_exe().expect("own path"))
         .arg("--child")
@@ -196,22 +173,9 @@ async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome
 
     let prof = profile(&run, step * 1e3);
     let changed = prof.statuses.get("changed").copied().unwrap_or(0);
-    let forge_requests = by_endpoint(&github.faults().log(), false);
-    let slack_requests = by_endpoint(&slack.faults().log(), true);
-    let mut checks = Vec::new();
-    for p in &projects {
-        let pulls = github.pulls(&p.full_name).len();
-        if pulls != 1 {
-            checks.push(format!("{}: {pulls} pull requests (expected 1)", p.name));
-        }
-    }
-    let top = slack.top_level(FAKE_CHANNEL).len();
-    if top != n + 1 {
-        checks.push(format!(
-            "{top} top-level Slack messages (expected {})",
-            n + 1
-        ));
-    }
+    let forge_requests = by_endpoint(&hosted.github.faults().log(), false);
+    let slack_requests = by_endpoint(&hosted.slack.faults().log(), true);
+    let mut checks = hosted.check_round();
     for p in run.projects.iter().filter(|p| p.status != "changed") {
         checks.push(format!(
             "{} ended {}: {}",

@@ -1,0 +1,245 @@
+//! One promotion through `upkeep-branches` and the real GitHub adapter against the fake
+//! GitHub: `plan`, the CI gate on every commit to move to, `apply` level by level, as
+//! `move-branches run --yes` runs them after wiring. Requests are counted per phase and
+//! endpoint from the fake's log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use serde::Serialize;
+use upkeep_branches::apply::{ApplyEvent, ApplyOptions, Progress, RunResult};
+use upkeep_branches::gates::{CiGate, GateContext, Gates};
+use upkeep_branches::{PlanOptions, RepoSpec};
+use upkeep_forge::github::GitHub;
+use upkeep_forge::retry::RetryPolicy;
+use upkeep_forge::{Forge, RepoId};
+use upkeep_git::Credentials;
+use upkeep_testkit::github::FakeGitHub;
+
+use crate::requests::{by_endpoint, total};
+
+/// The packit repos of the seed and what each depends on; `tokman` has nothing to ship.
+pub const PACKIT: [(&str, &[&str]); 8] = [
+    ("ogr", &[]),
+    ("specfile", &[]),
+    ("packit", &["ogr", "specfile"]),
+    ("packit-service-fedmsg", &[]),
+    ("sandcastle", &[]),
+    ("dashboard", &["ogr"]),
+    (
+        "packit-service",
+        &["packit", "sandcastle", "packit-service-fedmsg"],
+    ),
+    ("tokman", &[]),
+];
+
+/// One phase of a promotion.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    /// `plan`, `gates` or `apply`.
+    pub name: &'static str,
+    /// Its wall time, s.
+    pub wall_s: f64,
+    /// Its requests by endpoint.
+    pub requests: BTreeMap<String, usize>,
+}
+
+/// What one promotion of a set of repos did and cost.
+#[derive(Debug, Serialize)]
+pub struct SetOutcome {
+    /// The set's name.
+    pub label: String,
+    /// Repos in the set.
+    pub repos: usize,
+    /// Repos that had something to move.
+    pub moved: usize,
+    /// Dependency levels.
+    pub depth: usize,
+    /// The adapter's per-host cap of requests in flight.
+    pub max_concurrency: usize,
+    /// Wall time of plan + gates + apply, s.
+    pub wall_s: f64,
+    /// The three phases.
+    pub phases: Vec<Phase>,
+    /// Requests in all.
+    pub requests: usize,
+    /// Requests per repo.
+    pub per_repo: f64,
+    /// Requests per repo that moved.
+    pub per_moved_repo: f64,
+    /// Sequential requests on the critical path (plan chain + gate chain + one apply
+    /// chain per level), from the adapter's code and the counts.
+    pub chain_requests: usize,
+    /// `chain_requests × latency`: the wall time with unlimited concurrency and free CPU.
+    pub latency_bound_s: f64,
+    /// `success`, `partial`, `failed` or `refused`.
+    pub result: String,
+    /// Anything wrong: failed gates, a `stable` not at `main`.
+    pub checks: Vec<String>,
+}
+
+/// Promotes `groups` copies of the packit set (names suffixed `-a`, `-b`, … when more
+/// than one), with `cap` requests in flight per host and `latency_ms` per request.
+#[allow(clippy::too_many_lines)] // Set up, three phases, checks: one story.
+pub async fn run_set(label: &str, groups: usize, cap: usize, latency_ms: u64) -> SetOutcome {
+    let gh = FakeGitHub::start().await;
+    let cache = tempfile::tempdir().expect("temp dir");
+    let policy = RetryPolicy {
+        max_concurrency: cap,
+        ..RetryPolicy::default()
+    };
+    let forge: Arc<dyn Forge> = Arc::new(
+        GitHub::new(
+            &gh.url(),
+            SecretString::from("ghp_benchmark_token".to_owned()),
+            policy,
+        )
+        .expect("GitHub adapter"),
+    );
+    let mut specs = Vec::new();
+    for g in 0..groups {
+        let suffix = if groups == 1 {
+            String::new()
+        } else {
+            format!("-{}", char::from(b'a' + u8::try_from(g).unwrap_or(0)))
+        };
+        for (i, (name, deps)) in PACKIT.iter().enumerate() {
+            let full = format!("packit/{name}{suffix}");
+            let bare = gh.create_repo(&full);
+            let first = gh.commit(&full, "main", &format!("Initial commit of {name}"));
+            gh.set_branch(&full, "stable", &first);
+            if *name != "tokman" {
+                for c in 0..=(i % 3) {
+                    gh.commit(
+                        &full,
+                        "main",
+                        &format!("feat: {name} change {c} (#{})", 100 + c),
+                    );
+                }
+                let tip = gh.branch_tip(&full, "main").expect("main");
+                gh.add_status(&full, &tip, "ci/tests", "success");
+            }
+            specs.push(RepoSpec {
+                name: format!("{name}{suffix}"),
+                forge: forge.clone(),
+                id: RepoId::new(full),
+                git_url: bare.display().to_string(),
+                credentials: Credentials::none(),
+                source: "main".to_owned(),
+                target: "stable".to_owned(),
+                depends_on: deps.iter().map(|d| format!("{d}{suffix}")).collect(),
+                wait_after: false,
+            });
+        }
+    }
+    gh.faults().set_latency(Duration::from_millis(latency_ms));
+    gh.faults().reset_log();
+
+    let mut phases = Vec::new();
+    let started = Instant::now();
+    let t = Instant::now();
+    let plan = upkeep_branches::plan(
+        &specs,
+        &PlanOptions {
+            overrides: Vec::new(),
+            cache_dir: cache.path().to_owned(),
+            tag_prefix: None,
+        },
+    )
+    .await
+    .expect("plan");
+    phases.push(take_phase(&gh, "plan", t));
+
+    let t = Instant::now();
+    let gates = Gates {
+        ci: CiGate {
+            target_commits: true,
+            validation: None,
+            required_checks: Vec::new(),
+        },
+        sentry: None,
+        commands: Vec::new(),
+    };
+    let gate_report = upkeep_branches::gates::evaluate(
+        &gates,
+        &plan,
+        &specs,
+        &GateContext {
+            now: chrono::Utc::now(),
+            last_promotion: None,
+        },
+    )
+    .await;
+    phases.push(take_phase(&gh, "gates", t));
+    plan.check_approval(&plan.digest).expect("approval");
+
+    let t = Instant::now();
+    let progress: Progress = Arc::new(|_: &ApplyEvent| {});
+    let report = upkeep_branches::apply(&plan, &specs, &ApplyOptions::default(), &progress).await;
+    phases.push(take_phase(&gh, "apply", t));
+    let wall_s = started.elapsed().as_secs_f64();
+
+    let mut checks = Vec::new();
+    if !gate_report.passed() {
+        checks.push(format!("gates failed: {:?}", gate_report.summaries()));
+    }
+    let moved = plan.repos.iter().filter(|r| !r.is_even()).count();
+    for s in &specs {
+        let full = s.id.to_string();
+        let (stable, main) = (gh.branch_tip(&full, "stable"), gh.branch_tip(&full, "main"));
+        if stable != main {
+            checks.push(format!("{}: stable is not at main", s.name));
+        }
+    }
+    let requests: usize = phases.iter().map(|p| total(&p.requests)).sum();
+    let depth = plan.levels.len();
+    // Sequential requests per repo in each phase, as the adapter makes them today:
+    // plan = tip(source), tip(target), compare; gate = combined status, check runs;
+    // apply = read tip, compare (fast-forward check), repository node id, updateRefs.
+    let per_phase_chain = |phase: &Phase, repos: usize| -> usize {
+        if repos == 0 {
+            0
+        } else {
+            total(&phase.requests).div_ceil(repos)
+        }
+    };
+    let plan_chain = per_phase_chain(&phases[0], specs.len());
+    let gate_chain = per_phase_chain(&phases[1], moved);
+    let apply_chain = per_phase_chain(&phases[2], moved);
+    let chain_requests = plan_chain + gate_chain + depth * apply_chain;
+    let repos = specs.len();
+    SetOutcome {
+        label: label.to_owned(),
+        repos,
+        moved,
+        depth,
+        max_concurrency: cap,
+        wall_s,
+        requests,
+        per_repo: requests as f64 / repos as f64,
+        per_moved_repo: requests as f64 / moved.max(1) as f64,
+        chain_requests,
+        latency_bound_s: chain_requests as f64 * latency_ms as f64 / 1e3,
+        result: match report.result {
+            RunResult::Success => "success",
+            RunResult::Partial => "partial",
+            RunResult::Failed => "failed",
+            RunResult::Refused => "refused",
+        }
+        .to_owned(),
+        phases,
+        checks,
+    }
+}
+
+fn take_phase(gh: &FakeGitHub, name: &'static str, started: Instant) -> Phase {
+    let phase = Phase {
+        name,
+        wall_s: started.elapsed().as_secs_f64(),
+        requests: by_endpoint(&gh.faults().log(), false),
+    };
+    gh.faults().reset_log();
+    phase
+}

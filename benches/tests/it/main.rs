@@ -1,0 +1,71 @@
+//! The harnesses on tiny inputs, so that CI notices when they break, and the request
+//! budgets the benchmarks report (`docs/performance.md`) as plain counts. No timing is
+//! asserted: the fakes run without latency and the steps without sleeping.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use upkeep_benches::profile::profile;
+use upkeep_benches::promote::run_set;
+use upkeep_benches::requests::{by_endpoint, total};
+use upkeep_benches::round::Hosted;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_round_stays_within_its_request_budget() {
+    let hosted = Hosted::start(3, 0.0, Duration::ZERO).await;
+    let state = tempfile::tempdir().unwrap();
+    let spec = hosted.spec(
+        state.path().join("state"),
+        2,
+        0,
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+    );
+    hosted.reset_logs();
+    let run = upkeep_benches::round::run(&spec).await;
+
+    assert_eq!(hosted.check_round(), Vec::<String>::new());
+    let prof = profile(&run, 0.0);
+    assert_eq!(prof.statuses.get("changed"), Some(&3), "{:?}", run.projects);
+    for p in &run.projects {
+        assert_eq!(p.steps_ms.len(), 3, "{p:?}");
+    }
+    // Every project went through every stage, in order.
+    for p in &hosted.projects {
+        let stages: Vec<&str> = run
+            .stamps
+            .iter()
+            .filter(|s| s.project.as_deref() == Some(p.name.as_str()))
+            .map(|s| s.what.as_str())
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                "clone", "upgrade", "build", "test", "diff", "push", "forge", "finished", "chat"
+            ],
+            "{}",
+            p.name
+        );
+    }
+    let forge = by_endpoint(&hosted.github.faults().log(), false);
+    let slack = by_endpoint(&hosted.slack.faults().log(), true);
+    assert!(total(&forge) <= 4 * 3, "forge requests: {forge:?}");
+    assert!(total(&slack) <= 3 * 3, "Slack requests: {slack:?}");
+    assert_eq!(
+        slack.get("POST /api/chat.postMessage"),
+        Some(&7),
+        "{slack:?}"
+    );
+    assert!(run.peak_rss_kib > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_packit_set_is_promoted_level_by_level() {
+    let o = run_set("packit", 1, 8, 0).await;
+    assert_eq!(o.checks, Vec::<String>::new());
+    assert_eq!((o.repos, o.moved, o.depth), (8, 7, 3));
+    assert_eq!(o.result, "success");
+    let phases: Vec<&str> = o.phases.iter().map(|p| p.name).collect();
+    assert_eq!(phases, ["plan", "gates", "apply"]);
+    // Today's cost (docs/performance.md): 9.3 per moved repo; it must not grow.
+    assert!(o.requests <= 65, "{} requests: {:?}", o.requests, o.phases);
+}
