@@ -77,11 +77,11 @@ impl Plan {
         self.repos.iter().all(RepoPlan::is_even)
     }
 
-    /// Fails with [`Error::DigestMismatch`] unless `approved` is this plan's digest
-    /// (case-insensitive; a longer prefix of the full hash is accepted too).
+    /// Fails with [`Error::DigestMismatch`] unless `approved` is exactly this plan's
+    /// digest (case-insensitive).
     pub fn check_approval(&self, approved: &str) -> Result<()> {
         let a = approved.trim().to_ascii_lowercase();
-        if a.len() >= self.digest.len() && a.starts_with(&self.digest) {
+        if a == self.digest {
             Ok(())
         } else {
             Err(Error::DigestMismatch {
@@ -93,15 +93,22 @@ impl Plan {
 }
 
 /// The digest of a plan: sha256 over one line per repo, sorted by name, of
-/// `name NUL repo NUL target NUL from NUL to`; the first 12 hex digits.
+/// `name NUL repo NUL target NUL from NUL to NUL tag` (the tag a `--tag` run would
+/// create, empty without one), so an approval covers the tags too; the first 12 hex
+/// digits.
 #[must_use]
 pub fn digest<'a>(repos: impl IntoIterator<Item = &'a RepoPlan>) -> String {
     let mut lines: Vec<String> = repos
         .into_iter()
         .map(|r| {
             format!(
-                "{}\0{}\0{}\0{}\0{}\n",
-                r.name, r.repo, r.target, r.from, r.to
+                "{}\0{}\0{}\0{}\0{}\0{}\n",
+                r.name,
+                r.repo,
+                r.target,
+                r.from,
+                r.to,
+                r.tag.as_deref().unwrap_or_default()
             )
         })
         .collect();
@@ -504,5 +511,18 @@ mod tests {
         let err = plan.check_approval("0123456789ab").unwrap_err();
         assert!(matches!(err, Error::DigestMismatch { .. }));
         assert!(plan.check_approval(&plan.digest[..6]).is_err());
+        let padded = format!("{}ff", plan.digest);
+        assert!(
+            plan.check_approval(&padded).is_err(),
+            "only the digest itself"
+        );
+    }
+
+    #[test]
+    fn the_digest_covers_the_tags_a_run_would_create() {
+        let plain = vec![rp("a", "1", "2")];
+        let mut tagged = plain.clone();
+        tagged[0].tag = Some("v1.3.0".into());
+        assert_ne!(digest(&plain), digest(&tagged));
     }
 }
