@@ -472,6 +472,19 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     let how = format!("move-branches run --approve {}", plan.digest);
     if let Err(message) = ask(&args.approval, &plan, "Move these branches?", &how)? {
         finish(&ctx, &gates, None, None, &message)?;
+        if args.approval.job {
+            // A scheduled promotion that nobody approved must not pass silently.
+            let text = format!(
+                "move-branches run by {}: not approved, nothing moved (plan {})\n{message}",
+                ctx.actor, plan.digest
+            );
+            let tags = [
+                ("result", "not_approved".to_owned()),
+                ("digest", plan.digest.clone()),
+            ];
+            ctx.notifier.send(&text, Some(&message), &tags).await;
+            return Ok(Exit::UserError);
+        }
         return Ok(Exit::Success);
     }
     let options = ApplyOptions {

@@ -67,6 +67,22 @@ async fn without_a_terminal_or_flag_nothing_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_nobody_approved_fails_loudly() {
+    let s = two_repos().await;
+    let before = s.tip("ogr", "stable");
+    let r = s.run(&["run", "--job"]).await;
+    assert_eq!(
+        r.code, 2,
+        "a scheduled run without --yes/--approve must not look green: {r:?}"
+    );
+    assert!(
+        r.stderr.contains("no terminal to ask for approval"),
+        "{r:?}"
+    );
+    assert_eq!(s.tip("ogr", "stable"), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn dry_run_moves_and_records_nothing() {
     let s = two_repos().await;
     let before = s.tip("ogr", "stable");
