@@ -326,12 +326,18 @@ impl Lab {
 /// Pushes a Makefile (with a short build, so that time-based kills can land in it) and
 /// the lockfile to the fake repo's `main`.
 fn seed_main(dir: &Path, bare: &Path, name: &str) {
+    push_makefile(dir, bare, name, "echo 3 passed");
+}
+
+fn push_makefile(dir: &Path, bare: &Path, name: &str, test: &str) {
     use upkeep_testkit::git::git;
     let work = dir.join(format!("seed-{name}"));
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["clone", "--quiet", &bare.to_string_lossy(), "."]);
+    if !work.exists() {
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["clone", "--quiet", &bare.to_string_lossy(), "."]);
+    }
     let makefile = format!(
-        ".PHONY: upgrade build test\nupgrade:\n\t{BUMP}\nbuild:\n\tsleep 0.2; echo built {name}\ntest:\n\techo 3 passed\n"
+        ".PHONY: upgrade build test\nupgrade:\n\t{BUMP}\nbuild:\n\tsleep 0.2; echo built {name}\ntest:\n\t{test}\n"
     );
     std::fs::write(work.join("Makefile"), makefile).unwrap();
     std::fs::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
@@ -441,5 +447,32 @@ async fn sigkill_at_random_points_then_rerun_doubles_nothing_and_leaks_no_token(
         let report = lab.run_to_end(&round, &format!("{ctx}: re-run")).await;
         lab.check_complete(&round, &branch, &report, &format!("{ctx}: re-run"));
     }
+    lab.assert_no_secrets();
+}
+
+/// A project's test step that dumps its environment and fails (as many test setups do on
+/// failure): the log and its tail in the Slack thread must not carry the tokens `maintain`
+/// was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_prints_its_environment_shows_no_token() {
+    let mut lab = Lab::new().await;
+    let bare = lab.github.repo_path("team/svc-b");
+    push_makefile(lab.dir.path(), &bare, "svc-b", "env | sort; exit 1");
+    let out = lab.command("2027-03-01").output().await.unwrap();
+    lab.outputs
+        .push(String::from_utf8_lossy(&out.stdout).into_owned());
+    lab.outputs
+        .push(String::from_utf8_lossy(&out.stderr).into_owned());
+    assert_eq!(out.status.code(), Some(1), "{}", lab.outputs[1]);
+    let log = std::fs::read_to_string(
+        lab.dir
+            .path()
+            .join(".upkeep/logs/2027-03-01/svc-b/test.log"),
+    )
+    .unwrap();
+    assert!(
+        log.contains("PATH="),
+        "the step printed its environment: {log}"
+    );
     lab.assert_no_secrets();
 }
