@@ -473,16 +473,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     if let Err(message) = ask(&args.approval, &plan, "Move these branches?", &how)? {
         finish(&ctx, &gates, None, None, &message)?;
         if args.approval.job {
-            // A scheduled promotion that nobody approved must not pass silently.
-            let text = format!(
-                "move-branches run by {}: not approved, nothing moved (plan {})\n{message}",
-                ctx.actor, plan.digest
-            );
-            let tags = [
-                ("result", "not_approved".to_owned()),
-                ("digest", plan.digest.clone()),
-            ];
-            ctx.notifier.send(&text, Some(&message), &tags).await;
+            notify_unapproved(&ctx, &plan, &message).await;
             return Ok(Exit::UserError);
         }
         return Ok(Exit::Success);
@@ -522,6 +513,19 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     }
     finish(&ctx, &gates, Some(&report), commit, &message)?;
     Ok(exit_for(report.result))
+}
+
+/// As a job: a scheduled promotion that nobody approved must not pass silently.
+async fn notify_unapproved(ctx: &Ctx, plan: &Plan, message: &str) {
+    let text = format!(
+        "move-branches run by {}: not approved, nothing moved (plan {})\n{message}",
+        ctx.actor, plan.digest
+    );
+    let tags = [
+        ("result", "not_approved".to_owned()),
+        ("digest", plan.digest.clone()),
+    ];
+    ctx.notifier.send(&text, Some(message), &tags).await;
 }
 
 /// As a job: the result to Slack; failures also to Sentry.
