@@ -472,11 +472,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     let how = format!("move-branches run --approve {}", plan.digest);
     if let Err(message) = ask(&args.approval, &plan, "Move these branches?", &how)? {
         finish(&ctx, &gates, None, None, &message)?;
-        if args.approval.job {
-            notify_unapproved(&ctx, &plan, &message).await;
-            return Ok(Exit::UserError);
-        }
-        return Ok(Exit::Success);
+        return Ok(not_approved(&ctx, &plan, args.approval.job, &message).await);
     }
     let options = ApplyOptions {
         wait_deadline: branches.wait.deadline.get(),
@@ -515,7 +511,17 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     Ok(exit_for(report.result))
 }
 
-/// As a job: a scheduled promotion that nobody approved must not pass silently.
+/// Nothing was approved: by hand that is a fine outcome; as a job it must not pass
+/// silently, so the team is told and the exit code says so.
+async fn not_approved(ctx: &Ctx, plan: &Plan, job: bool, message: &str) -> Exit {
+    if !job {
+        return Exit::Success;
+    }
+    notify_unapproved(ctx, plan, message).await;
+    Exit::UserError
+}
+
+/// Tells the team that a scheduled promotion was not approved.
 async fn notify_unapproved(ctx: &Ctx, plan: &Plan, message: &str) {
     let text = format!(
         "move-branches run by {}: not approved, nothing moved (plan {})\n{message}",
