@@ -365,14 +365,22 @@ pub fn cache_dir_name(url: &str) -> String {
     let readable: String = url
         .trim_end_matches('/')
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let readable = readable.trim_start_matches(['_', '.']);
     let tail: String = {
         let chars: Vec<char> = readable.chars().collect();
         chars[chars.len().saturating_sub(60)..].iter().collect()
     };
-    let hash = url.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = url.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{tail}-{:08x}", hash >> 32)
 }
 

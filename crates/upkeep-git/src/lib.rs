@@ -33,9 +33,9 @@ mod remote;
 mod repo;
 
 pub use cache::{SyncAction, SyncReport, cache_dir_name, ensure_clone};
-pub use objects::is_valid_ref_name;
 pub use credentials::{Credentials, DEFAULT_TOKEN_USERNAME, SshAuth, local_repo_path};
 pub use error::{Error, Result};
+pub use objects::is_valid_ref_name;
 pub use push::{Expect, PushMode, PushOutcome, PushRequest, RefOutcome, RefStatus, RefUpdate};
 pub use remote::{FetchStats, ls_remote};
 pub use repo::{Author, CommitInfo, Repo, Rev, Tag};
