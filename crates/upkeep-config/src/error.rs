@@ -129,6 +129,59 @@ pub struct Snippet {
     pub width: usize,
 }
 
+/// Longest source line shown whole; a longer one (a pasted blob, minified data) is cut
+/// to a window around the span rather than flooding the terminal.
+const SNIPPET_MAX_CHARS: usize = 120;
+/// Characters kept on each side of the span when a line is cut.
+const SNIPPET_CONTEXT: usize = 40;
+
+impl Snippet {
+    /// The line as shown and the caret line under it. Long lines are cut around the span
+    /// (marked `…`); control characters are shown as `�` so that they cannot act on the
+    /// terminal; the caret's indent repeats the line's tabs so that it lines up.
+    fn render(&self) -> (String, String) {
+        let chars: Vec<char> = self.line_text.chars().collect();
+        let start = self.column.saturating_sub(1);
+        let mut width = self.width.max(1);
+        let (from, to) = if chars.len() <= SNIPPET_MAX_CHARS {
+            (0, chars.len())
+        } else {
+            let start = start.min(chars.len());
+            width = width.min(SNIPPET_MAX_CHARS - 2 * SNIPPET_CONTEXT);
+            (
+                start.saturating_sub(SNIPPET_CONTEXT),
+                (start + width + SNIPPET_CONTEXT).min(chars.len()),
+            )
+        };
+        let shown = |c: char| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        };
+        let mut text = String::new();
+        let mut caret = String::new();
+        if from > 0 {
+            text.push('…');
+            caret.push(' ');
+        }
+        text.extend(chars[from..to].iter().copied().map(shown));
+        if to < chars.len() {
+            text.push('…');
+        }
+        for i in from..start {
+            caret.push(if chars.get(i) == Some(&'\t') {
+                '\t'
+            } else {
+                ' '
+            });
+        }
+        caret.push_str(&"^".repeat(width));
+        (text, caret)
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.location)?;
@@ -139,14 +192,8 @@ impl fmt::Display for Diagnostic {
         if let Some(s) = &self.snippet {
             let gutter = s.line.to_string().len();
             let pad = " ".repeat(gutter);
-            write!(
-                f,
-                "\n{pad} |\n{} | {}\n{pad} | {}{}",
-                s.line,
-                s.line_text,
-                " ".repeat(s.column.saturating_sub(1)),
-                "^".repeat(s.width.max(1))
-            )?;
+            let (text, caret) = s.render();
+            write!(f, "\n{pad} |\n{} | {text}\n{pad} | {caret}", s.line)?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  = help: {help}")?;

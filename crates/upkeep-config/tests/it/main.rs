@@ -1,5 +1,6 @@
 //! Integration tests of upkeep-config: loading, overrides, error messages, the example.
 
+mod bad_input;
 mod env;
 mod errors;
 mod example;
