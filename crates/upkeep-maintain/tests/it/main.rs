@@ -3,5 +3,6 @@
 
 mod fakes;
 mod faults;
+mod hostile;
 mod local;
 mod support;
