@@ -237,13 +237,13 @@ pub async fn run_round(round: Round) -> Result<RoundReport> {
         let ctx = ctx.clone();
         let semaphore = semaphore.clone();
         tasks.spawn(async move {
-            let Ok(_permit) = semaphore.acquire_owned().await else {
+            let Ok(permit) = semaphore.acquire_owned().await else {
                 return Ok(());
             };
             if ctx.cancel.is_cancelled() {
                 return Ok(());
             }
-            run_project(&ctx, &setup).await
+            run_project(&ctx, &setup, permit).await
         });
     }
     let mut journal_error = None;
@@ -599,7 +599,14 @@ fn lock_file(path: &std::path::Path, wait: bool) -> std::result::Result<std::fs:
     Ok(file)
 }
 
-async fn run_project(ctx: &Ctx, setup: &ProjectSetup) -> Result<()> {
+/// Runs one project's pipeline. `slot` is its `--jobs` slot: held while the clone and the
+/// make steps use the machine, handed back before the network-bound tail (push, change
+/// request) so the next project's steps start meanwhile.
+async fn run_project(
+    ctx: &Ctx,
+    setup: &ProjectSetup,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> Result<()> {
     let name = setup.project.name.as_str();
     // The clone is this project's for the whole pipeline: another round using the same
     // cache (a different round id) waits rather than resetting the tree under our make.
@@ -632,7 +639,7 @@ async fn run_project(ctx: &Ctx, setup: &ProjectSetup) -> Result<()> {
             };
         })
         .await?;
-    let outcome = pipeline(ctx, setup).await;
+    let outcome = pipeline(ctx, setup, Some(slot)).await;
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match outcome {
         Ok(Ok(status)) => {
@@ -702,7 +709,11 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// The pipeline of one project. The outer `Result` is for journal failures (which stop
 /// the round); the inner one says how the project ended.
 #[allow(clippy::too_many_lines)] // One linear story: clone, steps, diff, push, forge.
-async fn pipeline(ctx: &Ctx, setup: &ProjectSetup) -> Result<std::result::Result<Status, Stop>> {
+async fn pipeline(
+    ctx: &Ctx,
+    setup: &ProjectSetup,
+    mut slot: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Result<std::result::Result<Status, Stop>> {
     let project = &setup.project;
     let name = project.name.as_str();
 
@@ -867,7 +878,9 @@ async fn pipeline(ctx: &Ctx, setup: &ProjectSetup) -> Result<std::result::Result
         })
         .await?;
 
-    // 4. Push the branch, compare-and-swap on the tip it had when we fetched.
+    // 4. Push the branch, compare-and-swap on the tip it had when we fetched. From here
+    // on the project waits on the network, not the machine: free its slot.
+    drop(slot.take());
     enter(ctx, name, Stage::Push).await?;
     let spec = ChangeRequestSpec {
         head: ctx.branch.clone(),
