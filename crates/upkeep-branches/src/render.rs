@@ -9,6 +9,21 @@ use crate::gates::GateReport;
 use crate::plan::{Plan, short};
 use crate::status::RepoStatus;
 
+/// Text from repositories and services (commit subjects, authors, issue titles, gate
+/// output) can carry control characters: printed raw, an escape sequence rewrites the
+/// terminal — it could hide a commit from the plan a person is approving. Everything but
+/// line breaks and tabs is shown as `�`.
+fn inert(text: String) -> String {
+    let control = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if text.chars().any(control) {
+        text.chars()
+            .map(|c| if control(c) { '\u{fffd}' } else { c })
+            .collect()
+    } else {
+        text
+    }
+}
+
 /// How many commits per repo are listed before "… and N more".
 const MAX_COMMITS: usize = 20;
 
@@ -65,7 +80,7 @@ pub fn plan(plan: &Plan) -> String {
         }
     }
     let _ = writeln!(out, "\nplan digest: {}", plan.digest);
-    out
+    inert(out)
 }
 
 /// A rollback plan: the move back and the commits withdrawn.
@@ -90,7 +105,7 @@ pub fn rollback(plan: &Plan) -> String {
         }
     }
     let _ = writeln!(out, "\nplan digest: {}", plan.digest);
-    out
+    inert(out)
 }
 
 /// The gates with their evidence.
@@ -119,7 +134,7 @@ pub fn gates(report: &GateReport) -> String {
             }
         }
     }
-    out
+    inert(out)
 }
 
 /// The outcome of a run, one line per repo.
@@ -180,7 +195,7 @@ pub fn report(report: &ApplyReport) -> String {
             _ => String::new(),
         }
     );
-    out
+    inert(out)
 }
 
 /// The status table and details.
@@ -240,5 +255,5 @@ pub fn status(repos: &[RepoStatus]) -> String {
             );
         }
     }
-    out
+    inert(out)
 }

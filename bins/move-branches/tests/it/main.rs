@@ -5,6 +5,7 @@ mod errors;
 mod faults;
 mod github;
 mod gitlab;
+mod hostile;
 mod lock;
 mod meta;
 mod packit;
