@@ -272,10 +272,19 @@ impl<'a> Remote<'a> {
                     to: to.to_string(),
                 })
             }
-            Err(e) => Err(git_error(format!(
-                "move {} of {} to {new}",
-                request.branch, self.repo
-            ))(e)),
+            Err(e) => {
+                // The push may have landed although its answer was lost (the connection
+                // dropped after the server updated the ref): the remote's tip says.
+                self.refs = None;
+                if matches!(self.branch_tip(&request.branch), Ok(Some(now)) if now == new) {
+                    tracing::info!(repo = %self.repo, branch = %request.branch, from = %expected, to = %new, "moved branch (the push's answer was lost)");
+                    return Ok(());
+                }
+                Err(git_error(format!(
+                    "move {} of {} to {new}",
+                    request.branch, self.repo
+                ))(e))
+            }
         }
     }
 

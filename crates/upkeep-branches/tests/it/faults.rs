@@ -299,3 +299,37 @@ async fn a_move_whose_answers_are_all_lost_is_reported_as_it_happened() {
     assert_eq!(tip(&gh, "ogr"), p.repos[0].to, "the server moved it");
     check(&gh, &p, &report, None, "all answers lost");
 }
+
+/// The same through git (the local forge; GitLab moves the same way): the server updates
+/// `stable`, then dies before answering the push.
+#[tokio::test]
+async fn a_push_whose_answer_is_lost_is_reported_as_it_happened() {
+    let mut w = crate::fixture::World::new();
+    let a = w.repo("a", &[]);
+    a.commit_on("main", "fix: one");
+    let hook = a.path().join("hooks/reference-transaction");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\nwhile read old new ref; do\n  [ \"$ref\" = refs/heads/stable ] && kill -9 \"$PPID\"\ndone\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let options = PlanOptions {
+        cache_dir: w.cache(),
+        ..PlanOptions::default()
+    };
+    let p = plan(&w.specs(), &options).await.unwrap();
+    let report = apply(&p, &w.specs(), &ApplyOptions::default(), &quiet()).await;
+    assert_eq!(
+        w.tip("a", "stable").to_string(),
+        p.repos[0].to,
+        "the server moved it"
+    );
+    assert_eq!(
+        report.repos[0].outcome,
+        RepoOutcome::Moved,
+        "{:?}",
+        report.repos[0]
+    );
+}
