@@ -438,7 +438,16 @@ impl LockStore {
                 Err(e) if is_lost_lease(&e) => {
                     tracing::debug!(lock = %self.target.name, attempt, "lease refused by the server; re-reading");
                 }
-                Err(source) => return Err(self.git_err("push the new state", source)),
+                Err(source) => {
+                    // The server may have taken the push and lost the answer (the
+                    // connection dropped after the ref was updated). Our commit is unique:
+                    // if the ref points at it, the change is made.
+                    if matches!(self.remote_tip(), Ok(Some(now)) if now == commit) {
+                        tracing::debug!(lock = %self.target.name, "the push's answer was lost but it landed");
+                        return Ok(new_state);
+                    }
+                    return Err(self.git_err("push the new state", source));
+                }
             }
         }
         Err(Error::Contended {

@@ -242,3 +242,31 @@ fn fifty_acquirers_under_faults_never_two_holders_and_fencing_rises() {
         "the history lists exactly who held it, in order"
     );
 }
+
+/// The server takes every push and dies before answering: acquire and release still say
+/// what happened (the change landed), rather than an error for a lock the caller holds.
+#[test]
+fn a_lock_change_whose_answer_is_lost_is_reported_as_made() {
+    let fx = Fixture::new();
+    let hook = fx.bare().join("hooks/reference-transaction");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\ncat >/dev/null\nkill -9 \"$PPID\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let clock = Clock(AtomicI64::new(0));
+    let alice = store(&fx.url(), fx.root(), "alice");
+    let got = alice
+        .acquire("alice", "deploy", Duration::hours(1), clock.now())
+        .unwrap();
+    assert_eq!(got.state.fencing, 1);
+    assert!(!got.already_held);
+    let bob = store(&fx.url(), fx.root(), "bob");
+    assert!(matches!(
+        bob.acquire("bob", "hotfix", Duration::hours(1), clock.now()),
+        Err(Error::Held { .. })
+    ));
+    alice.release("alice", clock.now()).unwrap();
+    assert!(alice.status().unwrap().unwrap().holder.is_none());
+}
