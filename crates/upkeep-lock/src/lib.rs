@@ -1,6 +1,6 @@
 //! The deploy token: only one person changes servers at a time.
 //!
-//! Teams used to keep "Held by: <name>" in a shared document and a deploy history in a
+//! Teams used to keep "Held by: &lt;name&gt;" in a shared document and a deploy history in a
 //! spreadsheet, both edited by hand. This crate replaces both with a named lock stored
 //! as a ref (`refs/upkeep/locks/<name>` by default) in any git repository the team can
 //! push to:
