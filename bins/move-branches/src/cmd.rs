@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde::Serialize;
+use upkeep_branches::apply::RepoResult;
 use upkeep_branches::apply::{ApplyEvent, Progress};
 use upkeep_branches::gates::{GateContext, GateReport};
 use upkeep_branches::history::{
@@ -295,6 +296,116 @@ fn record(store: Option<&HistoryStore>, entry: &HistoryEntry) -> Option<String> 
     }
 }
 
+/// The `started` entry written just before applying `plan`.
+fn intent(ctx: &Ctx, command: HistoryCommand, plan: &Plan, gates: &GateReport) -> HistoryEntry {
+    let repos = plan
+        .repos
+        .iter()
+        .filter(|r| r.from != r.to)
+        .map(|r| RepoResult {
+            name: r.name.clone(),
+            target: r.target.clone(),
+            from: r.from.clone(),
+            to: r.to.clone(),
+            outcome: RepoOutcome::Planned,
+            wait: None,
+            tag: None,
+        })
+        .collect();
+    HistoryEntry {
+        schema: SCHEMA,
+        command,
+        who: ctx.actor.clone(),
+        when: Utc::now(),
+        digest: plan.digest.clone(),
+        result: RunResult::Started,
+        repos,
+        gates: gates.summaries(),
+        fencing: ctx.fencing,
+        message: None,
+    }
+}
+
+/// Where a run notes what it is about to apply (in the state directory): present only
+/// while a run applies, or after one was killed doing so.
+fn in_progress_path(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.config.state_dir.join("move-branches-in-progress.json")
+}
+
+/// Writes `entry` as JSON to `path` via a temporary file and a rename, so the note is
+/// either whole or absent.
+fn write_atomically(path: &std::path::Path, entry: &HistoryEntry) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A note left by a run that was killed while applying: its moves are read off the
+/// targets as planned now (a target at the note's `to` was moved by it) and recorded in
+/// the history, so no promotion goes unrecorded and no entry claims a move that did not
+/// happen.
+fn reconcile_interrupted(ctx: &Ctx, store: Option<&HistoryStore>, plan: &Plan) {
+    let note = in_progress_path(ctx);
+    let Ok(bytes) = std::fs::read(&note) else {
+        return;
+    };
+    let Ok(last) = serde_json::from_slice::<HistoryEntry>(&bytes) else {
+        say(&format!("warning: ignoring unreadable {}", note.display()));
+        let _ = std::fs::remove_file(&note);
+        return;
+    };
+    let repos: Vec<RepoResult> = last
+        .repos
+        .iter()
+        .filter_map(|r| {
+            let now = plan.repos.iter().find(|p| p.name == r.name)?;
+            let outcome = if now.from == r.to {
+                RepoOutcome::Moved
+            } else {
+                RepoOutcome::Failed {
+                    error: "not moved: the run was interrupted".to_owned(),
+                }
+            };
+            Some(RepoResult {
+                outcome,
+                ..r.clone()
+            })
+        })
+        .collect();
+    let moved = repos
+        .iter()
+        .filter(|r| r.outcome == RepoOutcome::Moved)
+        .count();
+    let result = match moved {
+        0 => RunResult::Failed,
+        n if n == repos.len() => RunResult::Success,
+        _ => RunResult::Partial,
+    };
+    say(&format!(
+        "the run of {} (plan {}) was interrupted: recording the {moved} move(s) it made",
+        last.who, last.digest
+    ));
+    let entry = HistoryEntry {
+        when: Utc::now(),
+        result,
+        repos,
+        message: Some(format!(
+            "recorded by {} after this run was interrupted before recording its result",
+            ctx.actor
+        )),
+        ..last
+    };
+    if store.is_none() || record(store, &entry).is_some() {
+        let _ = std::fs::remove_file(&note);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn entry(
     ctx: &Ctx,
@@ -404,8 +515,15 @@ async fn apply_recorded(
         guard: token.as_ref().map(token::Token::guard),
         ..options.clone()
     };
+    // Before any move: if this process is killed mid-apply, the next run finds this note
+    // and records what was moved (see `reconcile_interrupted`).
+    let note = in_progress_path(ctx);
+    if let Err(e) = write_atomically(&note, &intent(ctx, command, plan, gates)) {
+        say(&format!("warning: cannot write {}: {e}", note.display()));
+    }
     let report = upkeep_branches::apply(plan, specs, &options, &progress(ctx.text())).await;
     let commit = record(store, &entry(ctx, command, plan, gates, &report, None));
+    let _ = std::fs::remove_file(&note);
     if let Some(t) = token {
         t.finish();
     }
@@ -418,6 +536,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     let branches = ctx.branches().clone();
     let store = setup::history(&branches, &ctx.forges);
     let (specs, plan) = make_plan(&mut ctx, &args.selection).await?;
+    reconcile_interrupted(&ctx, store.as_ref(), &plan);
     out(&ctx, &render::plan(&plan));
     let finish = |ctx: &Ctx,
                   gates: &GateReport,
@@ -559,7 +678,9 @@ fn run_message(plan: &Plan, report: &ApplyReport) -> String {
             plan.digest
         ),
         RunResult::Refused => format!("REFUSED: nothing moved (plan {})", plan.digest),
-        RunResult::Failed => format!("FAILED: nothing moved (plan {})", plan.digest),
+        RunResult::Failed | RunResult::Started => {
+            format!("FAILED: nothing moved (plan {})", plan.digest)
+        }
     };
     match stop_reason(report) {
         Some(reason) => format!(
@@ -582,7 +703,7 @@ fn exit_for(result: RunResult) -> Exit {
     match result {
         RunResult::Success => Exit::Success,
         RunResult::Partial => Exit::Partial,
-        RunResult::Failed => Exit::Failure,
+        RunResult::Failed | RunResult::Started => Exit::Failure,
         RunResult::Refused => Exit::UserError,
     }
 }

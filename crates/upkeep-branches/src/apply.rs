@@ -27,6 +27,9 @@ pub enum RunResult {
     /// A gate failed, the approval was refused, the digest did not match, or the
     /// [`LevelGuard`] refused before the first move: nothing was attempted.
     Refused,
+    /// Recorded just before applying, so that a run killed mid-apply leaves a trace: the
+    /// next run compares it with the targets and records what was moved.
+    Started,
 }
 
 impl std::fmt::Display for RunResult {
@@ -36,6 +39,7 @@ impl std::fmt::Display for RunResult {
             Self::Partial => "partial",
             Self::Failed => "failed",
             Self::Refused => "refused",
+            Self::Started => "started",
         })
     }
 }
@@ -65,6 +69,8 @@ pub enum RepoOutcome {
     },
     /// Not attempted because the run was refused (a gate failed, or no approval).
     Held,
+    /// About to be attempted (in a [`RunResult::Started`] entry).
+    Planned,
     /// Not attempted because the [`LevelGuard`] refused before its level (the deploy
     /// token was no longer held): the run stopped there.
     Stopped {

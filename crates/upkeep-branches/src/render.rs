@@ -158,6 +158,7 @@ pub fn report(report: &ApplyReport) -> String {
                 format!("not moved: it depends on `{by}`, which did not complete")
             }
             RepoOutcome::Held => "not moved: the run was refused".to_owned(),
+            RepoOutcome::Planned => "planned".to_owned(),
             RepoOutcome::Stopped { reason } => {
                 format!("not moved: the run stopped before its level: {reason}")
             }

@@ -232,7 +232,6 @@ async fn sigkill_mid_apply_then_rerun_moves_exactly_to_the_plan_and_history_stay
 /// left no line, and the re-run finds those repos even, so their promotion is recorded
 /// nowhere (`status`, rollback points and the Sentry window miss it).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "known gap: move-branches writes the history only after apply returns (bins/move-branches/src/cmd.rs run); moves of a killed run are never recorded"]
 async fn moves_of_a_killed_run_are_in_the_history() {
     let mut s = Scenario::new();
     for (name, deps) in REPOS {
