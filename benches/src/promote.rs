@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use serde::Serialize;
-use upkeep_branches::apply::{ApplyEvent, ApplyOptions, Progress, RunResult};
+use upkeep_branches::apply::{ApplyEvent, ApplyOptions, Progress};
 use upkeep_branches::gates::{CiGate, GateContext, Gates};
 use upkeep_branches::{PlanOptions, RepoSpec};
 use upkeep_forge::github::GitHub;
@@ -222,13 +222,7 @@ pub async fn run_set(label: &str, groups: usize, cap: usize, latency_ms: u64) ->
         per_moved_repo: requests as f64 / moved.max(1) as f64,
         chain_requests,
         latency_bound_s: chain_requests as f64 * latency_ms as f64 / 1e3,
-        result: match report.result {
-            RunResult::Success => "success",
-            RunResult::Partial => "partial",
-            RunResult::Failed => "failed",
-            RunResult::Refused => "refused",
-        }
-        .to_owned(),
+        result: report.result.to_string(),
         phases,
         checks,
     }
