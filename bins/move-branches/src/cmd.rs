@@ -360,9 +360,26 @@ fn reconcile_interrupted(ctx: &Ctx, store: Option<&HistoryStore>, plan: &Plan) {
         let _ = std::fs::remove_file(&note);
         return;
     };
+    // Killed after recording its result but before removing the note: nothing to add.
+    // Otherwise, a move some entry already claims is not claimed twice.
+    let history = read_history(store).unwrap_or_default();
+    let recorded = history
+        .entries
+        .iter()
+        .any(|e| e.digest == last.digest && e.when >= last.when && e.result != RunResult::Started);
+    let claimed = |r: &RepoResult| {
+        history.entries.iter().flat_map(|e| &e.repos).any(|h| {
+            h.outcome == RepoOutcome::Moved && h.name == r.name && h.from == r.from && h.to == r.to
+        })
+    };
+    if recorded {
+        let _ = std::fs::remove_file(&note);
+        return;
+    }
     let repos: Vec<RepoResult> = last
         .repos
         .iter()
+        .filter(|r| !claimed(r))
         .filter_map(|r| {
             let now = plan.repos.iter().find(|p| p.name == r.name)?;
             let outcome = if now.from == r.to {
@@ -378,6 +395,10 @@ fn reconcile_interrupted(ctx: &Ctx, store: Option<&HistoryStore>, plan: &Plan) {
             })
         })
         .collect();
+    if repos.is_empty() {
+        let _ = std::fs::remove_file(&note);
+        return;
+    }
     let moved = repos
         .iter()
         .filter(|r| r.outcome == RepoOutcome::Moved)
