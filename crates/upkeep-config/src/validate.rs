@@ -102,6 +102,7 @@ pub(crate) fn check_branch_name(name: &str) -> Result<(), String> {
         || name.contains("@{")
         || name.contains("//")
         || name.starts_with('/')
+        || name.starts_with('-')
         || name.ends_with('/')
         || name.ends_with('.')
         || name == "@"
@@ -561,7 +562,7 @@ mod tests {
             assert!(check_branch_name(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "a b", "a..b", "/a", "a/", "a.lock", "a/.b", "a~1", "a:b",
+            "", "a b", "a..b", "/a", "a/", "a.lock", "a/.b", "a~1", "a:b", "-x",
         ] {
             assert!(check_branch_name(bad).is_err(), "{bad}");
         }

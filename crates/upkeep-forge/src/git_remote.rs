@@ -371,33 +371,10 @@ pub(crate) fn parse_oid(s: &str) -> Option<Oid> {
         .flatten()
 }
 
-/// A file name for a repository id: readable, and unique thanks to a stable hash.
+/// A file name for a repository id: readable, and unique thanks to a stable hash (the
+/// same naming as upkeep-git's clone caches).
 pub(crate) fn slug(id: &str) -> String {
-    let readable: String = id
-        .trim_end_matches('/')
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let readable = readable.trim_start_matches(['_', '.']);
-    let tail: String = readable
-        .chars()
-        .rev()
-        .take(60)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    // FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
-    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{tail}-{:08x}", hash >> 32)
+    upkeep_git::cache_dir_name(id)
 }
 
 /// Which repositories are being worked on in this process (keyed by scratch path).
