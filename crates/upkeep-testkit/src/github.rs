@@ -1131,6 +1131,15 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
+/// `201 Created` with the new resource's URL in `Location`, as GitHub answers creates.
+fn created(body: &Value, location: &str) -> Response {
+    let mut response = json_response(StatusCode::CREATED, body);
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
 fn ok(body: &Value) -> Response {
     json_response(StatusCode::OK, body)
 }
@@ -1554,18 +1563,10 @@ async fn create_ref(State(world): S, UrlPath(params): P, body: Bytes) -> Respons
     }
     git.reference(name, oid, false, "api create")
         .expect("create ref");
-    let mut response = json_response(
-        StatusCode::CREATED,
+    created(
         &ref_json(&world.base, repo, name, oid, kind),
-    );
-    if let Ok(location) = HeaderValue::from_str(&format!(
-        "{}/repos/{}/git/{name}",
-        world.base,
-        repo.full_name()
-    )) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
+        &format!("{}/repos/{}/git/{name}", world.base, repo.full_name()),
+    )
 }
 
 async fn update_ref(State(world): S, UrlPath(params): P, body: Bytes) -> Response {
@@ -1884,16 +1885,10 @@ async fn create_pull(State(world): S, UrlPath(params): P, body: Bytes) -> Respon
     let body_text = body["body"].as_str().map(str::to_owned);
     let number = new_issue(&mut world, &key, title, body_text, login, Some(pull));
     let repo = &world.repos[&key];
-    let mut response = json_response(
-        StatusCode::CREATED,
+    created(
         &pull_json(&world.base, repo, repo.issue(number).expect("just created")),
-    );
-    if let Ok(location) =
-        HeaderValue::from_str(&format!("{}/repos/{key}/pulls/{number}", world.base))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
+        &format!("{}/repos/{key}/pulls/{number}", world.base),
+    )
 }
 
 async fn get_pull(State(world): S, UrlPath(params): P) -> Response {
@@ -2112,16 +2107,10 @@ async fn create_issue(State(world): S, UrlPath(params): P, body: Bytes) -> Respo
         let _ = patch_issue(&mut world, &key, number, &body, true);
     }
     let repo = &world.repos[&key];
-    let mut response = json_response(
-        StatusCode::CREATED,
+    created(
         &issue_json(&world.base, repo, repo.issue(number).expect("exists")),
-    );
-    if let Ok(location) =
-        HeaderValue::from_str(&format!("{}/repos/{key}/issues/{number}", world.base))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
+        &format!("{}/repos/{key}/issues/{number}", world.base),
+    )
 }
 
 async fn get_issue(State(world): S, UrlPath(params): P) -> Response {
@@ -2280,16 +2269,10 @@ async fn create_status(State(world): S, UrlPath(params): P, body: Bytes) -> Resp
     let repo = world.repos.get_mut(&key).expect("known");
     repo.statuses.push(status.clone());
     let repo = &world.repos[&key];
-    let mut response = json_response(
-        StatusCode::CREATED,
+    created(
         &status_json(&world.base, repo, &status, true),
-    );
-    if let Ok(location) =
-        HeaderValue::from_str(&format!("{}/repos/{key}/statuses/{sha}", world.base))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
+        &format!("{}/repos/{key}/statuses/{sha}", world.base),
+    )
 }
 
 /// The commit a `{ref}` path segment names (branch, tag or SHA).
