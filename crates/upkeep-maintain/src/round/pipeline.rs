@@ -1,0 +1,352 @@
+//! One project from its cached clone to its change request.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Utc;
+use upkeep_config::Placeholder;
+use upkeep_deps::DiffReport;
+use upkeep_forge::ChangeRequestSpec;
+
+use super::claim::{LockError, lock_file};
+use super::git::{commit_and_diff, finish_commit, push_branch};
+use super::messages::{summary_line, upgrade_counts};
+use super::{Ctx, Event, ProjectSetup, Stop, chain, enter, fail};
+use crate::journal::{
+    ChangeRequestRef, FailedStage, Failure, ProjectRecord, Stage, Status, StepRecord,
+};
+use crate::step::{StepEnd, StepSpec, run_step};
+use crate::{Error, Result};
+
+/// Runs one project's pipeline. `slot` is its `--jobs` slot: held while the clone and the
+/// make steps use the machine, handed back before the network-bound tail (push, change
+/// request) so the next project's steps start meanwhile.
+pub(super) async fn run_project(
+    ctx: &Ctx,
+    setup: &ProjectSetup,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> Result<()> {
+    let name = setup.project.name.as_str();
+    // The clone is this project's for the whole pipeline: another round using the same
+    // cache (a different round id) waits rather than resetting the tree under our make.
+    let clone_lock_path = ctx.config.paths.cache.join(format!("{name}.run.lock"));
+    let _clone_lock = tokio::task::spawn_blocking(move || lock_file(&clone_lock_path, true))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
+        .map_err(|e| match e {
+            LockError::Busy(path) => Error::Lock {
+                path,
+                source: std::io::Error::other("busy"),
+            },
+            LockError::Io(path, source) => Error::Lock { path, source },
+        })?;
+    // A step of a killed earlier run may still be running in the clone.
+    for step in [Stage::Upgrade, Stage::Build, Stage::Test] {
+        let pid_file =
+            log_path(&ctx.config.paths.logs, &ctx.round, name, step.as_str()).with_extension("pid");
+        crate::step::reap_orphan(&pid_file, &ctx.config.paths.cache.join(name));
+    }
+    let started = Instant::now();
+    ctx.journal
+        .update_project(name, |p| {
+            let thread = p.thread.take();
+            *p = ProjectRecord {
+                started_at: Some(Utc::now()),
+                // A thread posted by an earlier attempt is continued, not duplicated.
+                thread,
+                ..ProjectRecord::default()
+            };
+        })
+        .await?;
+    let outcome = pipeline(ctx, setup, Some(slot)).await;
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match outcome {
+        Ok(Ok(status)) => {
+            ctx.journal
+                .update_project(name, |p| {
+                    p.status = Some(status);
+                    p.chat_pending = true;
+                    p.stage = Stage::Done;
+                    p.duration_ms = duration_ms;
+                    p.finished_at = Some(Utc::now());
+                })
+                .await?;
+        }
+        Ok(Err(Stop::Failed(failure))) => {
+            tracing::info!(project = name, stage = %failure.stage, message = %failure.message, "project failed");
+            ctx.journal
+                .update_project(name, |p| {
+                    p.status = Some(Status::Failed);
+                    p.chat_pending = true;
+                    p.failure = Some(failure);
+                    p.duration_ms = duration_ms;
+                    p.finished_at = Some(Utc::now());
+                })
+                .await?;
+        }
+        Ok(Err(Stop::Interrupted)) => {
+            ctx.journal
+                .update_project(name, |p| p.duration_ms = duration_ms)
+                .await?;
+        }
+        Err(e) => return Err(e),
+    }
+    let record = ctx.journal.project(name).await;
+    ctx.progress.event(Event::ProjectFinished {
+        project: name,
+        record: &record,
+    });
+    Ok(())
+}
+
+/// The pipeline of one project. The outer `Result` is for journal failures (which stop
+/// the round); the inner one says how the project ended.
+#[allow(clippy::too_many_lines)] // One linear story: clone, steps, diff, push, forge.
+async fn pipeline(
+    ctx: &Ctx,
+    setup: &ProjectSetup,
+    mut slot: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Result<std::result::Result<Status, Stop>> {
+    let project = &setup.project;
+    let name = project.name.as_str();
+
+    // 1. The cached clone, at the remote base.
+    enter(ctx, name, Stage::Clone).await?;
+    let cache_dir = ctx.config.paths.cache.join(name);
+    let synced = {
+        let (url, dir, base, creds) = (
+            project.remote.url.clone(),
+            cache_dir.clone(),
+            project.base_branch.clone(),
+            setup.credentials.clone(),
+        );
+        tokio::task::spawn_blocking(move || upkeep_git::ensure_clone(&url, &dir, &base, &creds))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?
+    };
+    let synced = match synced {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(Err(fail(
+                FailedStage::Upgrade,
+                format!("cannot bring the clone up to date: {}", chain(&e)),
+                "clone failed",
+            )));
+        }
+    };
+    let base = synced.head;
+    drop(synced);
+    ctx.journal
+        .update_project(name, |p| p.base = Some(base.to_string()))
+        .await?;
+
+    // 2. upgrade → build → test.
+    for (stage, failed_stage, step) in [
+        (Stage::Upgrade, FailedStage::Upgrade, &project.upgrade),
+        (Stage::Build, FailedStage::Build, &project.build),
+        (Stage::Test, FailedStage::Test, &project.test),
+    ] {
+        enter(ctx, name, stage).await?;
+        let spec = StepSpec {
+            name: stage.as_str().to_owned(),
+            command: step.command.clone(),
+            dir: cache_dir.clone(),
+            env: project.env.clone(),
+            timeout: step.timeout.get(),
+            log: log_path(&ctx.config.paths.logs, &ctx.round, name, stage.as_str()),
+            pid_file: Some(
+                log_path(&ctx.config.paths.logs, &ctx.round, name, stage.as_str())
+                    .with_extension("pid"),
+            ),
+        };
+        let outcome = match run_step(&spec, &ctx.cancel).await {
+            Ok(o) => o,
+            Err(e) => {
+                return Ok(Err(fail(failed_stage, chain(&e), "could not start")));
+            }
+        };
+        ctx.journal
+            .update_project(name, |p| {
+                p.steps.insert(
+                    stage.as_str().to_owned(),
+                    StepRecord {
+                        end: outcome.end,
+                        exit_code: outcome.exit_code,
+                        duration_ms: outcome.duration_ms,
+                        log: outcome.log.clone(),
+                    },
+                );
+            })
+            .await?;
+        let (message, cause) = match outcome.end {
+            StepEnd::Passed => continue,
+            StepEnd::Cancelled => return Ok(Err(Stop::Interrupted)),
+            StepEnd::Failed => match outcome.exit_code {
+                Some(code) => (
+                    format!("`{}` exited with {code}", step.command),
+                    format!("exit code {code}"),
+                ),
+                None => (
+                    format!("`{}` was killed by a signal", step.command),
+                    "killed".to_owned(),
+                ),
+            },
+            StepEnd::TimedOut => (
+                format!(
+                    "`{}` ran longer than {} and was killed",
+                    step.command, step.timeout
+                ),
+                "timed out".to_owned(),
+            ),
+        };
+        return Ok(Err(Stop::Failed(Failure {
+            stage: failed_stage,
+            message,
+            cause,
+            exit_code: outcome.exit_code,
+            log: Some(outcome.log),
+            log_tail: outcome.tail,
+        })));
+    }
+    if ctx.cancel.is_cancelled() {
+        return Ok(Err(Stop::Interrupted));
+    }
+
+    // 3. Did anything change? Commit on a detached HEAD and diff the lockfiles.
+    enter(ctx, name, Stage::Diff).await?;
+    let committed = {
+        let (dir, author, ctx_round) = (cache_dir.clone(), ctx.author.clone(), ctx.round.clone());
+        tokio::task::spawn_blocking(move || commit_and_diff(&dir, base, &author, &ctx_round))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?
+    };
+    let (commit, diff) = match committed {
+        Ok(Some(c)) => c,
+        Ok(None) => return Ok(Ok(Status::Unchanged)),
+        Err(e) => {
+            return Ok(Err(fail(
+                FailedStage::Push,
+                format!("cannot commit the upgrade: {e}"),
+                "commit failed",
+            )));
+        }
+    };
+    let counts = upgrade_counts(&diff);
+    let values = |p: Placeholder, diff: &DiffReport| -> String {
+        match p {
+            Placeholder::Project => name.to_owned(),
+            Placeholder::Round => ctx.round.clone(),
+            Placeholder::Date => ctx.date.format("%Y-%m-%d").to_string(),
+            Placeholder::Branch => ctx.branch.clone(),
+            Placeholder::Base => project.base_branch.clone(),
+            Placeholder::Summary => summary_line(&counts),
+            Placeholder::Changes => upkeep_deps::render_markdown(diff),
+            _ => String::new(),
+        }
+    };
+    let message = ctx.config.commit_message.render(|p| values(p, &diff));
+    let commit = {
+        let (dir, message) = (cache_dir.clone(), message.clone());
+        let branch = ctx.branch.clone();
+        tokio::task::spawn_blocking(move || finish_commit(&dir, commit, &message, &branch))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?
+    };
+    let commit = match commit {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(Err(fail(
+                FailedStage::Push,
+                format!("cannot commit the upgrade: {e}"),
+                "commit failed",
+            )));
+        }
+    };
+    ctx.journal
+        .update_project(name, |p| {
+            p.branch = Some(ctx.branch.clone());
+            p.commit = Some(commit.to_string());
+            p.upgrades = counts;
+            p.diff = Some(diff.clone());
+        })
+        .await?;
+
+    // 4. Push the branch, compare-and-swap on the tip it had when we fetched. From here
+    // on the project waits on the network, not the machine: free its slot.
+    drop(slot.take());
+    enter(ctx, name, Stage::Push).await?;
+    let spec = ChangeRequestSpec {
+        head: ctx.branch.clone(),
+        base: project.base_branch.clone(),
+        title: ctx.config.pr_title.render(|p| values(p, &diff)),
+        body: ctx.config.pr_body.render(|p| values(p, &diff)),
+        labels: project.labels.clone(),
+        reviewers: project.reviewers.clone(),
+        assignees: project.assignees.clone(),
+        draft: project.draft,
+    };
+    if ctx.dry_run {
+        ctx.planned.lock().await.insert(name.to_owned(), spec);
+        return Ok(Ok(Status::Changed));
+    }
+    {
+        let pushed = {
+            let (dir, url, creds, branch, email) = (
+                cache_dir.clone(),
+                project.remote.url.clone(),
+                setup.credentials.clone(),
+                ctx.branch.clone(),
+                ctx.author.email.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                push_branch(&dir, &url, &creds, &branch, commit, &email)
+            })
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?
+        };
+        if let Err((cause, detail)) = pushed {
+            return Ok(Err(fail(
+                FailedStage::Push,
+                format!("cannot push {}: {detail}", ctx.branch),
+                cause,
+            )));
+        }
+    }
+    ctx.journal
+        .update_project(name, |p| p.pushed = true)
+        .await?;
+
+    // 5. Open or update the change request.
+    enter(ctx, name, Stage::Forge).await?;
+    match setup.forge.upsert_change_request(&setup.repo, &spec).await {
+        Ok(upserted) => {
+            let cr = upserted.change_request;
+            ctx.journal
+                .update_project(name, |p| {
+                    p.change_request = Some(ChangeRequestRef {
+                        url: cr.url.clone(),
+                        number: cr.number,
+                    });
+                })
+                .await?;
+        }
+        Err(e) => {
+            return Ok(Err(fail(
+                FailedStage::Forge,
+                format!(
+                    "cannot open the change request on {}: {}",
+                    setup.forge.kind(),
+                    chain(&e)
+                ),
+                "forge request failed",
+            )));
+        }
+    }
+    Ok(Ok(Status::Changed))
+}
+
+/// `<logs>/<round>/<project>/<step>.log`
+#[must_use]
+pub fn log_path(logs: &Path, round: &str, project: &str, step: &str) -> PathBuf {
+    logs.join(round).join(project).join(format!("{step}.log"))
+}
