@@ -137,6 +137,20 @@ pub trait Forge: Send + Sync {
     /// [`ForgeError::NotFound`].
     async fn access(&self, repo: &RepoId) -> Result<Access>;
 
+    /// Whether `branch` is protected on `repo` and whether the token's user may move it
+    /// anyway, from the forge's own protection rules and the user's role: nothing is
+    /// written. A forge that cannot tell without trying answers
+    /// [`BranchAccess::unknown`] (the default).
+    async fn branch_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
+        Ok(BranchAccess::unknown(
+            branch,
+            format!(
+                "{} does not say whether {repo} protects `{branch}`",
+                self.kind()
+            ),
+        ))
+    }
+
     /// The CI verdict for a commit, merging every signal the forge has (GitHub: commit
     /// statuses and check runs; GitLab: pipelines and commit statuses). No signal at all
     /// is [`Verdict::Missing`], never success.

@@ -238,6 +238,47 @@ impl Access {
     }
 }
 
+/// Whether a branch is protected, and whether the token's user may still move it;
+/// [`Forge::branch_access`](crate::Forge::branch_access).
+///
+/// Like [`Access`], `None` is "the forge does not say"; callers show it as unknown. A
+/// protected branch that the token's user may update anyway (an admin who bypasses the
+/// rule, a Maintainer on a GitLab branch that allows Maintainers to push) has
+/// `protected: Some(true)` and `can_update: Some(true)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchAccess {
+    /// The branch.
+    pub branch: String,
+    /// The branch is protected by a rule of the forge.
+    pub protected: Option<bool>,
+    /// The token's user may move the branch (push or update its ref) despite any rule.
+    pub can_update: Option<bool>,
+    /// What the answer rests on, for people ("protected: pushes by Maintainers").
+    pub detail: String,
+    /// What the token's user needs, in the forge's words, when an update would be
+    /// refused or it is unknown: "`stable` is protected; the token's user needs the
+    /// Maintainer role or an entry in the rule's allowed-to-push list".
+    pub fix: Option<String>,
+}
+
+impl BranchAccess {
+    /// Nothing is known (a forge or remote that cannot tell without trying).
+    #[must_use]
+    pub fn unknown(branch: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            branch: branch.into(),
+            detail: detail.into(),
+            ..Self::default()
+        }
+    }
+
+    /// An update is known to be refused.
+    #[must_use]
+    pub fn is_refused(&self) -> bool {
+        self.can_update == Some(false)
+    }
+}
+
 /// The state of one CI signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
