@@ -9,14 +9,18 @@
 //!
 //! 1. versions present on both sides are unchanged;
 //! 2. the remaining old and new versions are paired within the same *family* (tag
-//!    variant, gem platform) and compatibility *line* (major, `0.minor`, `0.0.patch`):
-//!    highest old with highest new, and so on down;
-//! 3. what is left is paired within the same family, highest with highest;
-//! 4. then across families, highest with highest;
+//!    variant, gem platform) and compatibility *line* (major, `0.minor`, `0.0.patch`),
+//!    direct with direct and transitive with transitive first: highest old with
+//!    highest new, and so on down;
+//! 3. what is left is paired within the same family, direct with direct first, highest
+//!    with highest;
+//! 4. then across families, direct with direct first, highest with highest;
 //! 5. leftovers are `removed` (old) or `added` (new).
 //!
-//! So `serde 1.0.100` + `0.9.15` → `1.0.200` + `0.9.15` gives one patch change, and a
-//! crate going from `0.8` + `1.2` to `1.3` reports `1.2 → 1.3` and `0.8` removed.
+//! So `serde 1.0.100` + `0.9.15` → `1.0.200` + `0.9.15` gives one patch change, a
+//! crate going from `0.8` + `1.2` to `1.3` reports `1.2 → 1.3` and `0.8` removed, and
+//! a direct `rand 0.7.3` becoming a direct `0.8.8` beside a transitive `0.9.5` reports
+//! `0.7.3 → 0.8.8` and `0.9.5` added.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -62,13 +66,16 @@ pub fn diff_packages(ecosystem: Ecosystem, old: &[Package], new: &[Package]) -> 
             continue;
         }
         let mut pairs = Vec::new();
-        let v = |p: &Package| p.version.clone().unwrap_or_default();
+        let line = |p: &Package| line_key(ecosystem, p.version.as_deref().unwrap_or(""));
         pair_by(ecosystem, &mut old, &mut new, &mut pairs, |p| {
-            line_key(ecosystem, &v(p))
+            (line(p), p.direct)
         });
+        pair_by(ecosystem, &mut old, &mut new, &mut pairs, line);
         pair_by(ecosystem, &mut old, &mut new, &mut pairs, |p| {
-            line_key(ecosystem, &v(p)).0
+            (line(p).0, p.direct)
         });
+        pair_by(ecosystem, &mut old, &mut new, &mut pairs, |p| line(p).0);
+        pair_by(ecosystem, &mut old, &mut new, &mut pairs, |p| p.direct);
         pair_by(ecosystem, &mut old, &mut new, &mut pairs, |_| ());
         for (o, n) in pairs {
             changes.push(change(ecosystem, Some(&o), Some(&n)));
@@ -247,6 +254,50 @@ mod tests {
             [
                 ("x".into(), s("0.8.0"), None, ChangeKind::Removed),
                 ("x".into(), s("1.2.0"), s("1.3.0"), ChangeKind::Minor),
+            ]
+        );
+    }
+
+    /// Issue 19.5: a name locked at several versions pairs direct with direct.
+    #[test]
+    fn direct_pairs_with_direct() {
+        let with = |version: &str, direct: bool| Package {
+            direct: Some(direct),
+            ..pkg("rand", version)
+        };
+        let old = [with("0.7.3", true)];
+        let new = [with("0.8.8", true), with("0.9.5", false)];
+        assert_eq!(
+            summary(&diff_packages(Ecosystem::Cargo, &old, &new)),
+            [
+                ("rand".into(), s("0.7.3"), s("0.8.8"), ChangeKind::Minor),
+                ("rand".into(), None, s("0.9.5"), ChangeKind::Added),
+            ]
+        );
+        // Within one line too: the direct copy's upgrade is the direct one.
+        let old = [with("1.2.0", true), with("1.1.0", false)];
+        let new = [with("1.3.0", false), with("1.2.5", true)];
+        let changes = diff_packages(Ecosystem::Cargo, &old, &new);
+        assert_eq!(
+            summary(&changes),
+            [
+                ("rand".into(), s("1.1.0"), s("1.3.0"), ChangeKind::Minor),
+                ("rand".into(), s("1.2.0"), s("1.2.5"), ChangeKind::Patch),
+            ]
+        );
+        assert_eq!(changes[1].direct, Some(true));
+    }
+
+    /// Issue 19.1: versions inside one PEP 440 epoch keep their own lines.
+    #[test]
+    fn epochs_do_not_make_one_line() {
+        let old = [pkg("x", "1!1.5")];
+        let new = [pkg("x", "1!2.0"), pkg("x", "1!1.6")];
+        assert_eq!(
+            summary(&diff_packages(Ecosystem::Pypi, &old, &new)),
+            [
+                ("x".into(), s("1!1.5"), s("1!1.6"), ChangeKind::Minor),
+                ("x".into(), None, s("1!2.0"), ChangeKind::Added),
             ]
         );
     }

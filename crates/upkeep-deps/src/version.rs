@@ -1,23 +1,35 @@
 //! Version schemes: how two versions of one ecosystem compare, and how a change is
 //! classified.
 //!
-//! Python uses PEP 440 (through `pep440_rs`). The other ecosystems share one
-//! tokenizer with per-ecosystem rules, because they all reduce to "a numeric release,
-//! then pre-release identifiers, then things that do not order":
+//! Each scheme orders versions as its package manager does; the oracle tests
+//! (`tests/it/oracle.rs`) hold this against `packaging`, npm's `semver`, the `semver`
+//! crate, `Gem::Version` and `golang.org/x/mod/semver` over their own test suites.
 //!
-//! - semver (npm, Cargo, Composer): a `v` prefix and Composer's four-part releases are
-//!   tolerated; `+build` metadata does not order.
-//! - Go modules: `v` prefix, `+incompatible` is metadata, pseudo-versions
-//!   (`v0.0.0-20240101120000-abcdef123456`, `v1.2.4-0.2024…`) are pre-releases of the
-//!   next patch and order by their timestamp, as Go orders them.
-//! - `RubyGems`: any letter makes a pre-release (`1.0.0.rc1`, `2.0.0.pre`); a
-//!   `-x86_64-linux` platform suffix (from `Gemfile.lock`) is a *family*: versions of
+//! - PEP 440 (Python), through `pep440_rs`: epochs, pre/post/dev releases, local
+//!   versions.
+//! - semver (npm, Cargo, Go, Composer): a `v`/`=` prefix and Composer's four-part
+//!   releases are tolerated; `+build` metadata does not order (Go's `+incompatible`
+//!   is metadata); pre-release identifiers compare numerically when both are numbers,
+//!   else in ASCII order, case-sensitively — except for Composer, which compares
+//!   stabilities case-insensitively. Go pseudo-versions
+//!   (`v0.0.0-20240101120000-abcdef123456`, `v1.2.4-0.2024…`) are pre-releases, ordered
+//!   by their timestamp as Go orders them.
+//! - `RubyGems`: `Gem::Version`'s segments: runs of digits and of letters, a letter
+//!   segment sorts below any number, letters in ASCII order, trailing zero segments of
+//!   the release and of the pre-release part do not count (`1.2.pre.1 == 1.2.0.pre.1.0`).
+//!   A `-x86_64-linux` platform suffix (from `Gemfile.lock`) is a *family*: versions of
 //!   different platforms are never compared.
-//! - Docker tags: the numeric prefix is the version (`3.12` in `3.12-slim`), the rest is
-//!   the variant (family); a variant change (`-slim` → `-alpine`) is `other`, as is any
-//!   tag without a numeric prefix (`latest`) and a digest-only change.
+//! - Docker tags: the numeric prefix is the version (`3.12` in `3.12-slim`), the rest
+//!   the variant. Variants that differ only in their numbers are one family
+//!   (`-alpine3.18`, `-alpine3.20`): the image's version moves within it. Another
+//!   variant (`-slim` → `-alpine`), a tag without a numeric prefix (`latest`), a digest
+//!   and a change of the variant's numbers alone are `other`.
+//!
+//! Numbers have no upper bound (Go, `RubyGems` and PEP 440 set none).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::fmt;
 
 use crate::model::{ChangeKind, Ecosystem};
 
@@ -34,6 +46,9 @@ pub struct Classification {
 ///
 /// Unparsable versions, versions of different families (tag variants, gem platforms)
 /// and versions that compare equal but are written differently are [`ChangeKind::Other`].
+/// Otherwise the kind agrees with [`compare`]: a higher version is `major`, `minor`,
+/// `patch` or `prerelease` (the first release number that went up, counting a PEP 440
+/// epoch as major), a lower one `downgrade`.
 #[must_use]
 pub fn classify(ecosystem: Ecosystem, from: &str, to: &str) -> Classification {
     let other = Classification {
@@ -52,12 +67,11 @@ pub fn classify(ecosystem: Ecosystem, from: &str, to: &str) -> Classification {
         Some(Ordering::Less) => {
             let kind = a.upgrade_kind(&b);
             let old = a.release();
-            let first = old.first().copied().unwrap_or(0);
-            let second = old.get(1).copied().unwrap_or(0);
+            let zero = |i: usize| old.get(i).is_none_or(Num::is_zero);
             let likely_breaking = match kind {
                 ChangeKind::Major => true,
-                ChangeKind::Minor => first == 0,
-                ChangeKind::Patch => first == 0 && second == 0,
+                ChangeKind::Minor => zero(0),
+                ChangeKind::Patch => zero(0) && zero(1),
                 _ => false,
             };
             Classification {
@@ -76,17 +90,24 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
 
 /// The groups a version belongs to, used to pair several versions of one package:
 /// the family (tag variant, gem platform; versions of different families never pair
-/// first) and the compatibility line (major, or `0.minor`, or `0.0.patch`).
+/// first) and the compatibility line (major, or `0.minor`, or `0.0.patch`; inside a
+/// PEP 440 epoch, prefixed with it).
 #[must_use]
 pub(crate) fn line_key(ecosystem: Ecosystem, version: &str) -> (String, String) {
     match parse(ecosystem, version) {
         Some(v) => {
             let release = v.release();
-            let line = match release.as_slice() {
-                [0, 0, p, ..] => format!("0.0.{p}"),
-                [0, m, ..] => format!("0.{m}"),
-                [0] | [] => "0".to_owned(),
-                [major, ..] => major.to_string(),
+            let at = |i: usize| release.get(i).unwrap_or(&Num::ZERO);
+            let line = if !at(0).is_zero() {
+                at(0).to_string()
+            } else if !at(1).is_zero() {
+                format!("0.{}", at(1))
+            } else {
+                format!("0.0.{}", at(2))
+            };
+            let line = match &v {
+                Parsed::Pep440(p) if p.epoch() > 0 => format!("{}!{line}", p.epoch()),
+                _ => line,
             };
             (v.family().to_owned(), line)
         }
@@ -140,36 +161,103 @@ impl PartialEq for SortKey {
 
 impl Eq for SortKey {}
 
+/// A number of any length: most fit a `u64`; longer ones keep their digits (without
+/// leading zeros), and a longer number is a larger one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Num {
+    Small(u64),
+    Big(Box<str>),
+}
+
+impl Num {
+    const ZERO: Self = Self::Small(0);
+
+    /// `None` unless `digits` is one or more ASCII digits.
+    fn parse(digits: &str) -> Option<Self> {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(match digits.parse() {
+            Ok(n) => Self::Small(n),
+            Err(_) => Self::Big(digits.trim_start_matches('0').into()),
+        })
+    }
+
+    fn is_zero(&self) -> bool {
+        *self == Self::ZERO
+    }
+}
+
+impl Ord for Num {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Small(a), Self::Small(b)) => a.cmp(b),
+            (Self::Small(_), Self::Big(_)) => Ordering::Less,
+            (Self::Big(_), Self::Small(_)) => Ordering::Greater,
+            (Self::Big(a), Self::Big(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
+        }
+    }
+}
+
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Small(n) => n.fmt(f),
+            Self::Big(digits) => f.write_str(digits),
+        }
+    }
+}
+
 enum Parsed {
     Pep440(pep440_rs::Version),
-    Generic(Generic),
+    Semver(Semver),
+    Gem(Gem),
+    Tag(Tag),
 }
 
 impl Parsed {
-    fn release(&self) -> Vec<u64> {
+    /// The release numbers (without a PEP 440 epoch).
+    fn release(&self) -> Cow<'_, [Num]> {
         match self {
-            Self::Pep440(v) => {
-                let mut r = v.release().to_vec();
-                if v.epoch() > 0 {
-                    r.insert(0, v.epoch());
-                }
-                r
-            }
-            Self::Generic(g) => g.release.clone(),
+            Self::Pep440(v) => Cow::Owned(v.release().iter().map(|&n| Num::Small(n)).collect()),
+            Self::Semver(v) | Self::Tag(Tag { version: v, .. }) => Cow::Borrowed(&v.release),
+            Self::Gem(g) => Cow::Borrowed(&g.release),
+        }
+    }
+
+    fn is_prerelease(&self) -> bool {
+        match self {
+            Self::Pep440(v) => v.any_prerelease(),
+            Self::Semver(v) | Self::Tag(Tag { version: v, .. }) => !v.pre.is_empty(),
+            Self::Gem(g) => g.prerelease,
         }
     }
 
     fn family(&self) -> &str {
         match self {
-            Self::Pep440(_) => "",
-            Self::Generic(g) => &g.family,
+            Self::Pep440(_) | Self::Semver(_) => "",
+            Self::Gem(g) => &g.platform,
+            Self::Tag(t) => &t.family,
         }
     }
 
     fn compare(&self, other: &Self) -> Option<Ordering> {
+        if self.family() != other.family() {
+            return None;
+        }
         match (self, other) {
             (Self::Pep440(a), Self::Pep440(b)) => Some(a.cmp(b)),
-            (Self::Generic(a), Self::Generic(b)) => a.compare(b),
+            (Self::Semver(a), Self::Semver(b))
+            | (Self::Tag(Tag { version: a, .. }), Self::Tag(Tag { version: b, .. })) => {
+                Some(a.cmp(b))
+            }
+            (Self::Gem(a), Self::Gem(b)) => Some(a.cmp(b)),
             _ => None,
         }
     }
@@ -188,100 +276,144 @@ impl Parsed {
                 _ => ChangeKind::Patch,
             };
         }
+        if self.is_prerelease() || other.is_prerelease() {
+            return ChangeKind::Prerelease;
+        }
         match (self, other) {
-            (Self::Pep440(a), Self::Pep440(b)) => {
-                if a.any_prerelease() || b.any_prerelease() {
-                    ChangeKind::Prerelease
-                } else if a.post() != b.post() {
-                    ChangeKind::Patch
-                } else {
-                    ChangeKind::Other
-                }
-            }
-            (Self::Generic(a), Self::Generic(b)) => {
-                if a.pre.is_empty() && b.pre.is_empty() {
-                    ChangeKind::Other
-                } else {
-                    ChangeKind::Prerelease
-                }
-            }
+            (Self::Pep440(a), Self::Pep440(b)) if a.post() != b.post() => ChangeKind::Patch,
             _ => ChangeKind::Other,
         }
     }
 }
 
 /// The first index where two releases differ, padding the shorter with zeros.
-fn first_difference(a: &[u64], b: &[u64]) -> Option<usize> {
+fn first_difference(a: &[Num], b: &[Num]) -> Option<usize> {
     let len = a.len().max(b.len());
-    (0..len).find(|&i| a.get(i).copied().unwrap_or(0) != b.get(i).copied().unwrap_or(0))
+    (0..len).find(|&i| a.get(i).unwrap_or(&Num::ZERO) != b.get(i).unwrap_or(&Num::ZERO))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Compares two releases number by number, padding the shorter with zeros.
+fn compare_releases(a: &[Num], b: &[Num]) -> Ordering {
+    first_difference(a, b).map_or(Ordering::Equal, |i| {
+        a.get(i)
+            .unwrap_or(&Num::ZERO)
+            .cmp(b.get(i).unwrap_or(&Num::ZERO))
+    })
+}
+
+/// A semver pre-release identifier: numbers sort below the rest; the rest compare in
+/// ASCII order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Ident {
-    Num(u64),
-    Alpha(String),
+    Num(Num),
+    Alpha(Box<str>),
 }
 
 impl Ident {
-    fn parse(s: &str) -> Self {
-        if !s.is_empty()
-            && s.bytes().all(|b| b.is_ascii_digit())
-            && let Ok(n) = s.parse()
-        {
-            return Self::Num(n);
-        }
-        Self::Alpha(s.to_ascii_lowercase())
+    fn parse(s: &str, case: Case) -> Self {
+        Num::parse(s).map_or_else(
+            || {
+                Self::Alpha(match case {
+                    Case::Sensitive => s.into(),
+                    Case::Insensitive => s.to_ascii_lowercase().into(),
+                })
+            },
+            Self::Num,
+        )
     }
 }
 
-impl Ord for Ident {
+/// Whether pre-release identifiers compare case-sensitively (semver, Go) or not
+/// (Composer normalises `RC`, `Beta`, … before it compares).
+#[derive(Debug, Clone, Copy)]
+enum Case {
+    Sensitive,
+    Insensitive,
+}
+
+/// A semver-like version (npm, Cargo, Go, Composer, and a tag's numeric prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Semver {
+    release: Vec<Num>,
+    /// Empty for a release; otherwise ordered identifier by identifier, and a longer
+    /// list of equal identifiers is the higher one.
+    pre: Vec<Ident>,
+}
+
+impl Semver {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_releases(&self.release, &other.release).then_with(|| {
+            match (self.pre.is_empty(), other.pre.is_empty()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                (false, false) => self.pre.cmp(&other.pre),
+            }
+        })
+    }
+}
+
+/// A segment of a `RubyGems` version: a run of digits or a run of letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Num(Num),
+    Str(Box<str>),
+}
+
+impl Ord for Segment {
+    /// As `Gem::Version#<=>`: a letter segment sorts below any number.
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
             (Self::Num(a), Self::Num(b)) => a.cmp(b),
-            (Self::Num(_), Self::Alpha(_)) => Ordering::Less,
-            (Self::Alpha(_), Self::Num(_)) => Ordering::Greater,
-            (Self::Alpha(a), Self::Alpha(b)) => a.cmp(b),
+            (Self::Str(_), Self::Num(_)) => Ordering::Less,
+            (Self::Num(_), Self::Str(_)) => Ordering::Greater,
+            (Self::Str(a), Self::Str(b)) => a.cmp(b),
         }
     }
 }
 
-impl PartialOrd for Ident {
+impl PartialOrd for Segment {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-/// A version of the non-Python schemes.
+/// A `RubyGems` version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Generic {
-    release: Vec<u64>,
-    /// Empty for a release; otherwise ordered identifier by identifier (semver rules).
-    pre: Vec<Ident>,
-    /// Versions of different families never compare (tag variants, gem platforms).
-    family: String,
+struct Gem {
+    /// The numbers before the first letter, as written.
+    release: Vec<Num>,
+    /// A letter anywhere makes a pre-release.
+    prerelease: bool,
+    /// `Gem::Version#canonical_segments`: the release and the part from the first
+    /// letter on, each without its trailing zeros.
+    canonical: Vec<Segment>,
+    /// The `Gemfile.lock` platform (`x86_64-linux`), empty for a plain gem.
+    platform: String,
 }
 
-impl Generic {
-    fn compare(&self, other: &Self) -> Option<Ordering> {
-        if self.family != other.family {
-            return None;
-        }
-        let len = self.release.len().max(other.release.len());
-        for i in 0..len {
-            let a = self.release.get(i).copied().unwrap_or(0);
-            let b = other.release.get(i).copied().unwrap_or(0);
-            match a.cmp(&b) {
-                Ordering::Equal => {}
-                o => return Some(o),
-            }
-        }
-        Some(match (self.pre.is_empty(), other.pre.is_empty()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            (false, false) => self.pre.cmp(&other.pre),
-        })
+impl Gem {
+    /// As `Gem::Version#<=>`: segment by segment, a missing segment counts as 0.
+    fn cmp(&self, other: &Self) -> Ordering {
+        let zero = Segment::Num(Num::ZERO);
+        let len = self.canonical.len().max(other.canonical.len());
+        (0..len)
+            .map(|i| {
+                let a = self.canonical.get(i).unwrap_or(&zero);
+                a.cmp(other.canonical.get(i).unwrap_or(&zero))
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
     }
+}
+
+/// A Docker tag: its numeric prefix (with a glued-on Python-style pre-release) and
+/// the family of its variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tag {
+    version: Semver,
+    /// The variant with each run of digits written `#` (`-alpine#.#`).
+    family: String,
 }
 
 fn parse(ecosystem: Ecosystem, version: &str) -> Option<Parsed> {
@@ -296,28 +428,21 @@ fn parse(ecosystem: Ecosystem, version: &str) -> Option<Parsed> {
             .parse::<pep440_rs::Version>()
             .ok()
             .map(Parsed::Pep440),
-        Ecosystem::Npm | Ecosystem::Cargo | Ecosystem::Packagist | Ecosystem::Go => {
-            parse_semverish(version).map(Parsed::Generic)
+        Ecosystem::Npm | Ecosystem::Cargo | Ecosystem::Go => {
+            parse_semverish(version, Case::Sensitive).map(Parsed::Semver)
         }
-        Ecosystem::RubyGems => parse_ruby(version).map(Parsed::Generic),
-        Ecosystem::Docker => parse_docker(version).map(Parsed::Generic),
+        Ecosystem::Packagist => parse_semverish(version, Case::Insensitive).map(Parsed::Semver),
+        Ecosystem::RubyGems => parse_gem(version).map(Parsed::Gem),
+        Ecosystem::Docker => parse_tag(version).map(Parsed::Tag),
     }
 }
 
-fn parse_release(s: &str) -> Option<Vec<u64>> {
-    s.split('.')
-        .map(|part| {
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                None
-            } else {
-                part.parse().ok()
-            }
-        })
-        .collect()
+fn parse_release(s: &str) -> Option<Vec<Num>> {
+    s.split('.').map(Num::parse).collect()
 }
 
 /// semver with the usual leniencies: `v`/`=` prefix, 1–4 release parts, `+metadata`.
-fn parse_semverish(version: &str) -> Option<Generic> {
+fn parse_semverish(version: &str, case: Case) -> Option<Semver> {
     let v = version.trim_start_matches('=');
     let v = v
         .strip_prefix('v')
@@ -331,64 +456,66 @@ fn parse_semverish(version: &str) -> Option<Generic> {
     let release = parse_release(release)?;
     let pre = match pre {
         Some("") => return None,
-        Some(p) => p.split('.').map(Ident::parse).collect(),
+        Some(p) => p.split('.').map(|i| Ident::parse(i, case)).collect(),
         None => Vec::new(),
     };
-    Some(Generic {
-        release,
-        pre,
-        family: String::new(),
-    })
+    Some(Semver { release, pre })
 }
 
-/// `RubyGems`: segments split at dots and at letter/digit boundaries; the first
-/// non-numeric segment starts the pre-release part. A `-platform` suffix is the family.
-fn parse_ruby(version: &str) -> Option<Generic> {
-    let (v, platform) = match version.split_once('-') {
-        Some((v, p)) => (v, p),
-        None => (version, ""),
-    };
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
+/// `RubyGems`: `[0-9]+(\.[0-9a-zA-Z]+)*` (what `Gem::Version.correct?` accepts, less
+/// the `-` that a `Gemfile.lock` uses for the platform), split into runs of digits and
+/// of letters.
+fn parse_gem(version: &str) -> Option<Gem> {
+    let (v, platform) = version.split_once('-').unwrap_or((version, ""));
+    let mut parts = v.split('.');
+    let starts_with_number = parts.next().and_then(Num::parse).is_some();
+    let alphanumeric = parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if !(starts_with_number && alphanumeric) {
         return None;
     }
     let mut segments = Vec::new();
     for part in v.split('.') {
-        if part.is_empty() {
-            return None;
-        }
-        let mut start = 0;
-        let bytes = part.as_bytes();
-        for i in 1..=bytes.len() {
-            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[i - 1].is_ascii_digit() {
-                segments.push(Ident::parse(&part[start..i]));
-                start = i;
-            }
+        let mut rest = part;
+        while let Some(first) = rest.bytes().next() {
+            let end = rest
+                .bytes()
+                .position(|b| b.is_ascii_digit() != first.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let (run, after) = rest.split_at(end);
+            segments.push(Num::parse(run).map_or_else(|| Segment::Str(run.into()), Segment::Num));
+            rest = after;
         }
     }
-    let split = segments
+    let letters = segments
         .iter()
-        .position(|s| matches!(s, Ident::Alpha(_)))
+        .position(|s| matches!(s, Segment::Str(_)))
         .unwrap_or(segments.len());
-    let pre = segments.split_off(split);
-    let release = segments
-        .into_iter()
-        .map(|s| match s {
-            Ident::Num(n) => Some(n),
-            Ident::Alpha(_) => None,
+    let release: Vec<Num> = segments[..letters]
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Num(n) => Some(n.clone()),
+            Segment::Str(_) => None,
         })
-        .collect::<Option<Vec<_>>>()?;
-    if release.is_empty() {
-        return None;
-    }
-    Some(Generic {
+        .collect();
+    let trimmed = |part: &[Segment]| {
+        let keep = part
+            .iter()
+            .rposition(|s| *s != Segment::Num(Num::ZERO))
+            .map_or(0, |i| i + 1);
+        part[..keep].to_vec()
+    };
+    let mut canonical = trimmed(&segments[..letters]);
+    canonical.extend(trimmed(&segments[letters..]));
+    Some(Gem {
         release,
-        pre,
-        family: platform.to_owned(),
+        prerelease: letters < segments.len(),
+        canonical,
+        platform: platform.to_owned(),
     })
 }
 
 /// Docker tags: `[v]N(.N)*[pre][variant][@digest]`.
-fn parse_docker(tag: &str) -> Option<Generic> {
+fn parse_tag(tag: &str) -> Option<Tag> {
     let tag = tag.split_once('@').map_or(tag, |(t, _digest)| t);
     let t = tag.strip_prefix('v').unwrap_or(tag);
     let numeric_end = t
@@ -406,18 +533,25 @@ fn parse_docker(tag: &str) -> Option<Generic> {
             let digits = after
                 .find(|c: char| !c.is_ascii_digit())
                 .unwrap_or(after.len());
-            if digits > 0 {
-                pre.push(Ident::Alpha(marker.to_owned()));
-                pre.push(Ident::parse(&after[..digits]));
+            if let Some(n) = Num::parse(&after[..digits]) {
+                pre.push(Ident::Alpha(marker.into()));
+                pre.push(Ident::Num(n));
                 variant = &after[digits..];
                 break;
             }
         }
     }
-    Some(Generic {
-        release,
-        pre,
-        family: variant.to_owned(),
+    let mut family = String::with_capacity(variant.len());
+    for c in variant.chars() {
+        if !c.is_ascii_digit() {
+            family.push(c);
+        } else if !family.ends_with('#') {
+            family.push('#');
+        }
+    }
+    Some(Tag {
+        version: Semver { release, pre },
+        family,
     })
 }
 
@@ -569,6 +703,112 @@ mod tests {
             (Other, false)
         );
         assert_eq!(kind(e, "22.04", "24.04"), (Major, true));
+    }
+
+    /// Issue 19.1: the epoch is not the first release number.
+    #[test]
+    fn pep440_epochs_classify_by_the_release_inside_the_epoch() {
+        use ChangeKind::*;
+        let e = Ecosystem::Pypi;
+        assert_eq!(kind(e, "1!1.0", "1!2.0"), (Major, true));
+        assert_eq!(kind(e, "1!0.1", "1!0.2"), (Minor, true));
+        assert_eq!(kind(e, "1!1.0", "1!1.1"), (Minor, false));
+        assert_eq!(kind(e, "1!1.0", "1!1.0.1"), (Patch, false));
+        assert_eq!(kind(e, "1!2.0", "2!1.0"), (Major, true));
+        assert_eq!(line_key(e, "1!1.5"), (String::new(), "1!1".into()));
+        assert_eq!(line_key(e, "1!0.3"), (String::new(), "1!0.3".into()));
+        assert_eq!(line_key(e, "1.5"), (String::new(), "1".into()));
+    }
+
+    /// Issue 19.2: npm's semver, the semver crate and Go compare pre-release
+    /// identifiers case-sensitively, in ASCII order.
+    #[test]
+    fn prerelease_identifiers_compare_in_ascii_order() {
+        for e in [Ecosystem::Npm, Ecosystem::Cargo] {
+            assert_eq!(compare(e, "1.2.3-R2", "1.2.3-r100"), Some(Ordering::Less));
+            assert_eq!(compare(e, "1.2.3-R2", "1.2.3-alpha"), Some(Ordering::Less));
+            assert_eq!(
+                compare(e, "1.2.3-5-Foo", "1.2.3-5-foo"),
+                Some(Ordering::Less)
+            );
+            assert_eq!(
+                kind(e, "1.2.3-R2", "1.2.3-r100"),
+                (ChangeKind::Prerelease, false)
+            );
+        }
+        assert_eq!(
+            compare(
+                Ecosystem::Go,
+                "v0.0.0-20230101000000-BBBBBBBBBBBB",
+                "v0.0.0-20230101000000-bbbbbbbbbbbb"
+            ),
+            Some(Ordering::Less)
+        );
+        // Composer compares stabilities case-insensitively (`RC1` is `rc1`).
+        assert_eq!(
+            compare(Ecosystem::Packagist, "1.0.0-RC1", "1.0.0-rc1"),
+            Some(Ordering::Equal)
+        );
+    }
+
+    /// Issue 19.3: `Gem::Version`'s own segment rules.
+    #[test]
+    fn rubygems_segments_order_as_gem_version_does() {
+        let e = Ecosystem::RubyGems;
+        // A letter segment sorts below a number.
+        assert_eq!(compare(e, "1.0.0.a.b", "1.0.0.a.1"), Some(Ordering::Less));
+        // Trailing zero segments do not count, in the release and in the pre-release.
+        assert_eq!(
+            compare(e, "1.2.pre.1", "1.2.0.pre.1.0"),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(e, "1.0.0.pre", "1.0.0.pre.0"),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(compare(e, "1.a", "1.0.a"), Some(Ordering::Equal));
+        // Letters compare in ASCII order: uppercase first. (The issue's `1.A == 1.0.a`
+        // is not what `Gem::Version` says: `1.A` is lower.)
+        assert_eq!(compare(e, "1.A", "1.0.a"), Some(Ordering::Less));
+        assert_eq!(compare(e, "1.0.0.RC1", "1.0.0.beta"), Some(Ordering::Less));
+        assert_eq!(
+            kind(e, "1.0.0.RC1", "1.0.0.beta"),
+            (ChangeKind::Prerelease, false)
+        );
+        assert_eq!(
+            kind(e, "1.0.0.a.b", "1.0.0.a.1"),
+            (ChangeKind::Prerelease, false)
+        );
+    }
+
+    /// Issue 19.4: the numeric prefix of a tag moves within one variant family.
+    #[test]
+    fn docker_variants_with_numbers_are_one_family() {
+        use ChangeKind::*;
+        let e = Ecosystem::Docker;
+        assert_eq!(
+            kind(e, "1.21-alpine3.18", "1.22-alpine3.20"),
+            (Minor, false)
+        );
+        assert_eq!(
+            kind(e, "1.21-alpine3.20", "1.22-alpine3.18"),
+            (Minor, false)
+        );
+        assert_eq!(
+            kind(e, "1.22-alpine3.20", "1.21-alpine3.20"),
+            (Downgrade, false)
+        );
+        // The variant's own numbers alone do not order the image's version.
+        assert_eq!(
+            kind(e, "1.21-alpine3.18", "1.21-alpine3.20"),
+            (Other, false)
+        );
+        assert_eq!(kind(e, "1.21-alpine3.18", "1.22-bookworm"), (Other, false));
+        assert_eq!(kind(e, "17-jdk-alpine", "21-jdk-alpine"), (Major, true));
+        assert_eq!(
+            line_key(e, "1.21-alpine3.18").0,
+            line_key(e, "1.22-alpine3.20").0
+        );
     }
 
     #[test]
