@@ -2,5 +2,7 @@
 //! revisions, and robustness against hostile input.
 
 mod fixtures;
+mod oracle;
+mod properties;
 mod robustness;
 mod tree;
