@@ -139,8 +139,13 @@ pub struct ApprovalArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Running as a job: send the result and failures to Slack and Sentry as configured
-    /// in `[branches.notify]` (by hand, they are only printed).
-    #[arg(long, env = "UPKEEP_JOB")]
+    /// in `[branches.notify]` (by hand, they are only printed). `UPKEEP_JOB` takes
+    /// 1/0, true/false, yes/no, on/off.
+    #[arg(
+        long,
+        env = "UPKEEP_JOB",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub job: bool,
 }
 
@@ -179,9 +184,10 @@ pub struct RollbackArgs {
     pub approval: ApprovalArgs,
 }
 
-/// Rewrites `--<name>=<rev>` into `--to <name>=<rev>` when `<name>` is not an option of
-/// the `plan`/`run` subcommand, so the seed's `--packit-service=1787687aba71` works while
-/// clap only knows fixed flags. Whether `<name>` is a configured repo is checked later,
+/// Rewrites `--<name>=<rev>` (and `--<name> <rev>`) into `--to <name>=<rev>` when
+/// `<name>` is not an option of the `plan`/`run` subcommand, so the seed's
+/// `--packit-service=1787687aba71` works while clap only knows fixed flags. An unknown
+/// `--<name>` followed by nothing or by another option is left for clap to refuse. Whether `<name>` is a configured repo is checked later,
 /// against the configuration, with the known repos in the error: this rewriting reads
 /// nothing, so `completions` and `man` work without a configuration.
 ///
@@ -208,7 +214,8 @@ pub fn rewrite_overrides(argv: Vec<String>) -> Vec<String> {
         .collect();
     let mut out = Vec::with_capacity(argv.len() + 4);
     let mut rest = false;
-    for (i, arg) in argv.into_iter().enumerate() {
+    let mut words = argv.into_iter().enumerate().peekable();
+    while let Some((i, arg)) = words.next() {
         if rest || i <= sub_pos {
             out.push(arg);
             continue;
@@ -218,16 +225,32 @@ pub fn rewrite_overrides(argv: Vec<String>) -> Vec<String> {
             out.push(arg);
             continue;
         }
-        if let Some(body) = arg.strip_prefix("--")
-            && let Some((name, rev)) = body.split_once('=')
-            && !name.is_empty()
-            && !known.iter().any(|k| k == name)
-        {
-            out.push("--to".to_owned());
-            out.push(format!("{name}={rev}"));
+        let Some(body) = arg.strip_prefix("--").filter(|b| !b.is_empty()) else {
+            out.push(arg);
+            continue;
+        };
+        let (name, rev) = match body.split_once('=') {
+            Some((name, rev)) => (name, Some(rev.to_owned())),
+            None => (body, None),
+        };
+        if name.is_empty() || known.iter().any(|k| k == name) {
+            out.push(arg);
             continue;
         }
-        out.push(arg);
+        // `--packit-service 034ae51`: plan and run take no positional arguments, so a
+        // word after an unknown option can only be its revision.
+        let rev = rev.or_else(|| {
+            words
+                .next_if(|(_, next)| !next.starts_with('-'))
+                .map(|(_, next)| next)
+        });
+        match rev {
+            Some(rev) => {
+                out.push("--to".to_owned());
+                out.push(format!("{name}={rev}"));
+            }
+            None => out.push(arg),
+        }
     }
     out
 }
@@ -371,6 +394,36 @@ mod tests {
             cli.command,
             Command::Meta(upkeep_cli::MetaCommand::Man)
         ));
+    }
+
+    #[test]
+    fn an_override_with_a_space_becomes_to() {
+        assert_eq!(
+            rw(&[
+                "move-branches",
+                "plan",
+                "--packit-service",
+                "034ae51",
+                "--tag"
+            ]),
+            [
+                "move-branches",
+                "plan",
+                "--to",
+                "packit-service=034ae51",
+                "--tag"
+            ]
+        );
+        // Nothing after it, or another option: clap refuses it, with its own tips.
+        for args in [
+            &["move-branches", "run", "--yse"][..],
+            &["move-branches", "run", "--packit-service", "--yes"],
+        ] {
+            assert_eq!(rw(args), args);
+        }
+        // Known options keep their values.
+        let known = ["move-branches", "run", "--approve", "abc", "--skip", "ogr"];
+        assert_eq!(rw(&known), known);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 mod args;
 mod cmd;
 mod notify;
+mod prompt;
 mod setup;
-mod token;
 
 use std::process::ExitCode;
 

@@ -6,16 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::SecretString;
-use upkeep_branches::RepoSpec;
 use upkeep_branches::gates::{CiGate, CommandGate, Gates, SentryGate, SentryWindow, Validation};
 use upkeep_branches::history::HistoryStore;
+use upkeep_branches::{DeployToken, RepoSpec, TokenMode};
 use upkeep_cli::Report;
-use upkeep_config::{BranchesConfig, Config, ForgeKind, Remote};
+use upkeep_config::{BranchesConfig, Config, DeployTokenMode, ForgeKind, Remote};
 use upkeep_forge::gitlab::{GitLab, GitLabOptions};
 use upkeep_forge::local::LocalForge;
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{Forge, RepoId};
 use upkeep_git::Credentials;
+use upkeep_lock::LockTarget;
 
 use crate::args::SecretArgs;
 
@@ -174,10 +175,7 @@ pub async fn repo_specs(
         .collect();
     for s in skip {
         if !known.contains(s) {
-            return Err(Report::user(upkeep_branches::Error::UnknownRepo {
-                name: s.clone(),
-                known: known.clone(),
-            }));
+            return Err(crate::cmd::unknown_repo(s, known, "--skip"));
         }
     }
     let mut specs = Vec::new();
@@ -271,6 +269,27 @@ pub async fn gates(
         sentry,
         commands,
     })
+}
+
+/// The deploy token a run must hold (`[branches.deploy_token]` and `[lock]`).
+pub fn deploy_token(config: &Config, forges: &Forges) -> Result<Option<DeployToken>, Report> {
+    let mode = match config.branches.as_ref().map(|b| b.deploy_token.mode) {
+        Some(DeployTokenMode::Acquire) => TokenMode::Acquire,
+        Some(DeployTokenMode::Verify) => TokenMode::Verify,
+        Some(DeployTokenMode::None) | None => return Ok(None),
+    };
+    let lock = config.lock().map_err(Report::user)?;
+    Ok(Some(DeployToken {
+        lock: LockTarget {
+            remote_url: lock.remote.url.clone(),
+            credentials: forges.credentials(&lock.remote),
+            name: lock.name.clone(),
+            ref_prefix: lock.ref_prefix.clone(),
+            scratch_dir: lock.cache.clone(),
+        },
+        mode,
+        lease: chrono::Duration::from_std(lock.lease.get()).unwrap_or(chrono::Duration::MAX),
+    }))
 }
 
 /// The history store, when configured.

@@ -77,6 +77,9 @@ pub enum RepoOutcome {
         /// What the guard said.
         reason: String,
     },
+    /// Left out of the run by the person who started it (`--skip`): not planned, not
+    /// moved (its `target`, `from` and `to` are empty).
+    Skipped,
 }
 
 impl RepoOutcome {
@@ -122,10 +125,13 @@ pub struct RepoResult {
     /// The repo name.
     pub name: String,
     /// The branch moved.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub target: String,
     /// Its tip before (as planned).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub from: String,
     /// The commit planned.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub to: String,
     /// What happened.
     #[serde(flatten)]
@@ -148,6 +154,20 @@ impl RepoResult {
             from: plan.from.clone(),
             to: plan.to.clone(),
             outcome,
+            wait: None,
+            tag: None,
+        }
+    }
+
+    /// A repo left out of the run (`--skip`).
+    #[must_use]
+    pub fn skipped(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            target: String::new(),
+            from: String::new(),
+            to: String::new(),
+            outcome: RepoOutcome::Skipped,
             wait: None,
             tag: None,
         }
@@ -190,7 +210,7 @@ impl ApplyReport {
         Self { result, repos }
     }
 
-    /// A report for a refused run: every repo held.
+    /// A report for a refused run: every repo held (and the skipped ones skipped).
     #[must_use]
     pub fn refused(plan: &Plan) -> Self {
         Self {
@@ -208,6 +228,7 @@ impl ApplyReport {
                         },
                     )
                 })
+                .chain(plan.skipped.iter().map(|n| RepoResult::skipped(n)))
                 .collect(),
         }
     }
@@ -423,6 +444,7 @@ pub async fn apply(
         plan.repos
             .iter()
             .filter_map(|r| results.remove(&r.name))
+            .chain(plan.skipped.iter().map(|n| RepoResult::skipped(n)))
             .collect(),
     )
 }

@@ -73,6 +73,14 @@ pub enum Error {
         /// The full SHAs it matches.
         candidates: Vec<String>,
     },
+    /// A short SHA shorter than git can look up (4 hex digits).
+    #[error("{repo}: `{rev}` is too short to name a commit; give at least 4 hex digits of its SHA")]
+    RevTooShort {
+        /// The repo name.
+        repo: String,
+        /// The revision given.
+        rev: String,
+    },
     /// A revision names no commit.
     #[error("{repo}: `{rev}` names no commit (fetched from {url})")]
     UnknownRev {
@@ -164,6 +172,73 @@ pub enum Error {
         /// The digest of the plan now.
         actual: String,
     },
+    /// Somebody else holds the deploy token, so this run cannot take it.
+    #[error(
+        "the deploy token `{name}` is held by {holder} since {since} ({reason}), until {until}"
+    )]
+    TokenHeld {
+        /// The lock's name.
+        name: String,
+        /// Who holds it (shown inert, capped).
+        holder: String,
+        /// Since when.
+        since: String,
+        /// Their reason (shown inert, capped).
+        reason: String,
+        /// When their lease ends.
+        until: String,
+    },
+    /// The run must already hold the deploy token (verify mode), and does not.
+    #[error("{you} does not hold the deploy token `{name}`: {held}")]
+    TokenNotHeld {
+        /// The lock's name.
+        name: String,
+        /// Who runs this.
+        you: String,
+        /// Who holds it instead ("it is held by bob since …"), or "nobody holds it".
+        held: String,
+    },
+    /// The deploy token could not be read, taken or checked.
+    #[error("cannot {doing} the deploy token")]
+    DeployToken {
+        /// What was being done.
+        doing: String,
+        /// The lock's error.
+        #[source]
+        source: Box<upkeep_lock::Error>,
+    },
+    /// The note of a run in progress could not be read, written or removed: nothing was
+    /// moved without it.
+    #[error("in-progress note `{key}`: cannot {doing}")]
+    Note {
+        /// The note's key.
+        key: String,
+        /// What was being done, naming the place.
+        doing: String,
+        /// The store's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The note of a run in progress exists but is not a note (the job warns and
+    /// removes it).
+    #[error("in-progress note `{key}` at {place} is unreadable: {message}")]
+    NoteUnreadable {
+        /// The note's key.
+        key: String,
+        /// Where it is.
+        place: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A notification could not be delivered (never changes what happened).
+    #[error("cannot tell {to}")]
+    Notify {
+        /// Where it was going ("Slack channel #x", "Sentry").
+        to: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A forge call failed.
     #[error("{repo}: cannot {doing}")]
     Forge {
@@ -244,6 +319,9 @@ impl Error {
                 | Self::BranchMissing { .. }
                 | Self::AmbiguousRev { .. }
                 | Self::UnknownRev { .. }
+                | Self::RevTooShort { .. }
+                | Self::TokenHeld { .. }
+                | Self::TokenNotHeld { .. }
                 | Self::NotOnSource { .. }
                 | Self::Backwards { .. }
                 | Self::Diverged { .. }

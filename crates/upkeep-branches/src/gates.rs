@@ -5,14 +5,12 @@
 //! Gates never short-circuit each other: a run that is refused shows every reason at once.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt as _;
-use upkeep_forge::{CiVerdict, Forge, RepoId, Verdict};
+use upkeep_forge::{CiVerdict, Forge, ForgeKind, RepoId, Verdict};
 use upkeep_sentry::{IssueQuery, SentryClient, Window};
 
 use crate::model::RepoSpec;
@@ -49,6 +47,11 @@ impl Evidence {
     }
 }
 
+/// A line of evidence from a service or a repository, as one capped inert line.
+fn line(text: &str) -> String {
+    crate::render::one_line(text, crate::render::MAX_LINE).into_owned()
+}
+
 /// One gate's verdict and evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateResult {
@@ -62,6 +65,9 @@ pub struct GateResult {
     pub summary: String,
     /// What it saw.
     pub evidence: Vec<Evidence>,
+    /// What to do about a failure, when there is a likely remedy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// What the history keeps of a gate.
@@ -167,6 +173,7 @@ pub async fn check_ci(gate: &CiGate, plan: &Plan, repos: &[RepoSpec]) -> Vec<Gat
     if gate.target_commits {
         let mut evidence = Vec::new();
         let mut bad = Vec::new();
+        let mut silent_plain_git = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
         for rp in plan.repos.iter().filter(|r| !r.is_even()) {
             let Some(spec) = repos.iter().find(|s| s.name == rp.name) else {
@@ -180,7 +187,8 @@ pub async fn check_ci(gate: &CiGate, plan: &Plan, repos: &[RepoSpec]) -> Vec<Gat
             );
             tasks.spawn(async move {
                 let v = forge.ci_verdict(&id, &sha).await;
-                (name, sha, v)
+                let local = forge.kind() == ForgeKind::Local;
+                (name, sha, v, local)
             });
         }
         let mut answers = Vec::new();
@@ -188,13 +196,16 @@ pub async fn check_ci(gate: &CiGate, plan: &Plan, repos: &[RepoSpec]) -> Vec<Gat
             answers.push(a);
         }
         // Report in plan order, not completion order.
-        answers.sort_by_key(|(n, _, _)| plan.repos.iter().position(|r| &r.name == n));
-        for (name, sha, verdict) in answers {
+        answers.sort_by_key(|(n, _, _, _)| plan.repos.iter().position(|r| &r.name == n));
+        for (name, sha, verdict, local) in answers {
             match verdict {
                 Ok(v) => {
                     let got = v.require(&gate.required_checks);
                     if !got.is_success() {
                         bad.push(format!("{name} {got}"));
+                    }
+                    if local && v.verdict == Verdict::Missing {
+                        silent_plain_git.push(name.clone());
                     }
                     evidence.push(verdict_evidence(
                         &format!("{name} {}", short(&sha)),
@@ -205,11 +216,11 @@ pub async fn check_ci(gate: &CiGate, plan: &Plan, repos: &[RepoSpec]) -> Vec<Gat
                 }
                 Err(e) => {
                     bad.push(format!("{name} unknown"));
-                    evidence.push(Evidence::text(format!(
+                    evidence.push(Evidence::text(line(&format!(
                         "{name} {}: cannot read CI: {}",
                         short(&sha),
                         crate::apply::error_chain(&e)
-                    )));
+                    ))));
                 }
             }
         }
@@ -226,6 +237,19 @@ pub async fn check_ci(gate: &CiGate, plan: &Plan, repos: &[RepoSpec]) -> Vec<Gat
                 format!("not green: {}", bad.join(", "))
             },
             evidence,
+            // Plain git repos have no CI of their own unless something records it.
+            hint: (!passed && !silent_plain_git.is_empty()).then(|| {
+                format!(
+                    "{} {} plain git with no CI signal at all; to promote without CI, set \
+                     `target_commits = false` in `[branches.ci]`",
+                    silent_plain_git.join(", "),
+                    if silent_plain_git.len() == 1 {
+                        "is"
+                    } else {
+                        "are"
+                    }
+                )
+            }),
         });
     }
     out
@@ -237,8 +261,9 @@ async fn check_validation(v: &Validation, required: &[String]) -> GateResult {
         name: name.clone(),
         kind: GateKind::Ci,
         passed: false,
-        summary,
+        summary: line(&summary),
         evidence: Vec::new(),
+        hint: None,
     };
     let sha = match v.forge.branch_tip(&v.id, &v.git_ref).await {
         Ok(Some(sha)) => sha,
@@ -268,6 +293,7 @@ async fn check_validation(v: &Validation, required: &[String]) -> GateResult {
                 )],
                 name,
                 kind: GateKind::Ci,
+                hint: None,
             }
         }
         Err(e) => fail(format!(
@@ -295,16 +321,20 @@ fn verdict_evidence(what: &str, v: &CiVerdict, got: Verdict, required: &[String]
         checks.join(", ")
     };
     Evidence {
-        text: format!("{what}: {got} ({detail})"),
+        text: line(&format!("{what}: {got} ({detail})")),
         url: v.checks.iter().find_map(|c| c.url.clone()),
     }
 }
 
 /// How many lines of a command's output are kept as evidence.
 const OUTPUT_TAIL: usize = 20;
+/// How many bytes of a command's output are read to find those lines.
+const OUTPUT_BYTES: usize = 64 * 1024;
 
 /// Runs a command gate: `sh -c <command>` in its directory, passing on exit 0. A command
-/// that outlives its timeout is killed and fails. The tail of its output is the evidence.
+/// that outlives its timeout is killed with everything it started (its process group)
+/// and fails; what it printed until then is kept. The tail of its output, each line
+/// capped, is the evidence.
 pub async fn check_command(gate: &CommandGate) -> GateResult {
     let name = format!("command: {}", gate.name);
     let result = |passed: bool, summary: String, output: &str| GateResult {
@@ -316,84 +346,49 @@ pub async fn check_command(gate: &CommandGate) -> GateResult {
             .into_iter()
             .map(Evidence::text)
             .collect(),
+        hint: None,
     };
-    let mut command = tokio::process::Command::new("sh");
-    // A gate never needs upkeep's tokens, and its output becomes evidence that is printed,
-    // posted to Slack and sent to Sentry: a gate that runs `env` or `curl -v` must not
-    // carry them there.
-    for (secret, _) in upkeep_config::SECRET_VARS {
-        command.env_remove(secret);
-    }
-    let child = command
-        .arg("-c")
-        .arg(&gate.command)
-        .current_dir(&gate.dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return result(false, format!("cannot run `{}`: {e}", gate.command), ""),
+    let shell = upkeep_process::Shell {
+        command: gate.command.clone(),
+        dir: gate.dir.clone(),
+        timeout: gate.timeout,
+        // A gate never needs upkeep's tokens, and its output becomes evidence that is
+        // printed, posted to Slack and sent to Sentry: a gate that runs `env` or
+        // `curl -v` must not carry them there.
+        env_remove: upkeep_config::SECRET_VARS
+            .iter()
+            .map(|(v, _)| (*v).to_owned())
+            .collect(),
+        ..upkeep_process::Shell::default()
     };
-    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
-    let collect = async {
-        // Both pipes at once: reading one to the end first would deadlock a command that
-        // fills the other's pipe buffer.
-        let read_out = async {
-            let mut buf = Vec::new();
-            if let Some(p) = out.as_mut() {
-                let _ = p.read_to_end(&mut buf).await;
-            }
-            buf
-        };
-        let read_err = async {
-            let mut buf = Vec::new();
-            if let Some(p) = err.as_mut() {
-                let _ = p.read_to_end(&mut buf).await;
-            }
-            buf
-        };
-        let (mut a, b) = tokio::join!(read_out, read_err);
-        a.extend_from_slice(&b);
-        let status = child.wait().await;
-        (status, String::from_utf8_lossy(&a).into_owned())
-    };
-    match tokio::time::timeout(gate.timeout, collect).await {
-        Ok((Ok(status), output)) if status.success() => {
-            result(true, "exited 0".to_owned(), &output)
+    let done = match upkeep_process::run_shell(&shell, OUTPUT_BYTES).await {
+        Ok(done) => done,
+        Err(e) => {
+            return result(false, crate::apply::error_chain(&e), "");
         }
-        Ok((Ok(status), output)) => result(
-            false,
-            match status.code() {
-                Some(c) => format!("`{}` exited {c}", gate.command),
-                None => format!("`{}` was killed by a signal", gate.command),
-            },
-            &output,
+    };
+    let summary = match done.ended {
+        upkeep_process::Ended::Exited(0) => "exited 0".to_owned(),
+        upkeep_process::Ended::Exited(c) => format!("`{}` exited {c}", gate.command),
+        upkeep_process::Ended::Signalled(sig) => {
+            format!("`{}` was killed by signal {sig}", gate.command)
+        }
+        upkeep_process::Ended::TimedOut => format!(
+            "`{}` ran longer than {}s and was killed, with what it started",
+            gate.command,
+            gate.timeout.as_secs()
         ),
-        Ok((Err(e), output)) => result(
-            false,
-            format!("cannot wait for `{}`: {e}", gate.command),
-            &output,
-        ),
-        Err(_) => result(
-            false,
-            format!(
-                "`{}` ran longer than {}s and was killed",
-                gate.command,
-                gate.timeout.as_secs()
-            ),
-            "",
-        ),
-    }
+    };
+    result(done.ended.success(), summary, &done.output)
 }
 
+/// The last `n` non-blank lines of `text`, each one inert line of at most
+/// [`crate::render::MAX_LINE`] characters.
 fn tail(text: &str, n: usize) -> Vec<String> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
-        .map(|l| (*l).to_owned())
+        .map(|l| crate::render::one_line(l, crate::render::MAX_LINE).into_owned())
         .collect()
 }
 
@@ -471,23 +466,28 @@ pub async fn check_sentry(gate: &SentryGate, ctx: &GateContext) -> GateResult {
                 .issues
                 .iter()
                 .map(|i| Evidence {
-                    text: format!(
+                    text: line(&format!(
                         "{} {} ({} event(s), first seen {})",
                         i.short_id,
                         i.title,
                         i.count,
                         i.first_seen.format("%Y-%m-%d %H:%M UTC")
-                    ),
+                    )),
                     url: Some(i.permalink.clone()),
                 })
                 .collect(),
+            hint: None,
         },
         Err(e) => GateResult {
             name,
             kind: GateKind::Sentry,
             passed: false,
-            summary: format!("cannot query Sentry: {}", crate::apply::error_chain(&e)),
+            summary: line(&format!(
+                "cannot query Sentry: {}",
+                crate::apply::error_chain(&e)
+            )),
             evidence: Vec::new(),
+            hint: None,
         },
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use upkeep_git::{Author, Credentials, Expect, Oid, PushRequest, Repo};
 
 use crate::apply::{RepoOutcome, RepoResult, RunResult};
+use crate::approve::Approval;
 use crate::gates::GateSummary;
 use crate::{Error, Result};
 
@@ -51,6 +52,9 @@ pub struct HistoryEntry {
     /// Why the run was refused or failed, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Who approved which digest, when and how (absent for refusals before approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
 }
 
 /// A past move of one repo's target, found in the history.
@@ -117,6 +121,12 @@ impl History {
             .collect()
     }
 
+    /// The most recent recorded move of `repo`: a promotion, or a rollback.
+    #[must_use]
+    pub fn last_move(&self, repo: &str) -> Option<Promotion> {
+        self.moves_of(repo).pop()
+    }
+
     /// The most recent promotion (not rollback) of `repo`.
     #[must_use]
     pub fn last_promotion(&self, repo: &str) -> Option<Promotion> {
@@ -174,6 +184,20 @@ pub struct HistoryStore {
     pub credentials: Credentials,
 }
 
+impl HistoryStore {
+    /// The history in `move-branches/history.jsonl` on `main` of `url`, with its working
+    /// clone in `clone_dir` and no credentials (set the fields for anything else).
+    pub fn new(url: impl Into<String>, clone_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            url: url.into(),
+            branch: "main".to_owned(),
+            file: "move-branches/history.jsonl".to_owned(),
+            clone_dir: clone_dir.into(),
+            credentials: Credentials::none(),
+        }
+    }
+}
+
 /// What [`HistoryStore::append`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {
@@ -206,16 +230,31 @@ impl HistoryStore {
             line: 0,
             source,
         })?;
+        // Names are somebody's input: on one line, they cannot forge lines of the commit
+        // message, and git refuses angle brackets in an author's name.
+        let name = |n: &str| {
+            let n =
+                crate::render::one_line(n, crate::render::MAX_NAME).replace(['<', '>'], "\u{fffd}");
+            if n.trim().is_empty() {
+                "unknown".to_owned()
+            } else {
+                n
+            }
+        };
+        let who = name(&entry.who);
         let message = format!(
-            "move-branches {}: {} by {} (plan {})",
+            "move-branches {}: {} by {who} (plan {})",
             match entry.command {
                 Command::Run => "run",
                 Command::Rollback => "rollback",
             },
             entry.result,
-            entry.who,
-            entry.digest
+            crate::render::one_line(&entry.digest, 40),
         );
+        let author = &Author {
+            name: name(&author.name),
+            ..author.clone()
+        };
         for attempt in 1..=MAX_ATTEMPTS {
             let pushed = match self.sync()? {
                 Some(repo) => self.append_on(&repo, &line, &message, author),

@@ -29,18 +29,32 @@
 mod error;
 
 pub mod apply;
+pub mod approve;
 pub mod commits;
 pub mod gates;
 pub mod history;
+pub mod job;
 pub mod model;
+pub mod notes;
+pub mod notify;
 pub mod plan;
 pub mod render;
 pub mod rollback;
 pub mod status;
+pub mod token;
 
 pub use apply::{ApplyOptions, ApplyReport, LevelGuard, RepoOutcome, RepoResult, RunResult, apply};
+pub use approve::{
+    Approval, ApprovalRequest, ApproveAll, ApproveDigest, Approver, CurrentPlan, Decision,
+};
 pub use error::{Error, Result};
+pub use job::{
+    End, Job, JobEvent, Outcome, Promotion, Refusal, Rollback, preview, promote, roll_back,
+};
 pub use model::{Override, RepoSpec, levels};
+pub use notes::{LocalNotes, NoteStore, note_key};
+pub use notify::{ChatNotifier, Notice, Notifier, Notifiers, SentryNotifier};
 pub use plan::{Plan, PlanOptions, RepoPlan, plan};
 pub use rollback::plan_rollback;
 pub use status::{RepoStatus, StatusOptions, status};
+pub use token::{DeployToken, TokenMode};

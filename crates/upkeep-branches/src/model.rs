@@ -37,6 +37,29 @@ pub struct RepoSpec {
     pub wait_after: bool,
 }
 
+impl RepoSpec {
+    /// A repo promoted from `main` to `stable` with no dependencies, fetched from
+    /// `git_url` without credentials (set the fields for anything else).
+    pub fn new(
+        name: impl Into<String>,
+        forge: Arc<dyn Forge>,
+        id: RepoId,
+        git_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            forge,
+            id,
+            git_url: git_url.into(),
+            credentials: Credentials::none(),
+            source: "main".to_owned(),
+            target: "stable".to_owned(),
+            depends_on: Vec::new(),
+            wait_after: false,
+        }
+    }
+}
+
 impl fmt::Debug for RepoSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RepoSpec")

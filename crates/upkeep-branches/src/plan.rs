@@ -24,6 +24,10 @@ pub struct Plan {
     pub levels: Vec<Vec<String>>,
     /// One entry per repo, level by level.
     pub repos: Vec<RepoPlan>,
+    /// Repos the caller left out of the run (`--skip`): not planned; recorded in the
+    /// history as skipped. Not part of the digest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 /// One repo's part of a [`Plan`].
@@ -54,6 +58,12 @@ pub struct RepoPlan {
     /// Repos moved before this one.
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// Why the forge will refuse the move, known before trying: the target is protected
+    /// and the token's user may not update it ("`stable` is protected; the token's user
+    /// needs …", from [`upkeep_forge::Forge::branch_access`]). A plan with a blocked repo
+    /// moves nothing. Not part of the digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
 }
 
 impl RepoPlan {
@@ -75,6 +85,13 @@ impl Plan {
     #[must_use]
     pub fn is_noop(&self) -> bool {
         self.repos.iter().all(RepoPlan::is_even)
+    }
+
+    /// The repos whose move the forge is known to refuse, with why ([`RepoPlan::blocked`]).
+    pub fn blockers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.repos
+            .iter()
+            .filter_map(|r| Some((r.name.as_str(), r.blocked.as_deref()?)))
     }
 
     /// Fails with [`Error::DigestMismatch`] unless `approved` is exactly this plan's
@@ -190,6 +207,7 @@ pub async fn plan(repos: &[RepoSpec], options: &PlanOptions) -> Result<Plan> {
         digest: digest(&ordered),
         levels,
         repos: ordered,
+        skipped: Vec::new(),
     })
 }
 
@@ -246,10 +264,13 @@ async fn plan_repo(
         .and_then(|l| l.to.clone())
         .unwrap_or_else(|| source_tip.clone());
 
-    let commits = if to == from {
-        Vec::new()
+    let (commits, blocked) = if to == from {
+        (Vec::new(), None)
     } else {
-        shipping_commits(spec, &from, &to, requested.is_some(), local.as_ref()).await?
+        (
+            shipping_commits(spec, &from, &to, requested.is_some(), local.as_ref()).await?,
+            blocked(spec).await,
+        )
     };
     Ok(RepoPlan {
         name: name.to_owned(),
@@ -267,7 +288,30 @@ async fn plan_repo(
         requested,
         commits,
         depends_on: spec.depends_on.clone(),
+        blocked,
     })
+}
+
+/// Why the forge would refuse to move `spec`'s target, when its protection rules say so
+/// (one request). A forge that cannot tell, or cannot be asked, blocks nothing: the move
+/// itself is still refused by the server, and reported.
+pub(crate) async fn blocked(spec: &RepoSpec) -> Option<String> {
+    match spec.forge.branch_access(&spec.id, &spec.target).await {
+        Ok(access) if access.is_refused() => Some(access.fix.unwrap_or_else(|| {
+            format!(
+                "the forge refuses updates of `{}` by the token's user ({})",
+                spec.target, access.detail
+            )
+        })),
+        Ok(access) => {
+            tracing::debug!(repo = %spec.name, ?access, "branch access");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(repo = %spec.name, error = %e, "cannot read the target's protection");
+            None
+        }
+    }
 }
 
 /// The commits `from..to` as the forge lists them, refusing a move that is not a
@@ -398,9 +442,20 @@ fn resolve_known(repo: &Repo, name: &str, sha: &str) -> Result<Oid> {
         .map_err(|e| Error::git(name, format!("find {} in the cached clone", short(sha)), e))
 }
 
-/// Resolves an override in the clone: a (short) SHA must name exactly one commit.
+/// Resolves an override in the clone: a (short) SHA must name exactly one commit, and
+/// have at least the 4 hex digits git looks short SHAs up by.
 pub(crate) fn resolve_override(repo: &Repo, spec: &RepoSpec, rev: &str) -> Result<Oid> {
+    let too_short = || Error::RevTooShort {
+        repo: spec.name.clone(),
+        rev: rev.to_owned(),
+    };
     repo.resolve(rev).map_err(|e| match e {
+        upkeep_git::Error::AmbiguousRev { .. } | upkeep_git::Error::UnknownRev { .. }
+            if rev.len() < 4 && !rev.is_empty() && rev.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            too_short()
+        }
+        upkeep_git::Error::AmbiguousRev { candidates, .. } if candidates.is_empty() => too_short(),
         upkeep_git::Error::AmbiguousRev { candidates, .. } => Error::AmbiguousRev {
             repo: spec.name.clone(),
             rev: rev.to_owned(),
@@ -486,6 +541,7 @@ mod tests {
             commits: vec![],
             tag: None,
             depends_on: vec![],
+            blocked: None,
         }
     }
 
@@ -506,6 +562,7 @@ mod tests {
             digest: digest(&repos),
             levels: vec![vec!["a".into()]],
             repos,
+            skipped: vec![],
         };
         plan.check_approval(&plan.digest.to_uppercase()).unwrap();
         let err = plan.check_approval("0123456789ab").unwrap_err();

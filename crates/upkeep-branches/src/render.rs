@@ -2,6 +2,7 @@
 //! binary prints and what goes into chat messages. Plain text, no colour: callers that
 //! want colour add it.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::apply::{ApplyReport, RepoOutcome, RunResult};
@@ -13,7 +14,7 @@ use crate::status::RepoStatus;
 /// output) can carry control characters: printed raw, an escape sequence rewrites the
 /// terminal — it could hide a commit from the plan a person is approving. Everything but
 /// line breaks and tabs is shown as `�`.
-fn inert(text: String) -> String {
+pub(crate) fn inert(text: String) -> String {
     let control = |c: char| c.is_control() && c != '\n' && c != '\t';
     if text.chars().any(control) {
         text.chars()
@@ -22,6 +23,49 @@ fn inert(text: String) -> String {
     } else {
         text
     }
+}
+
+/// How many characters of a name or a reason that a person gave (`--actor`, a deploy
+/// token's reason) are shown.
+pub const MAX_NAME: usize = 200;
+/// How many characters of one line from a repository or service (a commit subject, a
+/// line of a gate's output, an issue title, a server's error) are shown.
+pub const MAX_LINE: usize = 500;
+
+/// `text` as one inert line for people: every control character, line breaks included,
+/// shown as `�` (a newline in a name cannot forge a line of the history or the status,
+/// an escape sequence cannot rewrite the terminal), and at most `max` characters, with
+/// what was cut said: `… [119800 more characters]`. Text cut so already keeps its count.
+#[must_use]
+pub fn one_line(text: &str, max: usize) -> Cow<'_, str> {
+    let long = text.chars().nth(max).is_some() && !already_cut(text, max);
+    if !long && !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out: String = text
+        .chars()
+        .take(if long { max } else { usize::MAX })
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if long {
+        let more = text.chars().count() - max;
+        let _ = write!(out, "… [{more} more characters]");
+    }
+    Cow::Owned(out)
+}
+
+/// Whether `text` is the output of [`one_line`] with this `max` (or less): at most `max`
+/// characters and the marker saying how many were cut.
+fn already_cut(text: &str, max: usize) -> bool {
+    let Some(rest) = text.strip_suffix(" more characters]") else {
+        return false;
+    };
+    let Some((kept, count)) = rest.rsplit_once("… [") else {
+        return false;
+    };
+    !count.is_empty()
+        && count.bytes().all(|b| b.is_ascii_digit())
+        && kept.chars().nth(max).is_none()
 }
 
 /// How many commits per repo are listed before "… and N more".
@@ -62,25 +106,37 @@ pub fn plan(plan: &Plan) -> String {
                 .map(|t| format!(", tag {t}"))
                 .unwrap_or_default()
         );
-        for c in r.commits.iter().take(MAX_COMMITS) {
-            let cr = c
-                .change_request
-                .map(|n| format!(" #{n}"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "    {} {} ({}){cr}",
-                short(&c.sha),
-                c.subject,
-                c.author
-            );
+        if let Some(why) = &r.blocked {
+            let _ = writeln!(out, "    BLOCKED: {}", one_line(why, MAX_LINE));
         }
-        if r.commits.len() > MAX_COMMITS {
-            let _ = writeln!(out, "    … and {} more", r.commits.len() - MAX_COMMITS);
-        }
+        commits(&mut out, &r.commits, true);
+    }
+    if !plan.skipped.is_empty() {
+        let _ = writeln!(out, "left out (--skip): {}", plan.skipped.join(", "));
     }
     let _ = writeln!(out, "\nplan digest: {}", plan.digest);
     inert(out)
+}
+
+/// The commits of a plan's repo, at most [`MAX_COMMITS`], each on one line.
+fn commits(out: &mut String, commits: &[crate::commits::ShipCommit], numbers: bool) {
+    for c in commits.iter().take(MAX_COMMITS) {
+        let cr = c
+            .change_request
+            .filter(|_| numbers)
+            .map(|n| format!(" #{n}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    {} {} ({}){cr}",
+            short(&c.sha),
+            one_line(&c.subject, MAX_LINE),
+            one_line(&c.author, MAX_NAME)
+        );
+    }
+    if commits.len() > MAX_COMMITS {
+        let _ = writeln!(out, "    … and {} more", commits.len() - MAX_COMMITS);
+    }
 }
 
 /// A rollback plan: the move back and the commits withdrawn.
@@ -97,12 +153,10 @@ pub fn rollback(plan: &Plan) -> String {
             short(&r.to),
             r.commits.len()
         );
-        for c in r.commits.iter().take(MAX_COMMITS) {
-            let _ = writeln!(out, "    {} {} ({})", short(&c.sha), c.subject, c.author);
+        if let Some(why) = &r.blocked {
+            let _ = writeln!(out, "    BLOCKED: {}", one_line(why, MAX_LINE));
         }
-        if r.commits.len() > MAX_COMMITS {
-            let _ = writeln!(out, "    … and {} more", r.commits.len() - MAX_COMMITS);
-        }
+        commits(&mut out, &r.commits, false);
     }
     let _ = writeln!(out, "\nplan digest: {}", plan.digest);
     inert(out)
@@ -121,15 +175,16 @@ pub fn gates(report: &GateReport) -> String {
             "  [{}] {}: {}",
             if g.passed { "pass" } else { "FAIL" },
             g.name,
-            g.summary
+            one_line(&g.summary, MAX_LINE)
         );
         for e in &g.evidence {
+            let text = one_line(&e.text, MAX_LINE);
             match &e.url {
                 Some(url) => {
-                    let _ = writeln!(out, "      {} <{url}>", e.text);
+                    let _ = writeln!(out, "      {text} <{}>", one_line(url, MAX_LINE));
                 }
                 None => {
-                    let _ = writeln!(out, "      {}", e.text);
+                    let _ = writeln!(out, "      {text}");
                 }
             }
         }
@@ -153,19 +208,21 @@ pub fn report(report: &ApplyReport) -> String {
                 short(&r.from),
                 actual.as_deref().map_or("no branch", short)
             ),
-            RepoOutcome::Failed { error } => format!("FAILED: {error}"),
+            RepoOutcome::Failed { error } => format!("FAILED: {}", one_line(error, MAX_LINE)),
             RepoOutcome::Blocked { by } => {
                 format!("not moved: it depends on `{by}`, which did not complete")
             }
             RepoOutcome::Held => "not moved: the run was refused".to_owned(),
             RepoOutcome::Planned => "planned".to_owned(),
-            RepoOutcome::Stopped { reason } => {
-                format!("not moved: the run stopped before its level: {reason}")
-            }
+            RepoOutcome::Stopped { reason } => format!(
+                "not moved: the run stopped before its level: {}",
+                one_line(reason, MAX_LINE)
+            ),
+            RepoOutcome::Skipped => "left out of this run (--skip)".to_owned(),
         };
         let _ = writeln!(out, "{}: {line}", r.name);
         if let Some(w) = &r.wait {
-            let _ = writeln!(out, "    wait: {}", w.message);
+            let _ = writeln!(out, "    wait: {}", one_line(&w.message, MAX_LINE));
         }
         if let Some(t) = &r.tag {
             match &t.error {
@@ -173,7 +230,7 @@ pub fn report(report: &ApplyReport) -> String {
                     let _ = writeln!(out, "    tagged {}", t.name);
                 }
                 Some(e) => {
-                    let _ = writeln!(out, "    tag {} FAILED: {e}", t.name);
+                    let _ = writeln!(out, "    tag {} FAILED: {}", t.name, one_line(e, MAX_LINE));
                 }
             }
         }
@@ -189,7 +246,7 @@ pub fn report(report: &ApplyReport) -> String {
                 report
                     .repos
                     .iter()
-                    .filter(|r| r.outcome != RepoOutcome::Even)
+                    .filter(|r| !matches!(r.outcome, RepoOutcome::Even | RepoOutcome::Skipped))
                     .count()
             ),
             RunResult::Success if moved == 0 => " (nothing to do)".to_owned(),
@@ -218,7 +275,7 @@ pub fn status(repos: &[RepoStatus]) -> String {
         };
         let _ = writeln!(out, "{}: {tips}: {state}", s.name);
         if let Some(e) = &s.error {
-            let _ = writeln!(out, "    error: {e}");
+            let _ = writeln!(out, "    error: {}", one_line(e, MAX_LINE));
         }
         let _ = writeln!(
             out,
@@ -229,32 +286,50 @@ pub fn status(repos: &[RepoStatus]) -> String {
         if let Some(p) = &s.last_promotion {
             let _ = writeln!(
                 out,
-                "    last promotion: {} by {} ({} → {}, plan {})",
+                "    last {}: {} by {} ({} → {}, plan {})",
+                match p.command {
+                    crate::history::Command::Run => "promotion",
+                    crate::history::Command::Rollback => "rollback",
+                },
                 p.when.format("%Y-%m-%d %H:%M UTC"),
-                p.who,
+                one_line(&p.who, MAX_NAME),
                 short(&p.from),
                 short(&p.to),
                 p.digest
             );
         }
-        for c in s.waiting.iter().take(MAX_COMMITS) {
-            let _ = writeln!(
-                out,
-                "    waiting {} {} ({})",
-                short(&c.sha),
-                c.subject,
-                c.author
-            );
-        }
-        for c in &s.drift {
-            let _ = writeln!(
-                out,
-                "    drift   {} {} ({})",
-                short(&c.sha),
-                c.subject,
-                c.author
-            );
+        for (what, list) in [("waiting", &s.waiting), ("drift  ", &s.drift)] {
+            for c in list.iter().take(MAX_COMMITS) {
+                let _ = writeln!(
+                    out,
+                    "    {what} {} {} ({})",
+                    short(&c.sha),
+                    one_line(&c.subject, MAX_LINE),
+                    one_line(&c.author, MAX_NAME)
+                );
+            }
         }
     }
     inert(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_is_inert_capped_and_says_what_was_cut() {
+        assert!(matches!(one_line("plain text", 20), Cow::Borrowed(_)));
+        assert_eq!(
+            one_line("a\nb\u{1b}[2J\tc", 20),
+            "a\u{fffd}b\u{fffd}[2J\u{fffd}c"
+        );
+        let long = "x".repeat(1000);
+        let cut = one_line(&long, 10);
+        assert_eq!(cut, "xxxxxxxxxx… [990 more characters]");
+        // Cutting again keeps the first count, at the same or a larger size.
+        assert_eq!(one_line(&cut, 10), cut);
+        assert_eq!(one_line(&cut, 500), cut);
+        assert_eq!(one_line(&cut, 5), "xxxxx… [28 more characters]");
+    }
 }

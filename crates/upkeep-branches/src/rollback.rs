@@ -53,12 +53,14 @@ pub async fn plan_rollback(
             .collect(),
         tag: None,
         depends_on: Vec::new(),
+        blocked: crate::plan::blocked(spec).await,
     };
     let repos = vec![rp];
     Ok(Plan {
         digest: digest(&repos),
         levels: vec![vec![name.to_owned()]],
         repos,
+        skipped: Vec::new(),
     })
 }
 

@@ -43,9 +43,12 @@ pub struct RepoStatus {
     /// The newest release tag reachable from the target.
     pub last_tag: Option<TagInfo>,
     /// The version the next promotion of the source tip would be tagged with: the
-    /// conventional commits between `last_tag` and the source tip.
+    /// conventional commits since the newest release tag on the source branch (which is
+    /// `last_tag`, unless the target was rolled back behind a release); none when the
+    /// source tip is released already.
     pub next_version: Option<String>,
-    /// The last promotion recorded in the history.
+    /// The last move of the target recorded in the history: a promotion, or a rollback
+    /// that undid one (its `command` says which).
     pub last_promotion: Option<Promotion>,
     /// Why part of this status could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,7 +95,7 @@ pub async fn status(repos: &[RepoSpec], options: &StatusOptions) -> Vec<RepoStat
                 last_promotion: options
                     .history
                     .as_ref()
-                    .and_then(|h| h.last_promotion(&spec.name)),
+                    .and_then(|h| h.last_move(&spec.name)),
                 error: None,
             };
             if let Err(e) = fill(&spec, &options, &mut st).await {
@@ -162,16 +165,19 @@ async fn fill(spec: &RepoSpec, options: &StatusOptions, st: &mut RepoStatus) -> 
         };
         let (target, source) = (resolve(&target_tip)?, resolve(&source_tip)?);
         let (last, _) = last_release(&repo, name, target, &prefix)?;
-        let commits = match &last {
+        // The next version follows the newest release on the source branch, not on the
+        // target: after a rollback the target is behind a release that exists.
+        let (base, released) = last_release(&repo, name, source, &prefix)?;
+        let commits = match &base {
             Some((_, oid)) => repo.commits_between(*oid, source),
             None => repo.commits_between(target, source),
         }
         .map_err(|e| Error::git(name, "list the commits since the last release", e))?;
-        let next = if last.is_none() && commits.is_empty() {
+        let next = if released || (base.is_none() && commits.is_empty()) {
             None
         } else {
             next_version(
-                last.as_ref().map(|(v, _)| v),
+                base.as_ref().map(|(v, _)| v),
                 commits
                     .iter()
                     .map(|c| (c.subject.as_str(), c.body.as_str())),

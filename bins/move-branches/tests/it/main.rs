@@ -3,6 +3,7 @@
 
 mod errors;
 mod faults;
+mod found;
 mod github;
 mod gitlab;
 mod hostile;

@@ -187,3 +187,32 @@ impl Scenario {
             .collect()
     }
 }
+
+impl Scenario {
+    /// Insta settings that hide what changes between runs: the temp dir, SHAs, digests,
+    /// timestamps.
+    pub fn filters(&self) -> insta::Settings {
+        let mut settings = insta::Settings::clone_current();
+        let root: String = self
+            .path()
+            .display()
+            .to_string()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '/' {
+                    c.to_string()
+                } else {
+                    format!("\\{c}")
+                }
+            })
+            .collect();
+        settings.add_filter(&root, "[ROOT]");
+        settings.add_filter(r"\b[0-9a-f]{40}\b", "[SHA]");
+        settings.add_filter(r"\b[0-9a-f]{12}\b", "[SHORT]");
+        settings.add_filter(
+            r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?( UTC|Z|\+00:00)?",
+            "[TIME]",
+        );
+        settings
+    }
+}

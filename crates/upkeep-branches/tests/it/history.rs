@@ -26,6 +26,7 @@ pub fn entry(n: u32, repo: &str, from: &str, to: &str, command: Command) -> Hist
         gates: vec![],
         fencing: Some(7),
         message: None,
+        approval: None,
     }
 }
 

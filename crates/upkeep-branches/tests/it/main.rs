@@ -7,5 +7,6 @@ mod faults;
 mod fixture;
 mod gates;
 mod history;
+mod job;
 mod plan_apply;
 mod status_rollback;
