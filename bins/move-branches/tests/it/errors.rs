@@ -2,15 +2,7 @@
 
 use upkeep_forge::CheckState;
 
-use crate::scenario::Scenario;
-
-async fn two_repos() -> Scenario {
-    let mut s = Scenario::new();
-    s.repo("ogr", &[]).commit_on("main", "fix: a");
-    s.repo("packit", &["ogr"]).commit_on("main", "fix: b");
-    s.all_green().await;
-    s
-}
+use crate::scenario::{Scenario, two_repos};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_repo_in_an_override_names_the_known_ones() {

@@ -8,15 +8,7 @@ use upkeep_git::Credentials;
 use upkeep_lock::{LockStore, LockTarget};
 use upkeep_testkit::bare::BareRepo;
 
-use crate::scenario::Scenario;
-
-async fn two_repos() -> Scenario {
-    let mut s = Scenario::new();
-    s.repo("ogr", &[]).commit_on("main", "fix: a");
-    s.repo("packit", &["ogr"]).commit_on("main", "fix: b");
-    s.all_green().await;
-    s
-}
+use crate::scenario::{Scenario, two_repos};
 
 /// `UPKEEP_JOB=1`, as documented, was refused: "invalid value '1' for '--job'".
 #[tokio::test(flavor = "multi_thread")]

@@ -9,6 +9,7 @@ mod gitlab;
 mod hostile;
 mod lock;
 mod meta;
+mod notify;
 mod packit;
 mod scenario;
 mod status_rollback;

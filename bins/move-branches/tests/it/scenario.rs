@@ -216,3 +216,12 @@ impl Scenario {
         settings
     }
 }
+
+/// `ogr`, and `packit` depending on it, each with a green commit to promote.
+pub async fn two_repos() -> Scenario {
+    let mut s = Scenario::new();
+    s.repo("ogr", &[]).commit_on("main", "fix: a");
+    s.repo("packit", &["ogr"]).commit_on("main", "fix: b");
+    s.all_green().await;
+    s
+}

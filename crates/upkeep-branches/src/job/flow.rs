@@ -249,10 +249,9 @@ impl Flow<'_> {
         let found = reconcile(&note, plan, history, &self.who());
         if let Some(entry) = &found.entry {
             self.emit(&JobEvent::Recovered(entry));
-            if self.record(entry).await.is_none() {
-                // Keep the note: the next run tries again.
-                return Ok(());
-            }
+            // Nothing moves before the interrupted run is recorded: this run's own note
+            // would replace the one that says what it moved.
+            self.append(entry).await?;
         }
         match &found.rest {
             Some(rest) => job.notes.save(&job.note_key, rest).await,
@@ -260,26 +259,32 @@ impl Flow<'_> {
         }
     }
 
-    /// Appends `entry` to the history; a failure is a warning (the branches moved as
-    /// reported either way) and `None`.
-    async fn record(&self, entry: &HistoryEntry) -> Option<String> {
-        let store = self.job.history.clone()?;
-        let (entry2, author) = (
+    /// Appends `entry` to the history: the commit, or `None` without a history.
+    async fn append(&self, entry: &HistoryEntry) -> Result<Option<String>> {
+        let Some(store) = self.job.history.clone() else {
+            return Ok(None);
+        };
+        let (entry, author) = (
             entry.clone(),
             upkeep_git::Author::new(self.who(), "move-branches@upkeep"),
         );
-        let appended = tokio::task::spawn_blocking(move || store.append(&entry2, &author))
+        tokio::task::spawn_blocking(move || store.append(&entry, &author))
             .await
             .map_err(|e| Error::Task {
                 doing: "recording the history".to_owned(),
                 message: e.to_string(),
-            })
-            .and_then(|r| r);
-        match appended {
-            Ok(a) => Some(a.commit),
+            })?
+            .map(|a| Some(a.commit))
+    }
+
+    /// [`Self::append`], with a failure as a warning (what happened to the branches
+    /// does not change) and `None`.
+    async fn record(&self, entry: &HistoryEntry) -> Option<String> {
+        match self.append(entry).await {
+            Ok(commit) => commit,
             Err(e) => {
                 self.warn(&format!(
-                    "could not record the run in the history: {}; the branches moved as reported",
+                    "could not record this run in the history: {}",
                     crate::apply::error_chain(&e)
                 ));
                 None
@@ -452,10 +457,11 @@ impl Flow<'_> {
         );
         let commit = self.record(&entry).await;
         // A result that could not be recorded keeps the note: the next run records it.
-        if noted
-            && commit.is_some()
-            && let Err(e) = job.notes.clear(&job.note_key).await
-        {
+        if noted && commit.is_none() {
+            self.warn(
+                "the branches moved as reported; the next run records them from this run's note",
+            );
+        } else if noted && let Err(e) = job.notes.clear(&job.note_key).await {
             self.warn(&crate::apply::error_chain(&e));
         }
         self.release(held).await;

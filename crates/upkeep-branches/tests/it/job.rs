@@ -491,3 +491,70 @@ async fn a_protected_target_the_token_cannot_move_blocks_the_plan() {
     assert_eq!(s.w.tip("a", "stable"), before, "nothing moves, not even a");
     assert_eq!(s.history()[0].result, RunResult::Refused);
 }
+
+/// The history refuses the result: the note stays, and the next call records the moves
+/// from it; it refuses again: the next call moves nothing before it can record them.
+#[tokio::test]
+async fn a_result_the_history_refused_is_recorded_by_the_next_call() {
+    let s = setup();
+    upkeep_testkit::git::install_pre_receive_hook(s.history.path(), "#!/bin/sh\nexit 1\n");
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let mut request = s.promotion(s.w.specs(), Arc::new(ApproveAll));
+    let seen = warnings.clone();
+    request.job.events = Arc::new(move |e| {
+        if let upkeep_branches::JobEvent::Warning(w) = e {
+            seen.lock().unwrap().push((*w).to_owned());
+        }
+    });
+    let outcome = promote(&request).await.unwrap();
+    assert_eq!(
+        outcome.end,
+        End::Applied {
+            result: RunResult::Success
+        }
+    );
+    assert_eq!(outcome.history_commit, None);
+    assert!(
+        s.notes.load(KEY).await.unwrap().is_some(),
+        "the note is kept"
+    );
+    assert_eq!(warnings.lock().unwrap().len(), 2, "{warnings:?}");
+
+    // Still refused: the next call stops before doing anything of its own.
+    s.w.bare("a").commit_on("main", "fix: more");
+    let refused = promote(&s.promotion(s.w.specs(), Arc::new(ApproveAll))).await;
+    assert!(
+        matches!(refused, Err(upkeep_branches::Error::Git { .. })),
+        "{refused:?}"
+    );
+    assert_ne!(
+        s.w.tip("a", "stable"),
+        s.w.tip("a", "main"),
+        "nothing moved"
+    );
+
+    upkeep_testkit::git::install_pre_receive_hook(s.history.path(), "#!/bin/sh\nexit 0\n");
+    let outcome = promote(&s.promotion(s.w.specs(), Arc::new(ApproveAll)))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.end,
+        End::Applied {
+            result: RunResult::Success
+        }
+    );
+    let h = s.history();
+    assert_eq!(h.len(), 2, "{h:#?}");
+    assert!(
+        h[0].message.as_deref().unwrap().contains("interrupted"),
+        "{h:#?}"
+    );
+    assert_eq!(
+        h[0].repos
+            .iter()
+            .filter(|r| r.outcome == RepoOutcome::Moved)
+            .count(),
+        2
+    );
+    assert_eq!(s.notes.load(KEY).await.unwrap(), None);
+}
