@@ -89,7 +89,14 @@ pub struct CurrentPlan<'a> {
     pub(crate) planner: &'a Planner<'a>,
 }
 
-impl CurrentPlan<'_> {
+impl<'a> CurrentPlan<'a> {
+    /// The current plan as `planner` makes it: what a job passes to its approver, and a
+    /// way to test an approver on its own.
+    #[must_use]
+    pub fn new(planner: &'a Planner<'a>) -> Self {
+        Self { planner }
+    }
+
     /// The plan as it would be made now (the same requests as planning: a few per repo).
     pub async fn plan(&self) -> Result<Plan> {
         self.planner.plan().await

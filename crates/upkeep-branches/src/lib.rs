@@ -49,7 +49,7 @@ pub use approve::{
 };
 pub use error::{Error, Result};
 pub use job::{
-    End, Job, JobEvent, Outcome, Promotion, Refusal, Rollback, preview, promote, roll_back,
+    End, Job, JobEvent, Outcome, Planner, Promotion, Refusal, Rollback, preview, promote, roll_back,
 };
 pub use model::{Override, RepoSpec, levels};
 pub use notes::{LocalNotes, NoteStore, note_key};

@@ -250,8 +250,11 @@ pub struct Outcome {
     pub message: String,
 }
 
-/// Plans (again).
-pub(crate) enum Planner<'a> {
+/// How a job makes its plan, and makes it again (right before the first move, and for
+/// an approver that waits: [`crate::CurrentPlan`]).
+pub struct Planner<'a>(Source<'a>);
+
+enum Source<'a> {
     Promotion {
         repos: &'a [RepoSpec],
         options: &'a PlanOptions,
@@ -264,10 +267,36 @@ pub(crate) enum Planner<'a> {
     },
 }
 
-impl Planner<'_> {
-    pub(crate) async fn plan(&self) -> Result<Plan> {
-        match self {
-            Self::Promotion {
+impl<'a> Planner<'a> {
+    /// Plans the promotion of `repos` (as [`crate::plan()`] does); `skipped` are listed in
+    /// the plan.
+    #[must_use]
+    pub fn promotion(
+        repos: &'a [RepoSpec],
+        options: &'a PlanOptions,
+        skipped: &'a [String],
+    ) -> Self {
+        Self(Source::Promotion {
+            repos,
+            options,
+            skipped,
+        })
+    }
+
+    /// Plans rolling `repo` back to `to` (a full SHA).
+    #[must_use]
+    pub fn rollback(repo: &'a RepoSpec, to: String, cache_dir: &'a Path) -> Self {
+        Self(Source::Rollback {
+            repo,
+            to,
+            cache_dir,
+        })
+    }
+
+    /// The plan as it would be made now.
+    pub async fn plan(&self) -> Result<Plan> {
+        match &self.0 {
+            Source::Promotion {
                 repos,
                 options,
                 skipped,
@@ -276,7 +305,7 @@ impl Planner<'_> {
                 plan.skipped = skipped.to_vec();
                 Ok(plan)
             }
-            Self::Rollback {
+            Source::Rollback {
                 repo,
                 to,
                 cache_dir,
@@ -288,11 +317,7 @@ impl Planner<'_> {
 /// Plans the promotion and, unless `gates` is false, evaluates the gates: what
 /// `move-branches plan` shows. Changes nothing, records nothing.
 pub async fn preview(request: &Promotion, gates: bool) -> Result<(Plan, Option<GateReport>)> {
-    let planner = Planner::Promotion {
-        repos: &request.repos,
-        options: &request.plan,
-        skipped: &request.skipped,
-    };
+    let planner = Planner::promotion(&request.repos, &request.plan, &request.skipped);
     let plan = planner.plan().await?;
     if !gates {
         return Ok((plan, None));
@@ -307,11 +332,7 @@ pub async fn preview(request: &Promotion, gates: bool) -> Result<(Plan, Option<G
 /// failed before any move (an unknown repo, a history that cannot be read, a deploy
 /// token held by someone else); everything else is in the [`Outcome`].
 pub async fn promote(request: &Promotion) -> Result<Outcome> {
-    let planner = Planner::Promotion {
-        repos: &request.repos,
-        options: &request.plan,
-        skipped: &request.skipped,
-    };
+    let planner = Planner::promotion(&request.repos, &request.plan, &request.skipped);
     let plan = planner.plan().await?;
     Flow {
         job: &request.job,
@@ -341,11 +362,7 @@ pub async fn roll_back(request: &Rollback) -> Result<Outcome> {
         &request.cache_dir,
     )
     .await?;
-    let planner = Planner::Rollback {
-        repo: &request.repo,
-        to: plan.repos[0].to.clone(),
-        cache_dir: &request.cache_dir,
-    };
+    let planner = Planner::rollback(&request.repo, plan.repos[0].to.clone(), &request.cache_dir);
     Flow {
         job: &request.job,
         command: Command::Rollback,

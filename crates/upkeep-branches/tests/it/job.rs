@@ -558,3 +558,39 @@ async fn a_result_the_history_refused_is_recorded_by_the_next_call() {
     );
     assert_eq!(s.notes.load(KEY).await.unwrap(), None);
 }
+
+/// An approver can be driven on its own, with a real current plan: what an approver that
+/// waits (a chat reaction) is tested with.
+#[tokio::test]
+async fn an_approver_can_be_asked_outside_a_job() {
+    let s = setup();
+    let specs = s.w.specs();
+    let options = upkeep_branches::PlanOptions {
+        cache_dir: s.w.cache(),
+        ..Default::default()
+    };
+    let planner = upkeep_branches::Planner::promotion(&specs, &options, &[]);
+    let plan = planner.plan().await.unwrap();
+    let gates = upkeep_branches::gates::GateReport::default();
+    let watching = Watching {
+        bare: s.w.bare("a").clone(),
+        seen: Mutex::default(),
+    };
+    let request = ApprovalRequest {
+        command: Command::Run,
+        plan: &plan,
+        gates: &gates,
+        actor: "ann",
+        round: 1,
+        current: upkeep_branches::CurrentPlan::new(&planner),
+    };
+    assert_eq!(watching.approve(&request).await, Decision::Outdated);
+    let approved = ApproveDigest {
+        digest: plan.digest.to_uppercase(),
+    }
+    .approve(&request)
+    .await;
+    assert!(
+        matches!(approved, Decision::Approved(a) if a.digest == plan.digest && a.via == "--approve")
+    );
+}
