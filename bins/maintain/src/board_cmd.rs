@@ -45,9 +45,18 @@ async fn request(
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
     let projects = wiring::project_setups(&config, &resolved, tokens).await?;
     let (id, date) = round_id_and_date(round, None);
-    let journal_file = upkeep_maintain::journal::journal_path(&maintain.paths.journal, &id);
-    let journal = upkeep_maintain::journal::load(&journal_file).map_err(Report::failure)?;
-    let date = journal.as_ref().map_or(date, |j| j.date);
+    let state = crate::state_cmd::state_setup(&config, tokens)?;
+    let journal = {
+        let (store, id) = (state.store.clone(), id.clone());
+        tokio::task::spawn_blocking(move || upkeep_maintain::Journal::load(store.as_ref(), &id))
+            .await
+            .map_err(Report::failure)?
+            .map_err(|e| Report::failure(e).hint("check [state] and its token"))?
+    };
+    let date = journal
+        .as_ref()
+        .and_then(upkeep_maintain::Journal::date)
+        .unwrap_or(date);
     Ok(BoardRequest {
         round: id,
         branch: upkeep_maintain::branch_name(&maintain, date),

@@ -113,7 +113,7 @@ fn print_outcome(outcome: &DemoOutcome, kept: bool) {
         println!("Everything is kept in {}:", outcome.root.display());
         println!("  remotes/      the sample repositories (bare)");
         println!("  upkeep.toml   the configuration the demo used");
-        println!("  .upkeep/      clone cache, step logs, the round journal");
+        println!("  .upkeep/      clone cache, step logs, the round's state");
         println!(
             "Run it again: maintain --config {} run --round {}",
             outcome.root.join("upkeep.toml").display(),

@@ -6,7 +6,9 @@ mod demo_cmd;
 mod deps_cmd;
 mod doctor_cmd;
 mod progress;
+mod report_cmd;
 mod run_cmd;
+mod state_cmd;
 mod wiring;
 
 use std::path::PathBuf;
@@ -37,6 +39,9 @@ struct Cli {
 enum Command {
     /// Run the round: upgrade, build, test; push, open change requests; tell the team.
     Run(run_cmd::RunArgs),
+    /// After a sharded round: report every project from the shared state, post the
+    /// summary once, exit with the round's code.
+    Report(report_cmd::ReportArgs),
     /// Show the round's board: change request states and how far each project got.
     Status(board_cmd::StatusArgs),
     /// Add the thread reactions the forge already knows (approved, merged, tagged, CI).
@@ -75,6 +80,9 @@ fn dispatch(mut cli: Cli) -> Result<Exit, Report> {
     match cli.command {
         Command::Run(args) => {
             runtime.block_on(run_cmd::run(&cli.config, &cli.tokens, &cli.global, args))
+        }
+        Command::Report(args) => {
+            runtime.block_on(report_cmd::run(&cli.config, &cli.tokens, &cli.global, args))
         }
         Command::Status(args) => runtime.block_on(board_cmd::status(
             &cli.config,

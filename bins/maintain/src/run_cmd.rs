@@ -11,13 +11,14 @@ use upkeep_git::Author;
 use upkeep_maintain::{CancellationToken, Round, RoundReport};
 
 use crate::progress::Display;
+use crate::state_cmd;
 use crate::wiring::{self, Tokens};
 
 /// `maintain run` options.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Run the steps and show the diff, the change requests and the messages that would be
-    /// sent; push, open and post nothing (and write no journal).
+    /// sent; push, open and post nothing (and write no state).
     #[arg(long)]
     pub dry_run: bool,
     /// Only these projects (repeatable, or comma-separated).
@@ -29,7 +30,7 @@ pub struct RunArgs {
     /// How many projects run at once [default: `[maintain] jobs`, else the number of cores].
     #[arg(long, short)]
     pub jobs: Option<NonZeroUsize>,
-    /// The round id (journal, chat metadata) [default: today's date, YYYY-MM-DD].
+    /// The round id (state records, chat metadata) [default: today's date, YYYY-MM-DD].
     #[arg(long)]
     pub round: Option<String>,
     /// The round's date, for the branch name and templates [default: today, or the date in
@@ -39,6 +40,20 @@ pub struct RunArgs {
     /// Run projects that failed in an earlier run of this round again.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Work only this share of the projects: shard I of N (1-based; a project's shard
+    /// follows from its name). The round's summary is then posted by `maintain report`.
+    /// [default: GitLab's CI_NODE_INDEX/CI_NODE_TOTAL, or a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX with --shards]
+    #[arg(long, value_name = "I/N", env = "UPKEEP_SHARD")]
+    pub shard: Option<String>,
+    /// How many shards the round has, with a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX (the Job's completions).
+    #[arg(long, value_name = "N", env = "UPKEEP_SHARDS")]
+    pub shards: Option<u32>,
+    /// With a shard: work only its own projects; do not help other running shards with
+    /// projects nobody started.
+    #[arg(long)]
+    pub own_share_only: bool,
 }
 
 /// The round's id and date from the flags: today by default, the date inside a
@@ -74,7 +89,7 @@ pub fn cancel_on_signals(token: &CancellationToken) {
             _ = tokio::signal::ctrl_c() => {}
             () = terminated => {}
         }
-        tracing::warn!("interrupted: stopping running steps and writing the journal");
+        tracing::warn!("interrupted: stopping running steps and saving the state");
         token.cancel();
     });
 }
@@ -105,6 +120,12 @@ pub async fn run(
         Err(report) if !args.dry_run => return Err(report),
         _ => Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text)),
     };
+    let shard = state_cmd::shard(
+        args.shard.as_deref(),
+        args.shards,
+        &state_cmd::CiShardVars::from_env(),
+    )?;
+    let state = state_cmd::state_setup(&config, tokens)?;
     let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
     let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());
     let display = Arc::new(Display::new(global.quiet || global.output == Output::Json));
@@ -116,28 +137,34 @@ pub async fn run(
         config: Arc::new(maintain.clone()),
         projects: setups,
         excluded,
+        shard,
+        help_other_shards: !args.own_share_only,
         jobs,
         dry_run: args.dry_run,
         retry_failed: args.retry_failed,
+        state,
         chat,
         progress: display.clone(),
         cancel: cancel.clone(),
         author: Author::new("upkeep", "upkeep@localhost"),
     };
     let report = upkeep_maintain::run_round(round).await.map_err(|e| {
-        Report::failure(e).hint("the journal keeps what was done; re-run to resume")
+        Report::failure(e).hint("the state store keeps what was done; re-run to resume")
     })?;
     display.finish();
     print_report(&report, &maintain, global.output).await?;
     Ok(exit_for(&report))
 }
 
-/// The exit code a round maps to.
+/// The exit code a round maps to: interrupted, then a project failed (or has not
+/// ended), then the state store did not take everything; else success.
 pub fn exit_for(report: &RoundReport) -> Exit {
     if report.interrupted {
         Exit::Interrupted
     } else if report.has_failures() {
         Exit::Partial
+    } else if !report.state_saved {
+        Exit::Failure
     } else {
         Exit::Success
     }

@@ -1,7 +1,7 @@
 //! The upkeep configuration: one TOML file (by default `upkeep.toml`) with a section per
 //! tool — `[maintain]` for the maintenance round, `[branches]` for stable-branch
-//! promotion, `[lock]` for the deploy token — plus `UPKEEP_…` environment overrides and
-//! secrets from the environment.
+//! promotion, `[lock]` for the deploy token, `[state]` for what outlives a run — plus
+//! `UPKEEP_…` environment overrides and secrets from the environment.
 //!
 //! Why it is shaped so:
 //! - **Errors point at the cause.** The file is parsed with spans, so every problem —
@@ -50,6 +50,7 @@ mod reference;
 mod remote;
 pub mod schema;
 mod secrets;
+mod state;
 mod suggest;
 mod types;
 mod validate;
@@ -73,6 +74,7 @@ pub use maintain::{
 };
 pub use remote::{ForgeKind, Remote};
 pub use secrets::{SECRET_VARS, Secrets};
+pub use state::StateConfig;
 pub use suggest::did_you_mean;
 pub use types::{BranchPattern, HumanDuration, Placeholder, Template};
 
@@ -86,8 +88,9 @@ pub(crate) const ENV_DOCS: &str = "docs/configuration.md#environment-overrides";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The directory for upkeep's own files (clone cache, logs, journals), relative to
-    /// this file's directory. Default `.upkeep`. Absolute after loading.
+    /// The directory for upkeep's own files (clone cache, logs, and by default the
+    /// state), relative to this file's directory. Default `.upkeep`. Absolute after
+    /// loading.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
     /// The maintenance round (`maintain`).
@@ -96,6 +99,9 @@ pub struct Config {
     pub branches: Option<BranchesConfig>,
     /// The deploy token (`deploy-token`).
     pub lock: Option<LockConfig>,
+    /// Where state that outlives a run lives (files by default).
+    #[serde(default)]
+    pub state: StateConfig,
     /// The file this was loaded from (as given).
     #[serde(skip)]
     pub path: PathBuf,

@@ -50,7 +50,7 @@ pub struct MaintainConfig {
     pub env: BTreeMap<String, String>,
     /// Where the team is told about the round.
     pub chat: ChatConfig,
-    /// Where the clone cache, logs and journal live.
+    /// Where the clone cache and logs live (the rounds' records: `[state]`).
     pub paths: MaintainPaths,
     /// The projects of the round, as `[[maintain.projects]]` tables.
     pub projects: Vec<Project>,
@@ -423,6 +423,4 @@ pub struct MaintainPaths {
     pub cache: PathBuf,
     /// Step logs, `<logs>/<round>/<project>/<step>.log`. Default `<state_dir>/logs`.
     pub logs: PathBuf,
-    /// Round journals, one file per round. Default `<state_dir>/journal`.
-    pub journal: PathBuf,
 }

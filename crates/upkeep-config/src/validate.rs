@@ -230,7 +230,39 @@ pub(crate) fn validate(config: &mut Config) -> Vec<Problem> {
     if let Some(l) = config.lock.as_mut() {
         lock(&mut p, l, &base_dir, &state_dir);
     }
+    state(&mut p, &mut config.state, &base_dir, &state_dir);
     p.0
+}
+
+fn state(p: &mut Problems, s: &mut crate::StateConfig, base_dir: &Path, state_dir: &Path) {
+    let root = KeyPath::root("state");
+    match &s.repo {
+        Some(repo) => {
+            s.remote = Some(resolve_remote(
+                p,
+                &root,
+                repo,
+                s.forge,
+                s.api_url.as_deref(),
+                base_dir,
+            ));
+        }
+        None => {
+            for (key, set) in [
+                ("forge", s.forge.is_some()),
+                ("api_url", s.api_url.is_some()),
+            ] {
+                if set {
+                    p.push_help(
+                        root.key(key),
+                        format!("`{key}` is set but `repo` is not"),
+                        "set `repo` to the state repository, or remove the key",
+                    );
+                }
+            }
+        }
+    }
+    absolutise(&mut s.dir, base_dir, state_dir.join("state"));
 }
 
 fn absolutise(path: &mut std::path::PathBuf, base_dir: &Path, default: std::path::PathBuf) {
@@ -327,7 +359,6 @@ fn maintain(p: &mut Problems, m: &mut MaintainConfig, base_dir: &Path, state_dir
         state_dir.join("cache").join("maintain"),
     );
     absolutise(&mut m.paths.logs, base_dir, state_dir.join("logs"));
-    absolutise(&mut m.paths.journal, base_dir, state_dir.join("journal"));
 }
 
 #[allow(clippy::too_many_lines)] // one flat list of checks reads better than several pieces

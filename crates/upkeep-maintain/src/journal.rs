@@ -1,23 +1,39 @@
-//! The round journal: what happened to each project, on disk after every change.
+//! The round journal: what happened to each project, as records in the state store.
 //!
-//! One JSON file per round (`<journal dir>/<round id>.json`), rewritten atomically
-//! (temporary file, fsync, rename) after every project state change, so that a crash or
-//! Ctrl-C at any moment leaves either the previous or the next complete journal, never
-//! half of one. A re-run of the same round reads it to skip finished projects.
+//! A round's state lives in a [`StateStore`] (files in a directory by default, or a git
+//! repository every CI runner can reach), one record per key so that runners working
+//! different projects never write the same record:
 //!
-//! The journal is an optimisation and a record, not the source of truth for
-//! idempotence: the forge's upsert and the chat's find-or-update make a re-run safe
-//! even when the journal was lost.
+//! | key | record |
+//! |---|---|
+//! | `rounds/<round>/meta` | [`RoundMeta`]: the round's date and its set of projects |
+//! | `rounds/<round>/projects/<project>` | [`ProjectRecord`]: what the round did for it |
+//! | `rounds/<round>/claims/<project>` | the lease of the runner working it |
+//! | `rounds/<round>/summary` | [`SummaryRecord`]: the summary message, once posted |
+//! | `rounds/<round>/summary-lease` | the lease of whoever is posting the summary |
+//!
+//! Every record is written compare-and-swap on the version its writer last saw: a
+//! runner whose write conflicts has lost the project to another runner and stops. A
+//! crash at any moment leaves every record as it was before or after a write. The whole
+//! round is read back with one listing ([`Journal::load`]).
+//!
+//! The journal is the record of the round and what a re-run resumes from; it is not what
+//! prevents duplicates: the forge's upsert and the chat's find-or-update make a re-run
+//! safe even when the state was lost.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use upkeep_chat::{Delivery, ThreadRef, UpgradeCounts};
 use upkeep_deps::DiffReport;
+use upkeep_state::{LeaseState, StateStore};
 
 use crate::step::StepEnd;
+
+/// The format version of a round's records.
+pub const FORMAT: u32 = 2;
 
 /// How far a project's pipeline got, in order.
 #[derive(
@@ -216,6 +232,9 @@ pub struct ProjectRecord {
     pub steps: BTreeMap<String, StepRecord>,
     /// Wall time of the project's pipeline.
     pub duration_ms: u64,
+    /// The runner that worked it last (`shard-2/4@host~…#pid-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
     /// When this project's last attempt started.
     pub started_at: Option<DateTime<Utc>>,
     /// When it finished.
@@ -236,224 +255,282 @@ impl ProjectRecord {
     }
 }
 
-/// The journal of one round.
+/// `rounds/<round>/meta`: the round as a whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Journal {
-    /// Format version of this file.
+pub struct RoundMeta {
+    /// Format version of the round's records.
     pub version: u32,
     /// The round id.
     pub round: String,
-    /// The round's date (fills the branch pattern and templates).
+    /// The round's date (fills the branch pattern and templates), fixed by its first run.
     pub date: NaiveDate,
+    /// Every project of the round, in configuration order: the set resolved when the
+    /// round first ran, grown by later runs whose configuration has more.
+    pub projects: Vec<String>,
+    /// How many shards the round is split into, when it is (`--shard I/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
+    /// When the first run started the round.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `rounds/<round>/summary`: the round's summary message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryRecord {
+    /// Where it was posted.
+    pub delivery: Delivery,
+    /// A digest of the summary's content as posted: the same content is not sent again.
+    pub digest: String,
+    /// When it was posted or last updated.
+    pub posted_at: DateTime<Utc>,
+    /// Who posted it (a runner, or `report`).
+    pub by: String,
+}
+
+/// The journal of one round: every record of the round, read at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    /// The round id.
+    pub round: String,
+    /// The round's meta record (every run writes it before anything else).
+    pub meta: Option<RoundMeta>,
     /// The round summary message, once posted.
-    pub summary: Option<Delivery>,
+    pub summary: Option<SummaryRecord>,
     /// Per project, by name.
     pub projects: BTreeMap<String, ProjectRecord>,
-    /// When the journal was last written.
-    pub updated_at: DateTime<Utc>,
+    /// The claims (leases) on projects, by name: who works or worked each.
+    pub claims: BTreeMap<String, LeaseState>,
 }
 
 impl Journal {
     /// An empty journal for a round.
     #[must_use]
-    pub fn new(round: impl Into<String>, date: NaiveDate) -> Self {
+    pub fn new(round: impl Into<String>) -> Self {
         Self {
-            version: 1,
             round: round.into(),
-            date,
+            meta: None,
             summary: None,
             projects: BTreeMap::new(),
-            updated_at: Utc::now(),
+            claims: BTreeMap::new(),
         }
+    }
+
+    /// The round's date, as its meta record says.
+    #[must_use]
+    pub fn date(&self) -> Option<NaiveDate> {
+        self.meta.as_ref().map(|m| m.date)
+    }
+
+    /// Reads every record of `round` from `store` with one listing; `Ok(None)` when the
+    /// round has none yet.
+    pub fn load(store: &dyn StateStore, round: &str) -> Result<Option<Self>, JournalError> {
+        let prefix = keys::round(round)?;
+        let records = store
+            .list(&prefix)
+            .map_err(|e| JournalError::store(store, format!("read round {round}"), e))?;
+        if records.is_empty() {
+            return Ok(None);
+        }
+        let mut journal = Self::new(round);
+        for record in records {
+            let segments = record.key.segments();
+            let parse = |source| JournalError::Parse {
+                key: record.key.to_string(),
+                location: store.location(),
+                source,
+            };
+            match segments.get(2..).unwrap_or_default() {
+                [meta] if meta == "meta" => {
+                    journal.meta = Some(serde_json::from_slice(&record.value).map_err(parse)?);
+                }
+                [summary] if summary == "summary" => {
+                    journal.summary = Some(serde_json::from_slice(&record.value).map_err(parse)?);
+                }
+                [kind, name] if kind == "projects" => {
+                    let value = serde_json::from_slice(&record.value).map_err(parse)?;
+                    journal.projects.insert(name.clone(), value);
+                }
+                [kind, name] if kind == "claims" => {
+                    let value = serde_json::from_slice(&record.value).map_err(parse)?;
+                    journal.claims.insert(name.clone(), value);
+                }
+                // The summary's lease is read where it is used.
+                _ => {}
+            }
+        }
+        Ok(Some(journal))
     }
 }
 
-/// Reading or writing a journal failed.
+/// The keys of a round's records (see the [module docs](self)).
+pub mod keys {
+    use upkeep_state::Key;
+
+    use super::JournalError;
+
+    fn key<const N: usize>(segments: [&str; N]) -> Result<Key, JournalError> {
+        Key::from_segments(segments).map_err(|e| JournalError::Key {
+            detail: e.to_string(),
+        })
+    }
+
+    /// `rounds/<round>`: the prefix of every record of the round.
+    pub fn round(round: &str) -> Result<Key, JournalError> {
+        key(["rounds", round])
+    }
+
+    /// `rounds/<round>/meta`.
+    pub fn meta(round: &str) -> Result<Key, JournalError> {
+        key(["rounds", round, "meta"])
+    }
+
+    /// `rounds/<round>/projects/<project>`.
+    pub fn project(round: &str, project: &str) -> Result<Key, JournalError> {
+        key(["rounds", round, "projects", project])
+    }
+
+    /// `rounds/<round>/claims/<project>`.
+    pub fn claim(round: &str, project: &str) -> Result<Key, JournalError> {
+        key(["rounds", round, "claims", project])
+    }
+
+    /// `rounds/<round>/summary`.
+    pub fn summary(round: &str) -> Result<Key, JournalError> {
+        key(["rounds", round, "summary"])
+    }
+
+    /// `rounds/<round>/summary-lease`.
+    pub fn summary_lease(round: &str) -> Result<Key, JournalError> {
+        key(["rounds", round, "summary-lease"])
+    }
+}
+
+/// Reading or writing the round's records failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum JournalError {
-    /// The file could not be read.
-    #[error("cannot read the round journal {path}")]
-    Read {
-        /// The journal file.
-        path: PathBuf,
+    /// The state store failed (after its own retries of transient failures).
+    #[error("cannot {doing} in the state store ({location})")]
+    Store {
+        /// What was being done (`write rounds/r1/projects/api`).
+        doing: String,
+        /// The store ([`StateStore::location`]), without credentials.
+        location: String,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: Box<upkeep_state::Error>,
     },
-    /// The file is not a journal.
-    #[error("the round journal {path} is damaged; move it away to start the round afresh")]
+    /// A record is not what this version of upkeep writes.
+    #[error(
+        "the record {key} in {location} is damaged; delete it to start that part of the round afresh"
+    )]
     Parse {
-        /// The journal file.
-        path: PathBuf,
+        /// The record's key.
+        key: String,
+        /// The store.
+        location: String,
         /// Why.
         #[source]
         source: serde_json::Error,
     },
-    /// The file could not be written.
-    #[error("cannot write the round journal {path}")]
-    Write {
-        /// The journal file.
-        path: PathBuf,
+    /// A name cannot be made into a key.
+    #[error("cannot name a state record: {detail}")]
+    Key {
         /// Why.
-        #[source]
-        source: std::io::Error,
+        detail: String,
+    },
+    /// A background task writing the state died (a bug).
+    #[error("a task writing the round's state failed: {detail}")]
+    Task {
+        /// The task's failure.
+        detail: String,
     },
 }
 
-/// The journal file of `round` in `dir`.
-#[must_use]
-pub fn journal_path(dir: &Path, round: &str) -> PathBuf {
-    dir.join(format!("{round}.json"))
-}
-
-/// Reads a journal; `Ok(None)` when there is none yet.
-pub fn load(path: &Path) -> Result<Option<Journal>, JournalError> {
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(JournalError::Read {
-                path: path.to_owned(),
-                source,
-            });
+impl JournalError {
+    /// A [`JournalError::Store`] for `doing` on `store`.
+    pub(crate) fn store(
+        store: &dyn StateStore,
+        doing: impl Into<String>,
+        source: upkeep_state::Error,
+    ) -> Self {
+        Self::Store {
+            doing: doing.into(),
+            location: store.location(),
+            source: Box::new(source),
         }
-    };
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|source| JournalError::Parse {
-            path: path.to_owned(),
-            source,
-        })
-}
+    }
 
-/// Writes a journal atomically: a temporary file beside it, fsync, rename.
-pub fn save(path: &Path, journal: &Journal) -> Result<(), JournalError> {
-    use std::io::Write as _;
-    let err = |source| JournalError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let json = serde_json::to_vec_pretty(journal).map_err(|e| err(std::io::Error::other(e)))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(&json).map_err(err)?;
-    tmp.write_all(b"\n").map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
-}
-
-/// A journal shared by the concurrent pipelines of a round: every update is applied in
-/// memory and written to disk before the next one starts.
-#[derive(Debug)]
-pub struct JournalStore {
-    path: Option<PathBuf>,
-    journal: tokio::sync::Mutex<Journal>,
-}
-
-impl JournalStore {
-    /// A store writing to `path`; `None` keeps it in memory only (dry-runs).
+    /// Whether trying again later might work (the store was unreachable or contended).
     #[must_use]
-    pub fn new(path: Option<PathBuf>, journal: Journal) -> Self {
-        Self {
-            path,
-            journal: tokio::sync::Mutex::new(journal),
-        }
-    }
-
-    /// The journal file, if any.
-    #[must_use]
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
-    }
-
-    /// A copy of the journal as it is now.
-    pub async fn snapshot(&self) -> Journal {
-        self.journal.lock().await.clone()
-    }
-
-    /// A copy of one project's record.
-    pub async fn project(&self, name: &str) -> ProjectRecord {
-        self.journal
-            .lock()
-            .await
-            .projects
-            .get(name)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Applies `change` to the project's record and writes the journal.
-    pub async fn update_project(
-        &self,
-        name: &str,
-        change: impl FnOnce(&mut ProjectRecord),
-    ) -> Result<(), JournalError> {
-        self.update(|j| change(j.projects.entry(name.to_owned()).or_default()))
-            .await
-    }
-
-    /// Applies `change` to the journal and writes it.
-    pub async fn update(&self, change: impl FnOnce(&mut Journal)) -> Result<(), JournalError> {
-        let mut journal = self.journal.lock().await;
-        change(&mut journal);
-        journal.updated_at = Utc::now();
-        if let Some(path) = &self.path {
-            let (path, copy) = (path.clone(), journal.clone());
-            // Written while the lock is held so that writes land in update order.
-            tokio::task::spawn_blocking(move || save(&path, &copy))
-                .await
-                .map_err(|e| JournalError::Write {
-                    path: self.path.clone().unwrap_or_default(),
-                    source: std::io::Error::other(e),
-                })??;
-        }
-        Ok(())
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Store { source, .. } if source.is_transient())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use upkeep_state::{Expected, LocalStore, StateStoreExt as _};
 
-    #[tokio::test]
-    async fn store_writes_every_update_and_reloads() {
+    #[test]
+    fn a_round_is_read_back_with_one_listing() {
         let tmp = tempfile::tempdir().unwrap();
-        let path = journal_path(tmp.path(), "2026-11-22");
-        let date = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        let store = JournalStore::new(Some(path.clone()), Journal::new("2026-11-22", date));
-        store
-            .update_project("signals", |p| {
-                p.stage = Stage::Test;
-            })
-            .await
-            .unwrap();
-        let on_disk = load(&path).unwrap().unwrap();
-        assert_eq!(on_disk.projects["signals"].stage, Stage::Test);
-        assert!(!on_disk.projects["signals"].is_finished());
-        store
-            .update_project("signals", |p| {
-                p.stage = Stage::Done;
-                p.status = Some(Status::Unchanged);
-                p.chat_pending = true;
-            })
-            .await
-            .unwrap();
-        let on_disk = load(&path).unwrap().unwrap();
-        assert!(on_disk.projects["signals"].is_finished());
-        assert!(on_disk.projects["signals"].needs_chat());
-        // No temporary files are left beside it.
-        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+        let store = LocalStore::open(tmp.path()).unwrap();
+        assert!(Journal::load(&store, "2026-11-22").unwrap().is_none());
+        let meta = RoundMeta {
+            version: FORMAT,
+            round: "2026-11-22".into(),
+            date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            projects: vec!["api".into(), "group/web".into()],
+            shards: Some(4),
+            created_at: Utc::now(),
+        };
+        let created = |cas: upkeep_state::Cas<upkeep_state::Record>| assert!(cas.is_done());
+        created(
+            store
+                .write_json(&keys::meta("2026-11-22").unwrap(), &Expected::Absent, &meta)
+                .unwrap(),
+        );
+        let record = ProjectRecord {
+            stage: Stage::Test,
+            runner: Some("shard-1/4@host#1-a".into()),
+            ..ProjectRecord::default()
+        };
+        for key in [
+            keys::project("2026-11-22", "group/web").unwrap(),
+            // Another round's records are not this round's.
+            keys::project("2026-11-2", "api").unwrap(),
+        ] {
+            created(store.write_json(&key, &Expected::Absent, &record).unwrap());
+        }
+        let j = Journal::load(&store, "2026-11-22").unwrap().unwrap();
+        assert_eq!(j.meta.as_ref(), Some(&meta));
+        assert_eq!(j.projects.len(), 1);
+        assert_eq!(j.projects["group/web"], record);
+        assert!(j.summary.is_none());
+        assert!(j.claims.is_empty());
+        assert_eq!(
+            keys::project("r", "group/web").unwrap().as_str(),
+            "rounds/r/projects/group%2Fweb"
+        );
     }
 
     #[test]
-    fn missing_journal_is_none_and_garbage_is_an_error() {
+    fn a_damaged_record_names_its_key() {
         let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("r.json");
-        assert!(load(&path).unwrap().is_none());
-        std::fs::write(&path, "{not json").unwrap();
-        let err = load(&path).unwrap_err();
+        let store = LocalStore::open(tmp.path()).unwrap();
+        store
+            .write(
+                &keys::project("r1", "api").unwrap(),
+                &Expected::Absent,
+                b"{not json",
+            )
+            .unwrap()
+            .done()
+            .unwrap();
+        let err = Journal::load(&store, "r1").unwrap_err();
+        assert!(err.to_string().contains("rounds/r1/projects/api"), "{err}");
         assert!(err.to_string().contains("damaged"), "{err}");
     }
 }

@@ -2,7 +2,8 @@
 //! for what changed, and tell the team.
 //!
 //! A round is one library call, [`run_round`], on one request, [`Round`]: the selected
-//! projects (each with its forge adapter and credentials), the chat adapter, how many
+//! projects (each with its forge adapter and credentials), this runner's share of them
+//! ([`Shard`]), where the round's state lives ([`StateSetup`]), the chat adapter, how many
 //! run at once, and whether it is a dry-run. Per project the pipeline is:
 //!
 //! 1. bring the cached clone to the remote base (`upkeep-git`);
@@ -13,15 +14,22 @@
 //!    (`upkeep-deps`), commit, push the branch of the day with the remote tip we
 //!    fetched as the expected old value, and create or update the change request with
 //!    the dependency table in its body (`upkeep-forge`);
-//! 4. once every project has ended: post the round summary and one thread per project
-//!    (`upkeep-chat`).
+//! 4. as soon as the project ended: post its message (`upkeep-chat`); once every
+//!    project of an unsharded run ended, the round summary. A sharded round's summary is
+//!    posted by [`report_round`] (`maintain report`) after the shards.
 //!
 //! Why it is shaped so:
-//! - **Resumable by construction.** A [`journal`] file per round is rewritten
-//!   atomically after every project state change; a re-run of the same round skips
-//!   finished projects. The journal is not what prevents duplicates, though: the
-//!   forge's upsert and the chat's find-or-update do, so losing the journal costs time,
-//!   never a second PR or thread.
+//! - **Resumable by construction, on any runner.** The round's [`journal`] is a record
+//!   per project in a [`StateStore`](upkeep_state::StateStore) — files by default, or a
+//!   git repository every CI runner reaches — written behind the work and through at
+//!   the points a re-run depends on; a re-run of the same round (on any runner) skips
+//!   finished projects. The journal is not what prevents duplicates, though: the forge's
+//!   upsert and the chat's find-or-update do, so losing it costs time, never a second PR
+//!   or message.
+//! - **Runners may come and go.** A project is claimed with a lease before it is worked
+//!   and the claim is checked before every push, change request and post; a dead
+//!   runner's projects are taken over once its lease runs out; a shard whose projects
+//!   are all started helps other running shards with projects nobody started.
 //! - **Failures stay local.** Each project runs in its own task; a failing step, push
 //!   or API call ends that project with a [`journal::Failure`] naming the stage, and the
 //!   others go on.
@@ -39,10 +47,10 @@ mod round;
 pub mod step;
 
 pub use journal::{FailedStage, Failure, Journal, ProjectRecord, Stage, Status};
-pub use report::{ProjectReport, RoundReport};
+pub use report::{ProjectReport, RoundReport, Unfinished};
 pub use round::{
-    Event, NoProgress, Progress, ProjectSetup, Round, branch_name, change_request_noun, log_path,
-    run_round, select,
+    Event, NoProgress, Progress, ProjectSetup, ReportRequest, Round, Shard, ShardError, StateSetup,
+    branch_name, change_request_noun, log_path, report_round, run_round, select,
 };
 pub use tokio_util::sync::CancellationToken;
 
@@ -65,21 +73,21 @@ pub enum Error {
     /// A background task died (a bug).
     #[error("a background task of the round failed: {0}")]
     Task(String),
-    /// Another process is running the same round right now.
-    #[error("round `{round}` is already running in another process (lock {})", lock.display())]
-    RoundBusy {
+    /// The state store has no record of the round (`maintain report` before any run).
+    #[error("the state store ({location}) has no round `{round}`")]
+    NoRound {
         /// The round id.
         round: String,
-        /// The lock file held by the other process.
-        lock: std::path::PathBuf,
+        /// The store.
+        location: String,
     },
-    /// The round id cannot name files (it is used in journal and log paths).
+    /// The round id cannot name files (it is used in log paths and state keys).
     #[error("`{round}` is not a valid round id: use letters, digits, `-`, `_` and `.`")]
     InvalidRoundId {
         /// The id given.
         round: String,
     },
-    /// The lock files of the round or of a clone could not be created.
+    /// The lock file of a clone could not be created.
     #[error("cannot lock {}", path.display())]
     Lock {
         /// The lock file.

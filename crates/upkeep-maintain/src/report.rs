@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use upkeep_chat::{ProjectMessage, RoundSummary, UpgradeCounts};
+use upkeep_chat::{Delivery, ProjectMessage, RoundSummary, UpgradeCounts};
 use upkeep_deps::DiffReport;
 use upkeep_forge::ChangeRequestSpec;
 
@@ -39,8 +39,65 @@ pub struct ProjectReport {
     pub diff: Option<DiffReport>,
     /// Wall time of its pipeline.
     pub duration_ms: u64,
-    /// It had finished in an earlier run of the same round and was not run again.
+    /// It had finished in an earlier run of the same round (or by another runner) and
+    /// was not run again.
     pub from_earlier_run: bool,
+    /// Why it has not ended, when it has not (as `maintain report` finds it).
+    pub unfinished: Option<Unfinished>,
+}
+
+/// Why a project of the round has not ended, as the shared state shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum Unfinished {
+    /// No runner claimed it: its shard did not run, or did not get to it.
+    NeverClaimed {
+        /// Its shard, when the round is sharded.
+        shard: Option<u32>,
+    },
+    /// A runner is working it now.
+    Running {
+        /// The runner.
+        runner: String,
+        /// When its lease runs out unless renewed.
+        until: DateTime<Utc>,
+    },
+    /// Its runner's lease ran out while it worked it: that runner died or was cancelled.
+    /// The next run of its shard takes it over.
+    Abandoned {
+        /// The runner.
+        runner: String,
+        /// When its lease ran out.
+        since: DateTime<Utc>,
+    },
+    /// Its runner gave it back before it ended (the run was interrupted).
+    Interrupted {
+        /// The runner, if known.
+        runner: Option<String>,
+    },
+}
+
+impl Unfinished {
+    /// One line for people.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::NeverClaimed { shard: Some(s) } => format!("never started (shard {s})"),
+            Self::NeverClaimed { shard: None } => "never started".to_owned(),
+            Self::Running { runner, until } => {
+                format!(
+                    "running on {runner} (lease until {})",
+                    until.format("%H:%M:%S UTC")
+                )
+            }
+            Self::Abandoned { runner, since } => format!(
+                "left by {runner}: its lease ran out at {}",
+                since.format("%H:%M:%S UTC")
+            ),
+            Self::Interrupted { runner: Some(r) } => format!("interrupted on {r}"),
+            Self::Interrupted { runner: None } => "interrupted".to_owned(),
+        }
+    }
 }
 
 impl ProjectReport {
@@ -61,7 +118,51 @@ impl ProjectReport {
             diff: record.diff.clone(),
             duration_ms: record.duration_ms,
             from_earlier_run,
+            unfinished: None,
         }
+    }
+
+    /// A row for a project that was not run: left out, or taken over by another runner.
+    #[must_use]
+    pub fn skipped(name: &str, reason: String) -> Self {
+        Self {
+            status: Status::Skipped,
+            stage: Stage::Queued,
+            skip_reason: Some(reason),
+            ..Self::from_record(name, &ProjectRecord::default(), false)
+        }
+    }
+
+    /// A row for a project this run stopped before it ended (interrupted): failed where
+    /// it stopped.
+    #[must_use]
+    pub fn interrupted(name: &str, record: &ProjectRecord) -> Self {
+        let mut row = Self::unfinished(
+            name,
+            record,
+            Unfinished::Interrupted { runner: None },
+            "interrupted",
+        );
+        row.unfinished = None;
+        row
+    }
+
+    /// A row for a project that has not ended, with why: failed where it stopped, the
+    /// failure's message saying why.
+    #[must_use]
+    pub fn unfinished(name: &str, record: &ProjectRecord, why: Unfinished, cause: &str) -> Self {
+        let mut row = Self::from_record(name, record, false);
+        row.status = Status::Failed;
+        row.failure = Some(Failure {
+            stage: crate::round::failed_stage_of(record.stage),
+            message: why.describe(),
+            cause: cause.to_owned(),
+            exit_code: None,
+            log: None,
+            log_tail: String::new(),
+        });
+        row.unfinished = Some(why);
+        row
     }
 
     /// The stage a failure is reported under.
@@ -82,10 +183,19 @@ pub struct RoundReport {
     pub interrupted: bool,
     /// One row per project, in configuration order.
     pub projects: Vec<ProjectReport>,
-    /// The journal file (none in a dry-run).
-    pub journal: Option<PathBuf>,
+    /// Where the round's state lives ([`StateStore::location`]; none in a dry-run).
+    ///
+    /// [`StateStore::location`]: upkeep_state::StateStore::location
+    pub state: Option<String>,
+    /// Whether everything this run did reached the state store (when not, a re-run
+    /// redoes what is missing).
+    pub state_saved: bool,
     /// The round summary as posted (or, in a dry-run, as it would be posted).
     pub summary: Option<RoundSummary>,
+    /// Where the summary is and whether this run created, updated or left it alone;
+    /// `None` when this run did not post it (a shard, a dry run, or it failed: see the
+    /// warnings).
+    pub summary_delivery: Option<Delivery>,
     /// The project messages as posted (or as they would be posted).
     pub messages: Vec<ProjectMessage>,
     /// Problems with the round as a whole (the summary could not be posted, the
@@ -94,10 +204,15 @@ pub struct RoundReport {
 }
 
 impl RoundReport {
-    /// Whether any project failed.
+    /// Whether any project failed (or has not ended).
     #[must_use]
     pub fn has_failures(&self) -> bool {
         self.projects.iter().any(|p| p.status == Status::Failed)
+    }
+
+    /// Projects that have not ended.
+    pub fn unfinished(&self) -> impl Iterator<Item = &ProjectReport> {
+        self.projects.iter().filter(|p| p.unfinished.is_some())
     }
 
     /// Projects per status.
@@ -135,6 +250,8 @@ impl RoundReport {
             change_request: Option<Cr<'a>>,
             upgrades: Upgrades,
             duration_ms: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            unfinished: Option<&'a Unfinished>,
         }
         #[derive(Serialize)]
         struct Doc<'a> {
@@ -161,6 +278,7 @@ impl RoundReport {
                         other: p.upgrades.other,
                     },
                     duration_ms: p.duration_ms,
+                    unfinished: p.unfinished.as_ref(),
                 })
                 .collect(),
         };
@@ -172,7 +290,7 @@ impl RoundReport {
     #[must_use]
     pub fn failures_by_cause(&self) -> BTreeMap<String, Vec<&ProjectReport>> {
         let mut groups: BTreeMap<String, Vec<&ProjectReport>> = BTreeMap::new();
-        for p in &self.projects {
+        for p in self.projects.iter().filter(|p| p.unfinished.is_none()) {
             if let Some(f) = &p.failure {
                 groups
                     .entry(format!("{}: {}", f.stage, f.cause))
@@ -272,8 +390,35 @@ impl RoundReport {
                 }
             }
         }
+        let unfinished: Vec<&ProjectReport> = self.unfinished().collect();
+        if !unfinished.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nnot finished ({}; run their shard again to finish them):",
+                unfinished.len()
+            );
+            for p in unfinished {
+                if let Some(u) = &p.unfinished {
+                    let _ = writeln!(out, "  {}: {}", p.name, u.describe());
+                }
+            }
+        }
+        if let Some(d) = &self.summary_delivery {
+            let what = match d.posted {
+                upkeep_chat::Posted::Created => "posted",
+                upkeep_chat::Posted::Updated => "updated",
+                upkeep_chat::Posted::Unchanged => "already up to date",
+            };
+            let _ = writeln!(out, "\nround summary {what}");
+        }
         for w in &self.warnings {
             let _ = writeln!(out, "\nwarning: {w}");
+        }
+        if !self.state_saved && !self.dry_run {
+            let _ = writeln!(
+                out,
+                "\nthe state store did not take everything: run the same command again"
+            );
         }
         if self.interrupted {
             let _ = writeln!(
@@ -348,6 +493,7 @@ mod tests {
             diff: None,
             duration_ms: 1500,
             from_earlier_run: false,
+            unfinished: None,
         }
     }
 
@@ -373,7 +519,9 @@ mod tests {
             dry_run: false,
             interrupted: false,
             projects: vec![changed, failed],
-            journal: None,
+            state: None,
+            state_saved: true,
+            summary_delivery: None,
             summary: None,
             messages: Vec::new(),
             warnings: Vec::new(),

@@ -26,7 +26,15 @@ fn demo_shows_change_requests_messages_and_report() {
         "{text}"
     );
     assert!(text.contains("billing failed at `make test`"), "{text}");
-    filters(&keep).bind(|| insta::assert_snapshot!("demo", text));
+    // The summary comes last, once every project ended.
+    let channel = text.split("━━ What the team sees").nth(1).unwrap();
+    let channel = channel.split("━━ End-of-run report").next().unwrap();
+    let last = channel.rfind("== #team-maintenance").unwrap();
+    assert!(
+        channel[last..].contains("(summary, round 2026-11-22)"),
+        "{channel}"
+    );
+    filters(&keep).bind(|| insta::assert_snapshot!("demo", by_project(&text)));
     // The demo's samples are real repositories: the branch is on the remote.
     let branch = upkeep_testkit::git::read_ref(
         &keep.join("remotes/signals.git"),
@@ -97,7 +105,7 @@ fn dry_run_shows_the_change_request_and_pushes_nothing() {
             .bare_ref("refs/heads/feature/maintenance-26-11-22")
             .is_none()
     );
-    assert!(!setup.journal().exists());
+    assert!(setup.journal().is_none());
 }
 
 #[test]
@@ -195,4 +203,78 @@ fn doctor_names_a_missing_make_target_and_fails() {
         text.contains("fix: add a `upgrade:` target to the Makefile"),
         "{text}"
     );
+}
+
+/// The demo's output with the channel's messages grouped by project in name order and
+/// numbered `N`: each project's message is posted when it ends, so their order (and
+/// numbers) follow which project ended first, which varies from run to run.
+fn by_project(text: &str) -> String {
+    let (head, rest) = text.split_once("━━ What the team sees").unwrap();
+    let (channel, tail) = rest.split_once("━━ End-of-run report").unwrap();
+    let (title, body) = channel.split_once('\n').unwrap();
+    // Blocks start at `== ` (a message) or `-- ` (a reaction).
+    let mut blocks: Vec<String> = Vec::new();
+    for line in body.lines() {
+        if line.starts_with("== ") || line.starts_with("-- ") || blocks.is_empty() {
+            blocks.push(String::new());
+        }
+        let block = blocks.last_mut().unwrap();
+        block.push_str(line);
+        block.push('\n');
+    }
+    // Which project each message number belongs to.
+    let number = |line: &str, after: &str| -> Option<String> {
+        let at = line.find(after)? + after.len();
+        Some(
+            line[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect(),
+        )
+    };
+    let mut owner = std::collections::BTreeMap::new();
+    for b in &blocks {
+        if let (Some(n), Some(p)) = (number(b, "· message "), b.split(" (project ").nth(1)) {
+            owner.insert(n, p.split(',').next().unwrap().to_owned());
+        }
+    }
+    let key = |b: &String| -> (String, usize) {
+        let project = ["(project ", "(checklist ", "(failure "]
+            .iter()
+            .find_map(|k| {
+                b.split(k)
+                    .nth(1)
+                    .map(|p| p.split(',').next().unwrap().to_owned())
+            })
+            .or_else(|| number(b, "to message ").and_then(|n| owner.get(&n).cloned()))
+            .unwrap_or_else(|| "~".to_owned());
+        let order = ["(project ", "(checklist ", "(failure ", " reacted "]
+            .iter()
+            .position(|k| b.contains(k))
+            .unwrap_or(9);
+        (project, order)
+    };
+    blocks.sort_by_key(key);
+    let blocks: Vec<&str> = blocks.iter().map(|b| b.trim_end()).collect();
+    let digits = |s: &str| -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find(|c: char| c.is_ascii_digit()) {
+            let before = &rest[..i];
+            out.push_str(before);
+            let n = rest[i..].chars().take_while(char::is_ascii_digit).count();
+            if before.ends_with("message ") || before.ends_with("reply ") {
+                out.push('N');
+            } else {
+                out.push_str(&rest[i..i + n]);
+            }
+            rest = &rest[i + n..];
+        }
+        out.push_str(rest);
+        out
+    };
+    format!(
+        "{head}━━ What the team sees{title}\n{}\n\n━━ End-of-run report{tail}",
+        digits(&blocks.join("\n\n"))
+    )
 }

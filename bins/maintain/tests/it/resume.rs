@@ -24,7 +24,7 @@ fn sigkill_mid_round_then_rerun_finishes_the_round() {
             "the round never reached the slow build"
         );
         std::thread::sleep(Duration::from_millis(50));
-        let Ok(Some(j)) = upkeep_maintain::journal::load(&setup.journal()) else {
+        let Some(j) = setup.journal() else {
             continue;
         };
         let fast_done = j.projects.get("fast").is_some_and(|p| p.status.is_some());
@@ -57,9 +57,7 @@ fn sigkill_mid_round_then_rerun_finishes_the_round() {
                 .is_some()
         );
     }
-    let journal = upkeep_maintain::journal::load(&setup.journal())
-        .unwrap()
-        .unwrap();
+    let journal = setup.journal().unwrap();
     assert!(journal.projects.values().all(|p| p.thread.is_some()));
     // No step of the killed run is left behind.
     let pid_files: Vec<_> = walk_pids(&setup.dir.path().join(".upkeep/logs"));
@@ -81,7 +79,7 @@ fn ctrl_c_stops_steps_keeps_the_journal_and_exits_130() {
     loop {
         assert!(Instant::now() < deadline, "never reached the test step");
         std::thread::sleep(Duration::from_millis(50));
-        if let Ok(Some(j)) = upkeep_maintain::journal::load(&setup.journal())
+        if let Some(j) = setup.journal()
             && j.projects
                 .get("slow")
                 .is_some_and(|p| p.stage == upkeep_maintain::Stage::Test)
@@ -101,9 +99,7 @@ fn ctrl_c_stops_steps_keeps_the_journal_and_exits_130() {
         text.contains("interrupted: run the same command again"),
         "{text}"
     );
-    let journal = upkeep_maintain::journal::load(&setup.journal())
-        .unwrap()
-        .unwrap();
+    let journal = setup.journal().unwrap();
     let slow = &journal.projects["slow"];
     assert_eq!(slow.stage, upkeep_maintain::Stage::Test);
     assert!(slow.status.is_none());

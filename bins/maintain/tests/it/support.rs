@@ -77,8 +77,9 @@ impl Setup {
         fx.push_branch("main");
     }
 
-    pub fn journal(&self) -> PathBuf {
-        self.dir.path().join(".upkeep/journal/2026-11-22.json")
+    /// The round's records in the default state store (`.upkeep/state`).
+    pub fn journal(&self) -> Option<upkeep_maintain::Journal> {
+        journal_in(&self.dir.path().join(".upkeep/state"), "2026-11-22")
     }
 
     /// `maintain --config <file> <args>` with a clean environment.
@@ -96,6 +97,12 @@ impl Setup {
         ));
         std::fs::read_dir(dir).map_or(0, Iterator::count)
     }
+}
+
+/// The records of `round` in the local state store `dir`, if any.
+pub fn journal_in(dir: &Path, round: &str) -> Option<upkeep_maintain::Journal> {
+    let store = upkeep_state::LocalStore::open(dir).unwrap();
+    upkeep_maintain::Journal::load(&store, round).unwrap()
 }
 
 /// The binary with no tokens, no colour and no user config in its environment.

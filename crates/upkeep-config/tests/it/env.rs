@@ -114,7 +114,7 @@ fn top_level_keys_are_set_by_single_segment_variables() {
     assert_eq!(c.state_dir, Path::new("/var/lib/upkeep"));
     let m = c.maintain().unwrap();
     assert_eq!(m.paths.cache, Path::new("/var/lib/upkeep/cache/maintain"));
-    assert_eq!(m.paths.journal, Path::new("/var/lib/upkeep/journal"));
+    assert_eq!(c.state.dir, Path::new("/var/lib/upkeep/state"));
 }
 
 #[test]
@@ -134,4 +134,45 @@ fn a_bad_top_level_value_names_the_variable() {
         e.starts_with("environment variable UPKEEP_STATE_DIR: "),
         "{e}"
     );
+}
+
+#[test]
+fn the_state_repository_comes_from_the_file_or_the_environment() {
+    // CI templates set the repository per deployment, without touching the file.
+    let c = load_with(
+        BASE,
+        &[
+            (
+                "UPKEEP_STATE__REPO",
+                "https://github.com/example/upkeep-state",
+            ),
+            ("UPKEEP_STATE__LEASE", "3m"),
+        ],
+    )
+    .unwrap();
+    let remote = c.state.remote.as_ref().expect("resolved");
+    assert_eq!(remote.kind, upkeep_config::ForgeKind::Github);
+    assert_eq!(remote.path, "example/upkeep-state");
+    assert_eq!(c.state.lease.get(), std::time::Duration::from_mins(3));
+    assert_eq!(c.state.dir, Path::new("/cfg/.upkeep/state"));
+
+    let c = load_with(
+        &format!("{BASE}\n[state]\nrepo = \"../state.git\"\ndir = \"st\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.state.remote.as_ref().unwrap().url, "/cfg/../state.git");
+    assert_eq!(c.state.dir, Path::new("/cfg/st"));
+}
+
+#[test]
+fn a_state_repository_with_a_token_in_it_is_refused_without_echoing_it() {
+    let e = crate::error_of(
+        &format!("{BASE}\n[state]\nrepo = \"https://x:hunter2@github.com/example/state\"\n"),
+        &[],
+    );
+    assert!(e.contains("state.repo") && e.contains("credentials"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+    let e = crate::error_of(&format!("{BASE}\n[state]\nforge = \"gitlab\"\n"), &[]);
+    assert!(e.contains("`forge` is set but `repo` is not"), "{e}");
 }

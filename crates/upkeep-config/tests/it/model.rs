@@ -25,7 +25,9 @@ fn defaults_fill_an_almost_empty_file() {
     assert_eq!(m.chat.reactions.skip, "x");
     assert_eq!(m.paths.cache, Path::new("/cfg/.upkeep/cache/maintain"));
     assert_eq!(m.paths.logs, Path::new("/cfg/.upkeep/logs"));
-    assert_eq!(m.paths.journal, Path::new("/cfg/.upkeep/journal"));
+    assert_eq!(c.state.dir, Path::new("/cfg/.upkeep/state"));
+    assert!(c.state.repo.is_none() && c.state.remote.is_none());
+    assert_eq!(c.state.lease.get(), Duration::from_mins(10));
     let b = c.branches().unwrap();
     assert_eq!((b.source.as_str(), b.target.as_str()), ("main", "stable"));
     assert_eq!(b.cache, Path::new("/cfg/.upkeep/cache/branches"));

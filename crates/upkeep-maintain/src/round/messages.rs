@@ -1,4 +1,5 @@
-//! What the team reads: journal records turned into the chat's messages, and posting them.
+//! What the team reads: journal records turned into the chat's messages, and posting them
+//! (each project's as soon as it ends).
 
 use std::collections::BTreeMap;
 
@@ -9,33 +10,41 @@ use upkeep_chat::{
 use upkeep_deps::{ChangeKind, DiffReport};
 use upkeep_forge::ForgeKind;
 
-use super::{Ctx, Event, Round, chain};
+use super::{Ctx, Event, chain};
 use crate::Result;
-use crate::journal::{FailedStage, Failure, Journal, ProjectRecord, Stage, Status};
+use crate::journal::{FailedStage, Failure, ProjectRecord, Stage, Status};
 
-/// The message of every finished project (and of those left out with `--skip`).
-pub(super) fn project_messages(
-    ctx: &Ctx,
-    round: &Round,
-    snapshot: &Journal,
+/// What a round's messages are made of besides the records: the round, its branch,
+/// what each forge calls a change request, and the projects left out with `--skip`.
+pub(crate) struct Naming {
+    /// The round id.
+    pub round: String,
+    /// The round's branch.
+    pub branch: String,
+    /// `PR` or `MR`, per project.
+    pub nouns: BTreeMap<String, &'static str>,
+    /// Left out with `--skip`.
+    pub excluded: Vec<String>,
+}
+
+/// The message of every finished project in `order` (and of those left out with
+/// `--skip`).
+pub(crate) fn project_messages(
+    naming: &Naming,
+    records: &BTreeMap<String, ProjectRecord>,
     order: &[String],
 ) -> Vec<ProjectMessage> {
-    let nouns: BTreeMap<String, &'static str> = round
-        .projects
-        .iter()
-        .map(|s| (s.project.name.clone(), change_request_noun(s.forge.kind())))
-        .collect();
     order
         .iter()
-        .filter_map(|name| match snapshot.projects.get(name) {
+        .filter_map(|name| match records.get(name) {
             Some(record) if record.is_finished() => Some(project_message(
-                ctx,
+                naming,
                 name,
                 record,
-                nouns.get(name).copied().unwrap_or("PR"),
+                naming.nouns.get(name).copied().unwrap_or("PR"),
             )),
-            _ if round.excluded.contains(name) => Some(ProjectMessage {
-                round: RoundId::new(&round.id),
+            _ if naming.excluded.contains(name) => Some(ProjectMessage {
+                round: RoundId::new(&naming.round),
                 project: name.clone(),
                 branch: None,
                 change_request: None,
@@ -49,36 +58,27 @@ pub(super) fn project_messages(
         .collect()
 }
 
-/// Posts the summary and the threads whose project changed since they were posted.
-pub(super) async fn tell_team(
-    ctx: &Ctx,
-    round: &Round,
-    snapshot: &Journal,
-    summary: &RoundSummary,
-    messages: &[ProjectMessage],
-    warnings: &mut Vec<String>,
-) -> Result<()> {
-    let pending: Vec<&ProjectMessage> = messages
-        .iter()
-        .filter(|m| {
-            snapshot
-                .projects
-                .get(&m.project)
-                .is_some_and(ProjectRecord::needs_chat)
-        })
-        .collect();
-    if pending.is_empty() && snapshot.summary.is_some() {
+/// Posts the project's message as soon as its pipeline ended (when it still needs
+/// posting), and writes the outcome through.
+pub(super) async fn post_project(ctx: &Ctx, name: &str) -> Result<()> {
+    let record = ctx.journal.project(name);
+    // A dry run posts nothing: the report carries the messages.
+    if ctx.dry_run || !record.needs_chat() {
         return Ok(());
     }
-    round.progress.event(Event::Posting {
-        threads: pending.len(),
-    });
-    match round.chat.post_summary(summary).await {
-        Ok(delivery) => ctx.journal.update(|j| j.summary = Some(delivery)).await?,
-        Err(e) => warnings.push(format!("the round summary was not posted: {}", chain(&e))),
+    let records = BTreeMap::from([(name.to_owned(), record)]);
+    let Some(message) = project_messages(&ctx.naming, &records, &[name.to_owned()]).pop() else {
+        return Ok(());
+    };
+    if !super::pipeline::still_ours(ctx, name).await {
+        return Ok(());
     }
-    for message in pending {
-        post_thread(ctx, round.chat.as_ref(), message).await?;
+    post_thread(ctx, ctx.chat.as_ref(), &message).await?;
+    if let Err(e) = ctx.journal.persist(name).await {
+        ctx.warn(format!(
+            "{name}: the state store did not take the posted message yet: {}",
+            chain(&e)
+        ));
     }
     Ok(())
 }
@@ -115,7 +115,12 @@ pub(super) fn summary_line(c: &UpgradeCounts) -> String {
     }
 }
 
-fn project_message(ctx: &Ctx, name: &str, record: &ProjectRecord, noun: &str) -> ProjectMessage {
+fn project_message(
+    naming: &Naming,
+    name: &str,
+    record: &ProjectRecord,
+    noun: &str,
+) -> ProjectMessage {
     let kind = noun.to_owned();
     let result = match (record.status, &record.failure) {
         (Some(Status::Changed), _) => ProjectResult::Changed,
@@ -132,7 +137,7 @@ fn project_message(ctx: &Ctx, name: &str, record: &ProjectRecord, noun: &str) ->
             }
         }
         (_, Some(f)) => ProjectResult::Failed {
-            stage: stage_label(ctx, f),
+            stage: stage_label(f),
             exit_code: f.exit_code,
             log_tail: if f.log_tail.is_empty() {
                 f.message.clone()
@@ -147,11 +152,11 @@ fn project_message(ctx: &Ctx, name: &str, record: &ProjectRecord, noun: &str) ->
         },
     };
     ProjectMessage {
-        round: RoundId::new(&ctx.round),
+        round: RoundId::new(&naming.round),
         project: name.to_owned(),
         branch: record
             .pushed
-            .then(|| ctx.branch.clone())
+            .then(|| naming.branch.clone())
             .or(record.branch.clone()),
         change_request: record.change_request.as_ref().map(|cr| ChangeRequestLink {
             url: cr.url.clone(),
@@ -164,8 +169,7 @@ fn project_message(ctx: &Ctx, name: &str, record: &ProjectRecord, noun: &str) ->
 }
 
 /// `make test` for step failures (the command is what people recognise), else the stage.
-fn stage_label(ctx: &Ctx, f: &Failure) -> String {
-    let _ = ctx;
+fn stage_label(f: &Failure) -> String {
     match f.stage {
         FailedStage::Upgrade | FailedStage::Build | FailedStage::Test if f.log.is_some() => f
             .message
@@ -176,14 +180,13 @@ fn stage_label(ctx: &Ctx, f: &Failure) -> String {
     }
 }
 
-pub(super) fn round_summary(
+pub(crate) fn round_summary(
     round: &str,
-    journal: &Journal,
+    records: &BTreeMap<String, ProjectRecord>,
     messages: &[ProjectMessage],
 ) -> RoundSummary {
     let upgrades = messages.iter().flat_map(|m| {
-        journal
-            .projects
+        records
             .get(&m.project)
             .and_then(|r| r.diff.as_ref())
             .into_iter()
@@ -216,43 +219,39 @@ pub(super) async fn post_thread(
     });
     match chat.open_or_continue_thread(message).await {
         Ok(thread) => {
-            ctx.journal
-                .update_project(name, |p| {
-                    p.thread = Some(thread);
-                    p.chat_pending = false;
-                    if p.failure
-                        .as_ref()
-                        .is_some_and(|f| f.stage == FailedStage::Chat)
-                    {
-                        p.failure = None;
-                        p.status = Some(if p.change_request.is_some() {
-                            Status::Changed
-                        } else {
-                            Status::Unchanged
-                        });
-                    }
-                })
-                .await?;
+            ctx.journal.update_project(name, |p| {
+                p.thread = Some(thread);
+                p.chat_pending = false;
+                if p.failure
+                    .as_ref()
+                    .is_some_and(|f| f.stage == FailedStage::Chat)
+                {
+                    p.failure = None;
+                    p.status = Some(if p.change_request.is_some() {
+                        Status::Changed
+                    } else {
+                        Status::Unchanged
+                    });
+                }
+            })?;
         }
         Err(e) => {
             let text = chain(&e);
-            ctx.journal
-                .update_project(name, |p| {
-                    // A project that already failed keeps its own failure; the thread
-                    // is retried on the next run.
-                    if p.failure.is_none() {
-                        p.status = Some(Status::Failed);
-                        p.failure = Some(Failure {
-                            stage: FailedStage::Chat,
-                            message: format!("cannot post the project's thread: {text}"),
-                            cause: "chat request failed".to_owned(),
-                            exit_code: None,
-                            log: None,
-                            log_tail: String::new(),
-                        });
-                    }
-                })
-                .await?;
+            ctx.journal.update_project(name, |p| {
+                // A project that already failed keeps its own failure; the thread
+                // is retried on the next run.
+                if p.failure.is_none() {
+                    p.status = Some(Status::Failed);
+                    p.failure = Some(Failure {
+                        stage: FailedStage::Chat,
+                        message: format!("cannot post the project's thread: {text}"),
+                        cause: "chat request failed".to_owned(),
+                        exit_code: None,
+                        log: None,
+                        log_tail: String::new(),
+                    });
+                }
+            })?;
         }
     }
     Ok(())
@@ -265,4 +264,13 @@ pub fn change_request_noun(kind: ForgeKind) -> &'static str {
         ForgeKind::GitLab => "MR",
         ForgeKind::GitHub | ForgeKind::Local => "PR",
     }
+}
+
+/// [`change_request_noun`] for a forge kind as configured.
+pub(crate) fn configured_noun(kind: upkeep_config::ForgeKind) -> &'static str {
+    change_request_noun(match kind {
+        upkeep_config::ForgeKind::Github => ForgeKind::GitHub,
+        upkeep_config::ForgeKind::Gitlab => ForgeKind::GitLab,
+        upkeep_config::ForgeKind::Local => ForgeKind::Local,
+    })
 }

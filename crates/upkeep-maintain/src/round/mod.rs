@@ -1,40 +1,53 @@
-//! The round: every selected project through its pipeline, concurrently, then the team
-//! is told.
+//! The round: the selected projects (or this runner's share of them) through their
+//! pipelines, concurrently, each message posted as its project ends.
 //!
-//! The rooms: [`select`] picks projects, [`claim`] keeps one process per round and per
-//! clone, [`pipeline`] takes one project from clone to change request (with [`git`] for
-//! its commit and push), and [`messages`] turns journal records into what the team reads.
+//! The rooms: [`select`] picks projects and [`shard`] splits them over runners, [`claims`]
+//! makes sure one runner works a project at a time, [`schedule`] runs the share (and
+//! helps other shards), [`pipeline`] takes one project from clone to change request (with
+//! [`git`] for its commit and push), [`records`] writes what happened behind the work,
+//! [`messages`] turns records into what the team reads, [`summary`] posts the round's
+//! summary once, and [`reporting`] is `maintain report`.
 
-mod claim;
+mod claims;
 mod git;
+mod locks;
 mod messages;
 mod pipeline;
+mod records;
+pub(crate) mod reporting;
+mod schedule;
 mod select;
+mod shard;
+mod summary;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
-use upkeep_chat::{ChatThreads, ProjectMessage, RoundId, UpgradeCounts};
+use upkeep_chat::{ChatThreads, ProjectMessage, RoundId};
 use upkeep_config::{MaintainConfig, ResolvedProject};
 use upkeep_forge::{ChangeRequestSpec, Forge, RepoId};
 use upkeep_git::{Author, Credentials};
+use upkeep_state::{Clock, LocalStore, StateStore, StateStoreExt as _, SystemClock};
 
 use crate::journal::{
-    self, FailedStage, Failure, Journal, JournalStore, ProjectRecord, Stage, Status,
+    self, FailedStage, Failure, Journal, JournalError, ProjectRecord, RoundMeta, Stage,
 };
 use crate::report::{ProjectReport, RoundReport};
 use crate::{Error, Result};
 
-use self::claim::claim_round;
+use self::claims::{Claims, Runner};
 pub use self::messages::change_request_noun;
-use self::messages::{project_messages, round_summary, tell_team};
+use self::messages::{Naming, project_messages, round_summary};
 pub use self::pipeline::log_path;
-use self::pipeline::run_project;
+use self::records::Records;
+pub use self::reporting::{ReportRequest, report_round};
 pub use self::select::{branch_name, select};
+pub use self::shard::{Shard, ShardError};
 
 /// One project of a round, with the forge that serves it and how to authenticate.
 #[derive(Clone)]
@@ -79,16 +92,32 @@ pub enum Event<'a> {
         /// The stage it entered.
         stage: Stage,
     },
-    /// A project's pipeline ended.
+    /// A project's pipeline ended (its message is posted next).
     ProjectFinished {
         /// The project.
         project: &'a str,
         /// Its record.
         record: &'a ProjectRecord,
     },
-    /// The team is being told (summary and threads).
+    /// Another runner works a project of this run; this run waits for it to end (or for
+    /// its lease to run out).
+    Waiting {
+        /// The project.
+        project: &'a str,
+        /// The runner holding it.
+        holder: &'a str,
+    },
+    /// This runner took a project of another shard that nobody had started yet.
+    Helping {
+        /// The project.
+        project: &'a str,
+        /// Its shard.
+        shard: Shard,
+    },
+    /// The round summary is being posted.
     Posting {
-        /// How many threads are posted or updated.
+        /// How many project messages are still to be posted with it (those whose
+        /// posting failed when their project ended).
         threads: usize,
     },
 }
@@ -107,9 +136,68 @@ impl Progress for NoProgress {
     fn event(&self, _event: Event<'_>) {}
 }
 
+/// Where a round's records live and how runners share them.
+#[derive(Clone)]
+pub struct StateSetup {
+    /// The store: a [`LocalStore`] by default, a git repository for runners that share
+    /// a round.
+    pub store: Arc<dyn StateStore>,
+    /// How long a runner's claim on a project lasts unless renewed: a dead runner's
+    /// projects are taken over after it.
+    pub lease: Duration,
+    /// A project's record is written this long after the first of a burst of changes
+    /// (it is written through before a push, a change request, a message, and at the
+    /// end).
+    pub write_delay: Duration,
+    /// The time, for leases.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for StateSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateSetup")
+            .field("store", &self.store.location())
+            .field("lease", &self.lease)
+            .field("write_delay", &self.write_delay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateSetup {
+    /// The lease of a claim unless configured: long enough for any pipeline step between
+    /// two renewals, short enough that a dead runner's projects are taken over the same
+    /// morning.
+    pub const DEFAULT_LEASE: Duration = Duration::from_mins(10);
+    /// The write-behind delay unless configured.
+    pub const DEFAULT_WRITE_DELAY: Duration = Duration::from_millis(250);
+
+    /// `store` with the default lease, delay and the system clock.
+    #[must_use]
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        Self {
+            store,
+            lease: Self::DEFAULT_LEASE,
+            write_delay: Self::DEFAULT_WRITE_DELAY,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Records as files under `dir` (the embedded default: `<state_dir>/state`).
+    pub fn local(dir: impl Into<PathBuf>) -> Result<Self> {
+        let store = LocalStore::open(dir).map_err(|source| {
+            Error::Journal(JournalError::Store {
+                doing: "open the state directory".to_owned(),
+                location: "local state directory".to_owned(),
+                source: Box::new(source),
+            })
+        })?;
+        Ok(Self::new(Arc::new(store)))
+    }
+}
+
 /// Everything one round needs: the input to [`run_round`].
 pub struct Round {
-    /// The round id (journal file name, chat metadata); by default the date.
+    /// The round id (state keys, chat metadata); by default the date.
     pub id: String,
     /// The round's date: fills the branch pattern and the templates.
     pub date: NaiveDate,
@@ -117,20 +205,30 @@ pub struct Round {
     pub config: Arc<MaintainConfig>,
     /// The selected projects, in configuration order.
     pub projects: Vec<ProjectSetup>,
-    /// Projects left out by `--skip` (reported as skipped, not journaled, so that a run
+    /// Projects left out by `--skip` (reported as skipped, not recorded, so that a run
     /// without `--skip` still does them).
     pub excluded: Vec<String>,
+    /// This runner's share of the selected projects (`--shard I/N`); `None` runs them
+    /// all and posts the summary at the end (a sharded round's summary is posted by
+    /// [`report_round`]).
+    pub shard: Option<Shard>,
+    /// With a shard: once its own projects are all started, take projects of other
+    /// running shards that nobody has started yet, so that an uneven split does not
+    /// leave runners idle.
+    pub help_other_shards: bool,
     /// How many projects run at once.
     pub jobs: NonZeroUsize,
-    /// Run everything, show everything, push/open/post nothing (and write no journal).
+    /// Run everything, show everything, push/open/post nothing (and write no state).
     pub dry_run: bool,
     /// Run projects that failed in an earlier run of this round again.
     pub retry_failed: bool,
-    /// Where the summary and threads go.
+    /// Where the round's records live.
+    pub state: StateSetup,
+    /// Where the summary and project messages go.
     pub chat: Arc<dyn ChatThreads>,
     /// Progress events.
     pub progress: Arc<dyn Progress>,
-    /// Cancelled on Ctrl-C: running steps are killed, the journal is kept.
+    /// Cancelled on Ctrl-C: running steps are killed, the state is kept.
     pub cancel: CancellationToken,
     /// Author and committer of the maintenance commits.
     pub author: Author,
@@ -142,9 +240,11 @@ impl std::fmt::Debug for Round {
             .field("id", &self.id)
             .field("date", &self.date)
             .field("projects", &self.projects)
+            .field("shard", &self.shard)
             .field("jobs", &self.jobs)
             .field("dry_run", &self.dry_run)
             .field("retry_failed", &self.retry_failed)
+            .field("state", &self.state)
             .finish_non_exhaustive()
     }
 }
@@ -155,256 +255,399 @@ struct Ctx {
     branch: String,
     config: Arc<MaintainConfig>,
     dry_run: bool,
-    journal: JournalStore,
+    retry_failed: bool,
+    /// `None` in a dry run: nothing is read or written.
+    store: Option<Arc<dyn StateStore>>,
+    journal: Arc<Records>,
+    /// `None` in a dry run: nothing is claimed.
+    claims: Option<Arc<Claims>>,
+    naming: Naming,
+    chat: Arc<dyn ChatThreads>,
     progress: Arc<dyn Progress>,
     cancel: CancellationToken,
     author: Author,
+    /// Projects whose message carries the skip reaction.
+    skipped_by_reaction: Vec<String>,
     planned: tokio::sync::Mutex<BTreeMap<String, ChangeRequestSpec>>,
+    warnings: Mutex<Vec<String>>,
 }
 
-/// Runs a round: each project's pipeline, concurrently, then the summary and threads.
+impl Ctx {
+    /// Notes a problem of the round as a whole (shown once in the report).
+    fn warn(&self, text: String) {
+        let mut w = self.warnings.lock().unwrap_or_else(PoisonError::into_inner);
+        if !w.contains(&text) {
+            w.push(text);
+        }
+    }
+}
+
+/// Runs a round: this runner's projects through their pipelines, concurrently, each
+/// project's message posted when it ends; then (unsharded) the summary.
 ///
-/// Finished projects of an earlier run of the same round (from its journal) are not run
-/// again; failed ones only with `retry_failed`. One project's failure never stops the
-/// others. When `cancel` fires, running steps are killed, the journal keeps what was
-/// done and the report says `interrupted`.
+/// Projects finished by an earlier run of the round (as the state store says) are not
+/// run again; failed ones only with `retry_failed`. A project is claimed before it is
+/// worked: one that another runner works is waited for, and taken over if that runner's
+/// lease runs out. One project's failure never stops the others. When `cancel` fires,
+/// running steps are killed, the state keeps what was done and the report says
+/// `interrupted`.
+#[allow(clippy::too_many_lines)] // One story: state, share, work, save, summary, report.
 pub async fn run_round(round: Round) -> Result<RoundReport> {
-    let journal_dir = round.config.paths.journal.clone();
-    let journal_file = journal::journal_path(&journal_dir, &round.id);
-    let _round_lock = claim_round(&round.id, &journal_file)?;
-    let mut warnings = Vec::new();
-    let mut journal_state = load_journal(&round, &journal_file, &mut warnings).await?;
-    let date = journal_state.date;
+    check_round_id(&round.id)?;
+    let store = (!round.dry_run).then(|| round.state.store.clone());
+    let earlier = match &store {
+        Some(store) => {
+            let (store, id) = (store.clone(), round.id.clone());
+            tokio::task::spawn_blocking(move || Journal::load(store.as_ref(), &id))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??
+        }
+        None => None,
+    }
+    .unwrap_or_else(|| Journal::new(&round.id));
+    let meta = match &store {
+        Some(store) => record_round(store.clone(), &round, earlier.meta.clone()).await?,
+        None => new_meta(&round),
+    };
+    let ctx = Arc::new(context(&round, store, meta.date).await);
+    if meta.date != round.date {
+        ctx.warn(format!(
+            "round {} was started on {}; using that date for branch names",
+            round.id, meta.date
+        ));
+    }
 
-    let (to_run, already_done) = plan(&round, &mut journal_state, &mut warnings).await;
-
-    let ctx = Arc::new(Ctx {
-        round: round.id.clone(),
-        date,
-        branch: branch_name(&round.config, date),
-        config: round.config.clone(),
-        dry_run: round.dry_run,
-        journal: JournalStore::new(
-            (!round.dry_run).then(|| journal_file.clone()),
-            journal_state,
-        ),
-        progress: round.progress.clone(),
-        cancel: round.cancel.clone(),
-        author: round.author.clone(),
-        planned: tokio::sync::Mutex::new(BTreeMap::new()),
-    });
-    // Written once up front so that even a round killed in its first second has a journal.
-    ctx.journal.update(|_| {}).await?;
-
+    let (queue, already_done, others) = schedule::share(&round, &earlier);
     round.progress.event(Event::RoundStarted {
         round: &round.id,
-        running: to_run.iter().map(|s| s.project.name.as_str()).collect(),
+        running: queue.iter().map(|s| s.project.name.as_str()).collect(),
         already_done: already_done.iter().map(String::as_str).collect(),
     });
 
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(round.jobs.get()));
-    let mut tasks = tokio::task::JoinSet::new();
-    for setup in to_run {
-        let ctx = ctx.clone();
-        let semaphore = semaphore.clone();
-        tasks.spawn(async move {
-            let Ok(permit) = semaphore.acquire_owned().await else {
-                return Ok(());
-            };
-            if ctx.cancel.is_cancelled() {
-                return Ok(());
+    let background = CancellationToken::new();
+    let writer = tokio::spawn(ctx.journal.clone().write_behind(background.clone()));
+    let renewer = ctx
+        .claims
+        .clone()
+        .map(|c| tokio::spawn(renew_claims(c, background.clone())));
+    let worked = schedule::run(&ctx, &round, queue, others, &earlier).await;
+    background.cancel();
+    let _ = writer.await;
+    if let Some(r) = renewer {
+        let _ = r.await;
+    }
+    let mut state_saved = true;
+    if let Err(e) = ctx.journal.flush().await {
+        state_saved = false;
+        ctx.warn(format!(
+            "the round's state could not be saved: {}; re-run the round to finish it",
+            chain(&e)
+        ));
+    }
+    let worked = worked?;
+    if let Some(claims) = ctx.claims.clone() {
+        // Claims of projects stopped short (interrupted): given back so that a re-run
+        // starts at once.
+        let _ = tokio::task::spawn_blocking(move || {
+            for key in claims.held_keys() {
+                claims.release(&key);
             }
-            run_project(&ctx, &setup, permit).await
-        });
-    }
-    let mut journal_error = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => journal_error = Some(e),
-            Err(e) => warnings.push(format!("a project task panicked: {e}")),
-        }
-    }
-    if let Some(e) = journal_error {
-        return Err(e);
+        })
+        .await;
     }
     let interrupted = round.cancel.is_cancelled();
 
-    // Tell the team, unless interrupted (a re-run posts then) or dry-running (the
-    // report carries the messages instead).
-    let snapshot = ctx.journal.snapshot().await;
-    let order: Vec<String> = round
-        .projects
-        .iter()
-        .map(|s| s.project.name.clone())
-        .collect();
-    // The summary covers the whole round, including projects finished by earlier runs
-    // with another `--only`; threads are posted for this run's projects.
-    let all: Vec<String> = round
-        .config
-        .projects
-        .iter()
-        .map(|p| p.name.clone())
-        .collect();
+    // The round as the store has it now: other runners' projects too.
+    let mut all_records = match &ctx.claims {
+        Some(_) => {
+            let store = round.state.store.clone();
+            let id = round.id.clone();
+            tokio::task::spawn_blocking(move || Journal::load(store.as_ref(), &id))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))?
+                .ok()
+                .flatten()
+                .map(|j| j.projects)
+                .unwrap_or_default()
+        }
+        None => BTreeMap::new(),
+    };
+    // This runner's own records as it has them (in a dry run, the only ones).
+    all_records.extend(ctx.journal.snapshot());
+
+    let order: Vec<String> = worked.order.clone();
     let summary = round_summary(
         &round.id,
-        &snapshot,
-        &project_messages(&ctx, &round, &snapshot, &all),
+        &all_records,
+        &project_messages(&ctx.naming, &all_records, &meta.projects),
     );
-    let messages: Vec<ProjectMessage> = project_messages(&ctx, &round, &snapshot, &order);
-    if !interrupted && !round.dry_run {
-        tell_team(&ctx, &round, &snapshot, &summary, &messages, &mut warnings).await?;
-    }
+    let messages: Vec<ProjectMessage> = project_messages(&ctx.naming, &all_records, &order);
+    let summary_delivery =
+        if round.shard.is_none_or(|s| s.total() == 1) && !interrupted && !round.dry_run {
+            post_summary(&ctx, &round, &summary, &all_records).await
+        } else {
+            None
+        };
 
-    let projects = report_rows(&ctx, &round, &order, &already_done).await;
+    let projects = report_rows(&ctx, &round, &order, &all_records, &worked).await;
+    let warnings = ctx
+        .warnings
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     Ok(RoundReport {
         round: round.id.clone(),
         dry_run: round.dry_run,
         interrupted,
         projects,
-        journal: (!round.dry_run).then_some(journal_file),
+        state: (!round.dry_run).then(|| round.state.store.location()),
+        state_saved,
         summary: Some(summary),
+        summary_delivery,
         messages,
         warnings,
     })
 }
 
-/// The round's journal from an earlier run, or a fresh one (always fresh in a dry-run).
-async fn load_journal(
-    round: &Round,
-    journal_file: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<Journal> {
-    let earlier = if round.dry_run {
-        None
-    } else {
-        tokio::task::spawn_blocking({
-            let f = journal_file.to_owned();
-            move || journal::load(&f)
-        })
-        .await
-        .map_err(|e| Error::Task(e.to_string()))??
+/// The context every project's task shares.
+async fn context(round: &Round, store: Option<Arc<dyn StateStore>>, date: NaiveDate) -> Ctx {
+    let label = round
+        .shard
+        .map_or_else(|| "run".to_owned(), |s| format!("shard-{s}"));
+    let claims = store.clone().map(|store| {
+        Arc::new(Claims::new(
+            store,
+            round.state.clock.clone(),
+            Runner::this_process(&label),
+            round.state.lease,
+        ))
+    });
+    let naming = Naming {
+        round: round.id.clone(),
+        branch: branch_name(&round.config, date),
+        nouns: nouns(round),
+        excluded: round.excluded.clone(),
     };
-    let journal_state = earlier.unwrap_or_else(|| Journal::new(&round.id, round.date));
-    if journal_state.date != round.date {
-        warnings.push(format!(
-            "the journal of round {} was started on {}; using that date for branch names",
-            round.id, journal_state.date
-        ));
-    }
-    Ok(journal_state)
-}
-
-/// Which projects run now, and which finished in an earlier run of the round. Projects
-/// whose thread carries the skip reaction are recorded as skipped.
-async fn plan(
-    round: &Round,
-    journal_state: &mut Journal,
-    warnings: &mut Vec<String>,
-) -> (Vec<ProjectSetup>, Vec<String>) {
-    // Projects whose thread of the running round carries the skip reaction.
-    let skip_reaction = round.config.chat.reactions.skip.clone();
-    let mut skipped_by_reaction: Vec<String> = Vec::new();
-    match round.chat.read_round_status(&RoundId::new(&round.id)).await {
-        Ok(statuses) => {
-            for s in statuses {
-                if s.skipped {
-                    skipped_by_reaction.push(s.project);
-                }
-            }
-        }
-        Err(e) => warnings.push(format!(
-            "could not read the round's thread reactions (`:{skip_reaction}:` skips): {e}"
+    let ctx = Ctx {
+        round: round.id.clone(),
+        date,
+        branch: naming.branch.clone(),
+        config: round.config.clone(),
+        dry_run: round.dry_run,
+        retry_failed: round.retry_failed,
+        journal: Arc::new(Records::new(
+            store.clone(),
+            &round.id,
+            round.state.write_delay,
         )),
+        store,
+        claims,
+        naming,
+        chat: round.chat.clone(),
+        progress: round.progress.clone(),
+        cancel: round.cancel.clone(),
+        author: round.author.clone(),
+        skipped_by_reaction: Vec::new(),
+        planned: tokio::sync::Mutex::new(BTreeMap::new()),
+        warnings: Mutex::new(Vec::new()),
+    };
+    let skipped_by_reaction = skip_reactions(&ctx, round).await;
+    Ctx {
+        skipped_by_reaction,
+        ..ctx
     }
-
-    let mut to_run = Vec::new();
-    let mut already_done = Vec::new();
-    for setup in &round.projects {
-        let name = &setup.project.name;
-        let record = journal_state.projects.get(name);
-        // Skipped is re-decided every run: the reaction may have been taken away.
-        let finished = record.is_some_and(|r| r.is_finished() && r.status != Some(Status::Skipped));
-        let failed = record.is_some_and(|r| r.status == Some(Status::Failed));
-        // Only telling the team failed: the next posting pass retries that, the
-        // pipeline need not run again.
-        let failed_at_chat = record.is_some_and(|r| {
-            r.failure
-                .as_ref()
-                .is_some_and(|f| f.stage == FailedStage::Chat)
-        });
-        if finished && !(failed && round.retry_failed) || failed_at_chat {
-            already_done.push(name.clone());
-            continue;
-        }
-        if skipped_by_reaction.contains(name) {
-            let entry = journal_state.projects.entry(name.clone()).or_default();
-            *entry = ProjectRecord {
-                status: Some(Status::Skipped),
-                skip_reason: Some(format!("`:{skip_reaction}:` reaction on its thread")),
-                thread: entry.thread.clone(),
-                chat_pending: true,
-                finished_at: Some(Utc::now()),
-                ..ProjectRecord::default()
-            };
-            already_done.push(name.clone());
-            continue;
-        }
-        to_run.push(setup.clone());
-    }
-
-    (to_run, already_done)
 }
 
-/// One report row per project: finished ones from the journal, interrupted ones as
-/// failed where they stopped, `--skip`ped ones as skipped; in configuration order.
+/// What each project's forge calls a change request: as configured, or as its adapter
+/// says for the selected ones.
+fn nouns(round: &Round) -> BTreeMap<String, &'static str> {
+    let mut nouns: BTreeMap<String, &'static str> = round
+        .config
+        .projects
+        .iter()
+        .map(|p| (p.name.clone(), messages::configured_noun(p.remote.kind)))
+        .collect();
+    for s in &round.projects {
+        nouns.insert(s.project.name.clone(), change_request_noun(s.forge.kind()));
+    }
+    nouns
+}
+
+/// Projects whose message of the running round carries the skip reaction.
+async fn skip_reactions(ctx: &Ctx, round: &Round) -> Vec<String> {
+    let skip_reaction = &round.config.chat.reactions.skip;
+    match round.chat.read_round_status(&RoundId::new(&round.id)).await {
+        Ok(statuses) => statuses
+            .into_iter()
+            .filter(|s| s.skipped)
+            .map(|s| s.project)
+            .collect(),
+        Err(e) => {
+            ctx.warn(format!(
+                "could not read the round's thread reactions (`:{skip_reaction}:` skips): {e}"
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// The meta record of a round not written anywhere (a dry run).
+fn new_meta(round: &Round) -> RoundMeta {
+    RoundMeta {
+        version: journal::FORMAT,
+        round: round.id.clone(),
+        date: round.date,
+        projects: round
+            .config
+            .projects
+            .iter()
+            .map(|p| p.name.clone())
+            .collect(),
+        shards: round.shard.map(Shard::total),
+        created_at: Utc::now(),
+    }
+}
+
+/// Writes the round's meta record, or brings it up to date: the first run fixes the
+/// date; projects configured since are added to its set.
+async fn record_round(
+    store: Arc<dyn StateStore>,
+    round: &Round,
+    earlier: Option<RoundMeta>,
+) -> Result<RoundMeta> {
+    let fresh = new_meta(round);
+    if let Some(meta) = &earlier
+        && fresh.projects.iter().all(|p| meta.projects.contains(p))
+        && (fresh.shards.is_none() || fresh.shards == meta.shards)
+    {
+        return Ok(meta.clone());
+    }
+    let key = journal::keys::meta(&round.id)?;
+    tokio::task::spawn_blocking(move || {
+        let mut result = None;
+        store
+            .update(&key, |current| {
+                let mut meta = match current {
+                    Some(r) => r.json::<RoundMeta>()?,
+                    None => fresh.clone(),
+                };
+                let before = meta.clone();
+                for p in &fresh.projects {
+                    if !meta.projects.contains(p) {
+                        meta.projects.push(p.clone());
+                    }
+                }
+                if fresh.shards.is_some() {
+                    meta.shards = fresh.shards;
+                }
+                let changed = current.is_none() || meta != before;
+                result = Some(meta.clone());
+                if !changed {
+                    return Ok(None);
+                }
+                serde_json::to_vec_pretty(&meta)
+                    .map(Some)
+                    .map_err(|source| upkeep_state::Error::Json {
+                        key: key.to_string(),
+                        source,
+                    })
+            })
+            .map_err(|e| {
+                Error::Journal(JournalError::store(
+                    store.as_ref(),
+                    format!("write {key}"),
+                    e,
+                ))
+            })?;
+        Ok(result.unwrap_or(fresh))
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
+}
+
+/// Renews this runner's claims while the round runs.
+async fn renew_claims(claims: Arc<Claims>, stop: CancellationToken) {
+    let every = (claims.ttl() / 6).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return,
+        }
+        let c = claims.clone();
+        let _ = tokio::task::spawn_blocking(move || c.renew_due()).await;
+    }
+}
+
+/// Posts the summary at the end of an unsharded run (and the messages whose posting
+/// failed when their project ended).
+async fn post_summary(
+    ctx: &Ctx,
+    round: &Round,
+    summary: &upkeep_chat::RoundSummary,
+    records: &BTreeMap<String, ProjectRecord>,
+) -> Option<upkeep_chat::Delivery> {
+    let pending = records
+        .iter()
+        .filter(|(name, r)| r.needs_chat() && ctx.journal.snapshot().contains_key(*name))
+        .count();
+    round.progress.event(Event::Posting { threads: pending });
+    let claims = ctx.claims.clone()?;
+    match summary::post_summary_once(
+        round.state.store.clone(),
+        claims,
+        round.chat.as_ref(),
+        summary,
+        &round.cancel,
+    )
+    .await
+    {
+        Ok(delivery) => Some(delivery),
+        Err(warning) => {
+            ctx.warn(warning);
+            None
+        }
+    }
+}
+
+/// One report row per project this run handled: finished ones from the records,
+/// interrupted ones as failed where they stopped, `--skip`ped ones as skipped; in
+/// configuration order.
 async fn report_rows(
     ctx: &Ctx,
     round: &Round,
     order: &[String],
-    already_done: &[String],
+    records: &BTreeMap<String, ProjectRecord>,
+    worked: &schedule::Worked,
 ) -> Vec<ProjectReport> {
-    let final_journal = ctx.journal.snapshot().await;
     let planned = ctx.planned.lock().await.clone();
     let mut projects = Vec::new();
     for name in order {
-        let Some(record) = final_journal.projects.get(name) else {
-            continue;
-        };
-        if !record.is_finished() {
-            // Interrupted before it ended: shown as failed where it stopped.
-            let mut row = ProjectReport::from_record(name, record, false);
-            row.failure = Some(Failure {
-                stage: failed_stage_of(record.stage),
-                message: "interrupted".to_owned(),
-                cause: "interrupted".to_owned(),
-                exit_code: None,
-                log: None,
-                log_tail: String::new(),
-            });
+        if let Some(holder) = worked.lost.get(name) {
+            let mut row = ProjectReport::skipped(name, format!("taken over by {holder}"));
+            row.from_earlier_run = true;
             projects.push(row);
             continue;
         }
-        let mut row = ProjectReport::from_record(name, record, already_done.contains(name));
+        let Some(record) = records.get(name) else {
+            if round.cancel.is_cancelled() {
+                projects.push(ProjectReport::interrupted(name, &ProjectRecord::default()));
+            }
+            continue;
+        };
+        if !record.is_finished() {
+            projects.push(ProjectReport::interrupted(name, record));
+            continue;
+        }
+        let mut row =
+            ProjectReport::from_record(name, record, worked.not_by_this_run.contains(name));
         row.planned_change_request = planned.get(name).cloned();
         projects.push(row);
     }
     for name in &round.excluded {
-        projects.push(ProjectReport {
-            name: name.clone(),
-            status: Status::Skipped,
-            stage: Stage::Queued,
-            failure: None,
-            skip_reason: Some("left out with --skip".to_owned()),
-            branch: None,
-            commit: None,
-            change_request: None,
-            planned_change_request: None,
-            upgrades: UpgradeCounts::default(),
-            diff: None,
-            duration_ms: 0,
-            from_earlier_run: false,
-        });
+        projects.push(ProjectReport::skipped(
+            name,
+            "left out with --skip".to_owned(),
+        ));
     }
     // Configuration order for everything, excluded ones included.
     projects.sort_by_key(|p| {
@@ -418,7 +661,8 @@ async fn report_rows(
     projects
 }
 
-fn failed_stage_of(stage: Stage) -> FailedStage {
+/// The stage a project stopped at, as a failure is reported.
+pub(crate) fn failed_stage_of(stage: Stage) -> FailedStage {
     match stage {
         Stage::Queued | Stage::Clone | Stage::Upgrade => FailedStage::Upgrade,
         Stage::Build => FailedStage::Build,
@@ -429,11 +673,25 @@ fn failed_stage_of(stage: Stage) -> FailedStage {
     }
 }
 
+/// The round id names directories of logs and keys of the state store.
+fn check_round_id(id: &str) -> Result<()> {
+    let valid_id = !id.is_empty()
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid_id {
+        Ok(())
+    } else {
+        Err(Error::InvalidRoundId {
+            round: id.to_owned(),
+        })
+    }
+}
+
 async fn enter(ctx: &Ctx, project: &str, stage: Stage) -> Result<()> {
     ctx.progress.event(Event::Stage { project, stage });
-    ctx.journal
-        .update_project(project, |p| p.stage = stage)
-        .await?;
+    ctx.journal.update_project(project, |p| p.stage = stage)?;
     Ok(())
 }
 
@@ -441,6 +699,8 @@ async fn enter(ctx: &Ctx, project: &str, stage: Stage) -> Result<()> {
 enum Stop {
     Failed(Failure),
     Interrupted,
+    /// Another runner took the project over: this one stops and writes nothing more.
+    Lost,
 }
 
 fn fail(stage: FailedStage, message: impl Into<String>, cause: impl Into<String>) -> Stop {
@@ -455,7 +715,7 @@ fn fail(stage: FailedStage, message: impl Into<String>, cause: impl Into<String>
 }
 
 /// The error and its causes on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -467,4 +727,20 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_ids_cannot_escape_their_directories() {
+        for id in ["../../x", "a/b", "", ".hidden", "a\\b"] {
+            assert!(
+                matches!(check_round_id(id), Err(Error::InvalidRoundId { .. })),
+                "{id:?}"
+            );
+        }
+        assert!(check_round_id("2026-11-22").is_ok());
+    }
 }

@@ -3,13 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use tokio_util::sync::CancellationToken;
+
 use chrono::Utc;
 use upkeep_config::Placeholder;
 use upkeep_deps::DiffReport;
 use upkeep_forge::ChangeRequestSpec;
 
-use super::claim::{LockError, lock_file};
 use super::git::{commit_and_diff, finish_commit, push_branch};
+use super::locks::{LockError, lock_file};
 use super::messages::{summary_line, upgrade_counts};
 use super::{Ctx, Event, ProjectSetup, Stop, chain, enter, fail};
 use crate::journal::{
@@ -20,11 +22,13 @@ use crate::{Error, Result};
 
 /// Runs one project's pipeline. `slot` is its `--jobs` slot: held while the clone and the
 /// make steps use the machine, handed back before the network-bound tail (push, change
-/// request) so the next project's steps start meanwhile.
+/// request) so the next project's steps start meanwhile. `cancel` stops it: the round was
+/// interrupted, or another runner took the project over.
 pub(super) async fn run_project(
     ctx: &Ctx,
     setup: &ProjectSetup,
     slot: tokio::sync::OwnedSemaphorePermit,
+    cancel: &CancellationToken,
 ) -> Result<()> {
     let name = setup.project.name.as_str();
     // The clone is this project's for the whole pipeline: another round using the same
@@ -47,51 +51,48 @@ pub(super) async fn run_project(
         crate::step::reap_orphan(&pid_file, &ctx.config.paths.cache.join(name));
     }
     let started = Instant::now();
-    ctx.journal
-        .update_project(name, |p| {
-            let thread = p.thread.take();
-            *p = ProjectRecord {
-                started_at: Some(Utc::now()),
-                // A thread posted by an earlier attempt is continued, not duplicated.
-                thread,
-                ..ProjectRecord::default()
-            };
-        })
-        .await?;
-    let outcome = pipeline(ctx, setup, Some(slot)).await;
+    let runner = ctx.claims.as_ref().map(|c| c.owner().to_owned());
+    ctx.journal.update_project(name, |p| {
+        let thread = p.thread.take();
+        *p = ProjectRecord {
+            started_at: Some(Utc::now()),
+            // A thread posted by an earlier attempt is continued, not duplicated.
+            thread,
+            runner,
+            ..ProjectRecord::default()
+        };
+    })?;
+    let outcome = pipeline(ctx, setup, Some(slot), cancel).await;
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match outcome {
         Ok(Ok(status)) => {
-            ctx.journal
-                .update_project(name, |p| {
-                    p.status = Some(status);
-                    p.chat_pending = true;
-                    p.stage = Stage::Done;
-                    p.duration_ms = duration_ms;
-                    p.finished_at = Some(Utc::now());
-                })
-                .await?;
+            ctx.journal.update_project(name, |p| {
+                p.status = Some(status);
+                p.chat_pending = true;
+                p.stage = Stage::Done;
+                p.duration_ms = duration_ms;
+                p.finished_at = Some(Utc::now());
+            })?;
         }
         Ok(Err(Stop::Failed(failure))) => {
             tracing::info!(project = name, stage = %failure.stage, message = %failure.message, "project failed");
-            ctx.journal
-                .update_project(name, |p| {
-                    p.status = Some(Status::Failed);
-                    p.chat_pending = true;
-                    p.failure = Some(failure);
-                    p.duration_ms = duration_ms;
-                    p.finished_at = Some(Utc::now());
-                })
-                .await?;
+            ctx.journal.update_project(name, |p| {
+                p.status = Some(Status::Failed);
+                p.chat_pending = true;
+                p.failure = Some(failure);
+                p.duration_ms = duration_ms;
+                p.finished_at = Some(Utc::now());
+            })?;
         }
         Ok(Err(Stop::Interrupted)) => {
             ctx.journal
-                .update_project(name, |p| p.duration_ms = duration_ms)
-                .await?;
+                .update_project(name, |p| p.duration_ms = duration_ms)?;
         }
+        // Not ours any more: nothing is recorded or reported as ended.
+        Ok(Err(Stop::Lost)) => return Ok(()),
         Err(e) => return Err(e),
     }
-    let record = ctx.journal.project(name).await;
+    let record = ctx.journal.project(name);
     ctx.progress.event(Event::ProjectFinished {
         project: name,
         record: &record,
@@ -106,6 +107,7 @@ async fn pipeline(
     ctx: &Ctx,
     setup: &ProjectSetup,
     mut slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    cancel: &CancellationToken,
 ) -> Result<std::result::Result<Status, Stop>> {
     let project = &setup.project;
     let name = project.name.as_str();
@@ -137,8 +139,7 @@ async fn pipeline(
     let base = synced.head;
     drop(synced);
     ctx.journal
-        .update_project(name, |p| p.base = Some(base.to_string()))
-        .await?;
+        .update_project(name, |p| p.base = Some(base.to_string()))?;
 
     // 2. upgrade → build → test.
     for (stage, failed_stage, step) in [
@@ -159,28 +160,26 @@ async fn pipeline(
                     .with_extension("pid"),
             ),
         };
-        let outcome = match run_step(&spec, &ctx.cancel).await {
+        let outcome = match run_step(&spec, cancel).await {
             Ok(o) => o,
             Err(e) => {
                 return Ok(Err(fail(failed_stage, chain(&e), "could not start")));
             }
         };
-        ctx.journal
-            .update_project(name, |p| {
-                p.steps.insert(
-                    stage.as_str().to_owned(),
-                    StepRecord {
-                        end: outcome.end,
-                        exit_code: outcome.exit_code,
-                        duration_ms: outcome.duration_ms,
-                        log: outcome.log.clone(),
-                    },
-                );
-            })
-            .await?;
+        ctx.journal.update_project(name, |p| {
+            p.steps.insert(
+                stage.as_str().to_owned(),
+                StepRecord {
+                    end: outcome.end,
+                    exit_code: outcome.exit_code,
+                    duration_ms: outcome.duration_ms,
+                    log: outcome.log.clone(),
+                },
+            );
+        })?;
         let (message, cause) = match outcome.end {
             StepEnd::Passed => continue,
-            StepEnd::Cancelled => return Ok(Err(Stop::Interrupted)),
+            StepEnd::Cancelled => return Ok(Err(stopped(ctx))),
             StepEnd::Failed => match outcome.exit_code {
                 Some(code) => (
                     format!("`{}` exited with {code}", step.command),
@@ -208,8 +207,8 @@ async fn pipeline(
             log_tail: outcome.tail,
         })));
     }
-    if ctx.cancel.is_cancelled() {
-        return Ok(Err(Stop::Interrupted));
+    if cancel.is_cancelled() {
+        return Ok(Err(stopped(ctx)));
     }
 
     // 3. Did anything change? Commit on a detached HEAD and diff the lockfiles.
@@ -262,14 +261,12 @@ async fn pipeline(
             )));
         }
     };
-    ctx.journal
-        .update_project(name, |p| {
-            p.branch = Some(ctx.branch.clone());
-            p.commit = Some(commit.to_string());
-            p.upgrades = counts;
-            p.diff = Some(diff.clone());
-        })
-        .await?;
+    ctx.journal.update_project(name, |p| {
+        p.branch = Some(ctx.branch.clone());
+        p.commit = Some(commit.to_string());
+        p.upgrades = counts;
+        p.diff = Some(diff.clone());
+    })?;
 
     // 4. Push the branch, compare-and-swap on the tip it had when we fetched. From here
     // on the project waits on the network, not the machine: free its slot.
@@ -288,6 +285,11 @@ async fn pipeline(
     if ctx.dry_run {
         ctx.planned.lock().await.insert(name.to_owned(), spec);
         return Ok(Ok(Status::Changed));
+    }
+    // Others see what follows: make sure the project is still this runner's, with the
+    // record of how far it got written through.
+    if let Err(stop) = guard(ctx, name, cancel).await {
+        return Ok(Err(stop));
     }
     {
         let pushed = {
@@ -312,23 +314,22 @@ async fn pipeline(
             )));
         }
     }
-    ctx.journal
-        .update_project(name, |p| p.pushed = true)
-        .await?;
+    ctx.journal.update_project(name, |p| p.pushed = true)?;
 
     // 5. Open or update the change request.
     enter(ctx, name, Stage::Forge).await?;
+    if let Err(stop) = guard(ctx, name, cancel).await {
+        return Ok(Err(stop));
+    }
     match setup.forge.upsert_change_request(&setup.repo, &spec).await {
         Ok(upserted) => {
             let cr = upserted.change_request;
-            ctx.journal
-                .update_project(name, |p| {
-                    p.change_request = Some(ChangeRequestRef {
-                        url: cr.url.clone(),
-                        number: cr.number,
-                    });
-                })
-                .await?;
+            ctx.journal.update_project(name, |p| {
+                p.change_request = Some(ChangeRequestRef {
+                    url: cr.url.clone(),
+                    number: cr.number,
+                });
+            })?;
         }
         Err(e) => {
             return Ok(Err(fail(
@@ -343,6 +344,59 @@ async fn pipeline(
         }
     }
     Ok(Ok(Status::Changed))
+}
+
+/// Why a cancelled project stopped: the round was interrupted, or the project is lost.
+fn stopped(ctx: &Ctx) -> Stop {
+    if ctx.cancel.is_cancelled() {
+        Stop::Interrupted
+    } else {
+        Stop::Lost
+    }
+}
+
+/// Before a step others see (push, change request): the record written through, and the
+/// claim still this runner's with time to spare.
+pub(super) async fn guard(
+    ctx: &Ctx,
+    name: &str,
+    cancel: &CancellationToken,
+) -> std::result::Result<(), Stop> {
+    super::schedule::persist(ctx, name).await;
+    if cancel.is_cancelled() {
+        return Err(stopped(ctx));
+    }
+    if still_ours(ctx, name).await {
+        Ok(())
+    } else {
+        Err(Stop::Lost)
+    }
+}
+
+/// Whether this runner still holds the project's claim with time to spare (renewing it
+/// if half of it is used), and no other runner wrote its record.
+pub(super) async fn still_ours(ctx: &Ctx, name: &str) -> bool {
+    if ctx.journal.is_lost(name) {
+        return false;
+    }
+    let Some(claims) = ctx.claims.clone() else {
+        return true;
+    };
+    let Ok(key) = crate::journal::keys::claim(&ctx.round, name) else {
+        return false;
+    };
+    match tokio::task::spawn_blocking(move || claims.ensure(&key)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(lost)) => {
+            tracing::warn!(
+                project = name,
+                why = lost.0,
+                "stopping: the project is no longer this runner's"
+            );
+            false
+        }
+        Err(_) => false,
+    }
 }
 
 /// `<logs>/<round>/<project>/<step>.log`

@@ -142,6 +142,9 @@ impl Hosted {
             projects: self.setups(&config),
             config: Arc::new(config),
             excluded: Vec::new(),
+            shard: None,
+            help_other_shards: false,
+            state: crate::support::state_in(self.state.path()),
             jobs: NonZeroUsize::new(2).unwrap(),
             dry_run: false,
             retry_failed: false,
@@ -164,8 +167,8 @@ impl Hosted {
         self.slack.top_level(FAKE_CHANNEL)
     }
 
-    fn journal_file(&self) -> std::path::PathBuf {
-        self.state.path().join("state/journal/2026-11-22.json")
+    fn journal(&self) -> Option<upkeep_maintain::Journal> {
+        crate::support::journal_in(self.state.path(), "2026-11-22")
     }
 
     fn board_request(&self) -> BoardRequest {
@@ -174,7 +177,7 @@ impl Hosted {
             round: "2026-11-22".to_owned(),
             branch: BRANCH.to_owned(),
             projects: self.setups(&config),
-            journal: upkeep_maintain::journal::load(&self.journal_file()).unwrap(),
+            journal: self.journal(),
             chat: self.chat() as Arc<dyn ChatThreads>,
             legend: config.chat.reactions.clone(),
         }
@@ -236,7 +239,7 @@ async fn rerun_without_journal_duplicates_no_pull_request_or_thread() {
     let hosted = Hosted::new(vec![Sample::green("signals"), failing("billing")]).await;
     hosted.run().await;
     let messages = hosted.slack.messages(FAKE_CHANNEL).len();
-    std::fs::remove_file(hosted.journal_file()).unwrap();
+    crate::support::forget_round(hosted.state.path(), "2026-11-22");
     let again = hosted.run().await;
     assert_eq!(row(&again, "signals").status, Status::Changed);
     assert_eq!(hosted.pulls("signals"), 1);
@@ -444,6 +447,9 @@ async fn round_opens_a_merge_request_on_gitlab() {
         projects,
         config: Arc::new(config),
         excluded: Vec::new(),
+        shard: None,
+        help_other_shards: false,
+        state: crate::support::state_in(state.path()),
         jobs: NonZeroUsize::new(1).unwrap(),
         dry_run: false,
         retry_failed: false,

@@ -184,6 +184,9 @@ impl Lab {
             config: Arc::new(config),
             projects,
             excluded: Vec::new(),
+            shard: None,
+            help_other_shards: false,
+            state: crate::support::state_in(self.state.path()),
             jobs: NonZeroUsize::new(PROJECTS).unwrap(),
             dry_run: false,
             retry_failed,
@@ -194,8 +197,8 @@ impl Lab {
         }
     }
 
-    fn journal_file(&self, id: &str) -> PathBuf {
-        upkeep_maintain::journal::journal_path(&self.config().paths.journal, id)
+    fn journal(&self, id: &str) -> Option<Journal> {
+        crate::support::journal_in(self.state.path(), id)
     }
 
     fn marker(&self, name: &str) -> PathBuf {
@@ -313,8 +316,8 @@ impl Lab {
         let rows: Vec<&str> = report.projects.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(rows, self.names, "every project is in the report: {ctx}");
 
-        let journal: Journal = upkeep_maintain::journal::load(&self.journal_file(id))
-            .unwrap_or_else(|e| panic!("journal does not parse: {e}\n{ctx}"))
+        let journal: Journal = self
+            .journal(id)
             .unwrap_or_else(|| panic!("no journal\n{ctx}"));
         assert_eq!(journal.round, id, "{ctx}");
         assert_eq!(
@@ -528,7 +531,7 @@ async fn rounds_under_faults(seed: u64) {
 
         if rng.chance(15) {
             // Without its journal, a re-run must find everything it did and double nothing.
-            std::fs::remove_file(lab.journal_file(&id)).unwrap();
+            crate::support::forget_round(lab.state.path(), &id);
             let fresh = upkeep_maintain::run_round(lab.round(&id, date, false))
                 .await
                 .unwrap_or_else(|e| panic!("{e}\n{ctx}"));

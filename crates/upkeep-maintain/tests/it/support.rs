@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 use std::io::Write;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
@@ -13,7 +12,9 @@ use upkeep_config::{Config, MaintainConfig};
 use upkeep_forge::local::LocalForge;
 use upkeep_forge::{ChangeRequest, Forge, RepoId};
 use upkeep_git::{Author, Credentials};
-use upkeep_maintain::{CancellationToken, NoProgress, ProjectSetup, Round, RoundReport};
+use upkeep_maintain::{
+    CancellationToken, Journal, NoProgress, ProjectSetup, Round, RoundReport, StateSetup,
+};
 use upkeep_testkit::git::Fixture;
 
 pub const DATE: (i32, u32, u32) = (2026, 11, 22);
@@ -21,6 +22,22 @@ pub const BRANCH: &str = "feature/maintenance-26-11-22";
 
 pub fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(DATE.0, DATE.1, DATE.2).unwrap()
+}
+
+/// The state store of a test whose configuration says `state_dir = "state"` next to
+/// `root/upkeep.toml`: files under `root/state/state`.
+pub fn state_in(root: &std::path::Path) -> StateSetup {
+    StateSetup::local(root.join("state/state")).unwrap()
+}
+
+/// The round's journal in the state store under `root` (see [`state_in`]).
+pub fn journal_in(root: &std::path::Path, round: &str) -> Option<Journal> {
+    Journal::load(state_in(root).store.as_ref(), round).unwrap()
+}
+
+/// Forgets everything the state store under `root` knows of `round`.
+pub fn forget_round(root: &std::path::Path, round: &str) {
+    std::fs::remove_dir_all(root.join("state/state/rounds").join(round)).unwrap();
 }
 
 /// A sample project's Makefile recipes (each one shell line) and step timeouts.
@@ -182,6 +199,9 @@ impl World {
             config: Arc::new(config),
             projects,
             excluded: Vec::new(),
+            shard: None,
+            help_other_shards: false,
+            state: state_in(self.state.path()),
             jobs: NonZeroUsize::new(4).unwrap(),
             dry_run: false,
             retry_failed: false,
@@ -196,8 +216,14 @@ impl World {
         upkeep_maintain::run_round(self.round()).await.unwrap()
     }
 
-    pub fn journal_file(&self) -> PathBuf {
-        self.state.path().join("state/journal/2026-11-22.json")
+    /// The round's journal, if anything was recorded.
+    pub fn journal(&self) -> Option<Journal> {
+        journal_in(self.state.path(), "2026-11-22")
+    }
+
+    /// Forgets the round's state (as a fresh runner would have none).
+    pub fn forget_journal(&self) {
+        forget_round(self.state.path(), "2026-11-22");
     }
 
     /// The change requests the local forge holds for a project.
