@@ -165,7 +165,9 @@ pub async fn print_report(
             }
         }
         println!("── messages that would be posted ──");
+        let channel = maintain.chat.channel.clone();
         let preview = ConsoleChat::new(std::io::stdout(), ConsoleFormat::Text)
+            .with_channel(channel.unwrap_or_else(|| "#maintenance".to_owned()))
             .with_playbook(wiring::playbook(maintain));
         if let Some(summary) = &report.summary {
             let _ = preview.post_summary(summary).await;

@@ -31,7 +31,8 @@ use crate::{Error, Result};
 
 use self::claim::claim_round;
 pub use self::messages::change_request_noun;
-use self::messages::{project_messages, round_summary, tell_team};
+pub(crate) use self::messages::package_changes;
+use self::messages::{project_messages, round_summary, tell_team, wants_message};
 pub use self::pipeline::log_path;
 use self::pipeline::run_project;
 pub use self::select::{branch_name, select};
@@ -246,12 +247,12 @@ pub async fn run_round(round: Round) -> Result<RoundReport> {
         .iter()
         .map(|p| p.name.clone())
         .collect();
-    let summary = round_summary(
-        &round.id,
-        &snapshot,
-        &project_messages(&ctx, &round, &snapshot, &all),
-    );
-    let messages: Vec<ProjectMessage> = project_messages(&ctx, &round, &snapshot, &order);
+    let summary = round_summary(&round.id, &project_messages(&ctx, &round, &snapshot, &all));
+    // Projects that get a message of their own; the others are lines of the summary.
+    let messages: Vec<ProjectMessage> = project_messages(&ctx, &round, &snapshot, &order)
+        .into_iter()
+        .filter(|m| wants_message(&ctx, snapshot.projects.get(&m.project), m))
+        .collect();
     if !interrupted && !round.dry_run {
         tell_team(&ctx, &round, &snapshot, &summary, &messages, &mut warnings).await?;
     }
