@@ -716,7 +716,15 @@ fn summary_majors(summary: &RoundSummary) -> Vec<Block> {
         .map(|u| {
             let mut line = vec![
                 Span::Code(u.package.clone()),
-                text(format!(" {} → {}: {}", u.from, u.to, u.projects.join(", "))),
+                text(format!(
+                    " {} → {}: {}",
+                    u.from,
+                    u.to,
+                    names_text(
+                        &u.projects.iter().map(String::as_str).collect::<Vec<_>>(),
+                        SUMMARY_NAMES
+                    )
+                )),
             ];
             if !u.major {
                 line.push(text(" "));

@@ -151,3 +151,68 @@ async fn reactions_come_back_as_stages() {
     assert!(status[1].skipped);
     assert_eq!(status[1].furthest_stage, None);
 }
+
+/// Forty projects with many direct majors, transitive changes, failures and quiet ones: the
+/// summary stays a screen, every list capped with what was left out.
+#[tokio::test]
+async fn a_forty_project_round_has_a_short_summary() {
+    use upkeep_chat::{PackageChange, ProjectMessage, UpgradeCounts, UpgradeKind};
+    let change = |package: String, from: &str, to: &str, direct: bool| PackageChange {
+        package,
+        from: Some(from.into()),
+        to: Some(to.into()),
+        kind: UpgradeKind::Major,
+        likely_breaking: true,
+        direct: Some(direct),
+    };
+    let projects: Vec<ProjectMessage> = (0..40)
+        .map(|i| {
+            let (result, changes) = match i {
+                0..30 => (
+                    ProjectResult::Changed,
+                    (0..3)
+                        .map(|k| change(format!("lib-{}", (i + k) % 14), "1.0", "2.0", true))
+                        .chain((0..20).map(|k| {
+                            change(format!("dep-{k}"), "1.0", &format!("{}.0", 2 + k), false)
+                        }))
+                        .collect(),
+                ),
+                30..35 => (
+                    ProjectResult::Failed {
+                        stage: "make test".into(),
+                        exit_code: Some(2),
+                        log_tail: String::new(),
+                    },
+                    vec![change("django".into(), "3.2.4", "5.2.19", true)],
+                ),
+                _ => (ProjectResult::Unchanged, Vec::new()),
+            };
+            ProjectMessage {
+                round: RoundId::new(fixtures::ROUND),
+                project: format!("service-{i:02}"),
+                branch: None,
+                change_request: None,
+                result,
+                upgrades: UpgradeCounts::default(),
+                changes,
+            }
+        })
+        .collect();
+    let out = SharedBuf::default();
+    let chat = ConsoleChat::new(out.clone(), ConsoleFormat::Text);
+    chat.post_summary(&fixtures::summary(&projects))
+        .await
+        .unwrap();
+    let text = out.take();
+    // Bounded whatever the number of projects: title and counts, 3 headings, 10 majors,
+    // 5 transitive lines and 5 failures (each list with its "more" line), up to date,
+    // legend.
+    let lines = text.lines().filter(|l| l.starts_with("   ")).count();
+    assert!(lines <= 2 + 3 + 11 + 6 + 5 + 2, "{lines} lines: {text}");
+    assert!(text.contains("and 4 more — see the PRs"), "{text}");
+    assert!(
+        text.contains("and 25 more projects — see the PRs"),
+        "{text}"
+    );
+    insta::assert_snapshot!("forty_project_summary", text);
+}
