@@ -29,6 +29,7 @@
 //! characters per section, 50 blocks, 40 000 characters of text) with Slack's mrkdwn
 //! escaping as the measure; long logs keep their tail and say what was cut.
 
+pub mod approval;
 mod console;
 mod error;
 mod flow;
@@ -39,6 +40,9 @@ mod slack;
 
 use async_trait::async_trait;
 
+pub use approval::{
+    ApprovalChannel, ApprovalMessage, ApprovalMeta, ApprovalState, Approvers, Person,
+};
 pub use console::{ConsoleChat, ConsoleFormat};
 pub use error::{ChatError, Result};
 pub use model::{
@@ -48,7 +52,7 @@ pub use model::{
     TransitiveChanges, UpgradeCounts, UpgradeKind, group_upgrades, sort_notable_first,
 };
 #[cfg(feature = "slack")]
-pub use slack::{AuthInfo, REQUIRED_SCOPES, SlackChat, SlackConfig};
+pub use slack::{APPROVAL_SCOPES, AuthInfo, GROUP_SCOPE, REQUIRED_SCOPES, SlackChat, SlackConfig};
 
 /// Posting a round to the team channel and reading its status back.
 ///
