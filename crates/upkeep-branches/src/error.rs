@@ -230,6 +230,17 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// Approval in a chat channel cannot work: a check made before anything is planned
+    /// or posted failed (a missing scope, a channel the app is not in, an approver the
+    /// token cannot see, or the chat could not be reached).
+    #[error("approval in chat channel {channel} cannot work")]
+    ApprovalSetup {
+        /// The channel, as configured.
+        channel: String,
+        /// What the chat said.
+        #[source]
+        source: Box<upkeep_chat::ChatError>,
+    },
     /// A notification could not be delivered (never changes what happened).
     #[error("cannot tell {to}")]
     Notify {
@@ -328,6 +339,14 @@ impl Error {
                 | Self::NotARollback { .. }
                 | Self::NoEarlierPromotion { .. }
                 | Self::DigestMismatch { .. }
+        ) || matches!(
+            self,
+            Self::ApprovalSetup { source, .. } if !matches!(
+                **source,
+                upkeep_chat::ChatError::Transport { .. }
+                    | upkeep_chat::ChatError::RateLimited { .. }
+                    | upkeep_chat::ChatError::Protocol { .. }
+            )
         )
     }
 
