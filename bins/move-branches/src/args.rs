@@ -138,9 +138,10 @@ pub struct ApprovalArgs {
     /// Compute and show everything, move nothing, record nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Running as a job: send the result and failures to Slack and Sentry as configured
-    /// in `[branches.notify]` (by hand, they are only printed). `UPKEEP_JOB` takes
-    /// 1/0, true/false, yes/no, on/off.
+    /// Running as a job: without --yes or --approve, ask for approval in Slack as
+    /// configured in `[branches.approval.slack]`; send the result and failures to Slack
+    /// and Sentry as configured in `[branches.notify]` (by hand, they are only printed).
+    /// `UPKEEP_JOB` takes 1/0, true/false, yes/no, on/off.
     #[arg(
         long,
         env = "UPKEEP_JOB",

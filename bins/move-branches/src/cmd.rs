@@ -112,6 +112,18 @@ fn lib_error(e: upkeep_branches::Error) -> Report {
     if let E::UnknownRepo { name, known } = e {
         return unknown_repo(&name, known, "override");
     }
+    if let E::ApprovalSetup { source, .. } = &e {
+        let hint = crate::approval::hint(source);
+        let r = if e.is_user_error() {
+            Report::user(e)
+        } else {
+            Report::failure(e)
+        };
+        return match hint {
+            Some(h) => r.hint(h),
+            None => r,
+        };
+    }
     let hint = match &e {
         E::AmbiguousRev { .. } => Some("give more hex digits of the SHA"),
         E::Backwards { .. } => {
@@ -202,11 +214,20 @@ fn job(
     rollback: bool,
 ) -> Result<Job, Report> {
     let branches = ctx.branches();
+    let key = upkeep_branches::note_key(branches.repo_names());
     let approver: Arc<dyn Approver> = match approval {
         Some(a) if a.yes => Arc::new(ApproveAll),
         Some(ApprovalArgs {
             approve: Some(d), ..
         }) => Arc::new(ApproveDigest { digest: d.clone() }),
+        Some(a) if a.job && branches.approval.slack.is_some() => {
+            let config = branches.approval.slack.as_ref().expect("checked above");
+            let (approver, warning) = crate::approval::slack(config, &ctx.cli.secrets, &key)?;
+            if let Some(w) = warning {
+                say(&format!("warning: {w}"));
+            }
+            Arc::new(approver)
+        }
         _ => Arc::new(Prompt {
             question: if rollback {
                 "Roll back?"
@@ -220,7 +241,7 @@ fn job(
         ctx.actor(),
         approver,
         Arc::new(LocalNotes::new(ctx.config.state_dir.join("in-progress"))),
-        upkeep_branches::note_key(branches.repo_names()),
+        key,
     );
     job.history = setup::history(&branches, &ctx.forges);
     job.deploy_token = setup::deploy_token(&ctx.config, &ctx.forges)?;

@@ -267,7 +267,12 @@ approvers = ["U0ANN", "W0BOB"]
     assert_eq!(a.approve_reactions, ["white_check_mark"]);
     assert_eq!(a.reject_reactions, ["x"]);
     assert_eq!(
-        load("[branches]\n").unwrap().branches().unwrap().approval.slack,
+        load("[branches]\n")
+            .unwrap()
+            .branches()
+            .unwrap()
+            .approval
+            .slack,
         None
     );
 }
