@@ -180,7 +180,7 @@ async fn a_scheduled_promotion_moves_nothing_until_an_approver_reacts_then_exact
     );
 }
 
-/// The real binary, SIGKILLed while it waits for a reaction; the re-run finds its own
+/// The real binary, killed (SIGKILL) while it waits for a reaction; the re-run finds its own
 /// message by metadata, waits on it, and a group member's reaction moves the plan.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_while_waiting_the_rerun_takes_up_its_own_message() {
