@@ -47,7 +47,9 @@ pub fn slack(
     options.replan_interval = config.replan_interval.get();
     options.approve.clone_from(&config.approve_reactions);
     options.reject.clone_from(&config.reject_reactions);
-    Ok((ChatApprover::new(Arc::new(chat), options), warning))
+    let approver = ChatApprover::new(Arc::new(chat), options)
+        .with_progress(Arc::new(|line: &str| crate::cmd::say(line)));
+    Ok((approver, warning))
 }
 
 /// What to do about a check of the Slack approval that failed before anything was posted.

@@ -81,7 +81,7 @@ fn out(text: bool, data: &str) {
 
 /// A message for people on stderr.
 #[allow(clippy::print_stderr)]
-fn say(text: &str) {
+pub fn say(text: &str) {
     eprintln!("{text}");
 }
 

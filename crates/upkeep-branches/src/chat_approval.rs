@@ -97,7 +97,12 @@ pub struct ChatApprover {
     channel: Arc<dyn ApprovalChannel>,
     options: ChatApprovalOptions,
     state: tokio::sync::Mutex<State>,
+    progress: Progress,
 }
+
+/// Receives one line for people at each step of the wait (posted, taken up, a reaction
+/// ignored, outdated, approved), for a job's log.
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Default)]
 struct State {
@@ -178,7 +183,19 @@ impl ChatApprover {
             channel,
             options,
             state: tokio::sync::Mutex::new(State::default()),
+            progress: Arc::new(|_| {}),
         }
+    }
+
+    /// Tells `progress` what happens while waiting (the binary prints it on stderr).
+    #[must_use]
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    fn say(&self, line: &str) {
+        (self.progress)(line);
     }
 
     fn key(&self, command: Command) -> String {
@@ -404,6 +421,13 @@ impl ChatApprover {
             // An approval seen by the stopped run is read again, like any reaction.
             asked.meta.state = ApprovalState::Pending;
             self.show(&asked).await?;
+            self.say(&format!(
+                "waiting for approval of plan {} in Slack channel {} (message {}, posted by a run that stopped) until {}",
+                asked.view.digest,
+                self.channel.channel_name(),
+                asked.message.ts,
+                when(asked.meta.deadline)
+            ));
             return Ok(asked);
         }
         let meta = ApprovalMeta {
@@ -418,6 +442,13 @@ impl ChatApprover {
         let approvers = self.approvers_text().await;
         let doc = self.document(&view, &meta, &approvers);
         let message = self.channel.post_approval(&doc, &meta).await?;
+        self.say(&format!(
+            "waiting for approval of plan {} in Slack channel {} (message {}) until {}",
+            view.digest,
+            self.channel.channel_name(),
+            message.ts,
+            when(meta.deadline)
+        ));
         Ok(Asked {
             message,
             meta,
@@ -484,6 +515,10 @@ impl ChatApprover {
                     )
                     .await?;
                 asked.meta.noted.insert(user.clone());
+                self.say(&format!(
+                    "{} reacted :{reaction}: but is not an approver: ignored",
+                    one_line(&who, MAX_NAME)
+                ));
             }
             self.show(asked).await?;
         }
@@ -539,6 +574,9 @@ impl ChatApprover {
             )
             .await?;
         self.state.lock().await.asked = None;
+        self.say(&format!(
+            "the plan changed while waiting (plan {was} is now {now}): asking again"
+        ));
         Ok(Decision::Outdated)
     }
 
@@ -553,6 +591,11 @@ impl ChatApprover {
                 .to_std()
                 .unwrap_or(Duration::ZERO);
             if left.is_zero() {
+                self.say(&format!(
+                    "nobody approved plan {} by {}",
+                    asked.view.digest,
+                    when(asked.meta.deadline)
+                ));
                 self.decide(asked, Status::TimedOut, ApprovalState::TimedOut)
                     .await;
                 return Ok(Decision::TimedOut {
@@ -571,6 +614,7 @@ impl ChatApprover {
             {
                 Verdict::Rejected(user) => {
                     let by = self.label(&user, &approvers).await;
+                    self.say(&format!("plan {} refused by {by}", asked.view.digest));
                     let status = Status::Rejected { by: by.clone() };
                     self.decide(asked, status, ApprovalState::Rejected).await;
                     return Ok(Decision::Rejected { by, reason: None });
@@ -628,6 +672,7 @@ impl ChatApprover {
             .await?;
         let digest = asked.view.digest.clone();
         self.state.lock().await.asked = Some(asked);
+        self.say(&format!("plan {digest} approved by {by}"));
         Ok(Decision::Approved(Approval {
             by: one_line(&by, MAX_NAME).into_owned(),
             digest,

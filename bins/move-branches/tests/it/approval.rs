@@ -129,6 +129,18 @@ async fn a_scheduled_promotion_moves_nothing_until_an_approver_reacts_then_exact
     }
     assert!(!ask.text.contains("WIP: not for prod"));
 
+    // The job's log says what it waited for and who decided.
+    for said in [
+        format!(
+            "waiting for approval of plan {digest} in Slack channel {FAKE_CHANNEL} (message {})",
+            ask.ts
+        ),
+        "bob.example (U0BOB) reacted :white_check_mark: but is not an approver: ignored".to_owned(),
+        format!("plan {digest} approved by ann.example (U0ANN)"),
+    ] {
+        assert!(run.stderr.contains(&said), "{said:?} not in {run:?}");
+    }
+
     // Exactly that plan moved.
     assert!(run.stdout.contains("result: success"), "{run:?}");
     for repo in MOVED {
