@@ -20,6 +20,10 @@
 //!   same messages as text or Markdown to any `Write`, for teams without Slack, dry-runs and
 //!   the demo). The find-then-post-or-update rules are written once for both, so the console
 //!   shows exactly what Slack would get.
+//! - **Approval by reaction** ([`approval`]): one message asks, [`ApprovalChannel`] checks
+//!   who may answer before anything is posted, finds the message again by its metadata
+//!   after a crash, and reads every reaction on it; what counts is the caller's decision
+//!   (`upkeep-branches` binds it to a plan's digest).
 //! - **State kept in the channel itself**: every message carries metadata (kind, round,
 //!   project, PR URL, a digest of its content), so a re-run or `maintain status` finds the
 //!   round's messages without local state, and re-posting the same round updates messages
