@@ -140,6 +140,9 @@ fn lib_error(e: upkeep_branches::Error) -> Report {
         E::HistoryParse { .. } | E::HistoryContended { .. } => Some("check `[branches.history]`"),
         E::Git { repo, .. } if repo == "history" => Some("check `[branches.history]`"),
         E::Note { .. } => Some("check that the state directory (`state_dir`) is writable"),
+        E::NoApprovers { .. } => {
+            Some("name a person in [branches.approval.slack] approvers, or a group with members")
+        }
         _ => None,
     };
     let r = if e.is_user_error() {

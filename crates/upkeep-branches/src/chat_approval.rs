@@ -216,13 +216,10 @@ impl ChatApprover {
             .await
             .map_err(|e| chat_error(self.channel.as_ref(), e))?;
         if approvers.is_empty() {
-            return Err(chat_error(
-                self.channel.as_ref(),
-                ChatError::Api {
-                    method: "usergroups.users.list".to_owned(),
-                    code: "no approver: the user groups named have no members".to_owned(),
-                },
-            ));
+            return Err(Error::NoApprovers {
+                channel: self.channel.channel_name().to_owned(),
+                groups: self.options.groups.clone(),
+            });
         }
         self.state.lock().await.approvers = Some(approvers.clone());
         Ok(approvers)

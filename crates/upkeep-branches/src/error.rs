@@ -241,6 +241,17 @@ pub enum Error {
         #[source]
         source: Box<upkeep_chat::ChatError>,
     },
+    /// Nobody could approve: no person is named and the user groups have no members.
+    #[error(
+        "nobody can approve in chat channel {channel}: no person is named and the user groups {} have no members",
+        groups.join(", ")
+    )]
+    NoApprovers {
+        /// The channel, as configured.
+        channel: String,
+        /// The user groups named.
+        groups: Vec<String>,
+    },
     /// A notification could not be delivered (never changes what happened).
     #[error("cannot tell {to}")]
     Notify {
@@ -339,6 +350,7 @@ impl Error {
                 | Self::NotARollback { .. }
                 | Self::NoEarlierPromotion { .. }
                 | Self::DigestMismatch { .. }
+                | Self::NoApprovers { .. }
         ) || matches!(
             self,
             Self::ApprovalSetup { source, .. } if !matches!(

@@ -505,3 +505,17 @@ async fn an_approval_taken_back_before_the_first_move_moves_nothing() {
     assert!(!s.stable_moved());
     assert_eq!(s.history()[0].result, RunResult::Refused);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_without_members_and_nobody_named_is_refused_before_anything_is_posted() {
+    let s = setup().await;
+    s.fake.add_usergroup("S0EMPTY", &[]);
+    let o = ChatApprovalOptions::new(KEY, vec![], vec!["S0EMPTY".into()]);
+    let err = promote(&s.promotion(s.chat.clone(), o)).await.unwrap_err();
+    assert!(matches!(err, Error::NoApprovers { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "nobody can approve in chat channel C0MAINT: no person is named and the user groups S0EMPTY have no members"
+    );
+    assert_eq!(s.fake.calls("chat.postMessage"), 0);
+}
