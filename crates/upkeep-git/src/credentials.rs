@@ -193,6 +193,14 @@ pub(crate) fn check_url(url: &str) -> crate::Result<Cow<'_, str>> {
         .map_or(Cow::Borrowed(url), |p| Cow::Owned(p.display().to_string())))
 }
 
+/// A remote URL in the form every operation here uses ([`check_url`]): URLs carrying a
+/// password or token are refused ([`Error::CredentialsInUrl`](crate::Error), with the
+/// secret redacted), relative local paths are made absolute. For callers that keep the
+/// URL (in their own errors, in state) and must only ever keep a safe one.
+pub fn checked_remote_url(url: &str) -> crate::Result<String> {
+    check_url(url).map(Cow::into_owned)
+}
+
 /// The directory a remote URL names when it is a local repository: a plain path, made
 /// absolute against the current directory exactly as every operation here does, or a
 /// `file://` URL. `None` for network URLs (`https://`, `ssh://`, ...) and scp-like
@@ -254,6 +262,11 @@ mod tests {
 
     #[test]
     fn relative_paths_become_absolute() {
+        assert_eq!(
+            checked_remote_url("remote.git").unwrap(),
+            check_url("remote.git").unwrap()
+        );
+        assert!(checked_remote_url("https://u:p@example.com/r").is_err());
         let url = check_url("remote.git").unwrap();
         assert!(Path::new(url.as_ref()).is_absolute(), "{url}");
         assert!(url.ends_with("remote.git"));

@@ -224,6 +224,88 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the failure looks transient, so that trying again later may work: the
+    /// network or the server had a bad moment (connection refused, reset or dropped, a
+    /// timeout, HTTP 5xx, 408 or 429). Authentication failures, missing repositories,
+    /// refusals by the server (hooks, protection, compare-and-swap) and bad requests are
+    /// not. Judged from libgit2's error class and code and from what `git push` said.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::LsRemote { source, .. }
+            | Self::Fetch { source, .. }
+            | Self::Clone { source, .. } => {
+                if matches!(
+                    source.code(),
+                    git2::ErrorCode::Auth | git2::ErrorCode::Certificate
+                ) || message_is_permanent(source.message())
+                {
+                    return false;
+                }
+                source.class() == git2::ErrorClass::Net || message_is_transient(source.message())
+            }
+            Self::Push { detail, .. } => {
+                message_is_transient(detail) && !message_is_permanent(detail)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn message_is_transient(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "status code: 5",
+        "status code: 429",
+        "status code: 408",
+        "returned error: 5",
+        "returned error: 429",
+        "returned error: 408",
+        "http 5",
+        "rpc failed",
+        "hung up",
+        "unexpected disconnect",
+        "early eof",
+        "unexpected eof",
+        "connection",
+        "broken pipe",
+        "timed out",
+        "did not finish within",
+        "empty reply",
+        "failed to connect",
+        "could not resolve host",
+        "failed to send request",
+        "failed to receive",
+        "short read",
+        "transfer closed",
+        "sideband",
+        "invalid packet",
+        "bad packet",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
+fn message_is_permanent(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "authentication",
+        "status code: 401",
+        "status code: 403",
+        "status code: 404",
+        "returned error: 401",
+        "returned error: 403",
+        "returned error: 404",
+        "not found",
+        "not appear to be a git repository",
+        "could not find repository",
+        "permission denied",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
 fn show_tip(oid: Option<Oid>) -> String {
     oid.map_or_else(|| "no ref".to_owned(), |o| o.to_string())
 }
@@ -233,4 +315,91 @@ fn list_oids(oids: &[Oid]) -> String {
         .map(Oid::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push_error(detail: &str) -> Error {
+        Error::Push {
+            remote: "https://example.com/state.git".into(),
+            refspecs: "x:refs/upkeep/a".into(),
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn push_failures_are_classified_by_what_git_said() {
+        for transient in [
+            "error: RPC failed; HTTP 502 curl 22 The requested URL returned error: 502",
+            "fatal: the remote end hung up unexpectedly",
+            "send-pack: unexpected disconnect while reading sideband packet",
+            "fatal: unable to access 'https://x/': Failed to connect to x port 443: Connection refused",
+            "`git push` did not finish within 600s and was killed",
+            "error: RPC failed; curl 18 transfer closed with outstanding read data remaining",
+        ] {
+            assert!(push_error(transient).is_transient(), "{transient}");
+        }
+        for permanent in [
+            "remote: Invalid username or password.\nfatal: Authentication failed for 'https://x/'",
+            "fatal: unable to access 'https://x/': The requested URL returned error: 403",
+            "remote: Repository not found.\nfatal: repository 'https://x/' not found",
+            "fatal: '/tmp/nope.git' does not appear to be a git repository",
+            "cannot run `git push`: No such file or directory",
+        ] {
+            assert!(!push_error(permanent).is_transient(), "{permanent}");
+        }
+        assert!(
+            !Error::PushRejected {
+                remote_ref: "refs/upkeep/a".into(),
+                reason: "[remote rejected] (pre-receive hook declined)".into(),
+            }
+            .is_transient()
+        );
+    }
+
+    #[test]
+    fn libgit2_failures_are_classified_by_class_code_and_message() {
+        let ls = |code, class, message: &str| Error::LsRemote {
+            url: "https://example.com/state.git".into(),
+            source: git2::Error::new(code, class, message),
+        };
+        use git2::{ErrorClass as C, ErrorCode as E};
+        assert!(ls(E::GenericError, C::Net, "unexpected EOF").is_transient());
+        assert!(ls(E::GenericError, C::Http, "unexpected http status code: 503").is_transient());
+        assert!(
+            ls(
+                E::GenericError,
+                C::Os,
+                "failed to connect to 127.0.0.1: Connection refused"
+            )
+            .is_transient()
+        );
+        assert!(
+            !ls(
+                E::Auth,
+                C::Http,
+                "authentication required but no callback set"
+            )
+            .is_transient()
+        );
+        assert!(!ls(E::GenericError, C::Http, "unexpected http status code: 404").is_transient());
+        assert!(
+            !ls(
+                E::NotFound,
+                C::Os,
+                "failed to resolve path '/nope': No such file or directory"
+            )
+            .is_transient()
+        );
+        assert!(
+            !ls(
+                E::GenericError,
+                C::Repository,
+                "could not find repository at '/x'"
+            )
+            .is_transient()
+        );
+    }
 }

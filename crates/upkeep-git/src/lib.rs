@@ -33,7 +33,9 @@ mod remote;
 mod repo;
 
 pub use cache::{SyncAction, SyncReport, cache_dir_name, ensure_clone};
-pub use credentials::{Credentials, DEFAULT_TOKEN_USERNAME, SshAuth, local_repo_path};
+pub use credentials::{
+    Credentials, DEFAULT_TOKEN_USERNAME, SshAuth, checked_remote_url, local_repo_path,
+};
 pub use error::{Error, Result};
 pub use objects::is_valid_ref_name;
 pub use push::{Expect, PushMode, PushOutcome, PushRequest, RefOutcome, RefStatus, RefUpdate};

@@ -62,7 +62,8 @@ pub enum PushMode {
 /// One ref to update on the remote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefUpdate {
-    /// The local commit to push.
+    /// The local commit to push; [`Oid::ZERO_SHA1`] deletes the remote ref (see
+    /// [`PushRequest::delete`]).
     pub local: Oid,
     /// The full remote ref name, e.g. `refs/heads/stable`.
     pub remote_ref: String,
@@ -93,6 +94,14 @@ impl PushRequest {
         }
     }
 
+    /// A request deleting one remote ref. Deletion is never a fast-forward, so only the
+    /// expectation guards it: with [`Expect::Tip`] it is compare-and-swap (the ref is
+    /// deleted only if it still points there).
+    #[must_use]
+    pub fn delete(remote_ref: impl Into<String>, expect: Expect) -> Self {
+        Self::single(Oid::ZERO_SHA1, remote_ref, expect)
+    }
+
     /// The same request with another update added.
     #[must_use]
     pub fn and(mut self, local: Oid, remote_ref: impl Into<String>, expect: Expect) -> Self {
@@ -114,9 +123,24 @@ impl PushRequest {
     fn refspecs(&self) -> String {
         self.updates
             .iter()
-            .map(|u| format!("{}:{}", u.local, u.remote_ref))
+            .map(RefUpdate::refspec)
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+impl RefUpdate {
+    fn is_delete(&self) -> bool {
+        self.local.is_zero()
+    }
+
+    /// `<oid>:<ref>`, or `:<ref>` for a deletion.
+    fn refspec(&self) -> String {
+        if self.is_delete() {
+            format!(":{}", self.remote_ref)
+        } else {
+            format!("{}:{}", self.local, self.remote_ref)
+        }
     }
 }
 
@@ -132,6 +156,8 @@ pub enum RefStatus {
     Forced,
     /// The ref already pointed at the commit.
     UpToDate,
+    /// The ref was deleted ([`PushRequest::delete`]).
+    Deleted,
 }
 
 /// The verdict for one updated ref.
@@ -141,7 +167,7 @@ pub struct RefOutcome {
     pub remote_ref: String,
     /// Where it was before (as read just before the push).
     pub old: Option<Oid>,
-    /// Where it is now.
+    /// Where it is now ([`Oid::ZERO_SHA1`] once deleted).
     pub new: Oid,
     /// What happened.
     pub status: RefStatus,
@@ -247,7 +273,7 @@ impl Repo {
                     u.remote_ref
                 )));
             }
-            if self.repo.find_object(u.local, None).is_err() {
+            if !u.is_delete() && self.repo.find_object(u.local, None).is_err() {
                 return Err(push_err(format!(
                     "{} does not exist in {}",
                     u.local,
@@ -297,6 +323,7 @@ impl Repo {
                 ' ' => RefStatus::FastForwarded,
                 '+' => RefStatus::Forced,
                 '=' => RefStatus::UpToDate,
+                '-' => RefStatus::Deleted,
                 other => {
                     return Err(push_err(format!(
                         "unexpected outcome `{other}` for {}: {}",
@@ -327,6 +354,7 @@ impl Repo {
             _ => {}
         }
         if mode == PushMode::FastForwardOnly
+            && !u.is_delete()
             && let Some(from) = actual
             && from != u.local
             // An unknown `from` cannot be an ancestor of anything we have.
@@ -389,7 +417,7 @@ impl Repo {
             } else {
                 ""
             };
-            cmd.arg(format!("{plus}{}:{}", u.local, u.remote_ref));
+            cmd.arg(format!("{plus}{}", u.refspec()));
         }
         cmd.current_dir(self.git_dir())
             .env("GIT_DIR", self.git_dir())

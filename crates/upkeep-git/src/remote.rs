@@ -89,6 +89,70 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// Lists the refs of `remote_url` for which `wanted(name)` holds and makes sure this
+    /// repository has their commits, over **one** connection: the listing, then (only if
+    /// something is missing) one download of exactly those refs' objects. Returns the
+    /// listed `(ref, tip)` pairs in the server's order.
+    ///
+    /// For state kept as many small refs (one per record): a prefix is listed and read
+    /// in one round trip, however many refs it holds. Each listed ref is also set locally
+    /// under the same name (best effort; another thread updating the same ref at the same
+    /// moment wins), so the next download sends them as "haves" and only new commits
+    /// travel. No other ref, no `FETCH_HEAD` and no configuration is written, so several
+    /// threads may call this on one repository at once.
+    pub fn fetch_matching(
+        &self,
+        remote_url: &str,
+        creds: &Credentials,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(String, Oid)>> {
+        let url = check_url(remote_url)?;
+        let url: &str = &url;
+        let list_err = |source| Error::LsRemote {
+            url: url.to_owned(),
+            source,
+        };
+        let mut remote = self.repo.remote_anonymous(url).map_err(list_err)?;
+        let mut connection = remote
+            .connect_auth(Direction::Fetch, Some(creds.callbacks()), None)
+            .map_err(list_err)?;
+        let listed: Vec<(String, Oid)> = connection
+            .list()
+            .map_err(list_err)?
+            .iter()
+            .filter(|head| wanted(head.name()))
+            .map(|head| (head.name().to_owned(), head.oid()))
+            .collect();
+        let missing: Vec<String> = listed
+            .iter()
+            .filter(|(_, id)| self.repo.find_object(*id, None).is_err())
+            .map(|(name, _)| format!("+{name}:{name}"))
+            .collect();
+        if !missing.is_empty() {
+            let mut opts = FetchOptions::new();
+            opts.remote_callbacks(creds.callbacks());
+            opts.download_tags(AutotagOption::None);
+            connection
+                .remote()
+                .download(&missing, Some(&mut opts))
+                .map_err(|source| Error::Fetch {
+                    url: url.to_owned(),
+                    refspecs: missing.join(" "),
+                    repo: self.path().to_owned(),
+                    source,
+                })?;
+            tracing::debug!(url, refs = missing.len(), "downloaded");
+        }
+        for (name, id) in &listed {
+            if let Err(e) = self.repo.reference(name, *id, true, "upkeep: fetched") {
+                tracing::debug!(name, error = %e, "local ref not updated");
+            }
+        }
+        Ok(listed)
+    }
+}
+
 /// Lists the refs `remote_url` advertises (branches, tags, `HEAD`, peeled tag entries
 /// `refs/tags/x^{}` as the server sends them), without a local repository.
 pub fn ls_remote(remote_url: &str, creds: &Credentials) -> Result<Vec<(String, Oid)>> {

@@ -10,7 +10,7 @@
 //! - [`LocalStore`]: files in a directory, the embedded default (the demo and a laptop
 //!   run need nothing). Atomic writes, compare-and-swap under a per-key advisory lock,
 //!   safe across processes of one machine.
-//! - `GitStore`: a git repository the team already has (any URL the git layer takes: a
+//! - [`GitStore`]: a git repository the team already has (any URL the git layer takes: a
 //!   bare path, `file://`, `https://` with a token passed as
 //!   [`Credentials`](upkeep_git::Credentials), ssh), one ref per key.
 //!
@@ -59,17 +59,21 @@
 //! Nothing here prints or reads the environment; progress goes to `tracing`.
 
 mod error;
+mod git;
 mod key;
 mod lease;
 mod local;
 mod record;
+mod retry;
 mod store;
 
 pub use error::{Error, Result};
+pub use git::{GitStore, GitStoreConfig};
 pub use key::Key;
 pub use lease::{
     Acquisition, Claim, Clock, Holder, Lease, LeaseState, Leases, ManualClock, SystemClock,
 };
 pub use local::LocalStore;
 pub use record::{Cas, Expected, Record, Version};
+pub use retry::RetryPolicy;
 pub use store::{MAX_UPDATE_ATTEMPTS, StateStore, StateStoreExt};

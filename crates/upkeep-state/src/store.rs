@@ -11,7 +11,7 @@ pub const MAX_UPDATE_ATTEMPTS: u32 = 32;
 /// Versioned records under keys, changed only by compare-and-swap.
 ///
 /// Implementations: [`LocalStore`](crate::LocalStore) (a directory) and
-/// `GitStore` (one ref per key in a git repository). Both pass the
+/// [`GitStore`](crate::GitStore) (one ref per key in a git repository). Both pass the
 /// same behaviour suite. Methods block (file system, network, `git push`); async callers
 /// run them with `tokio::task::spawn_blocking`. The trait is object safe: hold an
 /// `Arc<dyn StateStore>`.

@@ -410,3 +410,85 @@ fn fetch_and_ls_remote() {
         Err(Error::Fetch { .. })
     ));
 }
+
+#[test]
+fn deletes_are_compare_and_swap() {
+    let (fx, c) = pushed_history(2);
+    let repo = open_work(&fx);
+    let none = Credentials::none();
+    let state_ref = "refs/upkeep/rounds/r1/summary";
+    repo.push(
+        &fx.url(),
+        &none,
+        &PushRequest::single(c[1], state_ref, Expect::Absent),
+    )
+    .unwrap();
+
+    // Expecting another tip: refused, the ref stays.
+    match repo.push(
+        &fx.url(),
+        &none,
+        &PushRequest::delete(state_ref, Expect::Tip(c[0])),
+    ) {
+        Err(Error::RemoteMoved {
+            expected, actual, ..
+        }) => assert_eq!((expected, actual), (Some(c[0]), Some(c[1]))),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fx.bare_ref(state_ref), Some(c[1]));
+
+    // Expecting the tip it has: deleted, although c[0] is not a descendant of anything.
+    let out = repo
+        .push(
+            &fx.url(),
+            &none,
+            &PushRequest::delete(state_ref, Expect::Tip(c[1])),
+        )
+        .unwrap();
+    assert_eq!(out.refs[0].status, RefStatus::Deleted);
+    assert_eq!(out.refs[0].old, Some(c[1]));
+    assert!(out.refs[0].new.is_zero());
+    assert_eq!(fx.bare_ref(state_ref), None);
+
+    // Nothing left to delete.
+    assert!(matches!(
+        repo.push(
+            &fx.url(),
+            &none,
+            &PushRequest::delete(state_ref, Expect::Tip(c[1]))
+        ),
+        Err(Error::RemoteMoved { actual: None, .. })
+    ));
+}
+
+#[test]
+fn the_server_refuses_a_delete_when_the_ref_moves_between_check_and_push() {
+    let (fx, c) = pushed_history(2);
+    let repo = open_work(&fx);
+    let state_ref = "refs/upkeep/note";
+    repo.push(
+        &fx.url(),
+        &Credentials::none(),
+        &PushRequest::single(c[0], state_ref, Expect::Absent),
+    )
+    .unwrap();
+    // Somebody moves the ref while our push is on its way: the pre-receive hook runs
+    // after our check, before the server's compare-and-swap.
+    fx.install_pre_receive_hook(&format!(
+        "git update-ref {state_ref} {} {}\nexit 0",
+        c[1], c[0]
+    ));
+    let result = repo.push(
+        &fx.url(),
+        &Credentials::none(),
+        &PushRequest::delete(state_ref, Expect::Tip(c[0])),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(Error::RemoteMoved { .. } | Error::PushRejected { .. })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(fx.bare_ref(state_ref), Some(c[1]));
+}

@@ -288,3 +288,61 @@ fn open_reports_the_path() {
     let bare = Repo::open(fx.bare()).unwrap();
     assert_eq!(bare.path(), bare.git_dir());
 }
+
+/// Over smart HTTP (wants are honoured there; libgit2's local transport copies more
+/// than it was asked for) and over a plain path.
+#[test]
+fn fetch_matching_lists_a_prefix_and_downloads_only_what_is_missing() {
+    let (fx, c) = crate::pushed_history(3);
+    let colleague = fx.clone_work("colleague");
+    colleague.push(&[
+        &format!("{}:refs/upkeep/rounds/r1/projects/a", c[0]),
+        &format!("{}:refs/upkeep/rounds/r1/projects/b", c[1]),
+        &format!("{}:refs/upkeep/rounds/r10/projects/c", c[2]),
+    ]);
+    let server =
+        upkeep_testkit::git::HttpGitServer::start(fx.root(), upkeep_testkit::git::HttpAuth::None);
+    let none = upkeep_git::Credentials::none();
+    let wanted = |name: &str| name.starts_with("refs/upkeep/rounds/r1/");
+    for (name, url) in [("http", server.url("remote.git")), ("path", fx.url())] {
+        let dir = fx.root().join(format!("scratch-{name}.git"));
+        let scratch = upkeep_git::Repo::open_or_init_bare(&dir).unwrap();
+        let mut listed = scratch.fetch_matching(&url, &none, &wanted).unwrap();
+        listed.sort();
+        assert_eq!(
+            listed,
+            vec![
+                ("refs/upkeep/rounds/r1/projects/a".to_owned(), c[0]),
+                ("refs/upkeep/rounds/r1/projects/b".to_owned(), c[1]),
+            ]
+        );
+        // Their commits (and history) arrived.
+        assert!(scratch.has_object(c[0]) && scratch.has_object(c[1]));
+        assert!(scratch.read_file_at(c[1], "history.txt").is_ok());
+        if name == "http" {
+            assert!(!scratch.has_object(c[2]), "only the wanted refs travel");
+        }
+        // The listed refs are set locally, and only those.
+        let local: Vec<String> = scratch
+            .git2()
+            .references()
+            .unwrap()
+            .filter_map(|r| r.ok()?.name().ok().map(str::to_owned))
+            .collect();
+        assert_eq!(local.len(), 2, "{local:?}");
+
+        // Nothing new: nothing to download, the same answer.
+        let packs = || std::fs::read_dir(dir.join("objects/pack")).unwrap().count();
+        let before = packs();
+        let again = scratch.fetch_matching(&url, &none, &wanted).unwrap();
+        assert_eq!(again.len(), 2);
+        assert_eq!(packs(), before, "no download when everything is here");
+    }
+
+    let scratch = upkeep_git::Repo::open_or_init_bare(fx.root().join("s.git")).unwrap();
+    let missing = fx.root().join("gone.git").display().to_string();
+    assert!(matches!(
+        scratch.fetch_matching(&missing, &none, &wanted),
+        Err(upkeep_git::Error::LsRemote { .. })
+    ));
+}

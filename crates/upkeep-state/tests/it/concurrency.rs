@@ -181,3 +181,23 @@ fn local_updates_lose_nothing() {
 fn local_one_lease_holder() {
     one_lease_holder(&LocalBackend::default(), 8);
 }
+
+#[test]
+fn git_one_winner_per_round() {
+    one_winner_per_round(&crate::GitBackend::default(), 6, 8);
+}
+
+#[test]
+fn git_many_keys_never_contend() {
+    many_keys_never_contend(&crate::GitBackend::default(), 6, 6);
+}
+
+#[test]
+fn git_updates_lose_nothing() {
+    updates_lose_nothing(&crate::GitBackend::default(), 4, 6);
+}
+
+#[test]
+fn git_one_lease_holder() {
+    one_lease_holder(&crate::GitBackend::default(), 6);
+}

@@ -2,15 +2,17 @@
 //! concurrency, and the git store against real repositories and failing servers.
 
 mod concurrency;
+mod git_store;
 mod suite;
 
 use std::sync::Arc;
 
-use upkeep_state::{LocalStore, StateStore};
+use upkeep_state::{GitStore, GitStoreConfig, LocalStore, RetryPolicy, StateStore};
+use upkeep_testkit::git::Fixture;
 
 /// A place where state lives, opened by several "runners", each with its own handle
 /// (for the git store: its own scratch repository, as on separate machines).
-pub trait Backend: Send + Sync {
+pub trait Backend {
     /// A new handle on the same state, for the runner called `who`.
     fn open(&self, who: &str) -> Arc<dyn StateStore>;
 }
@@ -33,6 +35,50 @@ impl Default for LocalBackend {
 impl Backend for LocalBackend {
     fn open(&self, _who: &str) -> Arc<dyn StateStore> {
         Arc::new(LocalStore::open(self.dir.path().join("state")).unwrap())
+    }
+}
+
+/// A bare repository as a team's state repo; every handle has its own scratch
+/// repository, as separate runners would.
+pub struct GitBackend {
+    pub fx: Fixture,
+    pub url: String,
+}
+
+impl Default for GitBackend {
+    /// A fresh bare repository, reached by its path.
+    fn default() -> Self {
+        let fx = Fixture::new();
+        let url = fx.url();
+        Self { fx, url }
+    }
+}
+
+impl GitBackend {
+    /// The same repository reached by another URL (`file://`, `http://`).
+    pub fn with_url(fx: Fixture, url: String) -> Self {
+        Self { fx, url }
+    }
+}
+
+/// Retries quickly: tests wait milliseconds, not seconds.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 6,
+        first_delay: std::time::Duration::from_millis(2),
+        max_delay: std::time::Duration::from_millis(20),
+    }
+}
+
+impl Backend for GitBackend {
+    fn open(&self, who: &str) -> Arc<dyn StateStore> {
+        let mut config = GitStoreConfig::new(
+            self.url.clone(),
+            upkeep_git::Credentials::none(),
+            self.fx.root().join(format!("scratch-{who}")),
+        );
+        config.retry = fast_retry();
+        Arc::new(GitStore::open(config).unwrap())
     }
 }
 
@@ -72,3 +118,9 @@ macro_rules! behaviour_suite {
 }
 
 behaviour_suite!(local, LocalBackend::default());
+behaviour_suite!(git_path, GitBackend::default());
+behaviour_suite!(git_file_url, {
+    let fx = Fixture::new();
+    let url = fx.file_url();
+    GitBackend::with_url(fx, url)
+});
