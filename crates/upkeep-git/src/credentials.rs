@@ -193,7 +193,7 @@ pub(crate) fn check_url(url: &str) -> crate::Result<Cow<'_, str>> {
         .map_or(Cow::Borrowed(url), |p| Cow::Owned(p.display().to_string())))
 }
 
-/// A remote URL in the form every operation here uses ([`check_url`]): URLs carrying a
+/// A remote URL in the form every operation of this crate uses: URLs carrying a
 /// password or token are refused ([`Error::CredentialsInUrl`](crate::Error), with the
 /// secret redacted), relative local paths are made absolute. For callers that keep the
 /// URL (in their own errors, in state) and must only ever keep a safe one.

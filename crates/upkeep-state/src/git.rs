@@ -67,6 +67,9 @@ impl GitStoreConfig {
 ///   the ref again: if it points at our commit, or past it, the write happened; if it is
 ///   still at the expected version, the push is retried; otherwise it is a conflict.
 ///   Every commit carries a random write id, so "our commit" cannot be anybody else's.
+///   A delete reads the record first; if it is gone after a failed push, the delete
+///   happened. (HTTP clients may replay a request whose connection died, so the server
+///   can see a push twice; compare-and-swap makes the second one a no-op.)
 /// - **No secrets written**: the token reaches git through a credential helper reading
 ///   a child-only variable, never a URL, `.git/config`, a commit or an error.
 #[derive(Debug)]
@@ -281,9 +284,8 @@ impl StateStore for GitStore {
         let attempts = self.config.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
-            let error = match scratch.push(&self.url, &self.config.credentials, &request) {
-                Ok(_) => return Ok(Cas::Done(ours)),
-                Err(e) => e,
+            let Err(error) = scratch.push(&self.url, &self.config.credentials, &request) else {
+                return Ok(Cas::Done(ours));
             };
             // Whatever went wrong, the ref now says what happened.
             let tip = self.tip(&scratch, key)?;
@@ -312,32 +314,31 @@ impl StateStore for GitStore {
 
     fn delete(&self, key: &Key, expected: &Version) -> Result<Cas<()>> {
         let scratch = self.scratch()?;
-        let Some(old) = Self::version_oid(expected) else {
-            return Ok(Cas::Conflict {
-                current: self.current(&scratch, key)?,
-            });
+        // Read first: a record that is not at the expected version is a conflict, and one
+        // that was there just before our push and is gone after it was deleted by it
+        // (even when the answer was lost, or the transport replayed the request).
+        let current = self.current(&scratch, key)?;
+        let old = match (&current, Self::version_oid(expected)) {
+            (Some(r), Some(old)) if &r.version == expected => old,
+            _ => return Ok(Cas::Conflict { current }),
         };
         let request = PushRequest::delete(self.ref_name(key), Expect::Tip(old));
         let attempts = self.config.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
-            let error = match scratch.push(&self.url, &self.config.credentials, &request) {
-                Ok(_) => return Ok(Cas::Done(())),
-                Err(e) => e,
+            let Err(error) = scratch.push(&self.url, &self.config.credentials, &request) else {
+                return Ok(Cas::Done(()));
             };
             match self.tip(&scratch, key)? {
-                // Gone: our deletion landed (or an identical one raced it; either way the
-                // version we expected is deleted and nothing replaced it).
-                None if matches!(error, upkeep_git::Error::Push { .. }) => {
+                None => {
                     tracing::debug!(%key, error = %error, "the delete's answer was lost, but it landed");
                     return Ok(Cas::Done(()));
                 }
                 Some(tip) if tip == old => {}
-                tip => {
-                    let current = tip
-                        .map(|tip| self.record_at(&scratch, key, tip))
-                        .transpose()?;
-                    return Ok(Cas::Conflict { current });
+                Some(tip) => {
+                    return Ok(Cas::Conflict {
+                        current: Some(self.record_at(&scratch, key, tip)?),
+                    });
                 }
             }
             if error.is_transient() && attempt < attempts {
@@ -358,8 +359,13 @@ impl GitStore {
         let listed = upkeep_git::ls_remote(&self.url, &self.config.credentials).unwrap_or_default();
         let own = self.ref_name(key);
         let other = listed.into_iter().find_map(|(name, _)| {
-            let blocks = own.starts_with(&format!("{name}/")) || name.starts_with(&format!("{own}/"));
-            blocks.then(|| name.strip_prefix(&self.config.ref_prefix).unwrap_or(&name).to_owned())
+            let blocks =
+                own.starts_with(&format!("{name}/")) || name.starts_with(&format!("{own}/"));
+            blocks.then(|| {
+                name.strip_prefix(&self.config.ref_prefix)
+                    .unwrap_or(&name)
+                    .to_owned()
+            })
         });
         match other {
             Some(other) => Error::KeyCollides {

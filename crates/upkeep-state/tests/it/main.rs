@@ -41,7 +41,9 @@ impl Backend for LocalBackend {
 /// A bare repository as a team's state repo; every handle has its own scratch
 /// repository, as separate runners would.
 pub struct GitBackend {
+    /// The bare repository (and a temp dir for the scratch repositories).
     pub fx: Fixture,
+    /// How the stores reach it.
     pub url: String,
 }
 
@@ -56,12 +58,14 @@ impl Default for GitBackend {
 
 impl GitBackend {
     /// The same repository reached by another URL (`file://`, `http://`).
+    #[must_use]
     pub fn with_url(fx: Fixture, url: String) -> Self {
         Self { fx, url }
     }
 }
 
 /// Retries quickly: tests wait milliseconds, not seconds.
+#[must_use]
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         attempts: 6,
