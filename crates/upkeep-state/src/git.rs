@@ -276,11 +276,14 @@ impl StateStore for GitStore {
             version: Version::new(commit.to_string()),
             value: value.to_vec(),
         };
+        // Our commit's parent is the expected tip: it fast-forwards by construction, so
+        // the server's compare-and-swap is the only check needed (one round trip less).
         let request = PushRequest::single(
             commit,
             self.ref_name(key),
             parent.map_or(Expect::Absent, Expect::Tip),
-        );
+        )
+        .server_checked();
         let attempts = self.config.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
@@ -322,7 +325,7 @@ impl StateStore for GitStore {
             (Some(r), Some(old)) if &r.version == expected => old,
             _ => return Ok(Cas::Conflict { current }),
         };
-        let request = PushRequest::delete(self.ref_name(key), Expect::Tip(old));
+        let request = PushRequest::delete(self.ref_name(key), Expect::Tip(old)).server_checked();
         let attempts = self.config.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
