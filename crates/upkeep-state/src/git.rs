@@ -72,6 +72,12 @@ impl GitStoreConfig {
 ///   can see a push twice; compare-and-swap makes the second one a no-op.)
 /// - **No secrets written**: the token reaches git through a credential helper reading
 ///   a child-only variable, never a URL, `.git/config`, a commit or an error.
+///
+/// Every operation starts with the server's list of *all* its refs (git's protocol
+/// before v2, which libgit2 and `receive-pack` speak, cannot ask for a prefix), so the
+/// cost of each call grows with the refs in the repository: use a repository of its
+/// own for the state rather than a busy code repository, and delete old rounds' keys
+/// once they are no longer read.
 #[derive(Debug)]
 pub struct GitStore {
     config: GitStoreConfig,
@@ -132,10 +138,20 @@ impl GitStore {
     }
 
     fn git_err(&self, doing: impl Into<String>, source: upkeep_git::Error) -> Error {
+        let transient = source.is_transient();
+        self.git_err_as(doing, source, transient)
+    }
+
+    fn git_err_as(
+        &self,
+        doing: impl Into<String>,
+        source: upkeep_git::Error,
+        transient: bool,
+    ) -> Error {
         Error::Git {
             doing: doing.into(),
             url: self.url.clone(),
-            transient: source.is_transient(),
+            transient,
             source: Box::new(source),
         }
     }
@@ -302,16 +318,22 @@ impl StateStore for GitStore {
                     .transpose()?;
                 return Ok(Cas::Conflict { current });
             }
-            if matches!(error, upkeep_git::Error::PushRejected { .. }) {
-                return Err(self.collision(key, error));
+            if matches!(error, upkeep_git::Error::PushRejected { .. })
+                && let Some(other) = self.colliding_key(key)
+            {
+                return Err(Error::KeyCollides {
+                    key: key.to_string(),
+                    other,
+                });
             }
-            if error.is_transient() && attempt < attempts {
+            let transient = error.is_transient() || is_ref_lock_failure(&error);
+            if transient && attempt < attempts {
                 attempt += 1;
                 tracing::debug!(%key, attempt, error = %error, "push failed; retrying");
                 self.config.retry.wait(attempt);
                 continue;
             }
-            return Err(self.git_err(doing(), error));
+            return Err(self.git_err_as(doing(), error, transient));
         }
     }
 
@@ -344,24 +366,26 @@ impl StateStore for GitStore {
                     });
                 }
             }
-            if error.is_transient() && attempt < attempts {
+            let transient = error.is_transient() || is_ref_lock_failure(&error);
+            if transient && attempt < attempts {
                 attempt += 1;
                 tracing::debug!(%key, attempt, error = %error, "delete failed; retrying");
                 self.config.retry.wait(attempt);
                 continue;
             }
-            return Err(self.git_err(format!("delete {key}"), error));
+            return Err(self.git_err_as(format!("delete {key}"), error, transient));
         }
     }
 }
 
 impl GitStore {
-    /// A push git refused because another ref is in the way (`refs/upkeep/a` exists, so
-    /// `refs/upkeep/a/b` cannot be created, or the reverse): name the other key.
-    fn collision(&self, key: &Key, error: upkeep_git::Error) -> Error {
-        let listed = upkeep_git::ls_remote(&self.url, &self.config.credentials).unwrap_or_default();
+    /// After a push git refused although the ref was where we expected it: the key of a
+    /// ref in the way (`refs/upkeep/a` exists, so `refs/upkeep/a/b` cannot be created, or
+    /// the reverse), if that is why.
+    fn colliding_key(&self, key: &Key) -> Option<String> {
+        let listed = upkeep_git::ls_remote(&self.url, &self.config.credentials).ok()?;
         let own = self.ref_name(key);
-        let other = listed.into_iter().find_map(|(name, _)| {
+        listed.into_iter().find_map(|(name, _)| {
             let blocks =
                 own.starts_with(&format!("{name}/")) || name.starts_with(&format!("{own}/"));
             blocks.then(|| {
@@ -369,13 +393,27 @@ impl GitStore {
                     .unwrap_or(&name)
                     .to_owned()
             })
-        });
-        match other {
-            Some(other) => Error::KeyCollides {
-                key: key.to_string(),
-                other,
-            },
-            None => self.git_err(format!("write {key}"), error),
+        })
+    }
+}
+
+/// The server could not take the ref's lock (another update of it, or of the packed
+/// refs, was in progress; a stale lock file): the ref did not move, and trying again
+/// later is right.
+fn is_ref_lock_failure(error: &upkeep_git::Error) -> bool {
+    match error {
+        upkeep_git::Error::PushRejected { reason, .. } => {
+            let r = reason.to_ascii_lowercase();
+            [
+                "failed to lock",
+                "cannot lock ref",
+                "unable to create",
+                "file exists",
+            ]
+            .iter()
+            .any(|needle| r.contains(needle))
+                && !r.contains("exists; cannot create")
         }
+        _ => false,
     }
 }

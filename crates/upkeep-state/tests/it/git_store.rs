@@ -463,3 +463,22 @@ fn runners_racing_a_faulty_server_lose_and_double_nothing() {
         );
     }
 }
+
+#[test]
+fn a_ref_locked_on_the_server_is_a_transient_failure_that_passes() {
+    let fx = Fixture::new();
+    let store = open(&fx.url(), Credentials::none(), &fx.root().join("scratch"));
+    let k = key("rounds/r1/projects/api");
+    let v1 = done(store.write(&k, &Expected::Absent, b"1").unwrap());
+    // Another update of the ref is in progress on the server (or died holding the lock).
+    let lock = fx.bare().join("refs/upkeep/rounds/r1/projects/api.lock");
+    std::fs::write(&lock, "").unwrap();
+    let err = store.write(&k, &v1.expected(), b"2").unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(matches!(err, Error::Git { .. }));
+    assert_eq!(store.read(&k).unwrap(), Some(v1.clone()));
+    // Once the lock is gone, the caller's retry from the same version works.
+    std::fs::remove_file(&lock).unwrap();
+    let v2 = done(store.write(&k, &v1.expected(), b"2").unwrap());
+    assert_eq!(store.read(&k).unwrap(), Some(v2));
+}
