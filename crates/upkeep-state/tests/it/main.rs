@@ -105,7 +105,8 @@ macro_rules! behaviour_suite {
                 lease_claim_hold_and_reclaim,
                 lease_takeover_after_expiry_raises_fencing,
                 lease_renew_release_and_verify,
-                lease_renewal_after_expiry_survives_if_nobody_took_over
+                lease_renewal_after_expiry_survives_if_nobody_took_over,
+                lease_of_a_dead_holder_can_be_ended_early
             );
         }
     };
