@@ -425,7 +425,7 @@ pub fn lease_of_a_dead_holder_can_be_ended_early(b: &dyn Backend) {
     let k = key("rounds/r1/claims/api");
     let (dead, _) = acquired(one.claim(&k, "runner-1@host#41", TTL).unwrap());
     let holder = two.state(&k).unwrap().unwrap().holder.unwrap();
-    clock.advance(Duration::from_secs(60));
+    clock.advance(Duration::from_mins(1));
     // Somebody who knows runner-1's process is gone ends its lease; the claim that
     // follows is a takeover with a higher fencing number, long before the expiry.
     assert!(two.expire(&k, &holder).unwrap());
@@ -438,7 +438,7 @@ pub fn lease_of_a_dead_holder_can_be_ended_early(b: &dyn Backend) {
     two.verify(&lease).unwrap();
     // A renewal changes the holder's expiry: an expire with the stale view does nothing.
     let stale = two.state(&k).unwrap().unwrap().holder.unwrap();
-    clock.advance(Duration::from_secs(60));
+    clock.advance(Duration::from_mins(1));
     let renewed = two.renew(&lease, TTL).unwrap();
     assert!(!one.expire(&k, &stale).unwrap());
     two.verify(&renewed).unwrap();
