@@ -26,7 +26,7 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     fn new(cli: &'a Cli) -> Result<Self, Report> {
         let config = setup::load(&cli.config)?;
-        let forges = Forges::new(&config.state_dir, cli.secrets.clone());
+        let forges = Forges::new(&config, cli.secrets.secrets())?;
         Ok(Self {
             cli,
             config,
@@ -59,12 +59,10 @@ impl<'a> Ctx<'a> {
         self.cli.global.output == Output::Text
     }
 
-    fn actor(&self) -> String {
-        self.cli
-            .actor
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".to_owned())
+    /// Who runs this: `--actor`, else git's `user.name`, else `$USER` — as
+    /// `deploy-token` decides it.
+    fn actor(&self) -> Result<String, Report> {
+        self.cli.actor.resolve()
     }
 }
 
@@ -241,7 +239,7 @@ fn job(
         }),
     };
     let mut job = Job::new(
-        ctx.actor(),
+        ctx.actor()?,
         approver,
         Arc::new(LocalNotes::new(ctx.config.state_dir.join("in-progress"))),
         key,

@@ -41,8 +41,7 @@ pub mod step;
 pub use journal::{FailedStage, Failure, Journal, ProjectRecord, Stage, Status};
 pub use report::{ProjectReport, RoundReport};
 pub use round::{
-    Event, NoProgress, Progress, ProjectSetup, Round, branch_name, change_request_noun, log_path,
-    run_round, select,
+    Event, NoProgress, Progress, ProjectSetup, Round, branch_name, log_path, run_round, select,
 };
 pub use tokio_util::sync::CancellationToken;
 

@@ -25,7 +25,7 @@ pub(super) fn project_messages(
     let nouns: BTreeMap<String, &'static str> = round
         .projects
         .iter()
-        .map(|s| (s.project.name.clone(), change_request_noun(s.forge.kind())))
+        .map(|s| (s.project.name.clone(), s.forge.kind().change_request_noun()))
         .collect();
     order
         .iter()
@@ -282,15 +282,6 @@ pub(super) async fn post_thread(
         }
     }
     Ok(())
-}
-
-/// The forge kind's name for a change request.
-#[must_use]
-pub fn change_request_noun(kind: ForgeKind) -> &'static str {
-    match kind {
-        ForgeKind::GitLab => "MR",
-        ForgeKind::GitHub | ForgeKind::Local => "PR",
-    }
 }
 
 /// The most a change request's description may hold on `kind`, in bytes of UTF-8 — never

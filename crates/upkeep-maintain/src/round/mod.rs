@@ -30,7 +30,6 @@ use crate::report::{ProjectReport, RoundReport};
 use crate::{Error, Result};
 
 use self::claim::claim_round;
-pub use self::messages::change_request_noun;
 pub(crate) use self::messages::package_changes;
 use self::messages::{project_messages, round_summary, tell_team, wants_message};
 pub use self::pipeline::log_path;
