@@ -1,6 +1,6 @@
 //! What people read: the lines a deploy-token tool prints, the JSON it emits, and the
 //! announcement posted to the team. Every name and reason goes through
-//! [`shown`](crate::shown): control characters replaced, length capped.
+//! [`shown`](crate::shown()): control characters replaced, length capped.
 
 use std::fmt::Write as _;
 
@@ -211,7 +211,8 @@ impl Outcome {
     }
 
     /// The result as one JSON document: the state (or the list of states for
-    /// `history`), as [`StateView`] shows it.
+    /// `history`): name, held, holder, reason, acquired_at, expires_at, expired,
+    /// fencing, last_event.
     #[must_use]
     pub fn json(&self) -> serde_json::Value {
         let now = self.now;
