@@ -211,8 +211,8 @@ impl Outcome {
     }
 
     /// The result as one JSON document: the state (or the list of states for
-    /// `history`): name, held, holder, reason, acquired_at, expires_at, expired,
-    /// fencing, last_event.
+    /// `history`) with the fields `name`, `held`, `holder`, `reason`, `acquired_at`,
+    /// `expires_at`, `expired`, `fencing` and `last_event`.
     #[must_use]
     pub fn json(&self) -> serde_json::Value {
         let now = self.now;
