@@ -5,10 +5,8 @@ use std::sync::Arc;
 
 use upkeep_branches::{ChatApprovalOptions, ChatApprover};
 use upkeep_chat::{ChatError, SlackChat, SlackConfig};
-use upkeep_cli::Report;
+use upkeep_cli::{Report, TokenArgs};
 use upkeep_config::SlackApproval;
-
-use crate::args::SecretArgs;
 
 /// Slack allows `reactions.get` about 50 times a minute (Tier 3).
 const SLACK_POLL_FLOOR: std::time::Duration = std::time::Duration::from_millis(1200);
@@ -17,7 +15,7 @@ const SLACK_POLL_FLOOR: std::time::Duration = std::time::Duration::from_millis(1
 /// warning when it would poll Slack faster than Slack allows.
 pub fn slack(
     config: &SlackApproval,
-    secrets: &SecretArgs,
+    secrets: &TokenArgs,
     key: &str,
 ) -> Result<(ChatApprover, Option<String>), Report> {
     let token = secrets.slack_api_token.clone().ok_or_else(|| {
