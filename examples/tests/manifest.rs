@@ -1,5 +1,6 @@
 //! The Slack app manifest asks for exactly the scopes upkeep uses: the ones
-//! `upkeep_chat` checks a token for, plus `channels:read` for a channel given by name.
+//! `upkeep_chat` checks a token for (rounds, and promotion approval by reaction), plus
+//! `channels:read` for a channel given by name.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,13 @@ use super::{examples_dir, get, yaml};
 
 /// What the manifest must ask for, from the code.
 fn scopes_upkeep_uses() -> BTreeSet<&'static str> {
-    let mut scopes: BTreeSet<&str> = upkeep_chat::REQUIRED_SCOPES.iter().copied().collect();
+    let mut scopes: BTreeSet<&str> = upkeep_chat::REQUIRED_SCOPES
+        .iter()
+        .chain(upkeep_chat::APPROVAL_SCOPES)
+        .copied()
+        .collect();
+    // `[branches.approval.slack] approver_groups` needs it.
+    scopes.insert(upkeep_chat::GROUP_SCOPE);
     // `SlackChat::check_scopes` asks for it when the channel is configured as `#name`.
     scopes.insert("channels:read");
     scopes

@@ -180,3 +180,4 @@ fn dockerfile_is_multi_stage_and_non_root() {
 }
 
 mod manifest;
+mod promotion;

@@ -61,6 +61,29 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<Exit, Report> {
     })
 }
 
+/// A change request's body, indented, with each `<details>` block folded as the forge
+/// shows it: its summary line, not its contents.
+#[allow(clippy::print_stdout)]
+fn print_body(body: &str) {
+    let mut folded = 0usize;
+    for line in body.trim_end().lines() {
+        if folded > 0 {
+            if line.trim() == "</details>" {
+                println!("    ({} lines folded, as on the forge)", folded - 1);
+                println!("    {line}");
+                folded = 0;
+            } else {
+                folded += 1;
+            }
+            continue;
+        }
+        println!("    {line}");
+        if line.trim_start().starts_with("<summary>") {
+            folded = 1;
+        }
+    }
+}
+
 /// `--keep` was given a directory with files in it.
 #[derive(Debug, thiserror::Error)]
 #[error("{} is not empty", .0.display())]
@@ -74,13 +97,14 @@ fn print_outcome(outcome: &DemoOutcome, kept: bool) {
             "━".repeat(72usize.saturating_sub(title.chars().count() + 4))
         );
     };
-    println!("upkeep demo: a real maintenance round on three sample projects.");
+    println!("upkeep demo: a real maintenance round on four sample projects.");
     println!();
     println!("  signals     make upgrade bumps Django 4.2 → 5.1 (a major upgrade); tests pass");
+    println!("  webapp      npm: four direct majors and some 140 transitive changes; tests pass");
     println!("  dashboard   already up to date");
-    println!("  billing     make upgrade bumps celery, but make test fails");
+    println!("  billing     make upgrade bumps SQLAlchemy 1.4 → 2.0, and make test fails");
     println!();
-    println!("Each is a real git repository with a Makefile and a pip-compile requirements.txt.");
+    println!("Each is a real git repository with a Makefile and a lockfile.");
     println!("upkeep refreshed a clone of each, ran make upgrade, make build and make test,");
     println!("and pushed and opened a change request only where everything passed and");
     println!("something changed. The local forge records change requests as JSON files;");
@@ -97,9 +121,7 @@ fn print_outcome(outcome: &DemoOutcome, kept: bool) {
         );
         println!("{}", cr.url);
         println!();
-        for line in cr.body.trim_end().lines() {
-            println!("    {line}");
-        }
+        print_body(&cr.body);
     }
 
     rule("What the team sees in the channel");

@@ -61,7 +61,7 @@ async fn chat_checks(maintain: &upkeep_config::MaintainConfig, tokens: &Tokens) 
             None,
         )];
     }
-    let Some(token) = tokens.slack() else {
+    let Some(token) = tokens.secrets().slack_api_token else {
         return vec![Check::global(
             "slack token",
             Verdict::Fail,

@@ -48,7 +48,7 @@ enum Command {
     Sync(board_cmd::SyncArgs),
     /// Check that every project follows the convention, and say what to fix.
     Doctor(doctor_cmd::DoctorArgs),
-    /// Run a real round on three throwaway sample projects (no tokens, no network).
+    /// Run a real round on four throwaway sample projects (no tokens, no network).
     Demo(demo_cmd::DemoArgs),
     /// Dependency changes between two lockfiles or two directories.
     Deps(deps_cmd::DepsArgs),

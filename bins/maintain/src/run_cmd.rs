@@ -42,12 +42,12 @@ pub struct RunArgs {
     pub retry_failed: bool,
     /// Work only this share of the projects: shard I of N (1-based; a project's shard
     /// follows from its name). The round's summary is then posted by `maintain report`.
-    /// [default: GitLab's CI_NODE_INDEX/CI_NODE_TOTAL, or a Kubernetes Indexed Job's
-    /// JOB_COMPLETION_INDEX with --shards]
+    /// [default: GitLab's `CI_NODE_INDEX`/`CI_NODE_TOTAL`, or a Kubernetes Indexed Job's
+    /// `JOB_COMPLETION_INDEX` with --shards]
     #[arg(long, value_name = "I/N", env = "UPKEEP_SHARD")]
     pub shard: Option<String>,
     /// How many shards the round has, with a Kubernetes Indexed Job's
-    /// JOB_COMPLETION_INDEX (the Job's completions).
+    /// `JOB_COMPLETION_INDEX` (the Job's completions).
     #[arg(long, value_name = "N", env = "UPKEEP_SHARDS")]
     pub shards: Option<u32>,
     /// With a shard: work only its own projects; do not help other running shards with
@@ -192,7 +192,9 @@ pub async fn print_report(
             }
         }
         println!("── messages that would be posted ──");
+        let channel = maintain.chat.channel.clone();
         let preview = ConsoleChat::new(std::io::stdout(), ConsoleFormat::Text)
+            .with_channel(channel.unwrap_or_else(|| "#maintenance".to_owned()))
             .with_playbook(wiring::playbook(maintain));
         if let Some(summary) = &report.summary {
             let _ = preview.post_summary(summary).await;

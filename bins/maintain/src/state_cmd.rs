@@ -21,10 +21,11 @@ pub fn state_setup(config: &Config, tokens: &Tokens) -> Result<StateSetup, Repor
             ))
         })?,
         Some(remote) => {
+            let secrets = tokens.secrets();
             let credentials = match remote.kind {
-                ForgeKind::Github => tokens.github().map(Credentials::https_token),
-                ForgeKind::Gitlab => tokens
-                    .gitlab()
+                ForgeKind::Github => secrets.github_token.map(Credentials::https_token),
+                ForgeKind::Gitlab => secrets
+                    .gitlab_token
                     .map(|t| Credentials::https_token(t).with_username("oauth2")),
                 ForgeKind::Local => None,
             }

@@ -1,66 +1,17 @@
 //! From configuration and environment to the library's handles: one forge per project
 //! (by its repository URL), the chat, credentials.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use secrecy::SecretString;
 use upkeep_chat::{ChatThreads, ConsoleChat, ConsoleFormat, Playbook, SlackChat, SlackConfig};
 use upkeep_cli::{Output, Report};
-use upkeep_config::{ChatKind, Config, ForgeKind, MaintainConfig, ResolvedProject};
-use upkeep_forge::github::GitHub;
-use upkeep_forge::gitlab::{GitLab, GitLabOptions};
-use upkeep_forge::local::LocalForge;
-use upkeep_forge::retry::RetryPolicy;
-use upkeep_forge::{Forge, RepoId};
-use upkeep_git::Credentials;
+use upkeep_config::{ChatKind, Config, MaintainConfig, ResolvedProject};
+use upkeep_forge::connect::{ConnectError, Forges};
 use upkeep_maintain::ProjectSetup;
 
-/// The help heading of the token options.
-const TOKENS: &str = "Tokens (set them in the environment)";
-
-/// Tokens, from the environment (or flags, for a one-off).
-#[derive(Debug, Clone, clap::Args)]
-#[allow(clippy::struct_field_names)] // The names are the flags: --github-token, …
-pub struct Tokens {
-    /// GitHub token (needs `repo` scope: push branches, open pull requests).
-    #[arg(long, global = true, env = "GITHUB_TOKEN", hide_env_values = true, help_heading = TOKENS)]
-    pub github_token: Option<String>,
-    /// GitLab token (needs `api` and `write_repository` scopes).
-    #[arg(long, global = true, env = "GITLAB_TOKEN", hide_env_values = true, help_heading = TOKENS)]
-    pub gitlab_token: Option<String>,
-    /// Slack bot token (needs `chat:write`, `reactions:read`, `reactions:write`,
-    /// `channels:history`).
-    #[arg(long, global = true, env = "SLACK_API_TOKEN", hide_env_values = true, help_heading = TOKENS)]
-    pub slack_api_token: Option<String>,
-    /// Slack Web API base URL (for a proxy or a test server).
-    #[arg(long, global = true, env = "UPKEEP_SLACK_API_URL", hide = true)]
-    pub slack_api_url: Option<String>,
-}
-
-impl Tokens {
-    fn secret(value: Option<&String>) -> Option<SecretString> {
-        value
-            .filter(|v| !v.is_empty())
-            .map(|v| SecretString::from(v.clone()))
-    }
-
-    /// The GitHub token as a secret.
-    pub fn github(&self) -> Option<SecretString> {
-        Self::secret(self.github_token.as_ref())
-    }
-
-    /// The GitLab token as a secret.
-    pub fn gitlab(&self) -> Option<SecretString> {
-        Self::secret(self.gitlab_token.as_ref())
-    }
-
-    /// The Slack token as a secret.
-    pub fn slack(&self) -> Option<SecretString> {
-        Self::secret(self.slack_api_token.as_ref())
-    }
-}
+/// Tokens, from the environment (or flags, for a one-off): declared once in upkeep-cli.
+pub type Tokens = upkeep_cli::TokenArgs;
 
 /// Loads the configuration file with `UPKEEP_…` overrides from the environment.
 pub fn load_config(path: &Path) -> Result<Config, Report> {
@@ -85,86 +36,45 @@ pub fn maintain_section(config: &Config) -> Result<MaintainConfig, Report> {
     })
 }
 
-/// Builds the forge adapter, repository id and credentials of every project.
+/// Builds the forge adapter, repository id and credentials of every project, through
+/// the one factory (`upkeep_forge::connect`).
 pub async fn project_setups(
     config: &Config,
     projects: &[ResolvedProject],
     tokens: &Tokens,
 ) -> Result<Vec<ProjectSetup>, Report> {
-    let local: Arc<dyn Forge> = Arc::new(LocalForge::new(config.state_dir.join("forge")));
-    let mut remote_forges: HashMap<(ForgeKind, String), Arc<dyn Forge>> = HashMap::new();
+    let forges = Forges::new(tokens.secrets(), &config.state_dir);
     let mut setups = Vec::new();
     for project in projects {
-        let remote = &project.remote;
-        let (forge, repo, credentials) = match remote.kind {
-            ForgeKind::Local => (
-                local.clone(),
-                RepoId::new(remote.url.clone()),
-                Credentials::none(),
-            ),
-            ForgeKind::Github | ForgeKind::Gitlab => {
-                let api = remote.api_url.clone().unwrap_or_default();
-                let token = match remote.kind {
-                    ForgeKind::Github => tokens.github(),
-                    _ => tokens.gitlab(),
-                };
-                let Some(token) = token else {
-                    let var = if remote.kind == ForgeKind::Github {
-                        "GITHUB_TOKEN"
-                    } else {
-                        "GITLAB_TOKEN"
-                    };
-                    return Err(Report::user(MissingToken {
-                        project: project.name.clone(),
-                        var,
-                    })
-                    .hint(format!(
-                        "export {var}=… (or leave the project out with --skip {})",
-                        project.name
-                    )));
-                };
-                let forge = if let Some(f) = remote_forges.get(&(remote.kind, api.clone())) {
-                    f.clone()
-                } else {
-                    let f = remote_forge(config, remote.kind, &api, token.clone(), &project.name)
-                        .await?;
-                    remote_forges.insert((remote.kind, api.clone()), f.clone());
-                    f
-                };
-                let credentials = if remote.kind == ForgeKind::Gitlab {
-                    Credentials::https_token(token).with_username("oauth2")
-                } else {
-                    Credentials::https_token(token)
-                };
-                (forge, RepoId::new(remote.path.clone()), credentials)
+        let what = format!("project `{}`", project.name);
+        let connected = forges.connect(&project.remote, &what).await.map_err(|e| {
+            let missing = matches!(e, ConnectError::MissingToken { .. });
+            let report = upkeep_cli::connect_report(e);
+            if missing {
+                report.hint(format!(
+                    "or leave the project out with --skip {}",
+                    project.name
+                ))
+            } else {
+                report
             }
-        };
+        })?;
         setups.push(ProjectSetup {
             project: project.clone(),
-            forge,
-            repo,
-            credentials,
+            forge: connected.forge,
+            repo: connected.repo,
+            credentials: connected.credentials,
         });
     }
     Ok(setups)
 }
 
-/// A project needs a token that is not set.
+/// A Slack token the configuration needs is not set.
 #[derive(Debug, thiserror::Error)]
-#[error("project `{project}` needs {var}, which is not set")]
+#[error("{what} needs {var}, which is not set")]
 pub struct MissingToken {
-    project: String,
+    what: &'static str,
     var: &'static str,
-}
-
-/// A forge adapter could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot set up the {kind} client for project `{project}`")]
-pub struct ForgeSetup {
-    project: String,
-    kind: ForgeKind,
-    #[source]
-    source: upkeep_forge::ForgeError,
 }
 
 /// The chat could not be set up.
@@ -176,34 +86,6 @@ pub struct ChatSetup(#[source] upkeep_chat::ChatError);
 #[derive(Debug, thiserror::Error)]
 #[error("[maintain.chat] kind is \"slack\" but no channel is set")]
 pub struct NoChannel;
-
-async fn remote_forge(
-    config: &Config,
-    kind: ForgeKind,
-    api: &str,
-    token: SecretString,
-    project: &str,
-) -> Result<Arc<dyn Forge>, Report> {
-    let err = |source| {
-        Report::failure(ForgeSetup {
-            project: project.to_owned(),
-            kind,
-            source,
-        })
-    };
-    match kind {
-        ForgeKind::Github => Ok(Arc::new(
-            GitHub::new(api, token, RetryPolicy::default()).map_err(err)?,
-        )),
-        ForgeKind::Gitlab => {
-            let options = GitLabOptions::new(api, token, config.state_dir.join("forge/gitlab"));
-            Ok(Arc::new(GitLab::connect(options).await.map_err(|e| {
-                err(e).hint("check GITLAB_TOKEN and the project's api_url")
-            })?))
-        }
-        ForgeKind::Local => Ok(Arc::new(LocalForge::new(config.state_dir.join("forge")))),
-    }
-}
 
 /// The team chat: the console (stdout) unless Slack is configured.
 ///
@@ -217,9 +99,9 @@ pub fn chat(
     match maintain.chat.kind {
         ChatKind::Console => Ok(console_chat(maintain, output)),
         ChatKind::Slack => {
-            let token = tokens.slack().ok_or_else(|| {
+            let token = tokens.secrets().slack_api_token.ok_or_else(|| {
                 Report::user(MissingToken {
-                    project: "(chat)".to_owned(),
+                    what: "[maintain.chat] kind = \"slack\"",
                     var: "SLACK_API_TOKEN",
                 })
                 .hint("export SLACK_API_TOKEN=xoxb-… or set [maintain.chat] kind = \"console\"")

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
-use secrecy::SecretString;
-use upkeep_cli::{EXIT_CODES_HELP, GlobalArgs};
+use upkeep_cli::{ActorArgs, EXIT_CODES_HELP, GlobalArgs, TokenArgs};
 
 /// Promote stable branches to what stage has proven: plan, gates, approval, compare-and-swap moves.
 #[derive(Debug, Parser)]
@@ -18,66 +17,13 @@ pub struct Cli {
     pub config: PathBuf,
     /// Secrets, taken from the environment.
     #[command(flatten)]
-    pub secrets: SecretArgs,
-    /// Who runs this, as recorded in the history.
-    #[arg(long, global = true, env = "UPKEEP_ACTOR")]
-    pub actor: Option<String>,
+    pub secrets: TokenArgs,
+    /// Who runs this, as recorded in the history and checked against the deploy token.
+    #[command(flatten)]
+    pub actor: ActorArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Tokens: set the environment variables rather than passing them as arguments.
-#[derive(Debug, Clone, Args)]
-pub struct SecretArgs {
-    /// GitHub token (API and git over https).
-    #[arg(
-        long,
-        global = true,
-        env = "GITHUB_TOKEN",
-        hide_env_values = true,
-        hide = true
-    )]
-    pub github_token: Option<SecretString>,
-    /// GitLab token (API and git over https).
-    #[arg(
-        long,
-        global = true,
-        env = "GITLAB_TOKEN",
-        hide_env_values = true,
-        hide = true
-    )]
-    pub gitlab_token: Option<SecretString>,
-    /// Slack bot token, for job notifications.
-    #[arg(
-        long,
-        global = true,
-        env = "SLACK_API_TOKEN",
-        hide_env_values = true,
-        hide = true
-    )]
-    pub slack_api_token: Option<SecretString>,
-    /// Sentry auth token, for the Sentry gate.
-    #[arg(
-        long,
-        global = true,
-        env = "SENTRY_AUTH_TOKEN",
-        hide_env_values = true,
-        hide = true
-    )]
-    pub sentry_auth_token: Option<SecretString>,
-    /// Sentry DSN, for failure events of jobs.
-    #[arg(
-        long,
-        global = true,
-        env = "SENTRY_DSN",
-        hide_env_values = true,
-        hide = true
-    )]
-    pub sentry_dsn: Option<SecretString>,
-    /// Slack Web API base URL (default `https://slack.com/api`).
-    #[arg(long, global = true, env = "UPKEEP_SLACK_API_URL", hide = true)]
-    pub slack_api_url: Option<String>,
 }
 
 /// The subcommands.
@@ -138,9 +84,10 @@ pub struct ApprovalArgs {
     /// Compute and show everything, move nothing, record nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Running as a job: send the result and failures to Slack and Sentry as configured
-    /// in `[branches.notify]` (by hand, they are only printed). `UPKEEP_JOB` takes
-    /// 1/0, true/false, yes/no, on/off.
+    /// Running as a job: without --yes or --approve, ask for approval in Slack as
+    /// configured in `[branches.approval.slack]`; send the result and failures to Slack
+    /// and Sentry as configured in `[branches.notify]` (by hand, they are only printed).
+    /// `UPKEEP_JOB` takes 1/0, true/false, yes/no, on/off.
     #[arg(
         long,
         env = "UPKEEP_JOB",

@@ -26,7 +26,7 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     fn new(cli: &'a Cli) -> Result<Self, Report> {
         let config = setup::load(&cli.config)?;
-        let forges = Forges::new(&config.state_dir, cli.secrets.clone());
+        let forges = Forges::new(&config, cli.secrets.secrets())?;
         Ok(Self {
             cli,
             config,
@@ -59,12 +59,10 @@ impl<'a> Ctx<'a> {
         self.cli.global.output == Output::Text
     }
 
-    fn actor(&self) -> String {
-        self.cli
-            .actor
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".to_owned())
+    /// Who runs this: `--actor`, else git's `user.name`, else `$USER` — as
+    /// `deploy-token` decides it.
+    fn actor(&self) -> Result<String, Report> {
+        self.cli.actor.resolve()
     }
 }
 
@@ -81,7 +79,7 @@ fn out(text: bool, data: &str) {
 
 /// A message for people on stderr.
 #[allow(clippy::print_stderr)]
-fn say(text: &str) {
+pub fn say(text: &str) {
     eprintln!("{text}");
 }
 
@@ -112,6 +110,18 @@ fn lib_error(e: upkeep_branches::Error) -> Report {
     if let E::UnknownRepo { name, known } = e {
         return unknown_repo(&name, known, "override");
     }
+    if let E::ApprovalSetup { source, .. } = &e {
+        let hint = crate::approval::hint(source);
+        let r = if e.is_user_error() {
+            Report::user(e)
+        } else {
+            Report::failure(e)
+        };
+        return match hint {
+            Some(h) => r.hint(h),
+            None => r,
+        };
+    }
     let hint = match &e {
         E::AmbiguousRev { .. } => Some("give more hex digits of the SHA"),
         E::Backwards { .. } => {
@@ -128,6 +138,9 @@ fn lib_error(e: upkeep_branches::Error) -> Report {
         E::HistoryParse { .. } | E::HistoryContended { .. } => Some("check `[branches.history]`"),
         E::Git { repo, .. } if repo == "history" => Some("check `[branches.history]`"),
         E::Note { .. } => Some("check that the state directory (`state_dir`) is writable"),
+        E::NoApprovers { .. } => {
+            Some("name a person in [branches.approval.slack] approvers, or a group with members")
+        }
         _ => None,
     };
     let r = if e.is_user_error() {
@@ -202,11 +215,20 @@ fn job(
     rollback: bool,
 ) -> Result<Job, Report> {
     let branches = ctx.branches();
+    let key = upkeep_branches::note_key(branches.repo_names());
     let approver: Arc<dyn Approver> = match approval {
         Some(a) if a.yes => Arc::new(ApproveAll),
         Some(ApprovalArgs {
             approve: Some(d), ..
         }) => Arc::new(ApproveDigest { digest: d.clone() }),
+        Some(a) if a.job && branches.approval.slack.is_some() => {
+            let config = branches.approval.slack.as_ref().expect("checked above");
+            let (approver, warning) = crate::approval::slack(config, &ctx.cli.secrets, &key)?;
+            if let Some(w) = warning {
+                say(&format!("warning: {w}"));
+            }
+            Arc::new(approver)
+        }
         _ => Arc::new(Prompt {
             question: if rollback {
                 "Roll back?"
@@ -217,10 +239,10 @@ fn job(
         }),
     };
     let mut job = Job::new(
-        ctx.actor(),
+        ctx.actor()?,
         approver,
         Arc::new(LocalNotes::new(ctx.config.state_dir.join("in-progress"))),
-        upkeep_branches::note_key(branches.repo_names()),
+        key,
     );
     job.history = setup::history(&branches, &ctx.forges);
     job.deploy_token = setup::deploy_token(&ctx.config, &ctx.forges)?;

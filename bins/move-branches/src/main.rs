@@ -1,6 +1,7 @@
 //! `move-branches`: promote stable branches to what stage has proven: plan, gates,
 //! approval, compare-and-swap moves, history, status and rollback.
 
+mod approval;
 mod args;
 mod cmd;
 mod notify;

@@ -7,11 +7,11 @@ use upkeep_branches::{ChatNotifier, Notifiers, SentryNotifier};
 use upkeep_chat::{SlackChat, SlackConfig};
 use upkeep_config::NotifyConfig;
 
-use crate::args::SecretArgs;
+use upkeep_cli::TokenArgs;
 
 /// The notifiers `[branches.notify]` asks for, and warnings for the ones that cannot be
 /// built (a missing secret) or for nobody being told at all.
-pub fn notifiers(config: &NotifyConfig, secrets: &SecretArgs) -> (Notifiers, Vec<String>) {
+pub fn notifiers(config: &NotifyConfig, secrets: &TokenArgs) -> (Notifiers, Vec<String>) {
     let mut all = Notifiers::default();
     let mut warnings = Vec::new();
     if let Some(channel) = &config.slack_channel {

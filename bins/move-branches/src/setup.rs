@@ -1,56 +1,54 @@
 //! Turns the `[branches]` configuration and the secrets into library inputs: one forge
 //! adapter per kind of remote, a `RepoSpec` per repo, the gates, the history store.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use secrecy::SecretString;
 use upkeep_branches::gates::{CiGate, CommandGate, Gates, SentryGate, SentryWindow, Validation};
 use upkeep_branches::history::HistoryStore;
 use upkeep_branches::{DeployToken, RepoSpec, TokenMode};
-use upkeep_cli::Report;
-use upkeep_config::{BranchesConfig, Config, DeployTokenMode, ForgeKind, Remote};
-use upkeep_forge::gitlab::{GitLab, GitLabOptions};
-use upkeep_forge::local::LocalForge;
-use upkeep_forge::retry::RetryPolicy;
+use upkeep_cli::{Report, connect_report};
+use upkeep_config::{BranchesConfig, Config, DeployTokenMode, Remote, Secrets};
 use upkeep_forge::{Forge, RepoId};
 use upkeep_git::Credentials;
 use upkeep_lock::LockTarget;
 
-use crate::args::SecretArgs;
-
-/// Forge adapters, one per (kind, API URL), shared by every repo they serve. Built on
-/// first use, inside the runtime: the GitLab client checks its token with a request when
-/// it is constructed.
+/// Forge clients and git credentials for the configured remotes, through the one
+/// factory (`upkeep_forge::connect`).
 pub struct Forges {
-    state_dir: PathBuf,
-    local: Arc<LocalForge>,
-    remote: HashMap<(ForgeKind, String), Arc<dyn Forge>>,
-    secrets: SecretArgs,
-}
-
-/// A forge client could not be set up for a repo.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot set up the {kind} client at {api} for {what} ({url})")]
-pub struct ForgeSetup {
-    kind: ForgeKind,
-    api: String,
-    what: String,
-    url: String,
-    #[source]
-    source: upkeep_forge::ForgeError,
+    inner: upkeep_forge::connect::Forges,
 }
 
 impl Forges {
-    /// Adapters keep their scratch state under `state_dir`.
-    pub fn new(state_dir: &Path, secrets: SecretArgs) -> Self {
-        Self {
-            state_dir: state_dir.to_owned(),
-            local: Arc::new(LocalForge::new(state_dir.join("forge"))),
-            remote: HashMap::new(),
-            secrets,
+    /// Checks every remote the configuration names right away, so that a token that
+    /// would travel over plain http stops the run before anything is read or moved.
+    pub fn new(config: &Config, secrets: Secrets) -> Result<Self, Report> {
+        let inner = upkeep_forge::connect::Forges::new(secrets, &config.state_dir);
+        let branches = config.branches.iter();
+        let remotes = branches
+            .clone()
+            .flat_map(|b| b.repos.iter().map(|r| (&r.remote, r.name.as_str())))
+            .chain(
+                branches
+                    .clone()
+                    .filter_map(|b| b.ci.validation.as_ref())
+                    .map(|v| (&v.remote, "the CI validation repo")),
+            )
+            .chain(
+                branches
+                    .filter_map(|b| b.history.as_ref())
+                    .map(|h| (&h.remote, "the history repo")),
+            )
+            .chain(
+                config
+                    .lock
+                    .iter()
+                    .map(|l| (&l.remote, "the deploy token's repo")),
+            );
+        for (remote, what) in remotes {
+            inner.credentials(remote, what).map_err(connect_report)?;
         }
+        Ok(Self { inner })
     }
 
     /// The adapter for `remote` (built on first use) and the repo's id on it. `what`
@@ -60,87 +58,19 @@ impl Forges {
         remote: &Remote,
         what: &str,
     ) -> Result<(Arc<dyn Forge>, RepoId), Report> {
-        let default_api = match remote.kind {
-            ForgeKind::Local => return Ok((self.local.clone(), RepoId::new(remote.url.clone()))),
-            ForgeKind::Github => "https://api.github.com".to_owned(),
-            ForgeKind::Gitlab => {
-                format!("https://{}", remote.host.as_deref().unwrap_or("gitlab.com"))
-            }
-        };
-        let api = remote.api_url.clone().unwrap_or(default_api);
-        let id = RepoId::new(remote.path.clone());
-        let key = (remote.kind, api.clone());
-        if let Some(f) = self.remote.get(&key) {
-            return Ok((f.clone(), id));
-        }
-        let setup_error = |source: upkeep_forge::ForgeError| {
-            let user = matches!(
-                source,
-                upkeep_forge::ForgeError::Unauthorized { .. }
-                    | upkeep_forge::ForgeError::Forbidden { .. }
-                    | upkeep_forge::ForgeError::Setup { .. }
-            );
-            let e = ForgeSetup {
-                kind: remote.kind,
-                api: api.clone(),
-                what: what.to_owned(),
-                url: remote.url.clone(),
-                source,
-            };
-            if user {
-                Report::user(e)
-            } else {
-                Report::failure(e)
-            }
-        };
-        let forge: Arc<dyn Forge> = if remote.kind == ForgeKind::Github {
-            let token = self.secrets.github_token.clone().ok_or_else(|| {
-                Report::user(format!(
-                    "{what} is on GitHub ({}), and no GitHub token is set",
-                    remote.url
-                ))
-                .hint("set GITHUB_TOKEN (a token with the `repo` scope)")
-            })?;
-            let gh = upkeep_forge::github::GitHub::new(&api, token, RetryPolicy::default())
-                .map_err(|e| setup_error(e).hint("check `api_url` in the configuration"))?;
-            Arc::new(gh)
-        } else {
-            let token = self.secrets.gitlab_token.clone().ok_or_else(|| {
-                Report::user(format!(
-                    "{what} is on GitLab ({}), and no GitLab token is set",
-                    remote.url
-                ))
-                .hint("set GITLAB_TOKEN (a token with the `api` and `write_repository` scopes)")
-            })?;
-            let options =
-                GitLabOptions::new(&api, token, self.state_dir.join("forge").join("gitlab"));
-            let gl = GitLab::connect(options).await.map_err(|e| {
-                setup_error(e).hint(
-                    "check GITLAB_TOKEN (scopes `api` and `write_repository`) and `api_url` \
-                     in the configuration (a self-hosted GitLab's base URL)",
-                )
-            })?;
-            Arc::new(gl)
-        };
-        self.remote.insert(key, forge.clone());
-        Ok((forge, id))
+        let connected = self
+            .inner
+            .connect(remote, what)
+            .await
+            .map_err(connect_report)?;
+        Ok((connected.forge, connected.repo))
     }
 
-    /// Credentials for git over https to `remote`.
+    /// Credentials for git to `remote` (checked in [`Forges::new`]).
     pub fn credentials(&self, remote: &Remote) -> Credentials {
-        let token: Option<&SecretString> = match remote.kind {
-            ForgeKind::Github => self.secrets.github_token.as_ref(),
-            ForgeKind::Gitlab => self.secrets.gitlab_token.as_ref(),
-            ForgeKind::Local => None,
-        };
-        match token {
-            // GitLab takes any token as the password of user `oauth2`.
-            Some(t) if remote.url.starts_with("https://") && remote.kind == ForgeKind::Gitlab => {
-                Credentials::https_token(t.clone()).with_username("oauth2")
-            }
-            Some(t) if remote.url.starts_with("https://") => Credentials::https_token(t.clone()),
-            _ => Credentials::none(),
-        }
+        self.inner
+            .credentials(remote, &remote.url)
+            .unwrap_or_else(|_| Credentials::none())
     }
 }
 
@@ -235,7 +165,7 @@ pub async fn gates(
         .collect();
     let sentry = match &branches.sentry {
         Some(g) => {
-            let token = forges.secrets.sentry_auth_token.clone().ok_or_else(|| {
+            let token = forges.inner.secrets().sentry_auth_token.clone().ok_or_else(|| {
                 Report::user("the Sentry gate is configured ([branches.sentry]) but SENTRY_AUTH_TOKEN is not set")
                     .hint("set SENTRY_AUTH_TOKEN to a token with the `event:read` scope, or remove [branches.sentry]")
             })?;
@@ -280,13 +210,7 @@ pub fn deploy_token(config: &Config, forges: &Forges) -> Result<Option<DeployTok
     };
     let lock = config.lock().map_err(Report::user)?;
     Ok(Some(DeployToken {
-        lock: LockTarget {
-            remote_url: lock.remote.url.clone(),
-            credentials: forges.credentials(&lock.remote),
-            name: lock.name.clone(),
-            ref_prefix: lock.ref_prefix.clone(),
-            scratch_dir: lock.cache.clone(),
-        },
+        lock: LockTarget::from_config(lock, forges.credentials(&lock.remote)),
         mode,
         lease: chrono::Duration::from_std(lock.lease.get()).unwrap_or(chrono::Duration::MAX),
     }))

@@ -3,11 +3,14 @@
 //! Library crates return `thiserror` enums and never print. This crate is where those
 //! errors meet a person: [`Report`] prints `error: …`, each cause, then `hint: …` lines,
 //! and maps the failure to one of the documented [`Exit`] codes. It also sets up logging
-//! (`-v`/`-vv`, `NO_COLOR`) and holds the `--output` switch every command shares.
+//! (`-v`/`-vv`, `NO_COLOR`) and holds the options every binary shares: `--output`, the
+//! tokens ([`TokenArgs`]) and who is operating ([`ActorArgs`]).
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
+
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// Exit codes shared by all upkeep binaries, documented in every `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +24,9 @@ pub enum Exit {
     UserError,
     /// Something unexpected failed: a network, a server, a bug. Retry, or report it.
     Failure,
+    /// A check guarding the command failed (`deploy-token`'s preflight checks); nothing
+    /// was changed.
+    CheckFailed,
     /// The run was interrupted (Ctrl-C); the journal says what was done.
     Interrupted,
 }
@@ -34,6 +40,7 @@ impl Exit {
             Self::Partial => 1,
             Self::UserError => 2,
             Self::Failure => 3,
+            Self::CheckFailed => 4,
             Self::Interrupted => 130,
         }
     }
@@ -189,6 +196,97 @@ impl GlobalArgs {
     }
 }
 
+/// The help heading of the token options.
+const TOKENS: &str = "Tokens (set them in the environment)";
+
+/// The secrets, declared once for every binary: read from the environment (or a flag,
+/// for a one-off), never shown in `--help`, turned into [`upkeep_config::Secrets`].
+#[derive(Debug, Clone, Default, clap::Args)]
+#[allow(clippy::struct_field_names)] // The names are the flags: --github-token, …
+pub struct TokenArgs {
+    /// GitHub token: API and git over https (scope `repo`).
+    #[arg(long, global = true, env = "GITHUB_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = TOKENS)]
+    pub github_token: Option<SecretString>,
+    /// GitLab token: API and git over https (scopes `api`, `write_repository`).
+    #[arg(long, global = true, env = "GITLAB_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = TOKENS)]
+    pub gitlab_token: Option<SecretString>,
+    /// Slack bot token (`chat:write`; `maintain` also `reactions:read`,
+    /// `reactions:write`, `channels:history`).
+    #[arg(long, global = true, env = "SLACK_API_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = TOKENS)]
+    pub slack_api_token: Option<SecretString>,
+    /// Sentry auth token, for the Sentry gate (scope `event:read`).
+    #[arg(long, global = true, env = "SENTRY_AUTH_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = TOKENS)]
+    pub sentry_auth_token: Option<SecretString>,
+    /// Sentry DSN, for failure events of jobs.
+    #[arg(long, global = true, env = "SENTRY_DSN", hide_env_values = true, value_name = "DSN", help_heading = TOKENS)]
+    pub sentry_dsn: Option<SecretString>,
+    /// Slack Web API base URL (for a proxy or a test server).
+    #[arg(long, global = true, env = "UPKEEP_SLACK_API_URL", hide = true)]
+    pub slack_api_url: Option<String>,
+}
+
+impl TokenArgs {
+    /// The secrets; empty values count as unset.
+    #[must_use]
+    pub fn secrets(&self) -> upkeep_config::Secrets {
+        let set = |v: &Option<SecretString>| v.clone().filter(|s| !s.expose_secret().is_empty());
+        upkeep_config::Secrets {
+            github_token: set(&self.github_token),
+            gitlab_token: set(&self.gitlab_token),
+            slack_api_token: set(&self.slack_api_token),
+            sentry_auth_token: set(&self.sentry_auth_token),
+            sentry_dsn: set(&self.sentry_dsn),
+        }
+    }
+}
+
+/// A forge client or git credentials could not be set up: the error, its hint, and
+/// the exit code for a person's mistake or a server's failure.
+#[must_use]
+pub fn connect_report(e: upkeep_forge::connect::ConnectError) -> Report {
+    let hint = e.hint();
+    let report = if e.is_user_error() {
+        Report::user(e)
+    } else {
+        Report::failure(e)
+    };
+    match hint {
+        Some(h) => report.hint(h),
+        None => report,
+    }
+}
+
+/// Who is operating, declared once for every binary; decided by
+/// [`upkeep_lock::Actor::resolve`] so that every tool records and checks the same name.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ActorArgs {
+    /// Who you are, as recorded with the deploy token and in the history (default: git's
+    /// user.name, then $USER).
+    #[arg(
+        long,
+        global = true,
+        env = "UPKEEP_ACTOR",
+        alias = "as",
+        value_name = "NAME"
+    )]
+    pub actor: Option<String>,
+}
+
+impl ActorArgs {
+    /// `--actor`, else git's `user.name` (seen from the current directory), else `$USER`.
+    pub fn resolve(&self) -> Result<String, Report> {
+        let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+        let login = std::env::var("USER").ok();
+        upkeep_lock::Actor::resolve(self.actor.as_deref(), &here, login.as_deref())
+            .map(|a| a.name)
+            .map_err(|e| {
+                Report::user(e).hint(
+                    "pass --actor <name>, or set git's user.name (git config --global user.name \"Your Name\")",
+                )
+            })
+    }
+}
+
 /// Whether to colour stderr: a terminal, and `NO_COLOR` unset or empty.
 #[must_use]
 pub fn use_color() -> bool {
@@ -313,9 +411,13 @@ mod tests {
             Exit::UserError,
             Exit::Failure,
             Exit::Interrupted,
+            Exit::CheckFailed,
         ];
         for (i, a) in all.iter().enumerate() {
-            assert!(EXIT_CODES_HELP.contains(&format!("  {} ", a.code())));
+            // `CheckFailed` is only `deploy-token`'s, documented in its own table.
+            if *a != Exit::CheckFailed {
+                assert!(EXIT_CODES_HELP.contains(&format!("  {} ", a.code())));
+            }
             for b in &all[i + 1..] {
                 assert_ne!(a.code(), b.code());
             }

@@ -5,13 +5,16 @@
 //! before the first move and moves nothing unless the digest is still the same, so an
 //! approval never covers commits that arrived after it was given.
 //!
-//! Three approvers are here or in the binary: [`ApproveDigest`] (`--approve <digest>`,
-//! checked against the plan before any gate runs), [`ApproveAll`] (`--yes`), and the
-//! terminal prompt of `move-branches`. The trait is shaped for an approver that waits a
-//! long time, such as one that posts the plan to a chat and waits for a reaction: it may
-//! ask [`ApprovalRequest::current`] whether the plan still holds while it waits, and end
-//! the wait with [`Decision::Outdated`] when it does not, after which the job plans
-//! again, runs the gates again and asks again.
+//! Four approvers are here or in the binary: [`ApproveDigest`] (`--approve <digest>`,
+//! checked against the plan before any gate runs), [`ApproveAll`] (`--yes`), the
+//! terminal prompt of `move-branches`, and [`crate::ChatApprover`], which posts the plan
+//! to a chat channel and waits for an allowed person's reaction. The trait is shaped for
+//! an approver that waits a long time: it may ask [`ApprovalRequest::current`] whether
+//! the plan still holds while it waits, and end the wait with [`Decision::Outdated`] when
+//! it does not, after which the job plans again, runs the gates again and asks again. It
+//! is asked once more right before the first move ([`Approver::confirm`]), and hears how
+//! the job ended ([`Approver::report`]), so that people who were asked somewhere are
+//! told there.
 
 use std::time::Duration;
 
@@ -23,6 +26,7 @@ use crate::Result;
 use crate::gates::GateReport;
 use crate::history::Command;
 use crate::job::Planner;
+use crate::notify::Notice;
 use crate::plan::Plan;
 
 /// Who approved which plan, when and how: recorded in the history.
@@ -109,10 +113,17 @@ impl<'a> CurrentPlan<'a> {
 }
 
 /// Decides whether a plan may be applied. Implementations: [`ApproveDigest`],
-/// [`ApproveAll`], the terminal prompt of `move-branches`; a chat approver that waits for
-/// a reaction fits the same shape.
+/// [`ApproveAll`], the terminal prompt of `move-branches`, and [`crate::ChatApprover`]
+/// (a reaction in a chat channel).
 #[async_trait]
 pub trait Approver: Send + Sync {
+    /// Checks, before anything is planned, that this approver can work at all (a chat
+    /// approver: the token's scopes, the channel, the people named). An error ends the
+    /// job before anything is gated, posted or moved.
+    async fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// The digest of a plan approved before this run planned (`--approve <digest>`,
     /// from an earlier `plan`). A digest that is not the plan's refuses the run before
     /// any gate runs, and the refusal is recorded.
@@ -122,6 +133,24 @@ pub trait Approver: Send + Sync {
 
     /// Asks for approval of `request.plan`, whose gates passed.
     async fn approve(&self, request: &ApprovalRequest<'_>) -> Decision;
+
+    /// Asked right before the first move, after the job planned again and found the same
+    /// digest: does `approval` still stand? An approver whose approval can be taken back
+    /// (a reaction removed, a "no" added since) answers with what it finds now; anything
+    /// but [`Decision::Approved`] moves nothing. By default the approval stands.
+    async fn confirm(&self, request: &ApprovalRequest<'_>, approval: Approval) -> Decision {
+        let _ = request;
+        Decision::Approved(approval)
+    }
+
+    /// How the job ended (after [`Approver::approve`], or without asking when a gate
+    /// failed). An approver that asked people somewhere tells them there, and returns
+    /// where (a chat channel, as configured), so that a notifier for the same place does
+    /// not say it twice. By default: nowhere.
+    async fn report(&self, notice: &Notice) -> Option<String> {
+        let _ = notice;
+        None
+    }
 }
 
 /// `--approve <digest>`: approves exactly the plan with this digest.

@@ -230,6 +230,28 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// Approval in a chat channel cannot work: a check made before anything is planned
+    /// or posted failed (a missing scope, a channel the app is not in, an approver the
+    /// token cannot see, or the chat could not be reached).
+    #[error("approval in chat channel {channel} cannot work")]
+    ApprovalSetup {
+        /// The channel, as configured.
+        channel: String,
+        /// What the chat said.
+        #[source]
+        source: Box<upkeep_chat::ChatError>,
+    },
+    /// Nobody could approve: no person is named and the user groups have no members.
+    #[error(
+        "nobody can approve in chat channel {channel}: no person is named and the user groups {} have no members",
+        groups.join(", ")
+    )]
+    NoApprovers {
+        /// The channel, as configured.
+        channel: String,
+        /// The user groups named.
+        groups: Vec<String>,
+    },
     /// A notification could not be delivered (never changes what happened).
     #[error("cannot tell {to}")]
     Notify {
@@ -328,6 +350,15 @@ impl Error {
                 | Self::NotARollback { .. }
                 | Self::NoEarlierPromotion { .. }
                 | Self::DigestMismatch { .. }
+                | Self::NoApprovers { .. }
+        ) || matches!(
+            self,
+            Self::ApprovalSetup { source, .. } if !matches!(
+                **source,
+                upkeep_chat::ChatError::Transport { .. }
+                    | upkeep_chat::ChatError::RateLimited { .. }
+                    | upkeep_chat::ChatError::Protocol { .. }
+            )
         )
     }
 

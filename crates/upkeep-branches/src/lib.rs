@@ -30,6 +30,7 @@ mod error;
 
 pub mod apply;
 pub mod approve;
+pub mod chat_approval;
 pub mod commits;
 pub mod gates;
 pub mod history;
@@ -47,6 +48,7 @@ pub use apply::{ApplyOptions, ApplyReport, LevelGuard, RepoOutcome, RepoResult, 
 pub use approve::{
     Approval, ApprovalRequest, ApproveAll, ApproveDigest, Approver, CurrentPlan, Decision,
 };
+pub use chat_approval::{ChatApprovalOptions, ChatApprover};
 pub use error::{Error, Result};
 pub use job::{
     End, Job, JobEvent, Outcome, Planner, Promotion, Refusal, Rollback, preview, promote, roll_back,

@@ -23,6 +23,10 @@ pub struct Notice {
     pub failure: Option<String>,
     /// Searchable facts: `result`, `digest`, `command`.
     pub tags: Vec<(String, String)>,
+    /// The chat channel (as configured) where the approver already told the team, in the
+    /// thread of the message that asked for approval; a [`ChatNotifier`] for that channel
+    /// does not post it again.
+    pub told_in: Option<String>,
 }
 
 /// Somewhere a job's [`Notice`] goes.
@@ -43,6 +47,9 @@ pub struct ChatNotifier {
 #[async_trait]
 impl Notifier for ChatNotifier {
     async fn notify(&self, notice: &Notice) -> Result<()> {
+        if notice.told_in.as_deref() == Some(self.channel.as_str()) {
+            return Ok(());
+        }
         self.chat
             .post_note(&notice.text)
             .await

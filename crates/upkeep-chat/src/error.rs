@@ -79,6 +79,29 @@ pub enum ChatError {
         /// What could not be decoded.
         detail: String,
     },
+    /// `users.info` answered `user_not_found` or `user_not_visible`: the user id is wrong,
+    /// or belongs to another workspace the token cannot see.
+    #[error("Slack user {user} cannot be seen with this token: {code} (calling users.info)")]
+    UnknownUser {
+        /// The user id as configured.
+        user: String,
+        /// Slack's error code.
+        code: String,
+    },
+    /// The user exists but cannot act as a person: deactivated, or a bot.
+    #[error("Slack user {user} {why}")]
+    UnusableUser {
+        /// The user id as configured.
+        user: String,
+        /// Why, e.g. "is deactivated".
+        why: String,
+    },
+    /// `usergroups.users.list` answered `no_such_subteam`.
+    #[error("Slack user group {group} not found (calling usergroups.users.list)")]
+    UnknownUserGroup {
+        /// The group id as configured.
+        group: String,
+    },
     /// A message referred to does not exist (deleted, or another channel).
     #[error("message {ts} not found in channel {channel}")]
     MessageNotFound {

@@ -2,8 +2,8 @@
 //!
 //! Adapters implement the small [`Channel`] trait (post, edit, react, list a round's
 //! messages, list a thread's replies); the idempotence rules — one summary per round, one
-//! thread per project, one checklist reply, content compared by digest — live here, so the
-//! console adapter behaves exactly like Slack.
+//! message per project with its checklist inside, one failure reply, content compared by
+//! digest — live here, so the console adapter behaves exactly like Slack.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +21,6 @@ use crate::render::{self, Document};
 pub(crate) enum Kind {
     Summary,
     Project,
-    Checklist,
     Failure,
     Note,
 }
@@ -33,29 +32,21 @@ impl Kind {
         match self {
             Kind::Summary => "upkeep_round_summary",
             Kind::Project => "upkeep_project",
-            Kind::Checklist => "upkeep_checklist",
             Kind::Failure => "upkeep_failure",
             Kind::Note => "upkeep_note",
         }
     }
 
     fn from_event_type(event_type: &str) -> Option<Self> {
-        [
-            Kind::Summary,
-            Kind::Project,
-            Kind::Checklist,
-            Kind::Failure,
-            Kind::Note,
-        ]
-        .into_iter()
-        .find(|k| k.event_type() == event_type)
+        [Kind::Summary, Kind::Project, Kind::Failure, Kind::Note]
+            .into_iter()
+            .find(|k| k.event_type() == event_type)
     }
 
     pub(crate) fn label(self) -> &'static str {
         match self {
             Kind::Summary => "summary",
             Kind::Project => "project",
-            Kind::Checklist => "checklist",
             Kind::Failure => "failure",
             Kind::Note => "note",
         }
@@ -211,42 +202,15 @@ pub(crate) async fn open_or_continue_thread(
     message: &ProjectMessage,
 ) -> Result<ThreadRef> {
     let round = message.round.as_str();
-    let doc = render::project_document(message);
+    let doc = render::project_document(message, ch.playbook());
     let mut meta = Meta::new(Kind::Project, round, &doc);
     meta.project = Some(message.project.clone());
     meta.pr_url = message.change_request.as_ref().map(|c| c.url.clone());
 
     let messages = ch.round_messages(round, false).await?;
     let existing = find(&messages, Kind::Project, Some(&message.project));
+    // The checklist is part of the message: a new project costs this one post.
     let parent = upsert(ch, existing, None, &doc, &meta).await?;
-
-    let replies = if existing.is_some() {
-        ch.replies(&parent.message).await?
-    } else {
-        Vec::new()
-    };
-    let me = if existing.is_some() {
-        Some(ch.self_user().await?)
-    } else {
-        None
-    };
-    let mine = |f: &&Found| me.is_some() && f.user == me;
-
-    let checklist_doc = render::checklist_document(ch.playbook());
-    let mut checklist_meta = Meta::new(Kind::Checklist, round, &checklist_doc);
-    checklist_meta.project = Some(message.project.clone());
-    // A checklist posted without metadata (or whose metadata Slack did not return) is still
-    // the first reply upkeep wrote in the thread.
-    let existing_checklist = find(&replies, Kind::Checklist, Some(&message.project))
-        .or_else(|| replies.iter().filter(mine).find(|f| f.meta.is_none()));
-    let checklist = upsert(
-        ch,
-        existing_checklist,
-        Some(&parent.message),
-        &checklist_doc,
-        &checklist_meta,
-    )
-    .await?;
 
     let boom = ch
         .playbook()
@@ -254,10 +218,36 @@ pub(crate) async fn open_or_continue_thread(
         .reaction_for(Meaning::Failing)
         .unwrap_or("boom")
         .to_owned();
-    let failure = if let Some(failure_doc) = render::failure_document(message) {
+    let failure_doc = render::failure_document(message);
+    // Who upkeep is, only when an earlier message's reactions or replies must be told apart.
+    let had_boom = existing.is_some_and(|f| f.reactions.iter().any(|r| r.name == boom));
+    let me = if existing.is_some() && (had_boom || failure_doc.is_some()) {
+        Some(ch.self_user().await?)
+    } else {
+        None
+    };
+    let my_boom = existing.is_some_and(|f| {
+        f.reactions
+            .iter()
+            .any(|r| r.name == boom && me.as_ref().is_some_and(|me| r.users.contains(me)))
+    });
+
+    let failure = if let Some(failure_doc) = failure_doc {
         let mut failure_meta = Meta::new(Kind::Failure, round, &failure_doc);
         failure_meta.project = Some(message.project.clone());
-        let existing_failure = find(&replies, Kind::Failure, Some(&message.project));
+        let replies = if existing.is_some() {
+            ch.replies(&parent.message).await?
+        } else {
+            Vec::new()
+        };
+        // A report whose metadata Slack did not return is still the reply upkeep wrote
+        // without metadata: edited, never doubled.
+        let existing_failure =
+            find(&replies, Kind::Failure, Some(&message.project)).or_else(|| {
+                replies
+                    .iter()
+                    .find(|f| f.meta.is_none() && me.is_some() && f.user == me)
+            });
         let delivery = upsert(
             ch,
             existing_failure,
@@ -266,32 +256,18 @@ pub(crate) async fn open_or_continue_thread(
             &failure_meta,
         )
         .await?;
-        let has_boom = existing.is_some_and(|f| {
-            f.reactions
-                .iter()
-                .any(|r| r.name == boom && me.as_ref().is_some_and(|me| r.users.contains(me)))
-        });
-        if !has_boom {
+        if !my_boom {
             ch.react(&parent.message, &boom).await?;
         }
         Some(delivery)
     } else {
         // Fixed since the last run: take back upkeep's own :boom: (people's stay).
-        if let (Some(found), Some(me)) = (existing, &me)
-            && found
-                .reactions
-                .iter()
-                .any(|r| r.name == boom && r.users.contains(me))
-        {
+        if my_boom {
             ch.unreact(&parent.message, &boom).await?;
         }
         None
     };
-    Ok(ThreadRef {
-        parent,
-        checklist,
-        failure,
-    })
+    Ok(ThreadRef { parent, failure })
 }
 
 pub(crate) async fn reply(ch: &dyn Channel, thread: &MessageRef, text: &str) -> Result<MessageRef> {

@@ -1,10 +1,15 @@
 //! Team threads: the round summary, one thread per project, reactions as status.
 //!
 //! After a maintenance round the team divides the follow-up work in a chat channel: one
-//! summary of the major upgrades, then one message per project (the PR link and the result)
-//! whose thread opens with a checklist, and emoji reactions on that message marking how far
-//! the project got (reviewed, merged, deployed, …). This crate posts those messages and
-//! reads the reactions back.
+//! summary that leads with the direct major upgrades, then one message per changed or
+//! failed project (the PR link, the result and the checklist of follow-up actions), and
+//! emoji reactions on that message marking how far the project got (reviewed, merged,
+//! deployed, …). A failed project's thread gets one reply: the end of its log. This crate
+//! posts those messages and reads the reactions back.
+//!
+//! One `chat.postMessage` per project is the whole cost of a changed project, so a channel
+//! paced at one message per second takes as many seconds as there are projects to tell
+//! about — and up-to-date projects are a line of the summary, not a message.
 //!
 //! It is shaped around three things:
 //!
@@ -15,6 +20,10 @@
 //!   same messages as text or Markdown to any `Write`, for teams without Slack, dry-runs and
 //!   the demo). The find-then-post-or-update rules are written once for both, so the console
 //!   shows exactly what Slack would get.
+//! - **Approval by reaction** ([`approval`]): one message asks, [`ApprovalChannel`] checks
+//!   who may answer before anything is posted, finds the message again by its metadata
+//!   after a crash, and reads every reaction on it; what counts is the caller's decision
+//!   (`upkeep-branches` binds it to a plan's digest).
 //! - **State kept in the channel itself**: every message carries metadata (kind, round,
 //!   project, PR URL, a digest of its content), so a re-run or `maintain status` finds the
 //!   round's messages without local state, and re-posting the same round updates messages
@@ -24,6 +33,7 @@
 //! characters per section, 50 blocks, 40 000 characters of text) with Slack's mrkdwn
 //! escaping as the measure; long logs keep their tail and say what was cut.
 
+pub mod approval;
 mod console;
 mod error;
 mod flow;
@@ -34,16 +44,19 @@ mod slack;
 
 use async_trait::async_trait;
 
+pub use approval::{
+    ApprovalChannel, ApprovalMessage, ApprovalMeta, ApprovalState, Approvers, Person,
+};
 pub use console::{ConsoleChat, ConsoleFormat};
 pub use error::{ChatError, Result};
 pub use model::{
-    ChangeRequestLink, Checklist, ChecklistItem, Delivery, Legend, LegendEntry, MajorUpgrade,
-    Meaning, MessageRef, Playbook, Posted, ProjectMessage, ProjectResult, ProjectStatus,
-    ProjectUpgrade, Reaction, RoundId, RoundSummary, Stage, StatusCounts, ThreadRef, UpgradeCounts,
-    group_upgrades,
+    ChangeRequestLink, Checklist, ChecklistItem, Delivery, FailedProject, Legend, LegendEntry,
+    MajorUpgrade, Meaning, MessageRef, PackageChange, Playbook, Posted, ProjectMessage,
+    ProjectResult, ProjectStatus, Reaction, RoundId, RoundSummary, Stage, StatusCounts, ThreadRef,
+    TransitiveChanges, UpgradeCounts, UpgradeKind, group_upgrades, sort_notable_first,
 };
 #[cfg(feature = "slack")]
-pub use slack::{AuthInfo, REQUIRED_SCOPES, SlackChat, SlackConfig};
+pub use slack::{APPROVAL_SCOPES, AuthInfo, GROUP_SCOPE, REQUIRED_SCOPES, SlackChat, SlackConfig};
 
 /// Posting a round to the team channel and reading its status back.
 ///
@@ -56,10 +69,13 @@ pub trait ChatThreads: Send + Sync {
     /// Posts the round summary, or updates the round's existing summary.
     async fn post_summary(&self, summary: &RoundSummary) -> Result<Delivery>;
 
-    /// Posts the project's message and opens its thread with the checklist — or finds the
-    /// round's existing message for the project and updates it (and the checklist) in place.
-    /// A failed project also gets a `:boom:` reaction and a thread reply with the failing
-    /// stage, exit code and log tail; a project no longer failing loses upkeep's own `:boom:`.
+    /// Posts the project's message, its checklist inside (one `chat.postMessage`) — or
+    /// finds the round's existing message for the project and updates it in place. A
+    /// failed project also gets a `:boom:` reaction and one thread reply with the failing
+    /// stage, exit code, upgrades and log tail; a project no longer failing loses upkeep's
+    /// own `:boom:`. Callable per project at any time, in any order, independently of
+    /// [`ChatThreads::post_summary`]. Whether a project gets a message at all is the
+    /// caller's choice ([`ProjectMessage::wants_own_message`]).
     async fn open_or_continue_thread(&self, message: &ProjectMessage) -> Result<ThreadRef>;
 
     /// Replies `text` (plain text, escaped as needed) in the thread of `thread`.

@@ -34,7 +34,121 @@ impl fmt::Display for RoundId {
     }
 }
 
-/// One package's major (or likely-breaking) upgrade, and the projects it happened in.
+/// How a package's version changed: the neutral mirror of `upkeep-deps`' change kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpgradeKind {
+    /// The first release number went up.
+    Major,
+    /// The second release number went up.
+    Minor,
+    /// A later release number went up.
+    Patch,
+    /// Only pre-release parts differ.
+    Prerelease,
+    /// The version went down.
+    Downgrade,
+    /// Newly in the lockfile.
+    Added,
+    /// No longer in the lockfile.
+    Removed,
+    /// A change the version scheme cannot order (a tag, a git ref, a digest).
+    Other,
+}
+
+impl UpgradeKind {
+    /// The lowercase name people read.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Major => "major",
+            Self::Minor => "minor",
+            Self::Patch => "patch",
+            Self::Prerelease => "prerelease",
+            Self::Downgrade => "downgrade",
+            Self::Added => "added",
+            Self::Removed => "removed",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for UpgradeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One package's change in one project's lockfiles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageChange {
+    /// Package name, e.g. `django`.
+    pub package: String,
+    /// Version before; `None` when added (or not versioned).
+    pub from: Option<String>,
+    /// Version after; `None` when removed (or not versioned).
+    pub to: Option<String>,
+    /// How it changed.
+    pub kind: UpgradeKind,
+    /// A major bump, or a `0.x` minor / `0.0.x` patch bump.
+    pub likely_breaking: bool,
+    /// `Some(true)` when the project's manifest asks for it, `Some(false)` when only other
+    /// packages pull it in, `None` when no manifest says. Unknown counts as direct: nobody
+    /// can say that the team did not choose it.
+    pub direct: Option<bool>,
+}
+
+impl PackageChange {
+    /// Only pulled in by other packages (as far as the manifest says).
+    #[must_use]
+    pub fn is_transitive(&self) -> bool {
+        self.direct == Some(false)
+    }
+
+    /// How many major versions the change jumps (`0.1.7 → 8.2.0` is 8), read from the
+    /// leading number of each version; 0 when either has none. Orders the "most notable"
+    /// of many transitive majors.
+    #[must_use]
+    pub fn major_jump(&self) -> u64 {
+        let lead = |v: &Option<String>| -> Option<u64> {
+            let v = v.as_deref()?;
+            let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
+            let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        };
+        match (lead(&self.from), lead(&self.to)) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => 0,
+        }
+    }
+
+    /// The order people read changes in: likely-breaking direct ones first (majors before
+    /// the rest), then likely-breaking transitive ones (biggest jump first), then the other
+    /// direct ones, then the other transitive ones; by name within each group.
+    #[must_use]
+    pub fn notability(&self) -> impl Ord + use<'_> {
+        (
+            !self.likely_breaking,
+            self.is_transitive(),
+            self.kind != UpgradeKind::Major,
+            std::cmp::Reverse(if self.is_transitive() {
+                self.major_jump()
+            } else {
+                0
+            }),
+            self.kind,
+            self.package.as_str(),
+            self.to.as_deref(),
+        )
+    }
+}
+
+/// Sorts changes most notable first (see [`PackageChange::notability`]).
+pub fn sort_notable_first(changes: &mut [PackageChange]) {
+    changes.sort_by(|a, b| a.notability().cmp(&b.notability()));
+}
+
+/// One package's direct major (or likely-breaking) upgrade, and the projects it happened in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MajorUpgrade {
     /// Package name, e.g. `django`.
@@ -49,43 +163,63 @@ pub struct MajorUpgrade {
     pub major: bool,
 }
 
-/// One project's upgrade of one package, before grouping (input to [`group_upgrades`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectUpgrade {
-    /// Project name.
-    pub project: String,
-    /// Package name.
-    pub package: String,
-    /// Version before.
-    pub from: String,
-    /// Version after.
-    pub to: String,
-    /// Major bump (`true`) or likely breaking otherwise (`false`).
-    pub major: bool,
-}
-
-/// Groups per-project upgrades by `(package, from, to)`, so that the summary can say
-/// "django 4.2 → 5.1: signals, dashboard". Packages sort by name, then version; projects
-/// keep their first-seen order and appear once.
+/// Groups direct likely-breaking upgrades by `(package, from, to)` across projects, so that
+/// the summary can say "django 4.2 → 5.1: signals, dashboard". Upgrades in more projects
+/// come first, then majors before other likely-breaking changes, then by name; projects
+/// keep their first-seen order and appear once. Transitive changes are left out.
 #[must_use]
-pub fn group_upgrades(upgrades: impl IntoIterator<Item = ProjectUpgrade>) -> Vec<MajorUpgrade> {
+pub fn group_upgrades<'a>(
+    upgrades: impl IntoIterator<Item = (&'a str, &'a PackageChange)>,
+) -> Vec<MajorUpgrade> {
     let mut groups: BTreeMap<(String, String, String), MajorUpgrade> = BTreeMap::new();
-    for u in upgrades {
+    for (project, change) in upgrades {
+        if !change.likely_breaking || change.is_transitive() {
+            continue;
+        }
+        let from = change.from.clone().unwrap_or_default();
+        let to = change.to.clone().unwrap_or_default();
         let entry = groups
-            .entry((u.package.clone(), u.from.clone(), u.to.clone()))
+            .entry((change.package.clone(), from.clone(), to.clone()))
             .or_insert_with(|| MajorUpgrade {
-                package: u.package,
-                from: u.from,
-                to: u.to,
+                package: change.package.clone(),
+                from,
+                to,
                 projects: Vec::new(),
-                major: u.major,
+                major: false,
             });
-        entry.major |= u.major;
-        if !entry.projects.contains(&u.project) {
-            entry.projects.push(u.project);
+        entry.major |= change.kind == UpgradeKind::Major;
+        if !entry.projects.iter().any(|p| p == project) {
+            entry.projects.push(project.to_owned());
         }
     }
-    groups.into_values().collect()
+    let mut grouped: Vec<MajorUpgrade> = groups.into_values().collect();
+    // Stable: equal keys keep the name order of the map.
+    grouped.sort_by_key(|u| (std::cmp::Reverse(u.projects.len()), !u.major));
+    grouped
+}
+
+/// One changed project's transitive changes, for the summary: a count and the most
+/// notable names instead of a line per package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitiveChanges {
+    /// The project.
+    pub project: String,
+    /// How many transitive packages changed (added and removed ones included).
+    pub total: usize,
+    /// The likely-breaking ones among them, most notable first.
+    pub likely_breaking: Vec<PackageChange>,
+}
+
+/// A failed project as the summary names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedProject {
+    /// The project.
+    pub project: String,
+    /// The failing stage, e.g. `make test`.
+    pub stage: String,
+    /// The lockfile changes in the failed tree (applied before it failed), most notable
+    /// first: the likely culprits.
+    pub changes: Vec<PackageChange>,
 }
 
 /// How many projects of the round ended in each state.
@@ -124,15 +258,102 @@ impl StatusCounts {
     }
 }
 
-/// The round's summary message: major upgrades across projects and counts per status.
+/// The round's summary message: what the team should look at first.
+///
+/// Built from every project's message with [`RoundSummary::from_messages`]: the direct
+/// major upgrades of the changed projects grouped by package, their transitive changes as
+/// counts, the failed projects with what they upgraded, and the quiet projects by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundSummary {
     /// The round.
     pub round: RoundId,
-    /// Major and likely-breaking upgrades, grouped by package (see [`group_upgrades`]).
+    /// Direct major and likely-breaking upgrades of the changed projects, grouped by
+    /// package (see [`group_upgrades`]).
     pub major_upgrades: Vec<MajorUpgrade>,
+    /// Per changed project with transitive changes: how many, and the likely-breaking ones.
+    #[serde(default)]
+    pub transitive: Vec<TransitiveChanges>,
+    /// The failed projects, in round order.
+    #[serde(default)]
+    pub failed: Vec<FailedProject>,
+    /// Projects with nothing to upgrade, in round order.
+    #[serde(default)]
+    pub unchanged: Vec<String>,
+    /// Skipped projects with the reason, in round order.
+    #[serde(default)]
+    pub skipped: Vec<(String, String)>,
     /// Projects per status.
     pub counts: StatusCounts,
+}
+
+impl RoundSummary {
+    /// The summary of a round whose projects ended as `messages` say.
+    #[must_use]
+    pub fn from_messages(round: RoundId, messages: &[ProjectMessage]) -> Self {
+        let with_pr = || {
+            messages
+                .iter()
+                .filter(|m| matches!(m.result, ProjectResult::Changed))
+        };
+        let major_upgrades = group_upgrades(
+            with_pr().flat_map(|m| m.changes.iter().map(move |c| (m.project.as_str(), c))),
+        );
+        let mut transitive: Vec<TransitiveChanges> = with_pr()
+            .filter_map(|m| {
+                let total = m.changes.iter().filter(|c| c.is_transitive()).count();
+                let mut likely_breaking: Vec<PackageChange> = m
+                    .changes
+                    .iter()
+                    .filter(|c| c.is_transitive() && c.likely_breaking)
+                    .cloned()
+                    .collect();
+                sort_notable_first(&mut likely_breaking);
+                (total > 0).then(|| TransitiveChanges {
+                    project: m.project.clone(),
+                    total,
+                    likely_breaking,
+                })
+            })
+            .collect();
+        // The projects with the most to look at first.
+        transitive.sort_by_key(|t| std::cmp::Reverse((t.likely_breaking.len(), t.total)));
+        let failed = messages
+            .iter()
+            .filter_map(|m| match &m.result {
+                ProjectResult::Failed { stage, .. } => {
+                    let mut changes = m.changes.clone();
+                    sort_notable_first(&mut changes);
+                    Some(FailedProject {
+                        project: m.project.clone(),
+                        stage: stage.clone(),
+                        changes,
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        let unchanged = messages
+            .iter()
+            .filter(|m| matches!(m.result, ProjectResult::Unchanged))
+            .map(|m| m.project.clone())
+            .collect();
+        let skipped = messages
+            .iter()
+            .filter_map(|m| match &m.result {
+                ProjectResult::Skipped { reason } => Some((m.project.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect();
+        Self {
+            round,
+            major_upgrades,
+            transitive,
+            failed,
+            unchanged,
+            skipped,
+            counts: StatusCounts::from_messages(messages),
+        }
+    }
 }
 
 /// A link to the pull/merge request of a project.
@@ -205,6 +426,23 @@ pub struct ProjectMessage {
     pub result: ProjectResult,
     /// Upgrade counts per kind.
     pub upgrades: UpgradeCounts,
+    /// The lockfile changes: those of the change request, or for a failed project those
+    /// of its failed tree (what was upgraded before it failed).
+    #[serde(default)]
+    pub changes: Vec<PackageChange>,
+}
+
+impl ProjectMessage {
+    /// Whether the project gets a message of its own. Changed and failed projects always
+    /// do (there is a change request to follow up, or a failure to look at); unchanged and
+    /// skipped ones only with `every_project`, otherwise they are a line of the summary.
+    #[must_use]
+    pub fn wants_own_message(&self, every_project: bool) -> bool {
+        match self.result {
+            ProjectResult::Changed | ProjectResult::Failed { .. } => true,
+            ProjectResult::Unchanged | ProjectResult::Skipped { .. } => every_project,
+        }
+    }
 }
 
 /// The ordered stages a project goes through after the round, marked with reactions.
@@ -392,7 +630,7 @@ impl Legend {
     }
 }
 
-/// One action of the checklist that opens each project's thread.
+/// One action of the checklist in each changed project's message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChecklistItem {
     /// What to do, e.g. "Review".
@@ -401,7 +639,7 @@ pub struct ChecklistItem {
     pub stage: Option<Stage>,
 }
 
-/// The follow-up actions posted as the first reply of every project thread.
+/// The follow-up actions listed in each changed project's message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checklist {
     /// Items in order.
@@ -436,7 +674,7 @@ impl Default for Checklist {
 /// The team's conventions that shape every message: checklist and reaction legend.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Playbook {
-    /// The thread's first reply.
+    /// The follow-up actions of a changed project.
     pub checklist: Checklist,
     /// Reactions and their meaning.
     pub legend: Legend,
@@ -472,14 +710,13 @@ pub struct Delivery {
     pub posted: Posted,
 }
 
-/// A project's thread: its parent message and the checklist reply.
+/// A project's message (with its checklist) and, for a failed project, the failure report
+/// in its thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadRef {
     /// The project message (the thread's parent).
     pub parent: Delivery,
-    /// The checklist, the thread's first reply.
-    pub checklist: Delivery,
-    /// The failure report, when the project failed.
+    /// The failure report, the one reply upkeep posts, when the project failed.
     pub failure: Option<Delivery>,
 }
 
@@ -562,45 +799,178 @@ impl ProjectStatus {
 mod tests {
     use super::*;
 
-    fn up(project: &str, package: &str, from: &str, to: &str) -> ProjectUpgrade {
-        ProjectUpgrade {
-            project: project.into(),
+    fn change(
+        package: &str,
+        from: &str,
+        to: &str,
+        kind: UpgradeKind,
+        direct: bool,
+    ) -> PackageChange {
+        PackageChange {
             package: package.into(),
-            from: from.into(),
-            to: to.into(),
-            major: true,
+            from: Some(from.into()),
+            to: Some(to.into()),
+            kind,
+            likely_breaking: kind == UpgradeKind::Major || from.starts_with("0."),
+            direct: Some(direct),
         }
     }
 
+    fn major(package: &str, from: &str, to: &str) -> PackageChange {
+        change(package, from, to, UpgradeKind::Major, true)
+    }
+
     #[test]
-    fn upgrades_group_by_package_and_versions() {
+    fn direct_upgrades_group_by_package_and_versions_widest_first() {
+        let django = major("django", "4.2", "5.1");
+        let old_django = major("django", "3.2", "5.1");
+        let celery = major("celery", "4.4", "5.3");
+        let pydantic = change("pydantic", "0.2", "0.3", UpgradeKind::Minor, true);
+        let transitive = change("asgiref", "2.0", "3.0", UpgradeKind::Major, false);
+        let patch = change("requests", "2.31.0", "2.31.1", UpgradeKind::Patch, true);
         let grouped = group_upgrades([
-            up("signals", "django", "4.2", "5.1"),
-            up("dashboard", "django", "4.2", "5.1"),
-            up("signals", "django", "4.2", "5.1"),
-            up("api", "django", "3.2", "5.1"),
-            up("api", "celery", "4.4", "5.3"),
+            ("api", &pydantic),
+            ("signals", &django),
+            ("dashboard", &django),
+            ("signals", &django),
+            ("signals", &transitive),
+            ("signals", &patch),
+            ("api", &old_django),
+            ("api", &celery),
         ]);
         let lines: Vec<String> = grouped
             .iter()
             .map(|g| {
                 format!(
-                    "{} {} -> {}: {}",
+                    "{} {} -> {}: {}{}",
                     g.package,
                     g.from,
                     g.to,
-                    g.projects.join(", ")
+                    g.projects.join(", "),
+                    if g.major { "" } else { " (not major)" }
                 )
             })
             .collect();
         assert_eq!(
             lines,
             [
+                "django 4.2 -> 5.1: signals, dashboard",
                 "celery 4.4 -> 5.3: api",
                 "django 3.2 -> 5.1: api",
-                "django 4.2 -> 5.1: signals, dashboard"
+                "pydantic 0.2 -> 0.3: api (not major)",
             ]
         );
+    }
+
+    #[test]
+    fn notable_changes_come_first() {
+        let mut changes = vec![
+            change("lodash", "4.17.20", "4.17.21", UpgradeKind::Patch, true),
+            change("qs", "6.7.0", "6.14.0", UpgradeKind::Minor, false),
+            change("accepts", "1.3.8", "2.0.0", UpgradeKind::Major, false),
+            change("cookie", "0.4.0", "0.7.2", UpgradeKind::Minor, true),
+            change(
+                "path-to-regexp",
+                "0.1.7",
+                "8.2.0",
+                UpgradeKind::Major,
+                false,
+            ),
+            major("express", "4.17.1", "5.1.0"),
+            change("body-parser", "1.19.0", "1.20.0", UpgradeKind::Minor, true),
+        ];
+        sort_notable_first(&mut changes);
+        let names: Vec<&str> = changes.iter().map(|c| c.package.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "express",
+                "cookie",
+                "path-to-regexp",
+                "accepts",
+                "body-parser",
+                "lodash",
+                "qs"
+            ]
+        );
+        assert_eq!(changes[2].major_jump(), 8);
+        let mut odd = major("image", "latest", "v2");
+        assert_eq!(odd.major_jump(), 0);
+        odd.from = Some("v1.2".into());
+        assert_eq!(odd.major_jump(), 1);
+    }
+
+    #[test]
+    fn summary_sorts_projects_into_what_the_team_reads() {
+        let round = RoundId::new("r");
+        let msg =
+            |project: &str, result: ProjectResult, changes: Vec<PackageChange>| ProjectMessage {
+                round: round.clone(),
+                project: project.into(),
+                branch: None,
+                change_request: None,
+                result,
+                upgrades: UpgradeCounts::default(),
+                changes,
+            };
+        let failed = ProjectResult::Failed {
+            stage: "make test".into(),
+            exit_code: Some(2),
+            log_tail: String::new(),
+        };
+        let messages = [
+            msg(
+                "small",
+                ProjectResult::Changed,
+                vec![change("ms", "2.1.1", "2.1.3", UpgradeKind::Patch, false)],
+            ),
+            msg(
+                "web",
+                ProjectResult::Changed,
+                vec![
+                    major("express", "4.17.1", "5.1.0"),
+                    change("send", "0.17.1", "1.2.0", UpgradeKind::Major, false),
+                    change("qs", "6.7.0", "6.14.0", UpgradeKind::Minor, false),
+                ],
+            ),
+            msg(
+                "billing",
+                failed,
+                vec![
+                    change("celery", "5.3.6", "5.4.0", UpgradeKind::Minor, true),
+                    major("sqlalchemy", "1.4.52", "2.0.36"),
+                ],
+            ),
+            msg("docs", ProjectResult::Unchanged, Vec::new()),
+            msg(
+                "archive",
+                ProjectResult::Skipped {
+                    reason: "archived".into(),
+                },
+                Vec::new(),
+            ),
+        ];
+        let summary = RoundSummary::from_messages(round.clone(), &messages);
+        // The failed project's upgrades were not applied: not in the list of majors.
+        assert_eq!(summary.major_upgrades.len(), 1);
+        assert_eq!(summary.major_upgrades[0].package, "express");
+        let transitive: Vec<(&str, usize, usize)> = summary
+            .transitive
+            .iter()
+            .map(|t| (t.project.as_str(), t.total, t.likely_breaking.len()))
+            .collect();
+        assert_eq!(transitive, [("web", 2, 1), ("small", 1, 0)]);
+        assert_eq!(summary.failed[0].changes[0].package, "sqlalchemy");
+        assert_eq!(summary.unchanged, ["docs"]);
+        assert_eq!(
+            summary.skipped,
+            [("archive".to_owned(), "archived".to_owned())]
+        );
+        assert_eq!(summary.counts.total(), 5);
+        assert!(messages[2].wants_own_message(false));
+        assert!(!messages[3].wants_own_message(false));
+        assert!(messages[3].wants_own_message(true));
+        assert!(!messages[4].wants_own_message(false));
     }
 
     #[test]

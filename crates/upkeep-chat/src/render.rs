@@ -9,7 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Legend, Meaning, Playbook, ProjectMessage, ProjectResult, RoundSummary, UpgradeCounts,
+    Legend, Meaning, PackageChange, Playbook, ProjectMessage, ProjectResult, RoundSummary,
+    UpgradeCounts, UpgradeKind, sort_notable_first,
 };
 
 /// Slack's limit on the text of a section block.
@@ -504,6 +505,21 @@ pub fn fit_log(log: &str, limit: usize) -> (String, Option<Omitted>) {
     )
 }
 
+/// How many direct major upgrades the summary lists before "and N more — see the PRs".
+pub const SUMMARY_MAJORS: usize = 10;
+/// How many projects' transitive changes the summary lists.
+pub const SUMMARY_TRANSITIVE_PROJECTS: usize = 5;
+/// How many transitive likely-breaking packages the summary names per project.
+pub const SUMMARY_TRANSITIVE_NAMED: usize = 3;
+/// How many failed projects the summary lists one per line (the rest by name).
+pub const SUMMARY_FAILED: usize = 5;
+/// How many project names a one-line list (up to date, skipped) shows.
+pub const SUMMARY_NAMES: usize = 12;
+/// How many upgrades a project's own message names.
+pub const MESSAGE_UPGRADES: usize = 3;
+/// How many upgrades a failure report lists.
+pub const FAILURE_UPGRADES: usize = 10;
+
 fn counts_text(counts: UpgradeCounts) -> String {
     let mut parts = Vec::new();
     for (n, what) in [
@@ -519,81 +535,363 @@ fn counts_text(counts: UpgradeCounts) -> String {
     parts.join(", ")
 }
 
-fn legend_line(legend: &Legend) -> Vec<Span> {
-    let mut spans = vec![text("Reactions: ")];
-    for (i, entry) in legend.entries.iter().enumerate() {
-        if i > 0 {
-            spans.push(text(" · "));
-        }
-        spans.push(Span::Emoji(entry.reaction.clone()));
-        spans.push(text(format!(" {}", entry.description)));
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `(major, direct)`, `(minor, likely breaking, transitive)`, `(added)`.
+fn change_label(c: &PackageChange) -> String {
+    let mut parts = vec![c.kind.as_str()];
+    if c.likely_breaking && c.kind != UpgradeKind::Major {
+        parts.push("likely breaking");
+    }
+    match c.direct {
+        Some(true) => parts.push("direct"),
+        Some(false) => parts.push("transitive"),
+        None => {}
+    }
+    format!("({})", parts.join(", "))
+}
+
+/// `django` 4.2.16 → 5.1.4, with ` (major, direct)` when `label`.
+fn change_spans(c: &PackageChange, label: bool) -> Vec<Span> {
+    let versions = match (c.kind, c.from.as_deref(), c.to.as_deref()) {
+        (UpgradeKind::Added, _, Some(to)) => to.to_owned(),
+        (UpgradeKind::Removed, Some(from), _) => from.to_owned(),
+        (_, from, to) => format!("{} → {}", from.unwrap_or("—"), to.unwrap_or("—")),
+    };
+    let mut spans = vec![Span::Code(c.package.clone()), text(format!(" {versions}"))];
+    if label {
+        spans.push(text(format!(" {}", change_label(c))));
     }
     spans
 }
 
-/// The round summary.
+/// Up to `limit` changes joined with commas, then "and N more" (`more` says where).
+fn changes_spans(changes: &[PackageChange], limit: usize, label: bool, more: &str) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for (i, c) in changes.iter().take(limit).enumerate() {
+        if i > 0 {
+            spans.push(text(", "));
+        }
+        spans.extend(change_spans(c, label));
+    }
+    if changes.len() > limit {
+        spans.push(text(format!(" and {} more{more}", changes.len() - limit)));
+    }
+    spans
+}
+
+/// `a, b, c and 4 more`
+fn names_text(names: &[&str], limit: usize) -> String {
+    let shown = names
+        .iter()
+        .take(limit)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > limit {
+        format!("{shown} and {} more", names.len() - limit)
+    } else {
+        shown
+    }
+}
+
+/// The reactions that mark a stage: `:white_check_mark:/:thumbsup:`.
+fn stage_reactions(legend: &Legend, stage: crate::model::Stage) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for (i, r) in legend
+        .reactions_for(Meaning::Stage(stage))
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            spans.push(text("/"));
+        }
+        spans.push(Span::Emoji(r.to_owned()));
+    }
+    spans
+}
+
+/// The checklist on one line, each step with the reactions that mark it:
+/// `Review :white_check_mark:/:thumbsup: → Merge :twisted_rightwards_arrows: → …`.
+fn checklist_spans(playbook: &Playbook) -> Vec<Span> {
+    let mut spans = vec![Span::Bold("Checklist".into()), text(": ")];
+    for (i, item) in playbook.checklist.items.iter().enumerate() {
+        if i > 0 {
+            spans.push(text(" → "));
+        }
+        spans.push(text(item.text.clone()));
+        if let Some(stage) = item.stage {
+            let reactions = stage_reactions(&playbook.legend, stage);
+            if !reactions.is_empty() {
+                spans.push(text(" "));
+                spans.extend(reactions);
+            }
+        }
+    }
+    spans
+}
+
+/// `:eyes: working on it · :x: skip`: the reactions that are not a checklist step.
+fn people_reactions(legend: &Legend) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for (meaning, what) in [
+        (Meaning::Working, "working on it"),
+        (Meaning::Skip, "skip this round"),
+    ] {
+        if let Some(r) = legend.reaction_for(meaning) {
+            if !spans.is_empty() {
+                spans.push(text(" · "));
+            }
+            spans.push(Span::Emoji(r.to_owned()));
+            spans.push(text(format!(" {what}")));
+        }
+    }
+    spans
+}
+
+/// The round summary: direct major upgrades first, grouped by package across projects;
+/// transitive changes as counts per project; failed projects with what they upgraded;
+/// quiet projects as one line each. Every list is capped, so a round of 40 projects reads
+/// like one of four.
 #[must_use]
 pub fn summary_document(summary: &RoundSummary, playbook: &Playbook) -> Document {
     let c = summary.counts;
-    let s = if c.total() == 1 { "" } else { "s" };
+    let mut counts = Vec::new();
+    for (n, what) in [
+        (c.changed, "changed"),
+        (c.unchanged, "up to date"),
+        (c.failed, "failed"),
+        (c.skipped, "skipped"),
+    ] {
+        if n > 0 {
+            counts.push(format!("{n} {what}"));
+        }
+    }
     let mut blocks = vec![
         Block::Header(format!("Maintenance round {}", summary.round)),
         Block::Section(vec![
-            Span::Bold(format!("{} project{s}", c.total())),
-            text(format!(
-                ": {} changed · {} unchanged · {} failed · {} skipped",
-                c.changed, c.unchanged, c.failed, c.skipped
-            )),
+            Span::Bold(plural(c.total(), "project", "projects")),
+            text(if counts.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", counts.join(" · "))
+            }),
         ]),
     ];
-    if summary.major_upgrades.is_empty() {
-        blocks.push(Block::Section(vec![text("No major upgrades this round.")]));
-    } else {
-        blocks.push(Block::Section(vec![Span::Bold(
-            "Major and likely-breaking upgrades".into(),
-        )]));
-        let items = summary
-            .major_upgrades
-            .iter()
-            .map(|u| {
-                let mut line = vec![
-                    Span::Code(u.package.clone()),
-                    text(format!(" {} → {}: {}", u.from, u.to, u.projects.join(", "))),
-                ];
-                if !u.major {
-                    line.push(text(" "));
-                    line.push(Span::Italic("(0.x minor, likely breaking)".into()));
-                }
-                line
-            })
-            .collect();
-        blocks.push(Block::List(items));
+    blocks.extend(summary_majors(summary));
+    blocks.extend(summary_transitive(summary));
+    blocks.extend(summary_failed(summary));
+    blocks.extend(summary_quiet(summary));
+    if c.changed + c.failed > 0 {
+        let mut legend = vec![text("React on each project's message: ")];
+        legend.extend(people_reactions(&playbook.legend));
+        legend.push(text(" · its checklist names the rest"));
+        blocks.push(Block::Context(legend));
     }
-    blocks.push(Block::Context(legend_line(&playbook.legend)));
     Document { blocks }.fitted()
 }
 
-/// A project's message, the parent of its thread.
+/// "and 3 more — see the PRs" as the last item of a capped list.
+fn more_item(n: usize, what: &str) -> Vec<Span> {
+    vec![Span::Italic(format!("and {n} more{what} — see the PRs"))]
+}
+
+/// The direct major and likely-breaking upgrades, grouped by package.
+fn summary_majors(summary: &RoundSummary) -> Vec<Block> {
+    if summary.major_upgrades.is_empty() {
+        return if summary.counts.changed > 0 {
+            vec![Block::Section(vec![text(
+                "No direct major or likely-breaking upgrades.",
+            )])]
+        } else {
+            Vec::new()
+        };
+    }
+    let mut items: Vec<Vec<Span>> = summary
+        .major_upgrades
+        .iter()
+        .take(SUMMARY_MAJORS)
+        .map(|u| {
+            let mut line = vec![
+                Span::Code(u.package.clone()),
+                text(format!(
+                    " {} → {}: {}",
+                    u.from,
+                    u.to,
+                    names_text(
+                        &u.projects.iter().map(String::as_str).collect::<Vec<_>>(),
+                        SUMMARY_NAMES
+                    )
+                )),
+            ];
+            if !u.major {
+                line.push(text(" "));
+                line.push(Span::Italic("(0.x minor, likely breaking)".into()));
+            }
+            line
+        })
+        .collect();
+    if summary.major_upgrades.len() > SUMMARY_MAJORS {
+        items.push(more_item(summary.major_upgrades.len() - SUMMARY_MAJORS, ""));
+    }
+    vec![
+        Block::Section(vec![Span::Bold(
+            "Direct major and likely-breaking upgrades".into(),
+        )]),
+        Block::List(items),
+    ]
+}
+
+/// Per project, how many transitive packages changed and the most notable breaking ones.
+fn summary_transitive(summary: &RoundSummary) -> Vec<Block> {
+    if summary.transitive.is_empty() {
+        return Vec::new();
+    }
+    let mut items: Vec<Vec<Span>> = summary
+        .transitive
+        .iter()
+        .take(SUMMARY_TRANSITIVE_PROJECTS)
+        .map(|t| {
+            let mut line = vec![text(format!(
+                "{}: {}",
+                t.project,
+                plural(t.total, "change", "changes")
+            ))];
+            if t.likely_breaking.is_empty() {
+                line.push(text(", none likely breaking"));
+            } else {
+                line.push(text(format!(
+                    ", {} likely breaking: ",
+                    t.likely_breaking.len()
+                )));
+                line.extend(changes_spans(
+                    &t.likely_breaking,
+                    SUMMARY_TRANSITIVE_NAMED,
+                    false,
+                    "",
+                ));
+            }
+            line
+        })
+        .collect();
+    if summary.transitive.len() > SUMMARY_TRANSITIVE_PROJECTS {
+        let n = summary.transitive.len() - SUMMARY_TRANSITIVE_PROJECTS;
+        items.push(more_item(n, if n == 1 { " project" } else { " projects" }));
+    }
+    vec![
+        Block::Section(vec![
+            Span::Bold("Transitive changes".into()),
+            text(" (listed in each PR)"),
+        ]),
+        Block::List(items),
+    ]
+}
+
+/// The failed projects, each with its stage and the most notable upgrade before it.
+fn summary_failed(summary: &RoundSummary) -> Vec<Block> {
+    if summary.failed.is_empty() {
+        return Vec::new();
+    }
+    let mut items: Vec<Vec<Span>> = summary
+        .failed
+        .iter()
+        .take(SUMMARY_FAILED)
+        .map(|f| {
+            let mut line = vec![
+                Span::Emoji("boom".into()),
+                text(format!(" {}: ", f.project)),
+                Span::Code(f.stage.clone()),
+                text(" failed"),
+            ];
+            if let Some(first) = f.changes.first() {
+                line.push(text(" after "));
+                line.extend(change_spans(first, true));
+                if f.changes.len() > 1 {
+                    line.push(text(format!(
+                        " and {}",
+                        plural(f.changes.len() - 1, "other change", "other changes")
+                    )));
+                }
+            }
+            line
+        })
+        .collect();
+    if summary.failed.len() > SUMMARY_FAILED {
+        let rest: Vec<&str> = summary.failed[SUMMARY_FAILED..]
+            .iter()
+            .map(|f| f.project.as_str())
+            .collect();
+        items.push(vec![text(format!(
+            "and {}",
+            names_text(&rest, SUMMARY_NAMES)
+        ))]);
+    }
+    vec![
+        Block::Section(vec![Span::Bold("Failed".into())]),
+        Block::List(items),
+    ]
+}
+
+/// The projects without a message of their own: one line each for up to date and skipped.
+fn summary_quiet(summary: &RoundSummary) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    if !summary.unchanged.is_empty() {
+        let names: Vec<&str> = summary.unchanged.iter().map(String::as_str).collect();
+        blocks.push(Block::Section(vec![
+            Span::Bold("Up to date".into()),
+            text(format!(": {}", names_text(&names, SUMMARY_NAMES))),
+        ]));
+    }
+    if !summary.skipped.is_empty() {
+        let names: Vec<String> = summary
+            .skipped
+            .iter()
+            .map(|(p, reason)| format!("{p} ({reason})"))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        blocks.push(Block::Section(vec![
+            Span::Bold("Skipped".into()),
+            text(format!(": {}", names_text(&names, SUMMARY_NAMES))),
+        ]));
+    }
+    blocks
+}
+
+/// A project's message: the result, the change request, the notable upgrades, and for a
+/// changed project the checklist — everything in one message, so that a project costs one
+/// post. Reactions on it mark progress.
 #[must_use]
-pub fn project_document(message: &ProjectMessage) -> Document {
+pub fn project_document(message: &ProjectMessage, playbook: &Playbook) -> Document {
+    let mut changes = message.changes.clone();
+    sort_notable_first(&mut changes);
     let mut line = Vec::new();
     if matches!(message.result, ProjectResult::Failed { .. }) {
-        line.push(Span::Emoji("boom".into()));
+        let boom = playbook
+            .legend
+            .reaction_for(Meaning::Failing)
+            .unwrap_or("boom");
+        line.push(Span::Emoji(boom.to_owned()));
         line.push(text(" "));
     }
     line.push(Span::Bold(message.project.clone()));
     line.push(text(" — "));
     match &message.result {
         ProjectResult::Changed => line.push(text("upgraded")),
-        ProjectResult::Unchanged => line.push(text("no upgrades")),
+        ProjectResult::Unchanged => line.push(text("up to date: nothing to upgrade")),
         ProjectResult::Failed {
             stage, exit_code, ..
         } => {
-            line.push(text("failed at "));
             line.push(Span::Code(stage.clone()));
+            line.push(text(" failed"));
             match exit_code {
                 Some(code) => line.push(text(format!(" (exit code {code})"))),
                 None => line.push(text(" (no exit code: timed out or killed)")),
+            }
+            if !changes.is_empty() {
+                line.push(text(" after "));
+                line.extend(changes_spans(&changes, MESSAGE_UPGRADES, true, ""));
             }
         }
         ProjectResult::Skipped { reason } => line.push(text(format!("skipped: {reason}"))),
@@ -609,56 +907,58 @@ pub fn project_document(message: &ProjectMessage) -> Document {
             label,
         });
     }
-    if let Some(branch) = &message.branch {
+    let failed = matches!(message.result, ProjectResult::Failed { .. });
+    if let Some(branch) = message.branch.as_ref().filter(|_| !failed) {
         line.push(text(" on "));
         line.push(Span::Code(branch.clone()));
     }
     let counts = counts_text(message.upgrades);
-    if !counts.is_empty() {
+    if !counts.is_empty() && matches!(message.result, ProjectResult::Changed) {
         line.push(text(format!(" · {counts}")));
     }
-    let blocks = vec![
-        Block::Section(line),
-        Block::Context(vec![text(format!(
-            "Round {} · checklist in the thread",
-            message.round
-        ))]),
-    ];
+    let mut blocks = vec![Block::Section(line)];
+    if matches!(message.result, ProjectResult::Changed) {
+        let breaking: Vec<PackageChange> =
+            changes.into_iter().filter(|c| c.likely_breaking).collect();
+        if !breaking.is_empty() {
+            let mut spans = vec![Span::Bold("Likely breaking".into()), text(": ")];
+            spans.extend(changes_spans(
+                &breaking,
+                MESSAGE_UPGRADES,
+                true,
+                " in the PR",
+            ));
+            blocks.push(Block::Section(spans));
+        }
+        blocks.push(Block::Context(checklist_spans(playbook)));
+    }
+    let mut footer = vec![text(format!("Round {}", message.round))];
+    match message.result {
+        ProjectResult::Changed => {
+            let people = people_reactions(&playbook.legend);
+            if !people.is_empty() {
+                footer.push(text(" · react here: "));
+                footer.extend(people);
+            }
+        }
+        ProjectResult::Failed { .. } => {
+            match &message.branch {
+                Some(branch) => {
+                    footer.push(text(" · pushed to "));
+                    footer.push(Span::Code(branch.clone()));
+                }
+                None => footer.push(text(" · nothing was pushed")),
+            }
+            footer.push(text(" · the log is in the thread"));
+        }
+        ProjectResult::Unchanged | ProjectResult::Skipped { .. } => {}
+    }
+    blocks.push(Block::Context(footer));
     Document { blocks }.fitted()
 }
 
-/// The checklist, the first reply of every project thread.
-#[must_use]
-pub fn checklist_document(playbook: &Playbook) -> Document {
-    let items = playbook
-        .checklist
-        .items
-        .iter()
-        .map(|item| {
-            let mut line = vec![text(item.text.clone())];
-            if let Some(stage) = item.stage {
-                let reactions = playbook.legend.reactions_for(Meaning::Stage(stage));
-                for (i, r) in reactions.iter().enumerate() {
-                    line.push(text(if i == 0 { " — " } else { " or " }));
-                    line.push(Span::Emoji((*r).to_owned()));
-                }
-            }
-            line
-        })
-        .collect();
-    Document {
-        blocks: vec![
-            Block::Section(vec![
-                Span::Bold("Checklist".into()),
-                text(" — mark progress with reactions on the project message above"),
-            ]),
-            Block::List(items),
-        ],
-    }
-    .fitted()
-}
-
-/// The failure report of a failed project, posted in its thread.
+/// The failure report of a failed project, the one reply in its thread: the failing stage
+/// and exit code, the upgrades applied before it failed (most notable first), the log tail.
 #[must_use]
 pub fn failure_document(message: &ProjectMessage) -> Option<Document> {
     let ProjectResult::Failed {
@@ -681,6 +981,26 @@ pub fn failure_document(message: &ProjectMessage) -> Option<Document> {
         None => line.push(text(" without an exit code (timed out or killed)")),
     }
     let mut blocks = vec![Block::Section(line)];
+    if !message.changes.is_empty() {
+        let mut changes = message.changes.clone();
+        sort_notable_first(&mut changes);
+        blocks.push(Block::Section(vec![text(format!(
+            "Upgraded before it failed ({}):",
+            changes.len()
+        ))]));
+        let mut items: Vec<Vec<Span>> = changes
+            .iter()
+            .take(FAILURE_UPGRADES)
+            .map(|c| change_spans(c, true))
+            .collect();
+        if changes.len() > FAILURE_UPGRADES {
+            items.push(vec![Span::Italic(format!(
+                "and {} more",
+                changes.len() - FAILURE_UPGRADES
+            ))]);
+        }
+        blocks.push(Block::List(items));
+    }
     if log_tail.trim().is_empty() {
         blocks.push(Block::Context(vec![text("(no output)")]));
     } else {

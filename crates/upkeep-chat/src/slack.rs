@@ -13,6 +13,8 @@
 //! - **Secrets.** The token is a `SecretString`; errors carry the method and channel only,
 //!   and transport details are scrubbed of the token in case a library ever echoes it.
 
+mod approval;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,6 +45,8 @@ pub const REQUIRED_SCOPES: &[&str] = &[
     "reactions:read",
     "reactions:write",
 ];
+
+pub use approval::{APPROVAL_SCOPES, GROUP_SCOPE};
 
 type Https = HttpsConnector<HttpConnector>;
 

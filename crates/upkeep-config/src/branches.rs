@@ -39,6 +39,8 @@ pub struct BranchesConfig {
     pub history: Option<HistoryConfig>,
     /// Where failures and results go when run as a job.
     pub notify: NotifyConfig,
+    /// How a job's plan is approved when no approval is given on the command line.
+    pub approval: ApprovalConfig,
     /// Whether a run must hold the deploy token (`[lock]`).
     pub deploy_token: DeployTokenConfig,
     /// Tagging the newly promoted commits.
@@ -58,6 +60,7 @@ impl Default for BranchesConfig {
             wait: WaitConfig::default(),
             history: None,
             notify: NotifyConfig::default(),
+            approval: ApprovalConfig::default(),
             deploy_token: DeployTokenConfig::default(),
             tagging: TaggingConfig::default(),
         }
@@ -394,6 +397,70 @@ pub struct NotifyConfig {
     pub slack_channel: Option<String>,
     /// Send failures to Sentry as events (needs `SENTRY_DSN`). Default `false`.
     pub sentry: bool,
+}
+
+/// `[branches.approval]`: how a job (`move-branches run --job`) is approved when neither
+/// `--yes` nor `--approve` is given. Without it such a job moves nothing and says so.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalConfig {
+    /// Approval by reaction in a Slack channel (needs `SLACK_API_TOKEN`).
+    pub slack: Option<SlackApproval>,
+}
+
+/// `[branches.approval.slack]`: once the gates pass, the job posts its plan (repos,
+/// from → to, the commits that would ship, the gate evidence, the digest) as one message
+/// in `channel` and waits until one of the approvers reacts with an approving reaction
+/// (the plan moves, exactly as shown) or a refusing one (nothing moves), or `wait` is
+/// over (nothing moves). A plan that changes while waiting is asked about again in a
+/// new message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackApproval {
+    /// The channel: its id (`C0123456789`) or `#name`. The app must be a member.
+    pub channel: String,
+    /// Slack member ids (`U…` or `W…`, from a profile's "Copy member ID") of the people
+    /// who may approve.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// User group ids (`S…`) whose members may approve (needs the `usergroups:read`
+    /// scope). At least one approver or group is required.
+    #[serde(default)]
+    pub approver_groups: Vec<String>,
+    /// How long after posting the plan an approval counts; nothing moves after it.
+    /// Default `4h`.
+    #[serde(default = "default_approval_wait")]
+    pub wait: HumanDuration,
+    /// How often the reactions are read. Slack allows `reactions.get` about 50 times a
+    /// minute per workspace; keep it at a few seconds or more. Default `15s`.
+    #[serde(default = "default_approval_poll")]
+    pub poll_interval: HumanDuration,
+    /// How often the plan is made again while waiting, to notice `main` or a target
+    /// moving (a few forge requests per repo each time). Default `2m`.
+    #[serde(default = "default_approval_replan")]
+    pub replan_interval: HumanDuration,
+    /// Reactions that approve, without colons. Default `["white_check_mark"]`.
+    #[serde(default = "default_approve_reactions")]
+    pub approve_reactions: Vec<String>,
+    /// Reactions that refuse (a refusal wins over approvals). Default `["x"]`.
+    #[serde(default = "default_reject_reactions")]
+    pub reject_reactions: Vec<String>,
+}
+
+fn default_approval_wait() -> HumanDuration {
+    HumanDuration::from_secs(4 * 3600)
+}
+fn default_approval_poll() -> HumanDuration {
+    HumanDuration::from_secs(15)
+}
+fn default_approval_replan() -> HumanDuration {
+    HumanDuration::from_secs(120)
+}
+fn default_approve_reactions() -> Vec<String> {
+    vec!["white_check_mark".to_owned()]
+}
+fn default_reject_reactions() -> Vec<String> {
+    vec!["x".to_owned()]
 }
 
 /// `[branches.deploy_token]`: whether a run needs the deploy token.

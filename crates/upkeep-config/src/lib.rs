@@ -61,9 +61,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use branches::{
-    BranchRepo, BranchesConfig, CiGate, CommandGate, DeployTokenConfig, DeployTokenMode,
-    HistoryConfig, NotifyConfig, SentryGate, SentryWindow, TaggingConfig, ValidationTarget,
-    WaitConfig,
+    ApprovalConfig, BranchRepo, BranchesConfig, CiGate, CommandGate, DeployTokenConfig,
+    DeployTokenMode, HistoryConfig, NotifyConfig, SentryGate, SentryWindow, SlackApproval,
+    TaggingConfig, ValidationTarget, WaitConfig,
 };
 pub use env::{ENV_PREFIX, NOT_OVERRIDES, TOP_LEVEL_KEYS};
 pub use error::{Diagnostic, Error, Location, Result, Snippet};

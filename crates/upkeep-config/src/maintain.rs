@@ -301,25 +301,29 @@ pub struct ResolvedProject {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {
-    /// Print the summary and threads on the terminal (Markdown). Needs no token.
+    /// Print the summary and project messages on the terminal. Needs no token.
     #[default]
     Console,
     /// Post to a Slack channel (needs `SLACK_API_TOKEN`).
     Slack,
 }
 
-/// `[maintain.chat]`: where the round summary and project threads go.
+/// `[maintain.chat]`: where the round summary and project messages go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChatConfig {
-    /// `console` prints the summary and threads on the terminal; `slack` posts them to
-    /// `channel` (needs `SLACK_API_TOKEN`).
+    /// `console` prints the summary and project messages on the terminal; `slack` posts
+    /// them to `channel` (needs `SLACK_API_TOKEN`).
     pub kind: ChatKind,
     /// The Slack channel (`#team-maintenance` or a channel id). Required for `slack`.
     pub channel: Option<String>,
-    /// The follow-up actions listed in each project's thread, in order.
+    /// The follow-up actions listed in each changed project's message, in order.
     pub checklist: Vec<String>,
-    /// Which emoji mean what on a project's thread (names without colons).
+    /// Also post a message for each project with nothing to upgrade (and each skipped
+    /// one). By default only changed and failed projects get a message; the others are
+    /// one line of the round summary.
+    pub post_unchanged: bool,
+    /// Which emoji mean what on a project's message (names without colons).
     pub reactions: ReactionLegend,
 }
 
@@ -339,13 +343,14 @@ impl Default for ChatConfig {
             ]
             .map(str::to_owned)
             .to_vec(),
+            post_unchanged: false,
             reactions: ReactionLegend::default(),
         }
     }
 }
 
 /// `[maintain.chat.reactions]`: the emoji (name without colons) for each state of a
-/// project's thread. Defaults follow the team's legend.
+/// project's message. Defaults follow the team's legend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReactionLegend {

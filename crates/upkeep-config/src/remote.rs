@@ -20,6 +20,34 @@ pub enum ForgeKind {
     Local,
 }
 
+impl ForgeKind {
+    /// The API base URL of this kind of forge on `host` when the configuration gives
+    /// none: `https://api.github.com` for github.com, `https://HOST/api/v3` for GitHub
+    /// Enterprise, `https://HOST` for GitLab (the client adds `/api/v4`); `None` for the
+    /// local forge. The one fallback every tool uses.
+    #[must_use]
+    pub fn default_api_url(self, host: &str) -> Option<String> {
+        match self {
+            Self::Github if host.eq_ignore_ascii_case("github.com") => {
+                Some("https://api.github.com".to_owned())
+            }
+            Self::Github => Some(format!("https://{host}/api/v3")),
+            Self::Gitlab => Some(format!("https://{host}")),
+            Self::Local => None,
+        }
+    }
+
+    /// The environment variable holding this forge's token (`None` for the local forge).
+    #[must_use]
+    pub fn token_var(self) -> Option<&'static str> {
+        match self {
+            Self::Github => Some("GITHUB_TOKEN"),
+            Self::Gitlab => Some("GITLAB_TOKEN"),
+            Self::Local => None,
+        }
+    }
+}
+
 impl fmt::Display for ForgeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -63,6 +91,19 @@ impl Remote {
     #[must_use]
     pub fn owner(&self) -> &str {
         self.path.rsplit_once('/').map_or("", |(o, _)| o)
+    }
+
+    /// The forge's API base URL: [`api_url`](Self::api_url) when set, else the kind's
+    /// default for the host ([`ForgeKind::default_api_url`]).
+    #[must_use]
+    pub fn api_base(&self) -> Option<String> {
+        self.api_url.clone().or_else(|| {
+            let host = self.host.as_deref().unwrap_or(match self.kind {
+                ForgeKind::Gitlab => "gitlab.com",
+                _ => "github.com",
+            });
+            self.kind.default_api_url(host)
+        })
     }
 
     /// Works out the remote for `repo` (as written in the file), with an explicit forge
@@ -112,12 +153,7 @@ impl Remote {
                 }
                 Some(a.trim_end_matches('/').to_owned())
             }
-            (ForgeKind::Github, None) if host == "github.com" => {
-                Some("https://api.github.com".to_owned())
-            }
-            (ForgeKind::Github, None) => Some(format!("https://{host}/api/v3")),
-            (ForgeKind::Gitlab, None) => Some(format!("https://{host}")),
-            (ForgeKind::Local, None) => None,
+            (kind, None) => kind.default_api_url(&host),
         };
         let segments = path.split('/').filter(|s| !s.is_empty()).count();
         match inferred {
@@ -301,6 +337,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rem.api_url.as_deref(), Some("http://127.0.0.1:9"));
+    }
+
+    #[test]
+    fn api_base_falls_back_to_the_kinds_default() {
+        let by_hand = |kind, host: Option<&str>| Remote {
+            kind,
+            host: host.map(str::to_owned),
+            ..Remote::default()
+        };
+        let cases = [
+            (ForgeKind::Github, None, Some("https://api.github.com")),
+            (
+                ForgeKind::Github,
+                Some("git.corp"),
+                Some("https://git.corp/api/v3"),
+            ),
+            (ForgeKind::Gitlab, None, Some("https://gitlab.com")),
+            (ForgeKind::Gitlab, Some("gl.corp"), Some("https://gl.corp")),
+            (ForgeKind::Local, Some("x"), None),
+        ];
+        for (kind, host, want) in cases {
+            assert_eq!(
+                by_hand(kind, host).api_base().as_deref(),
+                want,
+                "{kind} {host:?}"
+            );
+        }
+        let mut set = by_hand(ForgeKind::Github, None);
+        set.api_url = Some("http://127.0.0.1:9".into());
+        assert_eq!(set.api_base().as_deref(), Some("http://127.0.0.1:9"));
     }
 
     #[test]

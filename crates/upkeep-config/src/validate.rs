@@ -492,6 +492,9 @@ fn branches(
     if let Some(c) = &b.notify.slack_channel {
         check_nonempty(p, root.key("notify").key("slack_channel"), c, "channel");
     }
+    if let Some(a) = &b.approval.slack {
+        slack_approval(p, &root.key("approval").key("slack"), a);
+    }
     if b.deploy_token.mode != DeployTokenMode::None && !has_lock {
         p.push_help(
             root.key("deploy_token").key("mode"),
@@ -514,6 +517,84 @@ fn branches(
         base_dir,
         state_dir.join("cache").join("branches"),
     );
+}
+
+/// Whether `id` looks like a Slack id starting with one of `first` (`U…`, `S…`).
+fn is_slack_id(id: &str, first: &[char]) -> bool {
+    let mut chars = id.chars();
+    chars.next().is_some_and(|c| first.contains(&c))
+        && id.len() >= 3
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+fn slack_approval(p: &mut Problems, at: &KeyPath, a: &crate::SlackApproval) {
+    check_nonempty(p, at.key("channel"), &a.channel, "channel");
+    if a.approvers.is_empty() && a.approver_groups.is_empty() {
+        p.push_help(
+            at.key("approvers"),
+            "nobody may approve: `approvers` and `approver_groups` are both empty",
+            "list Slack member ids (`approvers = [\"U0123ABCD\"]`) or user group ids \
+             (`approver_groups = [\"S0123ABCD\"]`)",
+        );
+    }
+    for (i, id) in a.approvers.iter().enumerate() {
+        if is_slack_id(id, &['U', 'W']) {
+            continue;
+        }
+        let help = if is_slack_id(id, &['S']) {
+            format!("`{id}` looks like a user group id: list it in `approver_groups`")
+        } else {
+            "use the person's Slack member id (`U…`): their profile → ⋯ → Copy member ID".to_owned()
+        };
+        p.push_help(
+            at.key("approvers").idx(i),
+            format!("`{id}` is not a Slack member id"),
+            help,
+        );
+    }
+    for (i, id) in a.approver_groups.iter().enumerate() {
+        if !is_slack_id(id, &['S']) {
+            p.push_help(
+                at.key("approver_groups").idx(i),
+                format!("`{id}` is not a Slack user group id"),
+                "use the group's id (`S…`), not its @handle",
+            );
+        }
+    }
+    for (key, list) in [
+        ("approve_reactions", &a.approve_reactions),
+        ("reject_reactions", &a.reject_reactions),
+    ] {
+        if list.is_empty() {
+            p.push(at.key(key), "at least one reaction is needed");
+        }
+        for (i, name) in list.iter().enumerate() {
+            let path = at.key(key).idx(i);
+            if name.trim().is_empty() {
+                p.push(path, "emoji name is empty");
+            } else if name.contains(':') {
+                p.push_help(
+                    path,
+                    format!("emoji `{name}` contains `:`"),
+                    format!(
+                        "write the name without colons: `{}`",
+                        name.trim_matches(':')
+                    ),
+                );
+            } else if key == "reject_reactions" && a.approve_reactions.contains(name) {
+                p.push(path, format!("`{name}` would both approve and refuse"));
+            }
+        }
+    }
+    if a.poll_interval > a.wait {
+        p.push(
+            at.key("poll_interval"),
+            format!(
+                "poll_interval ({}) is longer than wait ({})",
+                a.poll_interval, a.wait
+            ),
+        );
+    }
 }
 
 /// A cycle among repos that topological sorting could not place, as names with the

@@ -61,7 +61,10 @@ pub use model::{
     Package, Side,
 };
 pub use parse::{Sibling, detect, parse_as, parse_lockfile, sibling_paths};
-pub use render::{escape_markdown, registry_url, render_json, render_markdown, render_text};
+pub use render::{
+    escape_markdown, registry_url, render_json, render_markdown, render_markdown_within,
+    render_text,
+};
 pub use tree::{SourceError, TreeSource, diff_trees};
 
 /// Why a whole diff could not be made (a single bad lockfile is not one of these: it

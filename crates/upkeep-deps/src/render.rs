@@ -1,9 +1,10 @@
-//! Renderers: a Markdown table for pull-request bodies, a short text for terminals,
-//! and JSON. All return strings; printing is the caller's business.
+//! Renderers: Markdown tables for pull-request bodies (direct changes first, transitive
+//! ones collapsed, cut to a size limit on request), a short text for terminals, and JSON.
+//! All return strings; printing is the caller's business.
 
 use std::fmt::Write as _;
 
-use crate::model::{Change, ChangeKind, DiffReport, Ecosystem, FileError};
+use crate::model::{Change, ChangeKind, DiffReport, Ecosystem, FileError, LockfileDiff};
 
 /// The package's page on its registry (at the given version where the registry has
 /// version pages). `None` for images outside Docker Hub and for names that cannot be
@@ -135,41 +136,134 @@ fn error_line(e: &FileError) -> String {
     format!("{}{side}{where_}: {}", e.path, e.message)
 }
 
-/// A Markdown section per lockfile with a table of changes, for PR/MR bodies.
-#[must_use]
-pub fn render_markdown(report: &DiffReport) -> String {
-    let mut out = String::new();
-    if report.is_empty() {
-        out.push_str("No dependency changes.\n");
+/// The changes of a report in the order a PR body shows them: the direct ones (and those
+/// no manifest classifies) per lockfile, then the transitive ones per lockfile.
+struct Layout<'a> {
+    direct: Vec<(&'a LockfileDiff, Vec<&'a Change>)>,
+    transitive: Vec<(&'a LockfileDiff, Vec<&'a Change>)>,
+}
+
+impl<'a> Layout<'a> {
+    fn new(report: &'a DiffReport) -> Self {
+        let mut direct = Vec::new();
+        let mut transitive = Vec::new();
+        for lockfile in &report.lockfiles {
+            let (t, d): (Vec<&Change>, Vec<&Change>) = lockfile
+                .changes
+                .iter()
+                .partition(|c| c.direct == Some(false));
+            if !d.is_empty() {
+                direct.push((lockfile, d));
+            }
+            if !t.is_empty() {
+                transitive.push((lockfile, t));
+            }
+        }
+        Self { direct, transitive }
     }
-    for lockfile in report.lockfiles.iter().filter(|l| !l.changes.is_empty()) {
+
+    fn count(groups: &[(&LockfileDiff, Vec<&Change>)]) -> usize {
+        groups.iter().map(|(_, c)| c.len()).sum()
+    }
+}
+
+/// `140 transitive changes: 30 major, 8 minor, 4 patch, 52 added, 46 removed`
+fn transitive_title(groups: &[(&LockfileDiff, Vec<&Change>)]) -> String {
+    let mut kinds: Vec<(ChangeKind, usize)> = Vec::new();
+    for c in groups.iter().flat_map(|(_, c)| c) {
+        match kinds.iter_mut().find(|(k, _)| *k == c.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((c.kind, 1)),
+        }
+    }
+    kinds.sort();
+    let total = Layout::count(groups);
+    let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!(
+        "{total} transitive change{}: {}",
+        if total == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
+}
+
+fn table_row(out: &mut String, c: &Change) {
+    let kind = if c.likely_breaking {
+        format!("**{}**", kind_label(c))
+    } else {
+        kind_label(c)
+    };
+    let link = registry_url(c.ecosystem, &c.name, c.to.as_deref().or(c.from.as_deref()))
+        .map(|url| format!("[{}]({url})", c.ecosystem.registry_name()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "| {} | {} → {} | {kind} | {link} |",
+        escape_markdown(&c.name),
+        escape_markdown(&version_or_dash(c.from.as_deref())),
+        escape_markdown(&version_or_dash(c.to.as_deref())),
+    );
+}
+
+/// Tables per lockfile holding the first `*budget` changes of `groups`; a lockfile with
+/// none of them left is not shown. Decrements `budget` by the rows written.
+fn tables(out: &mut String, groups: &[(&LockfileDiff, Vec<&Change>)], budget: &mut usize) {
+    for (lockfile, changes) in groups {
+        if *budget == 0 {
+            return;
+        }
         let _ = writeln!(
             out,
             "#### {} ({})\n",
             escape_markdown(&lockfile.path),
             lockfile.ecosystem
         );
-        out.push_str("| Package | Change | Kind | Direct | Registry |\n");
-        out.push_str("|---|---|---|---|---|\n");
-        for c in &lockfile.changes {
-            let kind = if c.likely_breaking {
-                format!("**{}**", kind_label(c))
-            } else {
-                kind_label(c)
-            };
-            let link = registry_url(c.ecosystem, &c.name, c.to.as_deref().or(c.from.as_deref()))
-                .map(|url| format!("[{}]({url})", c.ecosystem.registry_name()))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "| {} | {} → {} | {kind} | {} | {link} |",
-                escape_markdown(&c.name),
-                escape_markdown(&version_or_dash(c.from.as_deref())),
-                escape_markdown(&version_or_dash(c.to.as_deref())),
-                direct_label(c.direct),
-            );
+        out.push_str("| Package | Change | Kind | Registry |\n");
+        out.push_str("|---|---|---|---|\n");
+        for c in changes.iter().take(*budget) {
+            table_row(out, c);
         }
+        *budget = budget.saturating_sub(changes.len());
         out.push('\n');
+    }
+}
+
+/// The body with only the first `rows` changes (direct first) as table rows.
+fn markdown_with_rows(report: &DiffReport, layout: &Layout<'_>, rows: usize) -> String {
+    let mut out = String::new();
+    if report.is_empty() {
+        out.push_str("No dependency changes.\n");
+    }
+    let (n_direct, n_transitive) = (
+        Layout::count(&layout.direct),
+        Layout::count(&layout.transitive),
+    );
+    let mut budget = rows;
+    if n_direct == 0 && n_transitive > 0 {
+        out.push_str("No direct dependency changes.\n\n");
+    }
+    tables(&mut out, &layout.direct, &mut budget);
+    if n_transitive > 0 && budget > 0 {
+        // Collapsed: the transitive changes are many and rarely what a reviewer needs
+        // first. GitHub and GitLab render Markdown inside <details> after a blank line.
+        let _ = writeln!(
+            out,
+            "<details>\n<summary>{}</summary>\n",
+            transitive_title(&layout.transitive)
+        );
+        tables(&mut out, &layout.transitive, &mut budget);
+        out.push_str("</details>\n\n");
+    }
+    let left_out = (n_direct + n_transitive).saturating_sub(rows);
+    if left_out > 0 {
+        let shown_transitive = rows.saturating_sub(n_direct);
+        let transitive_left = n_transitive - shown_transitive.min(n_transitive);
+        let _ = writeln!(
+            out,
+            "*… and {left_out} more change{} not listed ({transitive_left} of them transitive): the \
+             list is cut to fit the size limit of a description. The lockfiles in the commit \
+             hold them all.*\n",
+            if left_out == 1 { "" } else { "s" },
+        );
     }
     if !report.errors.is_empty() {
         out.push_str("**Could not diff:**\n\n");
@@ -178,6 +272,51 @@ pub fn render_markdown(report: &DiffReport) -> String {
         }
     }
     out
+}
+
+/// The changes as Markdown for PR/MR bodies: the direct changes first, a table per
+/// lockfile; then the transitive changes in a collapsed `<details>` block, headed by their
+/// count per kind; then the files that could not be diffed.
+#[must_use]
+pub fn render_markdown(report: &DiffReport) -> String {
+    let layout = Layout::new(report);
+    let rows = Layout::count(&layout.direct) + Layout::count(&layout.transitive);
+    markdown_with_rows(report, &layout, rows)
+}
+
+/// [`render_markdown`] in at most `max_bytes` bytes of UTF-8 (and so at most as many
+/// characters, however a forge counts them): when the full list does not fit, the rows
+/// that fit are kept — direct changes first — and a line says how many were left out. A
+/// huge lockfile change still makes a description the forge accepts.
+#[must_use]
+pub fn render_markdown_within(report: &DiffReport, max_bytes: usize) -> String {
+    let layout = Layout::new(report);
+    let total = Layout::count(&layout.direct) + Layout::count(&layout.transitive);
+    let full = markdown_with_rows(report, &layout, total);
+    if full.len() <= max_bytes {
+        return full;
+    }
+    // Below `total` the length grows with every row (a row is longer than the digit the
+    // "N more" count may lose), so the most rows that fit are found by bisection.
+    let (mut fits, mut too_many) = (0, total);
+    while too_many - fits > 1 {
+        let mid = fits + (too_many - fits) / 2;
+        if markdown_with_rows(report, &layout, mid).len() <= max_bytes {
+            fits = mid;
+        } else {
+            too_many = mid;
+        }
+    }
+    let out = markdown_with_rows(report, &layout, fits);
+    if out.len() <= max_bytes {
+        return out;
+    }
+    // Not even the notes fit (a tiny limit): cut at a character boundary.
+    let mut end = max_bytes;
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out[..end].to_owned()
 }
 
 /// A short text for terminals: a block per lockfile, one aligned line per change.
@@ -302,12 +441,145 @@ mod tests {
     fn markdown_table_escapes_and_links() {
         let md = render_markdown(&report());
         assert!(md.contains(
-            "| lodash | 3.10.1 → 4.17.21 | **major (likely breaking)** | direct | [npm](https://www.npmjs.com/package/lodash/v/4.17.21) |"
+            "| lodash | 3.10.1 → 4.17.21 | **major (likely breaking)** | [npm](https://www.npmjs.com/package/lodash/v/4.17.21) |"
         ), "{md}");
         assert!(md.contains("| a\\|\\`b\\` | — → 1.0.0 | added |"), "{md}");
         assert!(
             md.contains("- web/yarn.lock (new) line 3: expected \\`descriptor:\\`"),
             "{md}"
+        );
+    }
+
+    fn mixed(transitive: usize) -> DiffReport {
+        let change = |name: String, kind, direct: Option<bool>| Change {
+            name,
+            from: Some("1.0.0".into()),
+            to: Some(
+                if kind == ChangeKind::Major {
+                    "2.0.0"
+                } else {
+                    "1.1.0"
+                }
+                .into(),
+            ),
+            kind,
+            direct,
+            likely_breaking: kind == ChangeKind::Major,
+            ecosystem: Ecosystem::Npm,
+        };
+        let mut npm: Vec<Change> = (0..transitive)
+            .map(|i| {
+                let kind = if i % 3 == 0 {
+                    ChangeKind::Major
+                } else {
+                    ChangeKind::Minor
+                };
+                change(format!("dep-{i:05}"), kind, Some(false))
+            })
+            .collect();
+        npm.push(change("express".into(), ChangeKind::Major, Some(true)));
+        npm.sort_by(|a, b| a.name.cmp(&b.name));
+        DiffReport {
+            lockfiles: vec![
+                LockfileDiff {
+                    path: "Dockerfile".into(),
+                    ecosystem: Ecosystem::Docker,
+                    changes: vec![Change {
+                        ecosystem: Ecosystem::Docker,
+                        ..change("node".into(), ChangeKind::Major, None)
+                    }],
+                },
+                LockfileDiff {
+                    path: "package-lock.json".into(),
+                    ecosystem: Ecosystem::Npm,
+                    changes: npm,
+                },
+            ],
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn direct_changes_come_first_and_transitive_ones_are_collapsed() {
+        let md = render_markdown(&mixed(3));
+        let details = md.find("<details>").expect("a details block");
+        let express = md.find("| express |").unwrap();
+        let node = md.find("| node |").unwrap();
+        let dep = md.find("| dep-00000 |").unwrap();
+        // Unclassified (the image) counts as direct; transitive ones only in the block.
+        assert!(node < details && express < details && details < dep, "{md}");
+        assert!(
+            md.contains("<details>\n<summary>3 transitive changes: 1 major, 2 minor</summary>\n\n#### package-lock.json (npm)\n"),
+            "{md}"
+        );
+        assert!(md.trim_end().ends_with("</details>"), "{md}");
+        assert!(!md.contains("not listed"), "{md}");
+
+        let only_transitive = DiffReport {
+            lockfiles: vec![LockfileDiff {
+                changes: mixed(2).lockfiles[1]
+                    .changes
+                    .iter()
+                    .filter(|c| c.direct == Some(false))
+                    .cloned()
+                    .collect(),
+                ..mixed(2).lockfiles[1].clone()
+            }],
+            errors: Vec::new(),
+        };
+        let md = render_markdown(&only_transitive);
+        assert!(
+            md.starts_with("No direct dependency changes.\n\n<details>"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_huge_change_is_cut_to_the_limit_with_a_count() {
+        let report = mixed(5000);
+        let full = render_markdown(&report);
+        assert!(
+            full.len() > 65_536,
+            "the test needs a body over GitHub's limit"
+        );
+        let cut = render_markdown_within(&report, 65_536);
+        assert!(cut.len() <= 65_536, "{} bytes", cut.len());
+        assert!(
+            cut.len() > 60_000,
+            "it keeps what fits: {} bytes",
+            cut.len()
+        );
+        // Direct changes first, the block closed, and every change accounted for.
+        assert!(cut.find("| express |").unwrap() < cut.find("<details>").unwrap());
+        assert!(cut.contains("<summary>5000 transitive changes: 1667 major, 3333 minor</summary>"));
+        assert!(cut.contains("</details>"));
+        let rows = cut
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| Package"))
+            .count();
+        let left: usize = cut
+            .split("*… and ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("a count of what was left out");
+        assert_eq!(rows + left, 5002);
+        assert!(
+            cut.contains(&format!("({left} of them transitive)")),
+            "{cut}"
+        );
+
+        // What fits is kept as is; a limit below the notes still holds.
+        assert_eq!(render_markdown_within(&report, usize::MAX), full);
+        let tiny = render_markdown_within(&report, 100);
+        assert!(tiny.len() <= 100);
+        // Only direct rows fit: the transitive block is left out entirely, still counted.
+        let direct_only = render_markdown_within(&report, 700);
+        assert!(direct_only.len() <= 700, "{direct_only}");
+        assert!(!direct_only.contains("<details>"), "{direct_only}");
+        assert!(
+            direct_only.contains("(5000 of them transitive)"),
+            "{direct_only}"
         );
     }
 

@@ -72,6 +72,9 @@ pub mod local;
 #[cfg(any(feature = "gitlab", feature = "local"))]
 mod git_remote;
 
+#[cfg(feature = "config")]
+pub mod connect;
+
 pub use error::{ForgeError, Result};
 pub use types::*;
 

@@ -14,6 +14,18 @@ pub enum ForgeKind {
     Local,
 }
 
+impl ForgeKind {
+    /// What this forge calls a change request, abbreviated: `MR` on GitLab, `PR`
+    /// elsewhere (the local forge's records mirror GitHub's).
+    #[must_use]
+    pub fn change_request_noun(self) -> &'static str {
+        match self {
+            Self::GitLab => "MR",
+            Self::GitHub | Self::Local => "PR",
+        }
+    }
+}
+
 impl std::fmt::Display for ForgeKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -418,6 +430,13 @@ impl CiVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_change_request_noun_follows_the_forge() {
+        assert_eq!(ForgeKind::GitLab.change_request_noun(), "MR");
+        assert_eq!(ForgeKind::GitHub.change_request_noun(), "PR");
+        assert_eq!(ForgeKind::Local.change_request_noun(), "PR");
+    }
 
     fn check(name: &str, state: CheckState) -> Check {
         Check {

@@ -193,7 +193,7 @@ pub(crate) fn check_url(url: &str) -> crate::Result<Cow<'_, str>> {
         .map_or(Cow::Borrowed(url), |p| Cow::Owned(p.display().to_string())))
 }
 
-/// A remote URL in the form every operation here uses ([`check_url`]): URLs carrying a
+/// A remote URL in the form every operation of this crate uses: URLs carrying a
 /// password or token are refused ([`Error::CredentialsInUrl`](crate::Error), with the
 /// secret redacted), relative local paths are made absolute. For callers that keep the
 /// URL (in their own errors, in state) and must only ever keep a safe one.
@@ -230,11 +230,17 @@ fn is_scp_like(url: &str) -> bool {
 /// Whether a token may be offered to `url`: only over HTTPS, or plain HTTP to a loopback
 /// host (test servers). Never to local paths, whose hooks would inherit it, nor over
 /// plain HTTP on a network.
-pub(crate) fn may_send_token(url: &str) -> bool {
+#[must_use]
+pub fn may_send_token(url: &str) -> bool {
     let Some((scheme, rest)) = url.split_once("://") else {
         return false;
     };
-    let host = rest.split(['/', ':']).next().unwrap_or("");
+    let authority = rest.split('/').next().unwrap_or("");
+    // `[::1]:8080`: an IPv6 host keeps its colons inside the brackets.
+    let host = match authority.split_once(']') {
+        Some((v6, _)) if authority.starts_with('[') => &authority[..=v6.len()],
+        _ => authority.split(':').next().unwrap_or(""),
+    };
     scheme.eq_ignore_ascii_case("https")
         || (scheme.eq_ignore_ascii_case("http")
             && (host == "127.0.0.1" || host == "localhost" || host == "[::1]"))
@@ -298,6 +304,8 @@ mod tests {
     fn tokens_only_travel_over_https_or_loopback() {
         assert!(may_send_token("https://github.com/o/r"));
         assert!(may_send_token("http://127.0.0.1:8080/o/r"));
+        assert!(may_send_token("http://[::1]:8080/o/r"));
+        assert!(!may_send_token("http://[fe80::1]:8080/o/r"));
         assert!(!may_send_token("http://git.example.com/o/r"));
         assert!(!may_send_token("/srv/git/r.git"));
         assert!(!may_send_token("git@github.com:o/r"));

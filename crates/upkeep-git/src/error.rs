@@ -361,11 +361,11 @@ mod tests {
 
     #[test]
     fn libgit2_failures_are_classified_by_class_code_and_message() {
+        use git2::{ErrorClass as C, ErrorCode as E};
         let ls = |code, class, message: &str| Error::LsRemote {
             url: "https://example.com/state.git".into(),
             source: git2::Error::new(code, class, message),
         };
-        use git2::{ErrorClass as C, ErrorCode as E};
         assert!(ls(E::GenericError, C::Net, "unexpected EOF").is_transient());
         assert!(ls(E::GenericError, C::Http, "unexpected http status code: 503").is_transient());
         assert!(

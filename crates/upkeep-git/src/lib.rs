@@ -35,6 +35,7 @@ mod repo;
 pub use cache::{SyncAction, SyncReport, cache_dir_name, ensure_clone};
 pub use credentials::{
     Credentials, DEFAULT_TOKEN_USERNAME, SshAuth, checked_remote_url, local_repo_path,
+    may_send_token,
 };
 pub use error::{Error, Result};
 pub use objects::is_valid_ref_name;

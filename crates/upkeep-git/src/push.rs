@@ -78,6 +78,9 @@ pub struct PushRequest {
     pub updates: Vec<RefUpdate>,
     /// Fast-forward only (default) or forced.
     pub mode: PushMode,
+    /// Skip the pre-check (one `ls-remote` round trip) and rely on the server alone
+    /// ([`PushRequest::server_checked`]).
+    pub server_checked: bool,
 }
 
 impl PushRequest {
@@ -91,6 +94,7 @@ impl PushRequest {
                 expect,
             }],
             mode: PushMode::FastForwardOnly,
+            server_checked: false,
         }
     }
 
@@ -110,6 +114,19 @@ impl PushRequest {
             remote_ref: remote_ref.into(),
             expect,
         });
+        self
+    }
+
+    /// The same request without the pre-check: one round trip less, the server's
+    /// compare-and-swap alone decides. The errors are the same variants, found after the
+    /// push instead of before. Only for requests whose every update carries an
+    /// [`Expect::Tip`] or [`Expect::Absent`] and, unless deleting, fast-forwards by
+    /// construction (a commit whose parent is the expected tip): `git push
+    /// --force-with-lease` does not itself refuse a non-fast-forward, it is the
+    /// pre-check that does.
+    #[must_use]
+    pub fn server_checked(mut self) -> Self {
+        self.server_checked = true;
         self
     }
 
@@ -165,7 +182,8 @@ pub enum RefStatus {
 pub struct RefOutcome {
     /// The remote ref.
     pub remote_ref: String,
-    /// Where it was before (as read just before the push).
+    /// Where it was before (as read just before the push; the expected tip for a
+    /// [`PushRequest::server_checked`] request).
     pub old: Option<Oid>,
     /// Where it is now ([`Oid::ZERO_SHA1`] once deleted).
     pub new: Oid,
@@ -282,9 +300,22 @@ impl Repo {
             }
         }
 
-        let current: HashMap<String, Oid> = ls_remote(url, creds)?.into_iter().collect();
-        for u in &request.updates {
-            self.precheck(u, current.get(&u.remote_ref).copied(), request.mode)?;
+        let current: HashMap<String, Oid> = if request.server_checked {
+            request
+                .updates
+                .iter()
+                .filter_map(|u| match u.expect {
+                    Expect::Tip(tip) => Some((u.remote_ref.clone(), tip)),
+                    Expect::Absent | Expect::Any => None,
+                })
+                .collect()
+        } else {
+            ls_remote(url, creds)?.into_iter().collect()
+        };
+        if !request.server_checked {
+            for u in &request.updates {
+                self.precheck(u, current.get(&u.remote_ref).copied(), request.mode)?;
+            }
         }
 
         let output = output_within(&mut self.push_command(url, creds, request), PUSH_TIMEOUT)

@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::text::{name as n, reason as r};
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -11,7 +13,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// Somebody else holds a live lease.
     #[error(
-        "the `{name}` token is held by {holder} since {since} ({reason}); it expires at {expires_at}"
+        "the `{name}` token is held by {} since {since} ({}); it expires at {expires_at}",
+        n(holder),
+        r(reason)
     )]
     Held {
         /// Lock name.
@@ -25,8 +29,8 @@ pub enum Error {
         /// When their lease ends.
         expires_at: DateTime<Utc>,
     },
-    /// The caller tried to release or renew a lock somebody else holds.
-    #[error("the `{name}` token is held by {holder}, not by {you}")]
+    /// The caller tried to release, renew or verify a lock somebody else holds.
+    #[error("the `{name}` token is held by {}, not by {}", n(holder), n(you))]
     NotHolder {
         /// Lock name.
         name: String,
@@ -35,21 +39,54 @@ pub enum Error {
         /// Who asked.
         you: String,
     },
-    /// The caller tried to release or renew a lock nobody holds.
+    /// The caller tried to renew or verify a lock nobody holds.
     #[error("the `{name}` token is not held by anyone")]
     NotHeld {
         /// Lock name.
         name: String,
     },
-    /// A fencing check failed: the token the caller holds is no longer current.
-    #[error("the `{name}` token you hold (fencing number {yours}) is no longer current: {current}")]
+    /// A fencing check failed: the caller held the token with that fencing number, and
+    /// it is no longer current (taken over, stolen, released, expired, or re-acquired).
+    #[error("the `{name}` token you held (fencing number {yours}) is no longer current: {current}")]
     Stale {
         /// Lock name.
         name: String,
         /// The fencing number the caller recorded.
         yours: u64,
-        /// What the lock says now.
+        /// What the lock says now (names already made safe to show).
         current: String,
+    },
+    /// A renewal would end the lease earlier than it ends now.
+    #[error(
+        "renewing would shorten your lease of the `{name}` token: it runs until {expires_at}, \
+         and the lease asked for ends at {asked}"
+    )]
+    WouldShorten {
+        /// Lock name.
+        name: String,
+        /// When the lease ends now.
+        expires_at: DateTime<Utc>,
+        /// When the renewal would end it.
+        asked: DateTime<Utc>,
+    },
+    /// A reason longer than [`MAX_REASON`](crate::MAX_REASON) characters.
+    #[error("the reason is {length} characters long; at most {max} are allowed")]
+    ReasonTooLong {
+        /// Its length in characters.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Nothing says who is operating: no name given, no git `user.name`, no login name.
+    #[error("cannot tell who you are")]
+    UnknownActor,
+    /// An operator name that cannot be shown safely to others.
+    #[error("`{name}` cannot be used as your name: {problem}")]
+    InvalidActor {
+        /// The name (made safe to show, shortened).
+        name: String,
+        /// What is wrong with it.
+        problem: String,
     },
     /// `steal` was called without a reason.
     #[error("stealing the `{name}` token needs a reason")]

@@ -19,6 +19,18 @@ pub struct PreflightSpec {
     pub timeout: Duration,
 }
 
+impl PreflightSpec {
+    /// The check a `[[lock.preflight]]` table describes.
+    #[must_use]
+    pub fn from_config(p: &upkeep_config::Preflight) -> Self {
+        Self {
+            name: p.name.clone(),
+            command: p.command.clone(),
+            timeout: p.timeout.get(),
+        }
+    }
+}
+
 /// The output of a preflight command that passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreflightCheck {

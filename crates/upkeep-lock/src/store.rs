@@ -33,6 +33,32 @@ pub struct LockTarget {
     pub scratch_dir: PathBuf,
 }
 
+impl LockTarget {
+    /// The lock a `[lock]` section describes, reached with `credentials` (see
+    /// `upkeep_forge::connect::git_credentials`).
+    #[must_use]
+    pub fn from_config(lock: &upkeep_config::LockConfig, credentials: Credentials) -> Self {
+        Self {
+            remote_url: lock.remote.url.clone(),
+            credentials,
+            name: lock.name.clone(),
+            ref_prefix: lock.ref_prefix.clone(),
+            scratch_dir: lock.cache.clone(),
+        }
+    }
+}
+
+/// The result of a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The state now: released by the caller, or as it was when there was nothing to
+    /// release (`None`: the token was never taken).
+    pub state: Option<LockState>,
+    /// Whether this call released it. `false`: nobody held it (free, released, or the
+    /// last lease ran out), so there was nothing to do.
+    pub released: bool,
+}
+
 /// The result of an acquisition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acquired {
@@ -109,6 +135,7 @@ impl LockStore {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Acquired> {
+        check_input(who, reason)?;
         let mut already_held = false;
         let mut replaced = None;
         let state = self.transition(|current| {
@@ -164,6 +191,7 @@ impl LockStore {
                 name: self.target.name.clone(),
             });
         }
+        check_input(who, reason)?;
         let mut replaced = None;
         let state = self.transition(|current| {
             replaced = current
@@ -213,29 +241,32 @@ impl LockStore {
                 name: self.target.name.clone(),
             });
         }
+        check_input(who, reason)?;
         let mut replaced = None;
-        let state = self.transition_with(true, |current| {
-            replaced = current
-                .and_then(|s| s.holder.clone())
-                .filter(|h| h.who != who);
-            let fencing = current.map_or(0, |s| s.fencing) + 1;
-            let unreadable = current.and_then(|s| {
-                s.event
-                    .note
-                    .clone()
-                    .filter(|_| s.event.by == "(unreadable state)")
-            });
-            let note = match (&replaced, unreadable) {
-                (_, Some(problem)) => format!("{reason} (forced: {problem})"),
-                (Some(old), None) => format!(
-                    "{reason} (stolen from {}, who held it for: {})",
-                    old.who, old.reason
-                ),
-                (None, None) => reason.to_owned(),
-            };
-            self.held_state(who, reason, lease, now, fencing, Action::Steal, Some(note))
-                .map(Some)
-        })?;
+        let state = self
+            .transition_with(true, |current| {
+                replaced = current
+                    .and_then(|s| s.holder.clone())
+                    .filter(|h| h.who != who);
+                let fencing = current.map_or(0, |s| s.fencing) + 1;
+                let unreadable = current.and_then(|s| {
+                    s.event
+                        .note
+                        .clone()
+                        .filter(|_| s.event.by == "(unreadable state)")
+                });
+                let note = match (&replaced, unreadable) {
+                    (_, Some(problem)) => format!("{reason} (forced: {problem})"),
+                    (Some(old), None) => format!(
+                        "{reason} (stolen from {}, who held it for: {})",
+                        old.who, old.reason
+                    ),
+                    (None, None) => reason.to_owned(),
+                };
+                self.held_state(who, reason, lease, now, fencing, Action::Steal, Some(note))
+                    .map(Some)
+            })?
+            .expect("a steal always writes a state");
         Ok(Acquired {
             state,
             already_held: false,
@@ -244,18 +275,31 @@ impl LockStore {
     }
 
     /// Gives the lock back. Only its holder may (even after the lease ran out, as long
-    /// as nobody took over).
-    pub fn release(&self, who: &str, now: DateTime<Utc>) -> Result<LockState> {
-        self.transition(|current| {
-            // A retried release whose first push landed: already done.
-            if let Some(s) = current
-                && s.holder.is_none()
-                && s.event.action == Action::Release
-                && s.event.by == who
-            {
+    /// as nobody took over). Releasing a token that nobody holds — never taken, already
+    /// released, or its last lease ran out — changes nothing and succeeds for anyone
+    /// ([`Released::released`] is `false`); a token somebody else holds is
+    /// [`Error::NotHolder`].
+    pub fn release(&self, who: &str, now: DateTime<Utc>) -> Result<Released> {
+        crate::actor::check_actor(who)?;
+        let mut released = false;
+        let state = self.transition_or_none(|current| {
+            released = false;
+            let Some(state) = current else {
                 return Ok(None);
+            };
+            match &state.holder {
+                Some(h) if h.who == who => {}
+                Some(h) if h.expires_at > now => {
+                    return Err(Error::NotHolder {
+                        name: self.target.name.clone(),
+                        holder: h.who.clone(),
+                        you: who.to_owned(),
+                    });
+                }
+                // Free, or the lease of somebody else ran out: nothing to give back.
+                _ => return Ok(None),
             }
-            let state = self.owned_by(current, who)?;
+            released = true;
             Ok(Some(LockState {
                 name: self.target.name.clone(),
                 holder: None,
@@ -267,15 +311,27 @@ impl LockStore {
                     note: None,
                 },
             }))
-        })
+        })?;
+        Ok(Released { state, released })
     }
 
-    /// Extends the holder's lease to `now + lease`.
+    /// Extends the holder's lease to `now + lease`. A lease that would end earlier than
+    /// it does now is refused ([`Error::WouldShorten`]): give the token back with
+    /// [`release`](Self::release) instead.
     pub fn renew(&self, who: &str, lease: Duration, now: DateTime<Utc>) -> Result<LockState> {
+        crate::actor::check_actor(who)?;
         self.transition(|current| {
             let state = self.owned_by(current, who)?;
             let mut holder = state.holder.clone().expect("owned_by checked the holder");
-            holder.expires_at = Self::lease_end(now, lease)?;
+            let asked = Self::lease_end(now, lease)?;
+            if asked < holder.expires_at {
+                return Err(Error::WouldShorten {
+                    name: self.target.name.clone(),
+                    expires_at: holder.expires_at,
+                    asked,
+                });
+            }
+            holder.expires_at = asked;
             Ok(Some(LockState {
                 name: self.target.name.clone(),
                 holder: Some(holder),
@@ -292,24 +348,60 @@ impl LockStore {
 
     /// Checks that `who` still holds a live lease with fencing number `fencing`; tools
     /// acting under the token call this right before acting.
+    ///
+    /// Refusals say what is true: [`Error::Stale`] when `who` held the token with that
+    /// fencing number and no longer does (with who holds it now), [`Error::NotHolder`]
+    /// when somebody else holds it and `who` never held it with that number,
+    /// [`Error::NotHeld`] when nobody holds it and `who` never held it so.
     pub fn verify(&self, who: &str, fencing: u64, now: DateTime<Utc>) -> Result<LockState> {
-        let refuse = |now_is: String| Error::Stale {
+        let not_held = || Error::NotHeld {
+            name: self.target.name.clone(),
+        };
+        let state = self.status()?.ok_or_else(not_held)?;
+        let live = state.live_holder(now);
+        if live.is_some_and(|h| h.who == who) && state.fencing == fencing {
+            return Ok(state);
+        }
+        // Was the number ever theirs? Only refusals pay for reading the history.
+        let was_theirs =
+            (state.fencing == fencing && state.holder.as_ref().is_some_and(|h| h.who == who))
+                || self.history(None)?.iter().any(|s| {
+                    s.fencing == fencing && s.holder.as_ref().is_some_and(|h| h.who == who)
+                });
+        let current = match (live, &state.holder) {
+            (Some(h), _) if h.who == who => {
+                format!("you hold it now with fencing number {}", state.fencing)
+            }
+            (Some(h), _) if was_theirs => format!(
+                "held by {} with fencing number {}",
+                crate::text::name(&h.who),
+                state.fencing
+            ),
+            (Some(h), _) => {
+                return Err(Error::NotHolder {
+                    name: self.target.name.clone(),
+                    holder: h.who.clone(),
+                    you: who.to_owned(),
+                });
+            }
+            (None, _) if !was_theirs => return Err(not_held()),
+            (None, Some(h)) if h.who == who => format!("your lease expired at {}", h.expires_at),
+            (None, Some(h)) => format!(
+                "the lease of {} expired at {}",
+                crate::text::name(&h.who),
+                h.expires_at
+            ),
+            (None, None) => format!(
+                "it was released by {} at {}",
+                crate::text::name(&state.event.by),
+                state.event.at
+            ),
+        };
+        Err(Error::Stale {
             name: self.target.name.clone(),
             yours: fencing,
-            current: now_is,
-        };
-        let state = self
-            .status()?
-            .ok_or_else(|| refuse("it was never taken".into()))?;
-        match state.live_holder(now) {
-            Some(h) if h.who == who && state.fencing == fencing => Ok(state),
-            Some(h) => Err(refuse(format!(
-                "held by {} with fencing number {}",
-                h.who, state.fencing
-            ))),
-            None if state.holder.is_some() => Err(refuse("your lease expired".into())),
-            None => Err(refuse("it was released".into())),
-        }
+            current,
+        })
     }
 
     /// The states the lock went through, oldest first, optionally only those at or after
@@ -392,6 +484,15 @@ impl LockStore {
         next: impl FnMut(Option<&LockState>) -> Result<Option<LockState>>,
     ) -> Result<LockState> {
         self.transition_with(false, next)
+            .map(|state| state.expect("`next` only keeps an existing state"))
+    }
+
+    /// [`transition`](Self::transition) where `next` may also keep "never taken".
+    fn transition_or_none(
+        &self,
+        next: impl FnMut(Option<&LockState>) -> Result<Option<LockState>>,
+    ) -> Result<Option<LockState>> {
+        self.transition_with(false, next)
     }
 
     /// [`transition`](Self::transition), optionally reading an unreadable state as a
@@ -401,7 +502,7 @@ impl LockStore {
         &self,
         replace_unreadable: bool,
         mut next: impl FnMut(Option<&LockState>) -> Result<Option<LockState>>,
-    ) -> Result<LockState> {
+    ) -> Result<Option<LockState>> {
         for attempt in 1..=MAX_ATTEMPTS {
             let tip = self.remote_tip()?;
             let current = match tip.map(|tip| (tip, self.state_at(tip))) {
@@ -413,7 +514,7 @@ impl LockStore {
                 Some((_, Err(e))) => return Err(e),
             };
             let Some(new_state) = next(current.as_ref())? else {
-                return Ok(current.expect("`next` only keeps an existing state"));
+                return Ok(current);
             };
             let json = serde_json::to_vec_pretty(&new_state).expect("lock state serializes");
             let message = commit_message(&new_state);
@@ -428,7 +529,7 @@ impl LockStore {
                 .scratch
                 .push(&self.target.remote_url, &self.target.credentials, &request)
             {
-                Ok(_) => return Ok(new_state),
+                Ok(_) => return Ok(Some(new_state)),
                 Err(
                     upkeep_git::Error::RemoteMoved { .. }
                     | upkeep_git::Error::NotFastForward { .. },
@@ -444,7 +545,7 @@ impl LockStore {
                     // if the ref points at it, the change is made.
                     if matches!(self.remote_tip(), Ok(Some(now)) if now == commit) {
                         tracing::debug!(lock = %self.target.name, "the push's answer was lost but it landed");
-                        return Ok(new_state);
+                        return Ok(Some(new_state));
                     }
                     return Err(self.git_err("push the new state", source));
                 }
@@ -480,14 +581,30 @@ impl LockStore {
         })
     }
 
-    fn remote_tip(&self) -> Result<Option<Oid>> {
+    /// Where the lock ref points on the server: one `ls-remote`, nothing fetched. The
+    /// cheap read a waiter repeats.
+    pub(crate) fn ls_tip(&self) -> Result<Option<Oid>> {
         let refs = upkeep_git::ls_remote(&self.target.remote_url, &self.target.credentials)
             .map_err(|source| self.git_err("read the lock ref", source))?;
-        let Some(tip) = refs
+        Ok(refs
             .into_iter()
             .find(|(name, _)| *name == self.ref_name)
-            .map(|(_, id)| id)
-        else {
+            .map(|(_, id)| id))
+    }
+
+    /// The tip and the state it holds.
+    pub(crate) fn read(&self) -> Result<(Option<Oid>, Option<LockState>)> {
+        let tip = self.remote_tip()?;
+        Ok((tip, tip.map(|tip| self.state_at(tip)).transpose()?))
+    }
+
+    /// The lock's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.target.name
+    }
+
+    fn remote_tip(&self) -> Result<Option<Oid>> {
+        let Some(tip) = self.ls_tip()? else {
             return Ok(None);
         };
         if !self.scratch.has_object(tip) {
@@ -536,6 +653,20 @@ fn is_lost_lease(error: &upkeep_git::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// Refuses what others could not be shown safely: a name with control characters or too
+/// long, a reason over [`MAX_REASON`](crate::MAX_REASON) characters. Before any git work.
+fn check_input(who: &str, reason: &str) -> Result<()> {
+    crate::actor::check_actor(who)?;
+    let length = reason.chars().count();
+    if length > crate::text::MAX_REASON {
+        return Err(Error::ReasonTooLong {
+            length,
+            max: crate::text::MAX_REASON,
+        });
+    }
+    Ok(())
 }
 
 fn held(name: &str, h: &Holder) -> Error {

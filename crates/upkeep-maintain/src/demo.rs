@@ -1,15 +1,20 @@
-//! `maintain demo`: a real round on three throwaway sample projects.
+//! `maintain demo`: a real round on four throwaway sample projects.
 //!
-//! The samples are real bare git repositories with real Makefiles and a real pip-compile
-//! style `requirements.txt`, served by the local forge (change requests become JSON files
-//! beside each remote) and announced through the console chat. Nothing needs a token or
-//! the network, so the first thing a new user runs is the real pipeline, not a mock-up:
+//! The samples are real bare git repositories with real Makefiles and lockfiles, served by
+//! the local forge (change requests become JSON files beside each remote) and announced
+//! through the console chat. Nothing needs a token or the network, so the first thing a
+//! new user runs is the real pipeline, not a mock-up:
 //!
 //! - `signals`: `make upgrade` bumps Django 4.2 → 5.1 (a major upgrade), requests and
 //!   urllib3; build and tests pass → a branch, a change request with the dependency table;
-//! - `dashboard`: already up to date → nothing is pushed or opened;
-//! - `billing`: `make upgrade` bumps celery, but `make test` fails → no push, the thread
-//!   shows the failing stage and the end of the log.
+//! - `webapp`: an npm project whose upgrade moves four direct dependencies to their next
+//!   major and some 140 transitive packages with them (a `package-lock.json` pair written
+//!   by real npm, see `demo/webapp/recipe.sh`) → the summary stays short anyway;
+//! - `dashboard`: already up to date → nothing is pushed, opened or posted but a line of
+//!   the summary;
+//! - `billing`: `make upgrade` bumps sqlalchemy 1.4 → 2.0 and celery, but `make test`
+//!   fails → no push; its message names the failing stage and the upgrades before it, its
+//!   thread the end of the log.
 
 use std::io::Write;
 use std::num::NonZeroUsize;
@@ -27,19 +32,24 @@ use crate::report::RoundReport;
 use crate::round::{Progress, ProjectSetup, Round, run_round};
 
 /// The configuration the demo runs with; paths are relative to the demo directory.
-pub const DEMO_CONFIG: &str = r#"# The configuration `maintain demo` runs with (paths relative to this file).
+pub const DEMO_CONFIG: &str = r##"# The configuration `maintain demo` runs with (paths relative to this file).
 state_dir = ".upkeep"
 
 [maintain]
-jobs = 3
+jobs = 4
 labels = ["maintenance"]
 
 [maintain.chat]
 kind = "console"
+channel = "#team-maintenance"
 
 [[maintain.projects]]
 name = "signals"
 repo = "remotes/signals.git"
+
+[[maintain.projects]]
+name = "webapp"
+repo = "remotes/webapp.git"
 
 [[maintain.projects]]
 name = "dashboard"
@@ -48,7 +58,7 @@ repo = "remotes/dashboard.git"
 [[maintain.projects]]
 name = "billing"
 repo = "remotes/billing.git"
-"#;
+"##;
 
 const MAKEFILE_HEAD: &str = ".PHONY: upgrade build test\n\n";
 
@@ -143,8 +153,12 @@ amqp==5.2.0
     # via kombu
 celery==5.3.6
     # via -r requirements.in
+greenlet==3.1.1
+    # via sqlalchemy
 kombu==5.3.7
     # via celery
+sqlalchemy==1.4.52
+    # via -r requirements.in
 vine==5.1.0
     # via amqp
 ";
@@ -153,7 +167,7 @@ const BILLING_MAKEFILE: &str = "\
 upgrade:
 \t@echo 'pip-compile --upgrade requirements.in'
 \t@sed -e 's/^celery==5.3.6/celery==5.4.0/' -e 's/^kombu==5.3.7/kombu==5.4.2/' \\
-\t     requirements.txt > requirements.txt.new
+\t     -e 's/^sqlalchemy==1.4.52/sqlalchemy==2.0.36/' requirements.txt > requirements.txt.new
 \t@mv requirements.txt.new requirements.txt
 
 build:
@@ -161,16 +175,34 @@ build:
 
 test:
 \t@echo 'pytest -q'
-\t@echo 'tests/test_invoices.py::test_retry_policy FAILED'
+\t@echo 'tests/test_invoices.py::test_monthly_totals FAILED'
 \t@echo ''
-\t@echo 'E   AssertionError: expected 3 retries, got 5'
-\t@echo 'E   (celery 5.4 changed the default of task_acks_on_failure_or_timeout)'
+\t@echo 'E   sqlalchemy.exc.ArgumentError: Textual SQL expression'
+\t@echo \"E   'SELECT sum(amount) FROM invoices' should be explicitly declared as text()\"
 \t@echo ''
 \t@echo '1 failed, 31 passed in 2.07s'
 \t@exit 1
 ";
 
-fn samples() -> [Sample; 3] {
+const WEBAPP_MAKEFILE: &str = "\
+# `make upgrade` stands in for `npx npm-check-updates -u && npm install`: the files in
+# upgrade/ are what npm wrote for this upgrade (made by demo/webapp/recipe.sh in upkeep).
+upgrade:
+\t@echo 'npx npm-check-updates -u && npm install --package-lock-only'
+\t@cp upgrade/package.json.next package.json
+\t@cp upgrade/package-lock.json.next package-lock.json
+\t@echo 'Upgraded dotenv, eslint, express, lodash, uuid'
+
+build:
+\t@echo 'docker build -t webapp:latest .'
+
+test:
+\t@echo 'npm test'
+\t@grep -q '\"express\": \"5' package.json
+\t@echo 'Tests: 64 passed, 64 total'
+";
+
+fn samples() -> [Sample; 4] {
     [
         Sample {
             name: "signals",
@@ -178,6 +210,28 @@ fn samples() -> [Sample; 3] {
                 ("requirements.in", "django<6\nrequests\n"),
                 ("requirements.txt", SIGNALS_REQUIREMENTS),
                 ("Makefile", SIGNALS_MAKEFILE),
+            ],
+        },
+        Sample {
+            name: "webapp",
+            files: &[
+                (
+                    "package.json",
+                    include_str!("../demo/webapp/old/package.json"),
+                ),
+                (
+                    "package-lock.json",
+                    include_str!("../demo/webapp/old/package-lock.json"),
+                ),
+                (
+                    "upgrade/package.json.next",
+                    include_str!("../demo/webapp/new/package.json"),
+                ),
+                (
+                    "upgrade/package-lock.json.next",
+                    include_str!("../demo/webapp/new/package-lock.json"),
+                ),
+                ("Makefile", WEBAPP_MAKEFILE),
             ],
         },
         Sample {
@@ -191,7 +245,7 @@ fn samples() -> [Sample; 3] {
         Sample {
             name: "billing",
             files: &[
-                ("requirements.in", "celery\n"),
+                ("requirements.in", "celery\nsqlalchemy\n"),
                 ("requirements.txt", BILLING_REQUIREMENTS),
                 ("Makefile", BILLING_MAKEFILE),
             ],
@@ -221,7 +275,7 @@ pub enum DemoError {
     Forge(#[source] upkeep_forge::ForgeError),
 }
 
-/// Creates the three sample projects as bare repositories under `root/remotes/`, and
+/// Creates the four sample projects as bare repositories under `root/remotes/`, and
 /// the demo's `upkeep.toml` in `root`. Returns the configuration file's path.
 pub fn create_samples(root: &Path) -> Result<PathBuf, DemoError> {
     let remotes = root.join("remotes");
@@ -253,7 +307,11 @@ pub fn create_samples(root: &Path) -> Result<PathBuf, DemoError> {
             } else {
                 (*contents).to_owned()
             };
-            std::fs::write(work.join(file), contents).map_err(|e| err(e.to_string()))?;
+            let path = work.join(file);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            }
+            std::fs::write(path, contents).map_err(|e| err(e.to_string()))?;
         }
         git(&work, &["add", "."]).map_err(err)?;
         git(
@@ -354,9 +412,15 @@ pub async fn run_demo(
     let maintain = Arc::new(config.maintain().map_err(DemoError::Config)?.clone());
     let forge: Arc<dyn Forge> = Arc::new(LocalForge::new(config.state_dir.join("forge")));
     let buf = SharedBuf::default();
-    let chat: Arc<dyn ChatThreads> = Arc::new(
-        ConsoleChat::new(buf.clone(), ConsoleFormat::Text).with_channel("#team-maintenance"),
-    );
+    // The channel of the configuration the demo keeps, so that a later `maintain run` on
+    // it talks to the same channel.
+    let channel = maintain
+        .chat
+        .channel
+        .clone()
+        .unwrap_or_else(|| "#maintenance".to_owned());
+    let chat: Arc<dyn ChatThreads> =
+        Arc::new(ConsoleChat::new(buf.clone(), ConsoleFormat::Text).with_channel(channel));
     let projects: Vec<ProjectSetup> = maintain
         .resolved_projects()
         .into_iter()
@@ -375,7 +439,7 @@ pub async fn run_demo(
         excluded: Vec::new(),
         shard: None,
         help_other_shards: false,
-        jobs: NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
+        jobs: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
         dry_run: false,
         retry_failed: false,
         state: crate::StateSetup::local(config.state.dir.clone())?,

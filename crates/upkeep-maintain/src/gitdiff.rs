@@ -1,5 +1,9 @@
-//! The dependency diff of a project: `upkeep-deps` over a repository at two revisions.
+//! The dependency diff of a project: `upkeep-deps` over a repository at two revisions, or
+//! at one revision and its work tree.
 
+use std::path::Path;
+
+use upkeep_deps::fs::DirTree;
 use upkeep_deps::{DiffReport, SourceError, TreeSource};
 use upkeep_git::{Oid, Repo};
 
@@ -39,4 +43,10 @@ impl TreeSource for RevTree<'_> {
 /// The lockfile changes between two commits of `repo`.
 pub fn diff_commits(repo: &Repo, base: Oid, head: Oid) -> Result<DiffReport, upkeep_deps::Error> {
     upkeep_deps::diff_trees(&RevTree::new(repo, base), &RevTree::new(repo, head))
+}
+
+/// The lockfile changes between a commit of `repo` and the files in its work tree `dir`
+/// (as git sees them: ignored files are not read). What a failed step left behind.
+pub fn diff_worktree(repo: &Repo, base: Oid, dir: &Path) -> Result<DiffReport, upkeep_deps::Error> {
+    upkeep_deps::diff_trees(&RevTree::new(repo, base), &DirTree::new(dir))
 }

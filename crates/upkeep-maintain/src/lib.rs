@@ -50,7 +50,7 @@ pub use journal::{FailedStage, Failure, Journal, ProjectRecord, Stage, Status};
 pub use report::{ProjectReport, RoundReport, Unfinished};
 pub use round::{
     Event, NoProgress, Progress, ProjectSetup, ReportRequest, Round, Shard, ShardError, StateSetup,
-    branch_name, change_request_noun, log_path, report_round, run_round, select,
+    branch_name, log_path, report_round, run_round, select,
 };
 pub use tokio_util::sync::CancellationToken;
 

@@ -196,7 +196,8 @@ pub struct RoundReport {
     /// `None` when this run did not post it (a shard, a dry run, or it failed: see the
     /// warnings).
     pub summary_delivery: Option<Delivery>,
-    /// The project messages as posted (or as they would be posted).
+    /// The messages of the projects that get one (changed and failed projects; the others
+    /// with `[maintain.chat] post_unchanged`), as posted or as they would be posted.
     pub messages: Vec<ProjectMessage>,
     /// Problems with the round as a whole (the summary could not be posted, the
     /// thread reactions could not be read); the projects still ran.
@@ -227,7 +228,9 @@ impl RoundReport {
 
     /// The document printed by `--output json`:
     /// `{"round", "projects": [{"name", "status", "failed_stage", "change_request",
-    /// "upgrades", "duration_ms"}]}`.
+    /// "upgrades", "diff", "duration_ms"}]}`. `diff` is the lockfile diff (the document of
+    /// `maintain deps diff --output json`) of the change request — or, for a failed
+    /// project, of its failed tree: what it upgraded before it failed.
     #[must_use]
     pub fn to_json(&self) -> serde_json::Value {
         #[derive(Serialize)]
@@ -249,6 +252,7 @@ impl RoundReport {
             failed_stage: Option<FailedStage>,
             change_request: Option<Cr<'a>>,
             upgrades: Upgrades,
+            diff: Option<&'a DiffReport>,
             duration_ms: u64,
             #[serde(skip_serializing_if = "Option::is_none")]
             unfinished: Option<&'a Unfinished>,
@@ -277,6 +281,7 @@ impl RoundReport {
                         patch: p.upgrades.patch,
                         other: p.upgrades.other,
                     },
+                    diff: p.diff.as_ref(),
                     duration_ms: p.duration_ms,
                     unfinished: p.unfinished.as_ref(),
                 })
@@ -386,6 +391,9 @@ impl RoundReport {
                             .map(|l| format!(" (log: {})", l.display()))
                             .unwrap_or_default();
                         let _ = writeln!(out, "    {}: {}{log}", p.name, f.message);
+                        if let Some(after) = p.diff.as_ref().and_then(upgraded_before) {
+                            let _ = writeln!(out, "      after {after}");
+                        }
                     }
                 }
             }
@@ -427,6 +435,40 @@ impl RoundReport {
             );
         }
     }
+}
+
+/// `django 3.2.4 → 5.2.19 (major, direct), celery 5.3.6 → 5.4.0 (minor, direct) and 4
+/// more`: the most notable changes of a failed tree, for the failure's line.
+fn upgraded_before(diff: &DiffReport) -> Option<String> {
+    const SHOWN: usize = 3;
+    let mut changes = crate::round::package_changes(diff);
+    if changes.is_empty() {
+        return None;
+    }
+    upkeep_chat::sort_notable_first(&mut changes);
+    let parts: Vec<String> = changes
+        .iter()
+        .take(SHOWN)
+        .map(|c| {
+            let direct = match c.direct {
+                Some(true) => ", direct",
+                Some(false) => ", transitive",
+                None => "",
+            };
+            format!(
+                "{} {} → {} ({}{direct})",
+                c.package,
+                c.from.as_deref().unwrap_or("—"),
+                c.to.as_deref().unwrap_or("—"),
+                c.kind
+            )
+        })
+        .collect();
+    let mut text = parts.join(", ");
+    if changes.len() > SHOWN {
+        let _ = write!(text, " and {} more", changes.len() - SHOWN);
+    }
+    Some(text)
 }
 
 /// A plain-text table: a header line, then the rows; columns padded to their widest
@@ -514,6 +556,24 @@ mod tests {
             log: None,
             log_tail: String::new(),
         });
+        // What the failed tree upgraded before the tests failed.
+        failed.upgrades.major = 1;
+        failed.diff = Some(DiffReport {
+            lockfiles: vec![upkeep_deps::LockfileDiff {
+                path: "requirements.txt".into(),
+                ecosystem: upkeep_deps::Ecosystem::Pypi,
+                changes: vec![upkeep_deps::Change {
+                    name: "django".into(),
+                    from: Some("3.2.4".into()),
+                    to: Some("5.2.19".into()),
+                    kind: upkeep_deps::ChangeKind::Major,
+                    direct: Some(true),
+                    likely_breaking: true,
+                    ecosystem: upkeep_deps::Ecosystem::Pypi,
+                }],
+            }],
+            errors: Vec::new(),
+        });
         let report = RoundReport {
             round: "2026-11-22".into(),
             dry_run: false,
@@ -534,17 +594,24 @@ mod tests {
                     {"name": "api", "status": "changed", "failed_stage": null,
                      "change_request": {"url": "https://example.com/pr/1", "number": 1},
                      "upgrades": {"major": 1, "minor": 0, "patch": 0, "other": 0},
+                     "diff": null,
                      "duration_ms": 1500},
                     {"name": "web", "status": "failed", "failed_stage": "test",
                      "change_request": null,
-                     "upgrades": {"major": 0, "minor": 0, "patch": 0, "other": 0},
+                     "upgrades": {"major": 1, "minor": 0, "patch": 0, "other": 0},
+                     "diff": {"lockfiles": [{"path": "requirements.txt", "ecosystem": "pypi",
+                       "changes": [{"name": "django", "from": "3.2.4", "to": "5.2.19",
+                         "kind": "major", "direct": true, "likely_breaking": true}]}],
+                       "errors": []},
                      "duration_ms": 1500},
                 ]
             })
         );
         let text = report.render_text();
         assert!(
-            text.contains("test: exit code 2\n    web: `make test` exited with 2"),
+            text.contains(
+                "test: exit code 2\n    web: `make test` exited with 2\n      after django 3.2.4 → 5.2.19 (major, direct)\n"
+            ),
             "{text}"
         );
         assert!(report.has_failures());

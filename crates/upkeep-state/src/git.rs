@@ -67,8 +67,17 @@ impl GitStoreConfig {
 ///   the ref again: if it points at our commit, or past it, the write happened; if it is
 ///   still at the expected version, the push is retried; otherwise it is a conflict.
 ///   Every commit carries a random write id, so "our commit" cannot be anybody else's.
+///   A delete reads the record first; if it is gone after a failed push, the delete
+///   happened. (HTTP clients may replay a request whose connection died, so the server
+///   can see a push twice; compare-and-swap makes the second one a no-op.)
 /// - **No secrets written**: the token reaches git through a credential helper reading
 ///   a child-only variable, never a URL, `.git/config`, a commit or an error.
+///
+/// Every operation starts with the server's list of *all* its refs (git's protocol
+/// before v2, which libgit2 and `receive-pack` speak, cannot ask for a prefix), so the
+/// cost of each call grows with the refs in the repository: use a repository of its
+/// own for the state rather than a busy code repository, and delete old rounds' keys
+/// once they are no longer read.
 #[derive(Debug)]
 pub struct GitStore {
     config: GitStoreConfig,
@@ -129,10 +138,20 @@ impl GitStore {
     }
 
     fn git_err(&self, doing: impl Into<String>, source: upkeep_git::Error) -> Error {
+        let transient = source.is_transient();
+        self.git_err_as(doing, source, transient)
+    }
+
+    fn git_err_as(
+        &self,
+        doing: impl Into<String>,
+        source: upkeep_git::Error,
+        transient: bool,
+    ) -> Error {
         Error::Git {
             doing: doing.into(),
             url: self.url.clone(),
-            transient: source.is_transient(),
+            transient,
             source: Box::new(source),
         }
     }
@@ -273,17 +292,19 @@ impl StateStore for GitStore {
             version: Version::new(commit.to_string()),
             value: value.to_vec(),
         };
+        // Our commit's parent is the expected tip: it fast-forwards by construction, so
+        // the server's compare-and-swap is the only check needed (one round trip less).
         let request = PushRequest::single(
             commit,
             self.ref_name(key),
             parent.map_or(Expect::Absent, Expect::Tip),
-        );
+        )
+        .server_checked();
         let attempts = self.config.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
-            let error = match scratch.push(&self.url, &self.config.credentials, &request) {
-                Ok(_) => return Ok(Cas::Done(ours)),
-                Err(e) => e,
+            let Err(error) = scratch.push(&self.url, &self.config.credentials, &request) else {
+                return Ok(Cas::Done(ours));
             };
             // Whatever went wrong, the ref now says what happened.
             let tip = self.tip(&scratch, key)?;
@@ -297,76 +318,102 @@ impl StateStore for GitStore {
                     .transpose()?;
                 return Ok(Cas::Conflict { current });
             }
-            if matches!(error, upkeep_git::Error::PushRejected { .. }) {
-                return Err(self.collision(key, error));
+            if matches!(error, upkeep_git::Error::PushRejected { .. })
+                && let Some(other) = self.colliding_key(key)
+            {
+                return Err(Error::KeyCollides {
+                    key: key.to_string(),
+                    other,
+                });
             }
-            if error.is_transient() && attempt < attempts {
+            let transient = error.is_transient() || is_ref_lock_failure(&error);
+            if transient && attempt < attempts {
                 attempt += 1;
                 tracing::debug!(%key, attempt, error = %error, "push failed; retrying");
                 self.config.retry.wait(attempt);
                 continue;
             }
-            return Err(self.git_err(doing(), error));
+            return Err(self.git_err_as(doing(), error, transient));
         }
     }
 
     fn delete(&self, key: &Key, expected: &Version) -> Result<Cas<()>> {
         let scratch = self.scratch()?;
-        let Some(old) = Self::version_oid(expected) else {
-            return Ok(Cas::Conflict {
-                current: self.current(&scratch, key)?,
-            });
+        // Read first: a record that is not at the expected version is a conflict, and one
+        // that was there just before our push and is gone after it was deleted by it
+        // (even when the answer was lost, or the transport replayed the request).
+        let current = self.current(&scratch, key)?;
+        let old = match (&current, Self::version_oid(expected)) {
+            (Some(r), Some(old)) if &r.version == expected => old,
+            _ => return Ok(Cas::Conflict { current }),
         };
-        let request = PushRequest::delete(self.ref_name(key), Expect::Tip(old));
+        let request = PushRequest::delete(self.ref_name(key), Expect::Tip(old)).server_checked();
         let attempts = self.config.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
-            let error = match scratch.push(&self.url, &self.config.credentials, &request) {
-                Ok(_) => return Ok(Cas::Done(())),
-                Err(e) => e,
+            let Err(error) = scratch.push(&self.url, &self.config.credentials, &request) else {
+                return Ok(Cas::Done(()));
             };
             match self.tip(&scratch, key)? {
-                // Gone: our deletion landed (or an identical one raced it; either way the
-                // version we expected is deleted and nothing replaced it).
-                None if matches!(error, upkeep_git::Error::Push { .. }) => {
+                None => {
                     tracing::debug!(%key, error = %error, "the delete's answer was lost, but it landed");
                     return Ok(Cas::Done(()));
                 }
                 Some(tip) if tip == old => {}
-                tip => {
-                    let current = tip
-                        .map(|tip| self.record_at(&scratch, key, tip))
-                        .transpose()?;
-                    return Ok(Cas::Conflict { current });
+                Some(tip) => {
+                    return Ok(Cas::Conflict {
+                        current: Some(self.record_at(&scratch, key, tip)?),
+                    });
                 }
             }
-            if error.is_transient() && attempt < attempts {
+            let transient = error.is_transient() || is_ref_lock_failure(&error);
+            if transient && attempt < attempts {
                 attempt += 1;
                 tracing::debug!(%key, attempt, error = %error, "delete failed; retrying");
                 self.config.retry.wait(attempt);
                 continue;
             }
-            return Err(self.git_err(format!("delete {key}"), error));
+            return Err(self.git_err_as(format!("delete {key}"), error, transient));
         }
     }
 }
 
 impl GitStore {
-    /// A push git refused because another ref is in the way (`refs/upkeep/a` exists, so
-    /// `refs/upkeep/a/b` cannot be created, or the reverse): name the other key.
-    fn collision(&self, key: &Key, error: upkeep_git::Error) -> Error {
-        let listed = upkeep_git::ls_remote(&self.url, &self.config.credentials).unwrap_or_default();
+    /// After a push git refused although the ref was where we expected it: the key of a
+    /// ref in the way (`refs/upkeep/a` exists, so `refs/upkeep/a/b` cannot be created, or
+    /// the reverse), if that is why.
+    fn colliding_key(&self, key: &Key) -> Option<String> {
+        let listed = upkeep_git::ls_remote(&self.url, &self.config.credentials).ok()?;
         let own = self.ref_name(key);
-        let other = listed.into_iter().find_map(|(name, _)| {
-            let blocks = own.starts_with(&format!("{name}/")) || name.starts_with(&format!("{own}/"));
-            blocks.then(|| name.strip_prefix(&self.config.ref_prefix).unwrap_or(&name).to_owned())
-        });
-        match other {
-            Some(other) => Error::KeyCollides {
-                key: key.to_string(),
-                other,
-            },
-            None => self.git_err(format!("write {key}"), error),
+        listed.into_iter().find_map(|(name, _)| {
+            let blocks =
+                own.starts_with(&format!("{name}/")) || name.starts_with(&format!("{own}/"));
+            blocks.then(|| {
+                name.strip_prefix(&self.config.ref_prefix)
+                    .unwrap_or(&name)
+                    .to_owned()
+            })
+        })
+    }
+}
+
+/// The server could not take the ref's lock (another update of it, or of the packed
+/// refs, was in progress; a stale lock file): the ref did not move, and trying again
+/// later is right.
+fn is_ref_lock_failure(error: &upkeep_git::Error) -> bool {
+    match error {
+        upkeep_git::Error::PushRejected { reason, .. } => {
+            let r = reason.to_ascii_lowercase();
+            [
+                "failed to lock",
+                "cannot lock ref",
+                "unable to create",
+                "file exists",
+            ]
+            .iter()
+            .any(|needle| r.contains(needle))
+                && !r.contains("exists; cannot create")
         }
+        _ => false,
     }
 }

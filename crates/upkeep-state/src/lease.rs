@@ -164,6 +164,9 @@ pub enum Acquisition {
 ///   [`Error::LeaseLost`].
 /// - **Owner ids are unique per process** ([`Leases::unique_owner`]): two runners using
 ///   one id would both be "already holding" the key.
+/// - **A holder known to be dead** (its process is gone from this machine) can have its
+///   lease ended early with [`Leases::expire`]; the next claim is a takeover as after an
+///   expiry.
 ///
 /// A released lease stays stored (holder `None`) so that its fencing number keeps
 /// rising; delete the key to forget it (its next fencing number is then 1 again).
@@ -284,6 +287,43 @@ impl Leases {
     /// [`Error::LeaseLost`].
     pub fn release(&self, lease: &Lease) -> Result<()> {
         self.change_own(lease, Op::Release).map(drop)
+    }
+
+    /// Ends the lease of `holder` now, for a caller that knows the holder is gone (its
+    /// process no longer exists on this machine): the next claim takes the key over,
+    /// with a higher fencing number, without waiting for the expiry. Changes nothing and
+    /// returns `false` when `holder` no longer holds the key (it was renewed, released or
+    /// taken over since it was read).
+    pub fn expire(&self, key: &Key, holder: &Holder) -> Result<bool> {
+        let mut current = self.store.read(key)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(state) = current.as_ref().map(LeaseState::from_record).transpose()? else {
+                return Ok(false);
+            };
+            if state.holder.as_ref() != Some(holder) {
+                return Ok(false);
+            }
+            let now = self.clock.now();
+            let next = LeaseState {
+                holder: Some(Holder {
+                    expires_at: now.min(holder.expires_at),
+                    ..holder.clone()
+                }),
+                changed_at: now,
+                ..state
+            };
+            match self
+                .store
+                .write_json(key, &Expected::from_current(current.as_ref()), &next)?
+            {
+                Cas::Done(_) => return Ok(true),
+                Cas::Conflict { current: newer } => current = newer,
+            }
+        }
+        Err(Error::Contended {
+            key: key.to_string(),
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     /// Checks that `lease` is still held, by its owner, with its fencing number, and has

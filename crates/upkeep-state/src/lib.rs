@@ -40,6 +40,25 @@
 //! write again, or give way). [`StateStoreExt::update`] is that loop for
 //! read-modify-write.
 //!
+//! # Why refs, and what a lost answer means
+//!
+//! The git store keeps each key in its own ref, `refs/upkeep/<key>`, whose tip is a
+//! commit holding the record and whose parent is the previous version. Git servers
+//! already do compare-and-swap on one ref (`git push --force-with-lease`, checked by
+//! `receive-pack` under the ref's lock), on every forge, with the credentials the team
+//! has; one ref per key means runners working different projects never push to the
+//! same ref, so they never contend, and a prefix (one round) is read by one listing of
+//! the refs and one download. The deploy token (`upkeep-lock`) and the promotion
+//! history already keep their state this way.
+//!
+//! A push can fail after the server updated the ref (the connection dropped, the
+//! server died before answering). The store never guesses: it reads the ref again, and
+//! if the ref is at or past the commit it pushed (each write's commit carries a random
+//! write id, so it cannot be anybody else's), the write happened; if the ref is still
+//! at the expected version, the push is retried (transient failures, with backoff and
+//! jitter); otherwise another writer won and the caller gets the conflict. Nothing is
+//! lost, nothing is applied twice.
+//!
 //! # Leases
 //!
 //! [`Leases`] claims a key for an owner for a while (the runner working a project), on
@@ -47,6 +66,34 @@
 //! by anyone once the lease expired (a dead runner's project is taken over), and a
 //! fencing number that rises on every acquisition by a new owner, so work stamped with
 //! an old number can be refused. Time comes from an injected [`Clock`]; nothing sleeps.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use upkeep_state::{Cas, Claim, Expected, Key, Leases, LocalStore, StateStore, SystemClock};
+//!
+//! # fn main() -> upkeep_state::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let store: Arc<dyn StateStore> = Arc::new(LocalStore::open(dir.path())?);
+//! let leases = Leases::new(store.clone(), Arc::new(SystemClock));
+//! let me = Leases::unique_owner("shard-1/4");
+//!
+//! let claim = Key::from_segments(["rounds", "2026-03-02", "claims", "group/api"])?;
+//! if let Claim::Acquired { lease, .. } = leases.claim(&claim, &me, Duration::from_mins(15))? {
+//!     // ... work on the project, renewing now and then; right before pushing:
+//!     leases.verify(&lease)?;
+//!     let record = Key::from_segments(["rounds", "2026-03-02", "projects", "group/api"])?;
+//!     match store.write(&record, &Expected::Absent, br#"{"stage":"done"}"#)? {
+//!         Cas::Done(written) => assert_eq!(written.key.name(), "group/api"),
+//!         Cas::Conflict { current } => { /* somebody else recorded it: merge or give way */ }
+//!     }
+//!     leases.release(&lease)?;
+//! }
+//! let round = store.list(&Key::new("rounds/2026-03-02/projects")?)?;
+//! assert_eq!(round.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Blocking calls
 //!

@@ -30,7 +30,8 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// A store in `root`, created if missing.
+    /// A store in `root`, created if missing. Temporary files that a crashed writer
+    /// left behind more than an hour ago are removed.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|source| Error::Io {
@@ -38,6 +39,7 @@ impl LocalStore {
             path: root.clone(),
             source,
         })?;
+        remove_stale_temporaries(&root.join(".tmp"));
         Ok(Self { root })
     }
 
@@ -269,6 +271,29 @@ impl StateStore for LocalStore {
     }
 }
 
+/// How old a temporary file must be before [`LocalStore::open`] takes it for a crashed
+/// writer's: far longer than any write takes.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_hours(1);
+
+/// Best effort: a temporary file is renamed away within milliseconds of its creation,
+/// so one an hour old belongs to a writer that died.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMPORARY);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Removes `dir` and its parents below `root` while they are empty (best effort: a
 /// concurrent writer may be filling one again, and then it stays).
 fn remove_empty_dirs(dir: &Path, root: &Path) {
@@ -365,6 +390,27 @@ mod tests {
         assert_eq!(value, b"{\"a\":1}\n\nmore");
         assert!(parse(b"something else").is_none());
         assert!(parse(b"upkeep-state 1\nversion \n\n").is_none());
+    }
+
+    #[test]
+    fn temporaries_of_crashed_writers_are_removed_when_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".tmp");
+        fs::create_dir_all(&tmp).unwrap();
+        let old = tmp.join("0123456789abcdef");
+        let fresh = tmp.join("fedcba9876543210");
+        fs::write(&old, "half a record").unwrap();
+        fs::write(&fresh, "a write in progress").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - STALE_TEMPORARY * 2;
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        LocalStore::open(dir.path()).unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists());
     }
 
     #[test]

@@ -722,6 +722,30 @@ fn serve_one(
 
 /// Runs `git http-backend` for one request and turns its CGI output into a response.
 fn run_http_backend(root: &Path, req: HttpRequest) -> std::io::Result<Vec<u8>> {
+    let (status, headers, payload) = http_backend(root, req)?;
+    let mut head = format!("HTTP/1.1 {status}\r\n");
+    for (name, value) in headers {
+        head.push_str(&name);
+        head.push_str(": ");
+        head.push_str(&value);
+        head.push_str("\r\n");
+    }
+    let mut response = format!(
+        "{head}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&payload);
+    Ok(response)
+}
+
+/// Runs `git http-backend` (CGI) for one request: the status line's `<code> <reason>`,
+/// the headers and the body.
+#[allow(clippy::type_complexity)]
+fn http_backend(
+    root: &Path,
+    req: HttpRequest,
+) -> std::io::Result<(String, Vec<(String, String)>, Vec<u8>)> {
     use std::io::Write as _;
 
     let mut cgi = Command::new("git");
@@ -771,22 +795,115 @@ fn run_http_backend(root: &Path, req: HttpRequest) -> std::io::Result<Vec<u8>> {
         })
         .unwrap_or((raw.len(), raw.len()));
     let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-    let payload = &raw[body_start..];
-    let mut status = "200 OK";
-    let mut headers = String::new();
+    let mut status = "200 OK".to_owned();
+    let mut headers = Vec::new();
     for line in head.lines() {
         if let Some(s) = line.strip_prefix("Status:") {
-            status = s.trim();
-        } else if !line.trim().is_empty() {
-            headers.push_str(line.trim_end());
-            headers.push_str("\r\n");
+            s.trim().clone_into(&mut status);
+        } else if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    let mut response = format!(
-        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        payload.len()
-    )
-    .into_bytes();
-    response.extend_from_slice(payload);
-    Ok(response)
+    Ok((status, headers, raw[body_start..].to_vec()))
+}
+
+/// A smart-HTTP git server like [`HttpGitServer`] (anonymous; anyone may push), whose
+/// requests go through [`Faults`](crate::faults::Faults): a test scripts what the next
+/// requests get — a 5xx, a connection dropped before the server did anything
+/// ([`Fault::DropBeforeHandling`](crate::faults::Fault::DropBeforeHandling)), or one
+/// dropped after it did ([`Fault::DropAfterHandling`](crate::faults::Fault::DropAfterHandling):
+/// `receive-pack` updated the ref, the pusher never hears so). Endpoints are the literal
+/// paths git requests, e.g. `Endpoint::get("/state.git/info/refs")`,
+/// `Endpoint::post("/state.git/git-upload-pack")`,
+/// `Endpoint::post("/state.git/git-receive-pack")`. Serves from its own runtime, so
+/// plain (non-async) tests can use it; stops when dropped.
+pub struct FaultyGitServer {
+    addr: std::net::SocketAddr,
+    faults: crate::faults::Faults,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl FaultyGitServer {
+    /// Starts serving the bare repos under `root` (`<url>/<name>` is `<root>/<name>`).
+    #[must_use]
+    pub fn start(root: &Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let faults = crate::faults::Faults::new();
+        let root = Arc::new(root.to_owned());
+        let router = faults.wrap(
+            axum::Router::new()
+                .route("/{*path}", axum::routing::any(serve_git))
+                .with_state(root),
+        );
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            addr,
+            faults,
+            _runtime: runtime,
+        }
+    }
+
+    /// The URL of repository `name` (a directory under the root, e.g. `remote.git`).
+    #[must_use]
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}/{name}", self.addr)
+    }
+
+    /// The fault script and request log.
+    #[must_use]
+    pub fn faults(&self) -> &crate::faults::Faults {
+        &self.faults
+    }
+}
+
+async fn serve_git(
+    axum::extract::State(root): axum::extract::State<Arc<PathBuf>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return axum::http::StatusCode::BAD_REQUEST.into_response();
+    };
+    let req = HttpRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let answer = tokio::task::spawn_blocking(move || http_backend(&root, req)).await;
+    let Ok(Ok((status, headers, payload))) = answer else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let code = status
+        .split_whitespace()
+        .next()
+        .and_then(|c| c.parse().ok())
+        .and_then(|c| axum::http::StatusCode::from_u16(c).ok())
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (code, payload).into_response();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            axum::http::HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }

@@ -28,6 +28,8 @@ use serde_json::{Map, Value, json};
 
 use crate::faults::{Endpoint, Fault, Faults};
 
+mod people;
+
 /// The token [`FakeSlack::start`] accepts, with every scope upkeep needs.
 pub const FAKE_TOKEN: &str = "xoxb-fake-0000-upkeep-test-token";
 /// The channel [`FakeSlack::start`] creates (named `maintenance`), with the bot as a member.
@@ -44,6 +46,8 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "groups:history",
     "reactions:read",
     "reactions:write",
+    "users:read",
+    "usergroups:read",
 ];
 
 /// A message as the fake stores it.
@@ -80,6 +84,7 @@ struct SlackState {
     channels: BTreeMap<String, FakeChannel>,
     page_size: usize,
     last_ts: (u64, u64),
+    people: people::People,
 }
 
 impl SlackState {
@@ -138,6 +143,7 @@ impl FakeSlack {
             channels,
             page_size: 100,
             last_ts: (0, 0),
+            people: people::People::default(),
         }));
         let faults = Faults::new();
         let router = faults.wrap(
@@ -408,6 +414,9 @@ async fn handle(
     let Some(scopes) = state.tokens.get(&token).cloned() else {
         return answer(&error("invalid_auth"), None);
     };
+    if let Some(body) = people::dispatch(&state, &method, &p, &scopes) {
+        return answer(&body, Some(&scopes));
+    }
     if let Some(needed) = required_scope(&method)
         && !scopes.iter().any(|s| s == needed)
     {
@@ -420,6 +429,7 @@ async fn handle(
         return answer(&body, Some(&scopes));
     }
     let body = dispatch(&mut state, &method, &p);
+    let body = people::after(&state, &method, &p, body);
     answer(&body, Some(&scopes))
 }
 

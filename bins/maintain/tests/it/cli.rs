@@ -26,6 +26,10 @@ fn demo_shows_change_requests_messages_and_report() {
         "{text}"
     );
     assert!(text.contains("billing failed at `make test`"), "{text}");
+    assert!(
+        text.contains("billing — `make test` failed (exit code 2) after `sqlalchemy` 1.4.52 → 2.0.36 (major, direct)"),
+        "{text}"
+    );
     // The summary comes last, once every project ended.
     let channel = text.split("━━ What the team sees").nth(1).unwrap();
     let channel = channel.split("━━ End-of-run report").next().unwrap();
@@ -73,6 +77,7 @@ fn run_prints_the_documented_json_and_exits_1_on_failures() {
         keys,
         [
             "change_request",
+            "diff",
             "duration_ms",
             "failed_stage",
             "name",
@@ -80,8 +85,18 @@ fn run_prints_the_documented_json_and_exits_1_on_failures() {
             "upgrades"
         ]
     );
+    assert_eq!(ok["diff"]["lockfiles"][0]["path"], "requirements.txt");
     assert_eq!(json["projects"][1]["status"], "failed");
     assert_eq!(json["projects"][1]["failed_stage"], "test");
+    // The failed tree's upgrades, although nothing was committed.
+    assert_eq!(
+        json["projects"][1]["upgrades"],
+        serde_json::json!({"major": 1, "minor": 1, "patch": 0, "other": 0})
+    );
+    assert_eq!(
+        json["projects"][1]["diff"]["lockfiles"][0]["changes"][0]["name"],
+        "django"
+    );
     // stdout is the JSON document only.
     assert!(!stdout(&out).contains("Maintenance round"));
 }

@@ -4,4 +4,5 @@
 mod cli;
 mod faults;
 mod resume;
+mod shards;
 mod support;

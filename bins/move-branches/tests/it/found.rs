@@ -39,14 +39,16 @@ async fn text_from_people_and_gates_is_shown_inert_and_capped() {
     let mut s = two_repos().await;
     let long = "x".repeat(120_000);
     let actor = format!("mallory\nogr: moved `stable` to something else\u{1b}[2J{long}");
+    // A name others will read is refused at the door (the rule every upkeep tool shares,
+    // `upkeep_lock::Actor`), and the refusal itself is one inert, capped line.
+    let before = s.tip("ogr", "stable");
     let run = s
         .run(&["--actor", &actor, "run", "--yes", "--skip", "packit"])
         .await;
-    assert_eq!(run.code, 0, "{run:?}");
-    let status = s.run(&["status", "ogr"]).await;
-    assert_eq!(status.code, 0, "{status:?}");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(s.tip("ogr", "stable"), before, "nothing moved");
     s.filters()
-        .bind(|| insta::assert_snapshot!("status_with_a_hostile_actor", status.stdout));
+        .bind(|| insta::assert_snapshot!("hostile_actor_refused", run.stderr));
 
     let out = s.path().join("gate-output.txt");
     std::fs::write(

@@ -212,5 +212,5 @@ async fn a_wrong_gitlab_token_is_refused_before_anything_moves() {
     lab.s.env.clear();
     let r = lab.s.run(&["plan"]).await;
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("no GitLab token is set"), "{r:?}");
+    assert!(r.stderr.contains("GITLAB_TOKEN is not set"), "{r:?}");
 }

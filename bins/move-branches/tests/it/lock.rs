@@ -9,6 +9,18 @@ use upkeep_testkit::bare::BareRepo;
 
 use crate::scenario::Scenario;
 
+/// A deploy-token client of `who` on the lock repository, as their machine has it.
+fn lock_client(lock: &BareRepo, dir: &std::path::Path, who: &str) -> LockStore {
+    LockStore::open(LockTarget {
+        remote_url: lock.path().to_string_lossy().into_owned(),
+        credentials: Credentials::none(),
+        name: "deploy".into(),
+        ref_prefix: "refs/upkeep/locks/".into(),
+        scratch_dir: dir.join(format!("{who}-lock")),
+    })
+    .unwrap()
+}
+
 fn with_lock(mode: &str) -> (Scenario, BareRepo) {
     let mut s = Scenario::new();
     s.repo("api", &[]).commit_on("main", "fix: one");
@@ -66,14 +78,7 @@ async fn a_token_stolen_between_levels_stops_the_remaining_levels() {
     let ogr_new = lab.tip(OGR, "main");
     let packit_old = lab.tip(PACKIT, "stable");
     lab.gl.add_pipeline(OGR, &ogr_new, "running");
-    let bob = LockStore::open(LockTarget {
-        remote_url: lock.path().to_string_lossy().into_owned(),
-        credentials: Credentials::none(),
-        name: "deploy".into(),
-        ref_prefix: "refs/upkeep/locks/".into(),
-        scratch_dir: lab.s.path().join("bob-lock"),
-    })
-    .unwrap();
+    let bob = lock_client(&lock, lab.s.path(), "bob");
     let r = lab
         .run_interleaved(&["run", "--yes"], OGR, &ogr_new, || {
             let held = bob.status().unwrap().unwrap();
@@ -118,14 +123,7 @@ async fn a_token_stolen_between_levels_stops_the_remaining_levels() {
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_mode_moves_under_a_held_token_and_keeps_it() {
     let (s, lock) = with_lock("verify");
-    let ann = LockStore::open(LockTarget {
-        remote_url: lock.path().to_string_lossy().into_owned(),
-        credentials: Credentials::none(),
-        name: "deploy".into(),
-        ref_prefix: "refs/upkeep/locks/".into(),
-        scratch_dir: s.path().join("ann-lock"),
-    })
-    .unwrap();
+    let ann = lock_client(&lock, s.path(), "ann");
     let held = ann
         .acquire("ann", "promote", Duration::hours(1), Utc::now())
         .unwrap();
@@ -136,4 +134,42 @@ async fn verify_mode_moves_under_a_held_token_and_keeps_it() {
     let state = ann.status().unwrap().unwrap();
     assert_eq!(state.holder.unwrap().who, "ann", "still held");
     assert_eq!(state.fencing, held.state.fencing);
+}
+
+/// Without `--actor` on either side, both tools take the operator from git's
+/// `user.name`: the holder who acquired as `deploy-token acquire` does (the library call
+/// it makes, with the same rule: `upkeep_lock::Actor`) is recognised by `move-branches
+/// run` in `mode = "verify"`. (`deploy-token`'s own tests show the binary records
+/// `user.name`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_mode_accepts_the_holder_who_acquired_with_deploy_token() {
+    let (mut s, lock) = with_lock("verify");
+    // Both tools run here; git's configuration here says who the operator is.
+    upkeep_testkit::git::git(s.path(), &["init", "--quiet"]);
+    upkeep_testkit::git::git(s.path(), &["config", "user.name", "Ann Example"]);
+    let actor = upkeep_lock::Actor::resolve(None, s.path(), Some("ann")).unwrap();
+    let store = lock_client(&lock, s.path(), "ann");
+    upkeep_lock::Session::new(store, actor.name)
+        .run(upkeep_lock::Request::Acquire {
+            reason: "promote stable".into(),
+            lease: None,
+            wait: None,
+            skip_preflight: true,
+        })
+        .unwrap();
+    s.env = vec![
+        ("USER".into(), "ann".into()),
+        // The scenario names everyone `ann` through UPKEEP_ACTOR; empty is unset.
+        ("UPKEEP_ACTOR".into(), String::new()),
+    ];
+    let r = s.run(&["run", "--yes"]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(s.tip("api", "stable"), s.tip("api", "main"));
+    assert_eq!(s.history_lines()[0]["fencing"], 1);
+    let state =
+        upkeep_testkit::git::git(lock.path(), &["show", "refs/upkeep/locks/deploy:lock.json"]);
+    assert!(
+        state.contains("\"who\": \"Ann Example\""),
+        "still held: {state}"
+    );
 }

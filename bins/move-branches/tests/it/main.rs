@@ -1,6 +1,7 @@
 //! End-to-end tests of the `move-branches` binary against real bare repos (local forge),
 //! `FakeGitHub`, `FakeGitLab`, `FakeSentry` and `FakeSlack`.
 
+mod approval;
 mod errors;
 mod faults;
 mod found;

@@ -7,7 +7,7 @@ use crate::scenario::Scenario;
 
 /// Eight repos with their dependency order; tokman is even. packit-service has three
 /// new commits; the override takes the middle one.
-async fn packit() -> (Scenario, String) {
+pub(crate) async fn packit() -> (Scenario, String) {
     let mut s = Scenario::new();
     s.repo("ogr", &[])
         .commit_on("main", "feat: support forgejo (#812)");
@@ -76,7 +76,7 @@ impl Scenario {
     }
 }
 
-const MOVED: [&str; 7] = [
+pub(crate) const MOVED: [&str; 7] = [
     "ogr",
     "specfile",
     "packit",

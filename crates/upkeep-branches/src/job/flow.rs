@@ -42,6 +42,16 @@ enum Next {
     End(Box<Outcome>),
 }
 
+/// What the check right before the first move found.
+enum Confirmed {
+    /// Still the approved plan, still approved: move.
+    Go(Box<Approved>),
+    /// The plan changed (or the approver says it is outdated): ask again for this plan.
+    Changed(Plan),
+    /// The approval was taken back, or the approver cannot tell.
+    Withdrawn(Decision),
+}
+
 impl Flow<'_> {
     fn emit(&self, event: &JobEvent<'_>) {
         (self.job.events)(event);
@@ -156,9 +166,12 @@ impl Flow<'_> {
                 }
             };
             let now = match approval {
-                Some(approval) => match self.confirm(&plan, &gates, approval).await? {
-                    Ok(approved) => return Ok(Next::Apply(Box::new(approved))),
-                    Err(now) => now,
+                Some(approval) => match self.confirm(&plan, &gates, approval, round).await? {
+                    Confirmed::Go(approved) => return Ok(Next::Apply(approved)),
+                    Confirmed::Changed(now) => now,
+                    Confirmed::Withdrawn(decision) => {
+                        return Ok(self.withdrawn(plan, gates, decision).await);
+                    }
                 },
                 None => self.planner.plan().await?,
             };
@@ -173,14 +186,16 @@ impl Flow<'_> {
     }
 
     /// After approval: takes the deploy token, then plans again right before the first
-    /// move, since the approval holds for the plan it saw only. `Ok(Err(plan))` when the
-    /// plan changed meanwhile (the token is released again).
+    /// move, since the approval holds for the plan it saw only, and asks the approver
+    /// whether the approval still stands. The token is released again unless the answer
+    /// is [`Confirmed::Go`].
     async fn confirm(
         &self,
         plan: &Plan,
         gates: &GateReport,
         approval: Approval,
-    ) -> Result<std::result::Result<Approved, Plan>> {
+        round: u32,
+    ) -> Result<Confirmed> {
         let held = match &self.job.deploy_token {
             Some(t) => {
                 let reason = format!("move-branches {} (plan {})", self.what(), plan.digest);
@@ -195,20 +210,71 @@ impl Flow<'_> {
                 return Err(e);
             }
         };
-        if now.digest == plan.digest {
-            return Ok(Ok(Approved {
-                plan: plan.clone(),
-                gates: gates.clone(),
-                approval,
-                held,
-            }));
+        if now.digest != plan.digest {
+            self.release(held).await;
+            self.warn(&format!(
+                "the plan changed after it was approved (plan {} is now {}): the approval is void",
+                plan.digest, now.digest
+            ));
+            return Ok(Confirmed::Changed(now));
         }
-        self.release(held).await;
-        self.warn(&format!(
-            "the plan changed after it was approved (plan {} is now {}): the approval is void",
-            plan.digest, now.digest
-        ));
-        Ok(Err(now))
+        let request = ApprovalRequest {
+            command: self.command,
+            plan,
+            gates,
+            actor: &self.job.actor,
+            round,
+            current: CurrentPlan {
+                planner: &self.planner,
+            },
+        };
+        match self.job.approver.confirm(&request, approval).await {
+            Decision::Approved(approval) if plan.check_approval(&approval.digest).is_ok() => {
+                Ok(Confirmed::Go(Box::new(Approved {
+                    plan: plan.clone(),
+                    gates: gates.clone(),
+                    approval,
+                    held,
+                })))
+            }
+            Decision::Approved(approval) => {
+                self.release(held).await;
+                Ok(Confirmed::Withdrawn(Decision::Rejected {
+                    by: approval.by,
+                    reason: Some(format!(
+                        "confirmed plan {} instead of {}",
+                        one_line(&approval.digest, 40),
+                        plan.digest
+                    )),
+                }))
+            }
+            Decision::Outdated => {
+                self.release(held).await;
+                Ok(Confirmed::Changed(now))
+            }
+            other => {
+                self.release(held).await;
+                Ok(Confirmed::Withdrawn(other))
+            }
+        }
+    }
+
+    /// The approval did not stand right before the first move: nothing moves.
+    async fn withdrawn(&self, plan: Plan, gates: GateReport, decision: Decision) -> Next {
+        let refusal = match decision {
+            Decision::Rejected { by, reason } => Refusal::Rejected {
+                by: one_line(&by, MAX_NAME).into_owned(),
+                reason: reason.map(|r| one_line(&r, MAX_NAME).into_owned()),
+            },
+            Decision::TimedOut { waited } => Refusal::TimedOut { waited },
+            Decision::Unavailable { reason } => {
+                return self.not_approved(plan, gates, reason).await;
+            }
+            Decision::Approved(_) | Decision::Outdated => {
+                unreachable!("confirm() moves on with these")
+            }
+        };
+        self.refuse(plan, gates, refusal).await
     }
 
     async fn release(&self, held: Option<Held>) {
@@ -329,11 +395,10 @@ impl Flow<'_> {
         }))
     }
 
+    /// Tells the approver (which answers in its own thread, if it asked somewhere) and
+    /// the notifiers how the job ended.
     async fn notify(&self, text: String, failure: Option<String>, result: &str, digest: &str) {
-        if self.job.notifiers.is_empty() {
-            return;
-        }
-        let notice = Notice {
+        let mut notice = Notice {
             text,
             failure,
             tags: vec![
@@ -341,7 +406,12 @@ impl Flow<'_> {
                 ("digest".to_owned(), digest.to_owned()),
                 ("command".to_owned(), self.what().to_owned()),
             ],
+            told_in: None,
         };
+        notice.told_in = self.job.approver.report(&notice).await;
+        if self.job.notifiers.is_empty() {
+            return;
+        }
         for e in self.job.notifiers.notify_all(&notice).await {
             self.warn(&crate::apply::error_chain(&e));
         }
@@ -522,13 +592,23 @@ fn refusal_message(refusal: &Refusal, plan: &Plan) -> String {
             plan.digest
         ),
         Refusal::TimedOut { waited } => format!(
-            "not approved: nobody approved within {}s; nothing moved (plan {})",
-            waited.as_secs(),
+            "not approved: nobody approved within {}; nothing moved (plan {})",
+            span(*waited),
             plan.digest
         ),
         Refusal::PlanKeptChanging { rounds } => format!(
             "refused: the plan changed {rounds} times between approval and the first move; nothing moved"
         ),
+    }
+}
+
+/// A wait, as people write it: `500ms`, `45s`, `30m`, `4h`.
+fn span(d: std::time::Duration) -> String {
+    match d.as_secs() {
+        0 => format!("{}ms", d.as_millis()),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
 

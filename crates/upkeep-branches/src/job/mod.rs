@@ -9,15 +9,19 @@
 //!   before any gate runs, and a plan whose moves the forge is known to refuse
 //!   ([`crate::RepoPlan::blocked`]) stops before the gates too; both refusals are
 //!   recorded;
-//! - the [`Approver`] is asked once the gates pass; right before the first move the job
-//!   plans again and moves nothing unless the digest is the one approved (a changed plan
-//!   is gated and approved again, a few times at most);
+//! - the [`Approver`] checks that it can work at all before anything is planned
+//!   ([`Approver::prepare`]: a chat approver's scopes, channel and people), is asked once
+//!   the gates pass, and right before the first move the job plans again and moves
+//!   nothing unless the digest is the one approved (a changed plan is gated and approved
+//!   again, a few times at most) and the approver still stands by it
+//!   ([`Approver::confirm`]);
 //! - the deploy token is taken (or checked) after approval, re-checked before each
 //!   dependency level, and released at the end;
 //! - a note of what is about to be applied is saved ([`NoteStore`]) before the first
 //!   move and removed once the result is in the history; a run that finds a note left by
 //!   a killed run first records that run's moves ([`crate::notes::reconcile`]);
-//! - the [`Notifiers`] hear how it ended.
+//! - the approver ([`Approver::report`], in the thread of the message that asked) and the
+//!   [`Notifiers`] hear how it ended.
 //!
 //! Nothing is printed: the caller sees the plan, the gates and the progress through
 //! [`JobEvent`]s, and gets an [`Outcome`].
@@ -332,6 +336,7 @@ pub async fn preview(request: &Promotion, gates: bool) -> Result<(Plan, Option<G
 /// failed before any move (an unknown repo, a history that cannot be read, a deploy
 /// token held by someone else); everything else is in the [`Outcome`].
 pub async fn promote(request: &Promotion) -> Result<Outcome> {
+    request.job.approver.prepare().await?;
     let planner = Planner::promotion(&request.repos, &request.plan, &request.skipped);
     let plan = planner.plan().await?;
     Flow {
@@ -354,6 +359,7 @@ pub async fn promote(request: &Promotion) -> Result<Outcome> {
 /// notification as [`promote`] (no gates: a rollback is what you do when stage is not
 /// healthy).
 pub async fn roll_back(request: &Rollback) -> Result<Outcome> {
+    request.job.approver.prepare().await?;
     let history = read_history(request.job.history.as_ref()).await?;
     let plan = crate::plan_rollback(
         &request.repo,

@@ -341,7 +341,7 @@ async fn rejections_timeouts_and_stale_digests_are_recorded_and_told() {
         "{messages:?}"
     );
     assert!(
-        messages[1].contains("nobody approved within 3600s"),
+        messages[1].contains("nobody approved within 1h"),
         "{messages:?}"
     );
     assert!(

@@ -3,6 +3,7 @@
 // Fixtures name repos `a`, `b`, `c` as the scenarios in the docs do.
 #![allow(clippy::many_single_char_names)]
 
+mod chat_approval;
 mod faults;
 mod fixture;
 mod gates;

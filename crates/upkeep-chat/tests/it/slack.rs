@@ -30,12 +30,13 @@ async fn setup() -> (FakeSlack, SlackChat) {
     (fake, chat)
 }
 
+/// The summary, then a message for each project that gets one (changed and failed).
 async fn post_round(chat: &dyn ChatThreads, projects: &[ProjectMessage]) -> Vec<ThreadRef> {
     chat.post_summary(&fixtures::summary(projects))
         .await
         .unwrap();
     let mut threads = Vec::new();
-    for p in projects {
+    for p in &fixtures::posted(projects) {
         threads.push(chat.open_or_continue_thread(p).await.unwrap());
     }
     threads
@@ -63,7 +64,8 @@ fn section_texts(m: &FakeMessage) -> Vec<String> {
         .collect()
 }
 
-/// The channel holds exactly one summary and one thread per project, each message once.
+/// The channel holds exactly one summary and one message per changed or failed project,
+/// each message once; the only reply is the failed project's report.
 fn assert_round_shape(fake: &FakeSlack) {
     let top = fake.top_level(FAKE_CHANNEL);
     let kinds: Vec<_> = top.iter().map(event_type).collect();
@@ -74,54 +76,44 @@ fn assert_round_shape(fake: &FakeSlack) {
             Some("upkeep_project"),
             Some("upkeep_project"),
             Some("upkeep_project"),
-            Some("upkeep_project"),
-            Some("upkeep_project"),
         ]
     );
     let projects: Vec<_> = top[1..]
         .iter()
         .map(|m| payload(m, "project").unwrap())
         .collect();
-    assert_eq!(
-        projects,
-        [
-            "signals",
-            "dashboard",
-            "import <legacy> & co",
-            "docs",
-            "archive"
-        ]
-    );
+    assert_eq!(projects, ["signals", "dashboard", "import <legacy> & co"]);
     for parent in &top[1..] {
         let replies = fake.replies(FAKE_CHANNEL, &parent.ts);
         let kinds: Vec<_> = replies.iter().map(event_type).collect();
         if payload(parent, "project") == Some("import <legacy> & co") {
-            assert_eq!(kinds, [Some("upkeep_checklist"), Some("upkeep_failure")]);
+            assert_eq!(kinds, [Some("upkeep_failure")]);
         } else {
-            assert_eq!(
-                kinds,
-                [Some("upkeep_checklist")],
-                "thread of {:?}",
+            assert!(
+                kinds.is_empty(),
+                "thread of {:?}: {kinds:?}",
                 payload(parent, "project")
             );
         }
     }
-    assert_eq!(fake.messages(FAKE_CHANNEL).len(), 12);
+    assert_eq!(fake.messages(FAKE_CHANNEL).len(), 5);
 }
 
 #[tokio::test]
-async fn a_five_project_round_posts_one_summary_and_five_threads() {
+async fn a_five_project_round_posts_one_summary_and_one_message_per_project() {
     let (fake, chat) = setup().await;
     let threads = post_round(&chat, &fixtures::projects()).await;
     assert_round_shape(&fake);
-    assert_eq!(fake.calls("chat.postMessage"), 12);
+    // The summary, one message per changed or failed project, one failure report: a
+    // changed project costs exactly one chat.postMessage.
+    assert_eq!(fake.calls("chat.postMessage"), 1 + 3 + 1);
     assert_eq!(fake.calls("chat.update"), 0);
     // One history scan for the whole round, not one per project.
     assert_eq!(fake.calls("conversations.history"), 1);
+    assert_eq!(fake.calls("conversations.replies"), 0);
 
     for t in &threads {
         assert_eq!(t.parent.posted, Posted::Created);
-        assert_eq!(t.checklist.posted, Posted::Created);
     }
     let signals = &fake.top_level(FAKE_CHANNEL)[1];
     assert_eq!(payload(signals, "round"), Some(fixtures::ROUND));
@@ -133,28 +125,59 @@ async fn a_five_project_round_posts_one_summary_and_five_threads() {
         signals.text.lines().next().unwrap(),
         "*signals* — upgraded · <https://github.com/amsterdam/signals/pull/12|PR #12> on `feature/maintenance-25-06-02` · 2 major, 5 minor, 3 patch"
     );
+    // The checklist is in the message itself: a context block, and the text fallback.
+    let checklist = "*Checklist*: Review :white_check_mark:/:thumbsup: → Merge :twisted_rightwards_arrows: → Deploy to acceptance :jenkins-acc: → Check acceptance :release-acc: → Tag :label: → Deploy to production :jenkins_ci: → Check production :rocket:";
+    let blocks = signals.blocks.as_ref().unwrap().as_array().unwrap();
+    assert!(
+        blocks
+            .iter()
+            .any(|b| b["type"] == "context" && b["elements"][0]["text"] == checklist),
+        "{blocks:?}"
+    );
+    assert!(signals.text.contains(checklist), "{}", signals.text);
+    assert!(
+        signals.text.contains(
+            "*Likely breaking*: `celery` 4.4 → 5.3 (major, direct), `django` 4.2 → 5.1 (major, direct), `sqlparse` 0.4.4 → 0.5.1 (minor, likely breaking, transitive)\n"
+        ),
+        "{}",
+        signals.text
+    );
 
-    // The failed project: :boom: by upkeep, stage, exit code and log tail in its thread.
+    // The failed project: :boom: by upkeep; its message names the stage and the upgrades
+    // before the failure, its thread the log tail.
     let failed = &fake.top_level(FAKE_CHANNEL)[3];
     assert_eq!(
         failed.reactions,
         [("boom".to_owned(), vec![BOT_USER.to_owned()])]
     );
-    let report = &fake.replies(FAKE_CHANNEL, &failed.ts)[1];
+    assert_eq!(
+        failed.text.lines().next().unwrap(),
+        ":boom: *import &lt;legacy&gt; &amp; co* — `make test` failed (exit code 2) after `pandas` 1.5.3 → 2.2.3 (major, direct), `pydantic-settings` 0.2 → 0.3 (minor, likely breaking, direct)"
+    );
+    assert!(!failed.text.contains("Checklist"), "no PR, no checklist");
+    let replies = fake.replies(FAKE_CHANNEL, &failed.ts);
+    assert_eq!(replies.len(), 1);
+    let report = &replies[0];
     let texts = section_texts(report);
     assert_eq!(
         texts[0],
         ":boom: *import &lt;legacy&gt; &amp; co* failed at `make test` with exit code 2"
     );
+    assert_eq!(texts[1], "Upgraded before it failed (2):");
     assert!(
-        texts[1].starts_with("```\ncollecting ...\n"),
+        texts[2].starts_with("• `pandas` 1.5.3 → 2.2.3 (major, direct)\n"),
         "{}",
-        texts[1]
+        texts[2]
     );
     assert!(
-        texts[1].contains("assert 1 &lt; 2 &amp;&amp; x &gt; y"),
+        texts[3].starts_with("```\ncollecting ...\n"),
         "{}",
-        texts[1]
+        texts[3]
+    );
+    assert!(
+        texts[3].contains("assert 1 &lt; 2 &amp;&amp; x &gt; y"),
+        "{}",
+        texts[3]
     );
     assert_eq!(threads[2].failure.as_ref().unwrap().message.ts, report.ts);
 }
@@ -174,15 +197,16 @@ async fn posting_the_same_round_again_changes_nothing_but_updated_text() {
         before,
         "an identical re-run changes nothing"
     );
-    assert_eq!(fake.calls("chat.postMessage"), 12);
+    assert_eq!(fake.calls("chat.postMessage"), 5);
     assert_eq!(fake.calls("chat.update"), 0);
     assert_eq!(fake.calls("reactions.add"), 1, "the :boom: is not re-added");
     for t in &threads {
-        assert_eq!(
-            (t.parent.posted, t.checklist.posted),
-            (Posted::Unchanged, Posted::Unchanged)
-        );
+        assert_eq!(t.parent.posted, Posted::Unchanged);
     }
+    assert_eq!(
+        threads[2].failure.as_ref().map(|f| f.posted),
+        Some(Posted::Unchanged)
+    );
 
     // The failed project is fixed and got a PR; the summary's counts change with it.
     let mut projects = projects;
@@ -201,11 +225,15 @@ async fn posting_the_same_round_again_changes_nothing_but_updated_text() {
     let t = third.open_or_continue_thread(&projects[2]).await.unwrap();
     assert_eq!(t.parent.posted, Posted::Updated);
     assert_eq!(t.parent.message, threads[2].parent.message);
-    assert_eq!(t.checklist.posted, Posted::Unchanged);
+    assert_eq!(t.failure, None);
 
     let after = fake.messages(FAKE_CHANNEL);
-    assert_eq!(after.len(), 12, "still one summary and five threads");
-    assert_eq!(fake.calls("chat.postMessage"), 12);
+    assert_eq!(
+        after.len(),
+        5,
+        "still one summary and three project messages"
+    );
+    assert_eq!(fake.calls("chat.postMessage"), 5);
     assert_eq!(fake.calls("chat.update"), 2);
     let parent = after.iter().find(|m| m.ts == t.parent.message.ts).unwrap();
     assert_eq!(parent.edits, 1);
@@ -214,8 +242,11 @@ async fn posting_the_same_round_again_changes_nothing_but_updated_text() {
         Some("https://github.com/amsterdam/import/pull/3")
     );
     assert!(parent.reactions.is_empty(), "upkeep took back its :boom:");
+    assert!(parent.text.contains("*Checklist*: "), "{}", parent.text);
     assert!(
-        after[0].text.contains("3 changed · 1 unchanged · 0 failed"),
+        after[0]
+            .text
+            .contains("3 changed · 1 up to date · 1 skipped"),
         "{}",
         after[0].text
     );
@@ -243,7 +274,7 @@ async fn reactions_added_in_slack_come_back_as_stages_and_who() {
     fake.react_as("U3", FAKE_CHANNEL, &ts(0), "jenkins-acc");
     fake.react_as("U1", FAKE_CHANNEL, &ts(1), "thumbsup");
     fake.react_as("U1", FAKE_CHANNEL, &ts(1), "rocket");
-    fake.react_as("U4", FAKE_CHANNEL, &ts(3), "x");
+    fake.react_as("U4", FAKE_CHANNEL, &ts(1), "x");
 
     let fresh = chat_for(&fake, FAKE_TOKEN, FAKE_CHANNEL);
     let status = fresh
@@ -251,23 +282,14 @@ async fn reactions_added_in_slack_come_back_as_stages_and_who() {
         .await
         .unwrap();
     let names: Vec<_> = status.iter().map(|s| s.project.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "signals",
-            "dashboard",
-            "import <legacy> & co",
-            "docs",
-            "archive"
-        ]
-    );
+    assert_eq!(names, ["signals", "dashboard", "import <legacy> & co"]);
     assert_eq!(status[0].furthest_stage, Some(Stage::DeployedAcceptance));
     assert_eq!(status[0].who, ["U1", "U2"]);
     assert_eq!(status[1].furthest_stage, Some(Stage::CheckedProduction));
     assert!(status[1].who.is_empty());
     assert!(status[2].failing);
     assert_eq!(status[2].furthest_stage, None);
-    assert!(status[3].skipped && !status[4].skipped);
+    assert!(status[1].skipped && !status[0].skipped && !status[2].skipped);
     assert_eq!(status[0].message, threads[0].parent.message);
     assert_eq!(
         status[1].change_request_url.as_deref(),
@@ -286,11 +308,11 @@ async fn with_injected_429s_every_message_arrives_exactly_once() {
     fake.rate_limit_next("chat.postMessage", 1, 1);
     post_round(&chat, &fixtures::projects()).await;
     assert_round_shape(&fake);
-    assert_eq!(fake.calls("chat.postMessage"), 12 + 4);
+    assert_eq!(fake.calls("chat.postMessage"), 5 + 4);
     let log = fake.faults().log();
     assert_eq!(
         log.count_handled(&Endpoint::any("/api/chat.postMessage")),
-        12
+        5
     );
 
     // 429s during a re-run do not cause duplicates either.
@@ -317,12 +339,13 @@ async fn a_lost_answer_is_checked_before_posting_again() {
     fake.faults()
         .script(post.clone(), 1, Fault::DropBeforeHandling);
     chat.open_or_continue_thread(&projects[0]).await.unwrap();
-    // A checklist reply posted whose answer is lost: found among the thread's replies.
+    // A failure report posted whose answer is lost: found among the thread's replies.
+    // (Posts: dashboard's message, the failed project's message, its report.)
     fake.faults()
-        .script(post.clone(), 1, Fault::Delay(Duration::ZERO));
+        .script(post.clone(), 2, Fault::Delay(Duration::ZERO));
     fake.faults()
         .script(post.clone(), 1, Fault::DropAfterHandling);
-    for p in &projects[1..] {
+    for p in &fixtures::posted(&projects)[1..] {
         chat.open_or_continue_thread(p).await.unwrap();
     }
 
@@ -330,12 +353,12 @@ async fn a_lost_answer_is_checked_before_posting_again() {
     let log = fake.faults().log();
     assert_eq!(
         log.count_handled(&post),
-        12,
+        5,
         "each message handled exactly once"
     );
     assert_eq!(
         fake.calls("chat.postMessage"),
-        13,
+        6,
         "only the unhandled request was re-sent"
     );
 }
@@ -354,10 +377,10 @@ async fn replies_updates_and_reactions_on_any_message() {
     chat.add_reaction(parent, "eyes").await.unwrap(); // already there: fine
 
     let replies = fake.replies(FAKE_CHANNEL, &parent.ts);
-    assert_eq!(replies.len(), 2);
-    assert_eq!(replies[1].text, "CI is fine again");
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].text, "CI is fine again");
     assert_eq!(
-        event_type(&replies[1]),
+        event_type(&replies[0]),
         Some("upkeep_note"),
         "metadata kept on update"
     );
@@ -414,12 +437,20 @@ async fn long_logs_are_truncated_to_slack_limits_with_a_note() {
             text.chars().count()
         );
     }
-    let log_block = blocks[1]["text"]["text"].as_str().unwrap();
+    let at = blocks
+        .iter()
+        .position(|b| {
+            b["text"]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("```"))
+        })
+        .unwrap();
+    let log_block = blocks[at]["text"]["text"].as_str().unwrap();
     assert!(
         log_block.ends_with("step 4999: a &lt; b &amp;&amp; c &gt; d\n```"),
         "{log_block}"
     );
-    let note = blocks[2]["elements"][0]["text"].as_str().unwrap();
+    let note = blocks[at + 1]["elements"][0]["text"].as_str().unwrap();
     assert!(note.contains("earlier lines not shown"), "{note}");
     assert!(report.text.chars().count() <= 40_000);
     assert!(section_texts(&report)[0].contains("without an exit code"));
@@ -605,7 +636,7 @@ async fn fake_answers_parse_with_slack_morphism_types() {
     assert_eq!(metadata.event_type, "upkeep_project");
     assert_eq!(
         metadata.event_payload.as_ref().unwrap()["project"],
-        "archive"
+        "import <legacy> & co"
     );
     assert_eq!(newest.parent.reply_count, Some(1));
 

@@ -198,3 +198,26 @@ fn absurd_duration_is_refused_with_the_limit() {
     let text = format!("{PROJECT}steps.test.timeout = \"300000years\"\n");
     insta::assert_snapshot!(error_of(&text, &[]));
 }
+
+#[test]
+fn slack_approval_names_bad_ids_and_reactions() {
+    let text = r#"
+[branches.approval.slack]
+channel = "C0RELEASES"
+approvers = ["@ann", "S0RELEASE"]
+approver_groups = ["release-team"]
+approve_reactions = [":white_check_mark:"]
+reject_reactions = ["x", ":white_check_mark:"]
+wait = "10s"
+poll_interval = "1m"
+"#;
+    insta::assert_snapshot!(error_of(text, &[]));
+}
+
+#[test]
+fn slack_approval_without_approvers_is_refused() {
+    insta::assert_snapshot!(error_of(
+        "[branches.approval.slack]\nchannel = \"C0RELEASES\"\n",
+        &[]
+    ));
+}

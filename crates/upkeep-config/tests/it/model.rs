@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use upkeep_config::{ChatKind, ForgeKind, Placeholder, SentryWindow};
 
-use crate::load;
+use crate::{load, load_with};
 
 #[test]
 fn defaults_fill_an_almost_empty_file() {
@@ -246,5 +246,35 @@ fn locate_prefers_the_flag_then_upkeep_config_then_the_default() {
     assert_eq!(
         Config::locate(None, crate::NO_ENV),
         Path::new("upkeep.toml")
+    );
+}
+
+#[test]
+fn slack_approval_defaults_and_env_overrides() {
+    let c = load_with(
+        r##"
+[branches.approval.slack]
+channel = "#releases"
+approvers = ["U0ANN", "W0BOB"]
+"##,
+        &[("UPKEEP_BRANCHES__APPROVAL__SLACK__POLL_INTERVAL", "50ms")],
+    )
+    .unwrap();
+    let a = c.branches().unwrap().approval.slack.as_ref().unwrap();
+    assert_eq!(a.channel, "#releases");
+    assert!(a.approver_groups.is_empty());
+    assert_eq!(a.wait.get(), Duration::from_hours(4));
+    assert_eq!(a.poll_interval.get(), Duration::from_millis(50));
+    assert_eq!(a.replan_interval.get(), Duration::from_mins(2));
+    assert_eq!(a.approve_reactions, ["white_check_mark"]);
+    assert_eq!(a.reject_reactions, ["x"]);
+    assert_eq!(
+        load("[branches]\n")
+            .unwrap()
+            .branches()
+            .unwrap()
+            .approval
+            .slack,
+        None
     );
 }

@@ -492,3 +492,82 @@ fn the_server_refuses_a_delete_when_the_ref_moves_between_check_and_push() {
     );
     assert_eq!(fx.bare_ref(state_ref), Some(c[1]));
 }
+
+#[test]
+fn server_checked_pushes_skip_the_precheck_and_keep_compare_and_swap() {
+    let (fx, c) = pushed_history(3);
+    let server =
+        upkeep_testkit::git::HttpGitServer::start(fx.root(), upkeep_testkit::git::HttpAuth::None);
+    let url = server.url("remote.git");
+    let repo = open_work(&fx);
+    let none = Credentials::none();
+    let state_ref = "refs/upkeep/x";
+    let requests = |f: &dyn Fn()| {
+        let before = server.authorizations().len();
+        f();
+        server.authorizations().len() - before
+    };
+
+    // Created expecting absence: the receive-pack advertisement and the push, no ls-remote.
+    let n = requests(&|| {
+        let out = repo
+            .push(
+                &url,
+                &none,
+                &PushRequest::single(c[0], state_ref, Expect::Absent).server_checked(),
+            )
+            .unwrap();
+        assert_eq!(out.refs[0].status, RefStatus::Created);
+    });
+    assert_eq!(n, 2);
+    let checked = requests(&|| {
+        repo.push(
+            &url,
+            &none,
+            &PushRequest::single(c[1], state_ref, Expect::Tip(c[0])),
+        )
+        .unwrap();
+    });
+    assert_eq!(checked, 3, "the ordinary push reads the remote first");
+
+    // The server still refuses a stale expectation, with the same errors.
+    match repo.push(
+        &url,
+        &none,
+        &PushRequest::single(c[2], state_ref, Expect::Tip(c[0])).server_checked(),
+    ) {
+        Err(Error::RemoteMoved {
+            expected, actual, ..
+        }) => assert_eq!((expected, actual), (Some(c[0]), Some(c[1]))),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        repo.push(
+            &url,
+            &none,
+            &PushRequest::single(c[2], state_ref, Expect::Absent).server_checked()
+        ),
+        Err(Error::RemoteMoved { .. })
+    ));
+    assert_eq!(fx.bare_ref(state_ref), Some(c[1]));
+    let out = repo
+        .push(
+            &url,
+            &none,
+            &PushRequest::single(c[2], state_ref, Expect::Tip(c[1])).server_checked(),
+        )
+        .unwrap();
+    assert_eq!(
+        (out.refs[0].status, out.refs[0].old),
+        (RefStatus::FastForwarded, Some(c[1]))
+    );
+    let out = repo
+        .push(
+            &url,
+            &none,
+            &PushRequest::delete(state_ref, Expect::Tip(c[2])).server_checked(),
+        )
+        .unwrap();
+    assert_eq!(out.refs[0].status, RefStatus::Deleted);
+    assert_eq!(fx.bare_ref(state_ref), None);
+}

@@ -14,11 +14,11 @@ fn hours(h: i64) -> Duration {
 }
 
 /// A lock client as one person's machine has it: its own scratch repo, the shared remote.
-fn store(fx: &Fixture, person: &str) -> LockStore {
+pub(crate) fn store(fx: &Fixture, person: &str) -> LockStore {
     store_at(&fx.url(), fx.root(), person)
 }
 
-fn store_at(url: &str, root: &std::path::Path, person: &str) -> LockStore {
+pub(crate) fn store_at(url: &str, root: &std::path::Path, person: &str) -> LockStore {
     LockStore::open(LockTarget {
         remote_url: url.to_owned(),
         credentials: Credentials::none(),
@@ -116,11 +116,15 @@ fn only_the_holder_may_release_or_renew() {
         "refusals change nothing"
     );
 
-    alice.release("alice", t0()).unwrap();
-    assert!(matches!(
-        mallory.release("mallory", t0()),
-        Err(Error::NotHeld { .. })
-    ));
+    assert!(alice.release("alice", t0()).unwrap().released);
+    // A free token: nothing to release, for its last holder and for anyone else alike.
+    let released = read_ref(fx.bare(), "refs/upkeep/locks/deploy");
+    for who in ["alice", "mallory"] {
+        let r = store(&fx, who).release(who, t0()).unwrap();
+        assert!(!r.released, "{who}");
+        assert_eq!(r.state.unwrap().event.by, "alice");
+    }
+    assert_eq!(read_ref(fx.bare(), "refs/upkeep/locks/deploy"), released);
 }
 
 #[test]

@@ -41,8 +41,8 @@ use crate::report::{ProjectReport, RoundReport};
 use crate::{Error, Result};
 
 use self::claims::{Claims, Runner};
-pub use self::messages::change_request_noun;
-use self::messages::{Naming, project_messages, round_summary};
+pub(crate) use self::messages::package_changes;
+use self::messages::{Naming, project_messages, round_summary, wants_message};
 pub use self::pipeline::log_path;
 use self::records::Records;
 pub use self::reporting::{ReportRequest, report_round};
@@ -378,10 +378,19 @@ pub async fn run_round(round: Round) -> Result<RoundReport> {
     let order: Vec<String> = worked.order.clone();
     let summary = round_summary(
         &round.id,
-        &all_records,
         &project_messages(&ctx.naming, &all_records, &meta.projects),
     );
-    let messages: Vec<ProjectMessage> = project_messages(&ctx.naming, &all_records, &order);
+    // Projects that get a message of their own; the others are lines of the summary.
+    let messages: Vec<ProjectMessage> = project_messages(&ctx.naming, &all_records, &order)
+        .into_iter()
+        .filter(|m| {
+            wants_message(
+                round.config.chat.post_unchanged,
+                all_records.get(&m.project),
+                m,
+            )
+        })
+        .collect();
     let summary_delivery =
         if round.shard.is_none_or(|s| s.total() == 1) && !interrupted && !round.dry_run {
             post_summary(&ctx, &round, &summary, &all_records).await
@@ -468,7 +477,7 @@ fn nouns(round: &Round) -> BTreeMap<String, &'static str> {
         .map(|p| (p.name.clone(), messages::configured_noun(p.remote.kind)))
         .collect();
     for s in &round.projects {
-        nouns.insert(s.project.name.clone(), change_request_noun(s.forge.kind()));
+        nouns.insert(s.project.name.clone(), s.forge.kind().change_request_noun());
     }
     nouns
 }

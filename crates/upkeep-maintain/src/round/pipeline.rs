@@ -9,10 +9,11 @@ use chrono::Utc;
 use upkeep_config::Placeholder;
 use upkeep_deps::DiffReport;
 use upkeep_forge::ChangeRequestSpec;
+use upkeep_git::Oid;
 
 use super::git::{commit_and_diff, finish_commit, push_branch};
 use super::locks::{LockError, lock_file};
-use super::messages::{summary_line, upgrade_counts};
+use super::messages::{body_limit, change_request_body, summary_line, upgrade_counts};
 use super::{Ctx, Event, ProjectSetup, Stop, chain, enter, fail};
 use crate::journal::{
     ChangeRequestRef, FailedStage, Failure, ProjectRecord, Stage, Status, StepRecord,
@@ -198,6 +199,7 @@ async fn pipeline(
                 "timed out".to_owned(),
             ),
         };
+        record_failed_tree_diff(ctx, name, &cache_dir, base).await?;
         return Ok(Err(Stop::Failed(Failure {
             stage: failed_stage,
             message,
@@ -276,7 +278,12 @@ async fn pipeline(
         head: ctx.branch.clone(),
         base: project.base_branch.clone(),
         title: ctx.config.pr_title.render(|p| values(p, &diff)),
-        body: ctx.config.pr_body.render(|p| values(p, &diff)),
+        body: change_request_body(
+            &ctx.config.pr_body,
+            |p| values(p, &diff),
+            &diff,
+            body_limit(setup.forge.kind()),
+        ),
         labels: project.labels.clone(),
         reviewers: project.reviewers.clone(),
         assignees: project.assignees.clone(),
@@ -397,6 +404,32 @@ pub(super) async fn still_ours(ctx: &Ctx, name: &str) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Records the lockfile changes of a failed step's work tree against `base` — what
+/// `make upgrade` changed before the failure, the first suspects — so that the failure's
+/// message and the report name them. A tree that cannot be diffed records nothing: the
+/// failure itself is what matters.
+async fn record_failed_tree_diff(ctx: &Ctx, name: &str, dir: &Path, base: Oid) -> Result<()> {
+    let dir = dir.to_owned();
+    let diff = tokio::task::spawn_blocking(move || {
+        let repo = upkeep_git::Repo::open(&dir).map_err(|e| chain(&e))?;
+        crate::gitdiff::diff_worktree(&repo, base, &dir).map_err(|e| chain(&e))
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?;
+    match diff {
+        Ok(diff) if !diff.is_empty() => {
+            let counts = upgrade_counts(&diff);
+            ctx.journal.update_project(name, |p| {
+                p.upgrades = counts;
+                p.diff = Some(diff);
+            })?;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(project = name, error = %e, "cannot diff the failed tree"),
+    }
+    Ok(())
 }
 
 /// `<logs>/<round>/<project>/<step>.log`

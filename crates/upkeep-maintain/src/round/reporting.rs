@@ -12,7 +12,7 @@ use upkeep_chat::ChatThreads;
 use upkeep_config::MaintainConfig;
 
 use super::claims::{Claims, Runner};
-use super::messages::{Naming, configured_noun, project_messages, round_summary};
+use super::messages::{Naming, configured_noun, project_messages, round_summary, wants_message};
 use super::summary::post_summary_once;
 use super::{Shard, StateSetup, branch_name, check_round_id};
 use crate::journal::{Journal, ProjectRecord};
@@ -84,8 +84,19 @@ pub async fn report_round(req: ReportRequest) -> Result<RoundReport> {
             .collect(),
         excluded: Vec::new(),
     };
-    let messages = project_messages(&naming, &journal.projects, &order);
-    let summary = round_summary(&req.round, &journal.projects, &messages);
+    let all_messages = project_messages(&naming, &journal.projects, &order);
+    let summary = round_summary(&req.round, &all_messages);
+    // Projects that get a message of their own; the others are lines of the summary.
+    let messages = all_messages
+        .into_iter()
+        .filter(|m| {
+            wants_message(
+                req.config.chat.post_unchanged,
+                journal.projects.get(&m.project),
+                m,
+            )
+        })
+        .collect();
     let mut warnings = Vec::new();
     let mut summary_delivery = None;
     if req.post_summary {

@@ -171,6 +171,16 @@ impl Hosted {
         crate::support::journal_in(self.state.path(), "2026-11-22")
     }
 
+    /// The project's own message (by its metadata, not its text: the summary names
+    /// projects too).
+    fn project_message(&self, name: &str) -> Option<upkeep_testkit::slack::FakeMessage> {
+        self.top_level().into_iter().find(|m| {
+            m.metadata.as_ref().is_some_and(|meta| {
+                meta["event_type"] == "upkeep_project" && meta["event_payload"]["project"] == name
+            })
+        })
+    }
+
     fn board_request(&self) -> BoardRequest {
         let config = self.config();
         BoardRequest {
@@ -217,20 +227,53 @@ async fn round_opens_pull_requests_and_posts_threads_on_github_and_slack() {
     let cr = row(&report, "signals").change_request.clone().unwrap();
     assert_eq!(cr.number, pulls[0].number);
 
-    // One summary and one message per project; the failed one has :boom: and its log tail.
+    // One summary and one message per changed or failed project, the checklist inside;
+    // the up-to-date project is a line of the summary. The failed one has :boom:, names
+    // the upgrades applied before it failed, and its thread holds the log tail.
     let top = hosted.top_level();
-    assert_eq!(top.len(), 4, "{top:#?}");
-    let billing = top.iter().find(|m| m.text.contains("billing")).unwrap();
+    assert_eq!(top.len(), 3, "{top:#?}");
+    assert!(hosted.project_message("dashboard").is_none());
+    // Each project's message is posted as it ends; the summary once all have.
+    let summary = top.last().unwrap();
+    assert_eq!(
+        summary.metadata.as_ref().unwrap()["event_type"],
+        "upkeep_round_summary"
+    );
+    assert!(
+        summary.text.contains("*Up to date*: dashboard"),
+        "{}",
+        summary.text
+    );
+    let signals = hosted.project_message("signals").unwrap();
+    assert!(signals.text.contains("*Checklist*: "), "{}", signals.text);
+    assert!(hosted.slack.replies(FAKE_CHANNEL, &signals.ts).is_empty());
+    let billing = hosted.project_message("billing").unwrap();
     assert!(
         billing.reactions.iter().any(|(name, _)| name == "boom"),
         "{billing:?}"
     );
-    let replies = hosted.slack.replies(FAKE_CHANNEL, &billing.ts);
     assert!(
-        replies
-            .iter()
-            .any(|r| r.text.contains("AssertionError: boom")),
+        billing.text.contains(
+            "`make test` failed (exit code 2) after `django` 4.2.16 → 5.1.4 (major, direct)"
+        ),
+        "{}",
+        billing.text
+    );
+    assert!(!billing.text.contains("Checklist"), "{}", billing.text);
+    let replies = hosted.slack.replies(FAKE_CHANNEL, &billing.ts);
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    assert!(
+        replies[0].text.contains("AssertionError: boom"),
         "{replies:#?}"
+    );
+    // The JSON report carries the failed tree's upgrades.
+    let json = report.to_json();
+    let failed = &json["projects"][2];
+    assert_eq!(failed["name"], "billing");
+    assert_eq!(failed["upgrades"]["major"], 1);
+    assert_eq!(
+        failed["diff"]["lockfiles"][0]["changes"][0]["name"],
+        "django"
     );
 }
 
@@ -291,7 +334,8 @@ async fn slack_429s_lose_and_double_nothing() {
     hosted.slack.rate_limit_next("chat.postMessage", 2, 1);
     let report = hosted.run().await;
     assert!(!report.has_failures(), "{}", report.render_text());
-    assert_eq!(hosted.top_level().len(), 3);
+    // The summary and the changed project's message; the up-to-date one is in the summary.
+    assert_eq!(hosted.top_level().len(), 2);
     // Every post arrived exactly once, and the two refused attempts were sent again.
     let posted = hosted.slack.messages(FAKE_CHANNEL).len();
     assert_eq!(hosted.slack.calls("chat.postMessage"), posted + 2);
@@ -301,11 +345,7 @@ async fn slack_429s_lose_and_double_nothing() {
 async fn the_skip_reaction_skips_a_project_in_the_running_round() {
     let hosted = Hosted::new(vec![failing("billing")]).await;
     hosted.run().await;
-    let billing = hosted
-        .top_level()
-        .into_iter()
-        .find(|m| m.text.contains("billing"))
-        .unwrap();
+    let billing = hosted.project_message("billing").unwrap();
     hosted
         .slack
         .react_as("U_ANN", FAKE_CHANNEL, &billing.ts, "x");

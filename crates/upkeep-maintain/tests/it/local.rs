@@ -378,3 +378,85 @@ async fn an_amended_maintenance_commit_is_never_overwritten() {
         "the amended commit survives"
     );
 }
+
+#[tokio::test]
+async fn up_to_date_projects_are_a_line_of_the_summary_unless_configured() {
+    let world = World::new(vec![Sample::green("signals"), Sample::up_to_date("docs")]);
+    let report = world.run().await;
+    assert_eq!(row(&report, "docs").status, Status::Unchanged);
+    // The summary and the changed project's message: one post each, nothing else.
+    assert_eq!(world.chat.message_count(), 2);
+    let chat = world.transcript.text();
+    assert!(chat.contains("Up to date: docs"), "{chat}");
+    assert!(!chat.contains("(project docs"), "{chat}");
+    assert_eq!(report.messages.len(), 1, "only signals gets a message");
+
+    // With `post_unchanged`, a re-run of the round gives it a message (no checklist).
+    let mut round = world.round();
+    let mut config = (*round.config).clone();
+    config.chat.post_unchanged = true;
+    round.config = std::sync::Arc::new(config);
+    let again = upkeep_maintain::run_round(round).await.unwrap();
+    assert_eq!(again.messages.len(), 2);
+    assert_eq!(world.chat.message_count(), 3);
+    let chat = world.transcript.text();
+    let docs = chat
+        .split("== ")
+        .find(|m| m.contains("(project docs"))
+        .expect("a message for docs");
+    assert!(
+        docs.contains("docs — up to date: nothing to upgrade"),
+        "{docs}"
+    );
+    assert!(!docs.contains("Checklist"), "{docs}");
+}
+
+#[tokio::test]
+async fn a_failed_project_names_the_upgrades_of_its_failed_tree() {
+    let mut broken = Sample::green("billing");
+    broken.test = "echo 'E   ImportError: django.utils.six'; exit 1".into();
+    let world = World::new(vec![broken]);
+    let report = world.run().await;
+    let r = row(&report, "billing");
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.failed_stage(), Some(FailedStage::Test));
+    // Nothing was committed, yet the upgrades are known: from the failed work tree.
+    assert!(world.remote_branch("billing").is_none());
+    assert_eq!((r.upgrades.major, r.upgrades.minor), (1, 1));
+    let chat = world.transcript.text();
+    assert!(
+        chat.contains(
+            "billing — `make test` failed (exit code 2) after `django` 4.2.16 → 5.1.4 (major, direct), `requests` 2.31.0 → 2.32.3 (minor, direct)"
+        ),
+        "{chat}"
+    );
+    assert!(chat.contains("Upgraded before it failed (2):"), "{chat}");
+    assert!(
+        chat.contains("• :boom: billing: `make test` failed after `django` 4.2.16 → 5.1.4 (major, direct) and 1 other change"),
+        "{chat}"
+    );
+    let text = report.render_text();
+    assert!(
+        text.contains("      after django 4.2.16 → 5.1.4 (major, direct), requests 2.31.0 → 2.32.3 (minor, direct)\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_lockfile_change_still_opens_a_change_request_within_the_limit() {
+    let mut huge = Sample::green("monorepo");
+    // 4000 packages where there were two: far more table than a PR body may hold.
+    huge.upgrade = "seq 1 4000 | sed 's/.*/package-&==2.0.&/' > requirements.txt".into();
+    let world = World::new(vec![huge]);
+    let report = world.run().await;
+    let r = row(&report, "monorepo");
+    assert_eq!(r.status, Status::Changed, "{:?}", r.failure);
+    let cr = world.open_change_request("monorepo").await.unwrap();
+    assert!(cr.body.len() <= 65_536, "{} bytes", cr.body.len());
+    assert!(cr.body.len() > 60_000, "{} bytes", cr.body.len());
+    assert!(cr.body.contains("more changes not listed"), "{}", cr.body);
+    assert!(
+        cr.body
+            .starts_with("Maintenance round `2026-11-22` of **monorepo**")
+    );
+}

@@ -1,6 +1,7 @@
 //! Integration tests of the maintenance round: real bare repositories, real Makefiles,
 //! real `make`, the local forge and the console chat (and the HTTP fakes where noted).
 
+mod demo;
 mod fakes;
 mod faults;
 mod hostile;

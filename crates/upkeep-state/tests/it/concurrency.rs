@@ -201,3 +201,68 @@ fn git_updates_lose_nothing() {
 fn git_one_lease_holder() {
     one_lease_holder(&crate::GitBackend::default(), 6);
 }
+
+/// Where the child processes of [`local_processes_lose_no_update`] find the store.
+const CHILD_DIR: &str = "UPKEEP_STATE_TEST_CHILD_DIR";
+const CHILD_INCREMENTS: u64 = 25;
+
+/// Four processes add to one counter in one directory: the per-key lock keeps every
+/// read-modify-write whole across processes (threads in one process share nothing more
+/// than processes do here, but this is the case the lock is for).
+#[test]
+fn local_processes_lose_no_update() {
+    const PROCESSES: u64 = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "concurrency::local_process_child", "--ignored"])
+                .env(CHILD_DIR, dir.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "the child ran: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let store = upkeep_state::LocalStore::open(dir.path()).unwrap();
+    let total: u64 = upkeep_state::StateStore::read(&store, &Key::new("counter").unwrap())
+        .unwrap()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(total, PROCESSES * CHILD_INCREMENTS);
+}
+
+/// The child of [`local_processes_lose_no_update`]; does nothing when run on its own.
+#[test]
+#[ignore = "run by local_processes_lose_no_update in child processes"]
+fn local_process_child() {
+    let Some(dir) = std::env::var_os(CHILD_DIR) else {
+        return;
+    };
+    let store = upkeep_state::LocalStore::open(std::path::PathBuf::from(dir)).unwrap();
+    let key = Key::new("counter").unwrap();
+    for _ in 0..CHILD_INCREMENTS {
+        store
+            .update(&key, |r| {
+                let n: u64 = r.map_or(Ok(0), upkeep_state::Record::json)?;
+                Ok(Some(serde_json::to_vec(&(n + 1)).unwrap()))
+            })
+            .unwrap();
+    }
+}

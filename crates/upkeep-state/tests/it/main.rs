@@ -41,7 +41,9 @@ impl Backend for LocalBackend {
 /// A bare repository as a team's state repo; every handle has its own scratch
 /// repository, as separate runners would.
 pub struct GitBackend {
+    /// The bare repository (and a temp dir for the scratch repositories).
     pub fx: Fixture,
+    /// How the stores reach it.
     pub url: String,
 }
 
@@ -56,12 +58,14 @@ impl Default for GitBackend {
 
 impl GitBackend {
     /// The same repository reached by another URL (`file://`, `http://`).
+    #[must_use]
     pub fn with_url(fx: Fixture, url: String) -> Self {
         Self { fx, url }
     }
 }
 
 /// Retries quickly: tests wait milliseconds, not seconds.
+#[must_use]
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         attempts: 6,
@@ -101,7 +105,8 @@ macro_rules! behaviour_suite {
                 lease_claim_hold_and_reclaim,
                 lease_takeover_after_expiry_raises_fencing,
                 lease_renew_release_and_verify,
-                lease_renewal_after_expiry_survives_if_nobody_took_over
+                lease_renewal_after_expiry_survives_if_nobody_took_over,
+                lease_of_a_dead_holder_can_be_ended_early
             );
         }
     };

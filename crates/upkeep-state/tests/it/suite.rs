@@ -418,3 +418,29 @@ pub fn lease_renewal_after_expiry_survives_if_nobody_took_over(b: &dyn Backend) 
         Err(Error::LeaseTooLong { .. })
     ));
 }
+
+pub fn lease_of_a_dead_holder_can_be_ended_early(b: &dyn Backend) {
+    let clock = Arc::new(ManualClock::new(at(9)));
+    let (one, two) = (leases(b, "one", &clock), leases(b, "two", &clock));
+    let k = key("rounds/r1/claims/api");
+    let (dead, _) = acquired(one.claim(&k, "runner-1@host#41", TTL).unwrap());
+    let holder = two.state(&k).unwrap().unwrap().holder.unwrap();
+    clock.advance(Duration::from_mins(1));
+    // Somebody who knows runner-1's process is gone ends its lease; the claim that
+    // follows is a takeover with a higher fencing number, long before the expiry.
+    assert!(two.expire(&k, &holder).unwrap());
+    let (lease, how) = acquired(two.claim(&k, "runner-2@host#42", TTL).unwrap());
+    assert!(matches!(how, Acquisition::TakenOver { from } if from.owner == "runner-1@host#41"));
+    assert_eq!(lease.fencing, dead.fencing + 1);
+    assert!(matches!(one.verify(&dead), Err(Error::LeaseLost { .. })));
+    // The holder read earlier no longer holds it: nothing changes.
+    assert!(!one.expire(&k, &holder).unwrap());
+    two.verify(&lease).unwrap();
+    // A renewal changes the holder's expiry: an expire with the stale view does nothing.
+    let stale = two.state(&k).unwrap().unwrap().holder.unwrap();
+    clock.advance(Duration::from_mins(1));
+    let renewed = two.renew(&lease, TTL).unwrap();
+    assert!(!one.expire(&k, &stale).unwrap());
+    two.verify(&renewed).unwrap();
+    assert!(!one.expire(&key("rounds/r1/claims/none"), &stale).unwrap());
+}

@@ -1,0 +1,58 @@
+//! Text that one person gives and others see (a reason, a name): limited when written,
+//! shown inert.
+//!
+//! A reason is printed in `status`, in `history`, in the "held by" error of whoever asks
+//! next and in Slack. Printed raw, a newline in it forges a history line, an escape
+//! sequence reaches the reader's terminal, and a 120 kB reason buries the screen. So it
+//! is capped when written ([`MAX_REASON`], refused above) and, since a state can also be
+//! pushed by hand or by an older version, shown through [`shown`] everywhere.
+
+use std::fmt::Write as _;
+
+/// The longest reason accepted, in characters.
+pub const MAX_REASON: usize = 500;
+/// The longest operator name accepted, in characters.
+pub const MAX_ACTOR: usize = 100;
+
+/// `text` as one inert line of at most `max` characters: every control character (line
+/// breaks and escapes included) becomes `�`, and a longer text is cut with a note of how
+/// much was left out.
+#[must_use]
+pub fn shown(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    let total = text.chars().count();
+    if total > max {
+        let _ = write!(out, "… [{} more characters]", total - max);
+    }
+    out
+}
+
+/// A reason as shown to others.
+pub(crate) fn reason(text: &str) -> String {
+    shown(text, MAX_REASON)
+}
+
+/// A name as shown to others.
+pub(crate) fn name(text: &str) -> String {
+    shown(text, MAX_ACTOR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_replaced_and_long_text_is_cut() {
+        assert_eq!(shown("deploy api", 20), "deploy api");
+        assert_eq!(
+            shown("a\nb\u{1b}[31mc\td", 20),
+            "a\u{fffd}b\u{fffd}[31mc\u{fffd}d"
+        );
+        assert_eq!(shown("abcdef", 3), "abc… [3 more characters]");
+        assert_eq!(shown("ééé", 3), "ééé", "characters, not bytes");
+    }
+}
