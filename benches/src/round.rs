@@ -21,7 +21,7 @@ use upkeep_forge::github::GitHub;
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{Forge, RepoId};
 use upkeep_git::{Author, Credentials};
-use upkeep_maintain::{CancellationToken, Event, Progress, ProjectSetup, Round};
+use upkeep_maintain::{CancellationToken, Event, Progress, ProjectSetup, Round, StateSetup};
 use upkeep_testkit::github::FakeGitHub;
 use upkeep_testkit::slack::{FAKE_CHANNEL, FAKE_TOKEN, FakeSlack};
 
@@ -295,15 +295,20 @@ pub async fn run(spec: &RoundSpec) -> RoundRun {
         stamps: Mutex::new(Vec::new()),
     });
     let id = spec.date.format("%Y-%m-%d").to_string();
+    let state = StateSetup::local(spec.state_dir.join("state")).expect("the state directory");
+    let store = state.store.clone();
     let round = Round {
-        id,
+        id: id.clone(),
         date: spec.date,
         config: Arc::new(config),
         projects,
         excluded: Vec::new(),
+        shard: None,
+        help_other_shards: false,
         jobs: NonZeroUsize::new(spec.jobs.max(1)).expect("jobs ≥ 1"),
         dry_run: false,
         retry_failed: false,
+        state,
         chat,
         progress: timeline.clone(),
         cancel: CancellationToken::new(),
@@ -314,10 +319,9 @@ pub async fn run(spec: &RoundSpec) -> RoundRun {
         .await
         .expect("the round runs to its end");
     let wall_ms = started.elapsed().as_secs_f64() * 1e3;
-    let journal = report
-        .journal
-        .as_deref()
-        .and_then(|p| upkeep_maintain::journal::load(p).ok().flatten());
+    let journal = upkeep_maintain::Journal::load(store.as_ref(), &id)
+        .ok()
+        .flatten();
     let projects = report
         .projects
         .iter()

@@ -40,7 +40,7 @@ fn assert_runs_real_commands(rel: &str, text: &str) {
                 .unwrap_or_default()
                 .trim_matches(|c| c == '\'' || c == '"');
             assert!(
-                ["run", "status", "sync", "doctor", "plan"].contains(&subcommand),
+                ["run", "report", "status", "sync", "doctor", "plan"].contains(&subcommand),
                 "{rel}: `{}` runs unknown subcommand `{subcommand}`",
                 line.trim()
             );
@@ -78,9 +78,77 @@ fn github_actions_workflow() {
             "{name:?} runs something"
         );
     }
-    assert_runs_real_commands(
-        rel,
-        &std::fs::read_to_string(examples_dir().join(rel)).unwrap(),
+    let text = std::fs::read_to_string(examples_dir().join(rel)).unwrap();
+    assert_runs_real_commands(rel, &text);
+    // `exit 78` is no longer neutral on GitHub Actions: a skipped week must stay green.
+    assert!(!text.contains("exit 78"), "{rel}: exit 78 shows red");
+    // A matrix of shards, then a report that runs whatever happened to them.
+    let maintain = get(&wf, &["jobs", "maintain"]);
+    let shards = get(maintain, &["strategy", "matrix", "shard"])
+        .as_sequence()
+        .expect("a matrix of shards");
+    assert!(shards.len() > 1);
+    let run = steps_text(maintain);
+    assert!(
+        run.contains("--shard ${{ matrix.shard }}/") && run.contains("--round"),
+        "{run}"
+    );
+    let report = get(&wf, &["jobs", "report"]);
+    let needs = get(report, &["needs"]).as_sequence().expect("needs list");
+    assert!(needs.iter().any(|n| n.as_str() == Some("maintain")));
+    assert!(
+        get(report, &["if"])
+            .as_str()
+            .is_some_and(|c| c.contains("always()")),
+        "the report runs after failed shards too"
+    );
+    assert!(steps_text(report).contains(" report "));
+    // State in the state repository, not in a cache that a failed job does not save.
+    assert!(!text.contains("actions/cache"), "{rel}");
+    // A job container running as a non-root USER breaks actions/checkout.
+    for (name, job) in jobs {
+        if let Some(container) = job.get("container").and_then(Value::as_mapping) {
+            assert!(
+                container
+                    .get("options")
+                    .and_then(Value::as_str)
+                    .is_some_and(|o| o.contains("--user root")),
+                "{name:?}: the container must run as root for actions/checkout"
+            );
+        }
+    }
+}
+
+/// Every `run:` of a GitHub Actions job, joined.
+fn steps_text(job: &Value) -> String {
+    get(job, &["steps"])
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.get("run").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn image_workflow_builds_and_publishes_the_image_the_templates_use() {
+    let rel = "schedules/upkeep-image.yml";
+    let wf = yaml(rel);
+    let text = std::fs::read_to_string(examples_dir().join(rel)).unwrap();
+    assert!(text.contains("docker/build-push-action"), "{rel}");
+    assert!(text.contains("push: true"), "{rel}");
+    assert_eq!(
+        get(&wf, &["permissions", "packages"]).as_str(),
+        Some("write")
+    );
+    let templates =
+        std::fs::read_to_string(examples_dir().join("schedules/github-actions.yml")).unwrap();
+    assert!(templates.contains("ghcr.io/example/upkeep"));
+    assert!(text.contains("ghcr.io/${{ github.repository_owner }}/upkeep"));
+    let ignore = std::fs::read_to_string(examples_dir().join("../.dockerignore")).unwrap();
+    assert!(
+        ignore.lines().any(|l| l.trim() == "target/"),
+        ".dockerignore keeps target/ out of the build context"
     );
 }
 
@@ -88,7 +156,7 @@ fn github_actions_workflow() {
 fn gitlab_ci_pipeline() {
     let rel = "schedules/gitlab-ci.yml";
     let ci = yaml(rel);
-    for job in ["maintain", "move-branches"] {
+    for job in ["maintain", "report", "move-branches"] {
         let script = get(&ci, &[job, "script"])
             .as_sequence()
             .expect("script list");
@@ -104,34 +172,56 @@ fn gitlab_ci_pipeline() {
         rel,
         &std::fs::read_to_string(examples_dir().join(rel)).unwrap(),
     );
+    // Shards by `parallel:` (GitLab sets CI_NODE_INDEX/CI_NODE_TOTAL), a report stage
+    // after them even when a shard failed, and no cache as the round's state.
+    assert!(get(&ci, &["maintain", "parallel"]).as_u64().unwrap_or(0) > 1);
+    let stages: Vec<&str> = get(&ci, &["stages"])
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let stage = |job: &str| get(&ci, &[job, "stage"]).as_str().unwrap();
+    let position = |job: &str| stages.iter().position(|s| *s == stage(job)).unwrap();
+    assert!(position("report") > position("maintain"));
+    let report_rules = format!("{:?}", get(&ci, &["report", "rules"]));
+    assert!(report_rules.contains("always"), "{report_rules}");
+    assert!(ci.get("maintain").unwrap().get("cache").is_none());
 }
 
 #[test]
 fn kubernetes_cronjob() {
+    use serde::Deserialize as _;
     let rel = "schedules/kubernetes-cronjob.yml";
-    let job = yaml(rel);
-    assert_eq!(get(&job, &["apiVersion"]).as_str(), Some("batch/v1"));
-    assert_eq!(get(&job, &["kind"]).as_str(), Some("CronJob"));
-    assert_eq!(
-        get(&job, &["spec", "concurrencyPolicy"]).as_str(),
-        Some("Forbid")
-    );
-    let pod = get(&job, &["spec", "jobTemplate", "spec", "template", "spec"]);
-    assert_eq!(
-        get(pod, &["securityContext", "runAsNonRoot"]).as_bool(),
-        Some(true)
-    );
-    let volumes = get(pod, &["volumes"]).as_sequence().unwrap();
+    let text = std::fs::read_to_string(examples_dir().join(rel)).unwrap();
+    let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{rel}: {e}")))
+        .collect();
+    assert_eq!(docs.len(), 2, "the shards' CronJob and the report's");
+    for job in &docs {
+        assert_eq!(get(job, &["apiVersion"]).as_str(), Some("batch/v1"));
+        assert_eq!(get(job, &["kind"]).as_str(), Some("CronJob"));
+        assert_eq!(
+            get(job, &["spec", "concurrencyPolicy"]).as_str(),
+            Some("Forbid")
+        );
+        let pod = get(job, &["spec", "jobTemplate", "spec", "template", "spec"]);
+        assert_eq!(
+            get(pod, &["securityContext", "runAsNonRoot"]).as_bool(),
+            Some(true)
+        );
+    }
+    // The round as an Indexed Job: one shard per completion index.
+    let shards = get(&docs[0], &["spec", "jobTemplate", "spec"]);
+    assert_eq!(get(shards, &["completionMode"]).as_str(), Some("Indexed"));
+    let completions = get(shards, &["completions"]).as_u64().unwrap();
+    let env = format!("{:?}", get(shards, &["template", "spec", "containers"]));
     assert!(
-        volumes
-            .iter()
-            .any(|v| v.get("persistentVolumeClaim").is_some()),
-        "state survives runs"
+        env.contains("UPKEEP_SHARDS") && env.contains(&format!("\"{completions}\"")),
+        "UPKEEP_SHARDS matches completions: {env}"
     );
-    assert_runs_real_commands(
-        rel,
-        &std::fs::read_to_string(examples_dir().join(rel)).unwrap(),
-    );
+    assert!(text.contains(" report --round"), "the report CronJob");
+    assert_runs_real_commands(rel, &text);
 }
 
 #[test]

@@ -325,12 +325,15 @@ impl RoundReport {
             .iter()
             .map(|p| {
                 let result = match (p.status, p.from_earlier_run) {
+                    _ if p.unfinished.is_some() => "not finished".to_owned(),
                     (Status::Unchanged, false) => "up to date".to_owned(),
                     (Status::Unchanged, true) => "up to date (earlier)".to_owned(),
                     (s, true) => format!("{} (earlier)", s.as_str()),
                     (s, false) => s.as_str().to_owned(),
                 };
                 let stage = match (&p.failure, p.status) {
+                    // Where it stopped, if it started (the footer says why).
+                    (Some(_), _) if p.unfinished.is_some() => p.stage.as_str().to_owned(),
                     (Some(f), _) => format!("{} ✗", f.stage),
                     (None, Status::Skipped) => "-".to_owned(),
                     (None, _) => p.stage.as_str().to_owned(),
@@ -360,10 +363,21 @@ impl RoundReport {
             })
             .collect();
         out.push_str(&table(&headers, &rows, &[5, 6, 7]));
-        let counts = self.counts();
-        let summary: Vec<String> = ["changed", "unchanged", "failed", "skipped"]
+        let mut counts = self.counts();
+        // Projects that have not ended are counted as such, not as failures.
+        let unfinished = self.unfinished().count();
+        if let Some(failed) = counts.get_mut("failed") {
+            *failed -= unfinished.min(*failed);
+        }
+        counts.insert("not finished", unfinished);
+        let summary: Vec<String> = ["changed", "unchanged", "failed", "skipped", "not finished"]
             .iter()
-            .filter_map(|k| counts.get(k).map(|n| format!("{n} {k}")))
+            .filter_map(|k| {
+                counts
+                    .get(k)
+                    .filter(|n| **n > 0)
+                    .map(|n| format!("{n} {k}"))
+            })
             .collect();
         let _ = writeln!(
             out,
@@ -615,6 +629,45 @@ mod tests {
             "{text}"
         );
         assert!(report.has_failures());
+    }
+
+    #[test]
+    fn a_project_that_has_not_ended_is_not_finished_rather_than_failed() {
+        let record = ProjectRecord {
+            stage: Stage::Build,
+            ..ProjectRecord::default()
+        };
+        let left = ProjectReport::unfinished(
+            "web",
+            &record,
+            Unfinished::NeverClaimed { shard: Some(2) },
+            "not finished",
+        );
+        let report = RoundReport {
+            round: "2026-11-22".into(),
+            dry_run: false,
+            interrupted: false,
+            projects: vec![row("api", Status::Changed), left],
+            state: None,
+            state_saved: true,
+            summary_delivery: None,
+            summary: None,
+            messages: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let text = report.render_text();
+        assert!(text.contains("web      not finished  build"), "{text}");
+        assert!(
+            text.contains("round 2026-11-22: 1 changed, 1 not finished\n"),
+            "{text}"
+        );
+        assert!(text.contains("web: never started (shard 2)"), "{text}");
+        // Still not a success: the round's exit code says so.
+        assert!(report.has_failures());
+        assert_eq!(
+            report.to_json()["projects"][1]["unfinished"]["why"],
+            "never_claimed"
+        );
     }
 
     #[test]
