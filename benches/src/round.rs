@@ -21,7 +21,10 @@ use upkeep_forge::github::GitHub;
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{Forge, RepoId};
 use upkeep_git::{Author, Credentials};
-use upkeep_maintain::{CancellationToken, Event, Progress, ProjectSetup, Round, StateSetup};
+use upkeep_maintain::{
+    CancellationToken, Event, Progress, ProjectSetup, ReportRequest, Round, Shard, StateSetup,
+};
+use upkeep_state::{GitStore, GitStoreConfig};
 use upkeep_testkit::github::FakeGitHub;
 use upkeep_testkit::slack::{FAKE_CHANNEL, FAKE_TOKEN, FakeSlack};
 
@@ -94,6 +97,8 @@ impl Hosted {
             jobs,
             post_interval_ms,
             date,
+            state_repo: None,
+            shard: None,
         }
     }
 
@@ -143,6 +148,13 @@ pub struct RoundSpec {
     pub post_interval_ms: u64,
     /// The round's date (also its id): a new date is a new round.
     pub date: NaiveDate,
+    /// The shared state repository (a bare repository's path) of a sharded round; `None`:
+    /// the records are files under `state_dir`.
+    #[serde(default)]
+    pub state_repo: Option<PathBuf>,
+    /// This process's shard `(index, total)`, 1-based.
+    #[serde(default)]
+    pub shard: Option<(u32, u32)>,
 }
 
 /// A stage change, stamped.
@@ -256,6 +268,46 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The state store of `spec`: its state repository, or files under its state directory.
+fn state(spec: &RoundSpec) -> StateSetup {
+    match &spec.state_repo {
+        Some(repo) => StateSetup::new(Arc::new(
+            GitStore::open(GitStoreConfig::new(
+                repo.display().to_string(),
+                Credentials::none(),
+                spec.state_dir.join("state"),
+            ))
+            .expect("the state repository"),
+        )),
+        None => StateSetup::local(spec.state_dir.join("state")).expect("the state directory"),
+    }
+}
+
+/// The Slack adapter pointed at the fake, with `spec`'s pacing.
+fn slack(spec: &RoundSpec) -> Arc<dyn ChatThreads> {
+    let mut slack = SlackConfig::new(SecretString::from(FAKE_TOKEN.to_owned()), FAKE_CHANNEL);
+    slack.api_url.clone_from(&spec.slack_api_url);
+    slack.post_interval = Duration::from_millis(spec.post_interval_ms);
+    Arc::new(SlackChat::new(slack).expect("Slack adapter"))
+}
+
+/// Runs `maintain report` for the round of `spec` (after its shards): reads the shared
+/// state and posts the summary. Returns the report's warnings.
+pub async fn report(spec: &RoundSpec) -> Vec<String> {
+    upkeep_testkit::install_crypto_provider();
+    let report = upkeep_maintain::report_round(ReportRequest {
+        round: spec.date.format("%Y-%m-%d").to_string(),
+        config: Arc::new(config(spec)),
+        state: state(spec),
+        chat: slack(spec),
+        post_summary: true,
+        cancel: CancellationToken::new(),
+    })
+    .await
+    .expect("the report runs");
+    report.warnings
+}
+
 /// Runs one round as `maintain run --jobs N` would, and times it.
 pub async fn run(spec: &RoundSpec) -> RoundRun {
     upkeep_testkit::install_crypto_provider();
@@ -268,10 +320,7 @@ pub async fn run(spec: &RoundSpec) -> RoundRun {
         )
         .expect("GitHub adapter"),
     );
-    let mut slack = SlackConfig::new(SecretString::from(FAKE_TOKEN.to_owned()), FAKE_CHANNEL);
-    slack.api_url.clone_from(&spec.slack_api_url);
-    slack.post_interval = Duration::from_millis(spec.post_interval_ms);
-    let chat: Arc<dyn ChatThreads> = Arc::new(SlackChat::new(slack).expect("Slack adapter"));
+    let chat = slack(spec);
     let projects = config
         .resolved_projects()
         .into_iter()
@@ -295,7 +344,7 @@ pub async fn run(spec: &RoundSpec) -> RoundRun {
         stamps: Mutex::new(Vec::new()),
     });
     let id = spec.date.format("%Y-%m-%d").to_string();
-    let state = StateSetup::local(spec.state_dir.join("state")).expect("the state directory");
+    let state = state(spec);
     let store = state.store.clone();
     let round = Round {
         id: id.clone(),
@@ -303,8 +352,10 @@ pub async fn run(spec: &RoundSpec) -> RoundRun {
         config: Arc::new(config),
         projects,
         excluded: Vec::new(),
-        shard: None,
-        help_other_shards: false,
+        shard: spec
+            .shard
+            .map(|(index, total)| Shard::new(index, total).expect("a shard")),
+        help_other_shards: spec.shard.is_some(),
         jobs: NonZeroUsize::new(spec.jobs.max(1)).expect("jobs ≥ 1"),
         dry_run: false,
         retry_failed: false,

@@ -213,6 +213,8 @@ async fn bench(args: &[String]) {
         jobs,
         post_interval_ms: 0,
         date,
+        state_repo: None,
+        shard: None,
     };
 
     eprintln!("  cold round …");

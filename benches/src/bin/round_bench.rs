@@ -8,8 +8,15 @@
 //!
 //! ```text
 //! cargo run --release -p upkeep-benches --bin round-bench -- [--n 40] [--step 0.2]
-//!     [--latency-ms 20] [--jobs 1,2,4,8] [--no-paced] [--no-diagnose] [--json FILE]
+//!     [--latency-ms 20] [--jobs 1,2,4,8] [--no-paced] [--no-diagnose]
+//!     [--shards 4 [--shard-jobs 2]] [--json FILE]
 //! ```
+//!
+//! With `--shards N`, one more configuration runs the round as N shard processes at once
+//! (`maintain run --shard I/N --jobs J`, each with its own clone cache), sharing a bare
+//! git repository as the state store, then `maintain report`; its wall time runs from
+//! the first shard's start to the report's end, and the commits in the state repository
+//! (one per state write) are reported separately from the API requests.
 
 // A harness reports on stdout (tables) and stderr (progress): printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -48,6 +55,8 @@ struct Setup {
     post_interval_ms: u64,
     /// Where the state directory (journal, clones, logs) lives.
     state_fs: &'static str,
+    /// Shard processes (0: one unsharded round).
+    shards: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,6 +72,8 @@ struct Outcome {
     forge_per_changed: f64,
     slack_per_changed: f64,
     peak_rss_mib: f64,
+    /// Writes to the shared state repository (sharded configurations only).
+    state_writes: Option<usize>,
     checks: Vec<String>,
 }
 
@@ -85,6 +96,7 @@ async fn parent(args: &[String]) {
             jobs: j,
             post_interval_ms: 0,
             state_fs: "disk",
+            shards: 0,
         })
         .collect();
     if !flag(args, "--no-diagnose") && Path::new("/dev/shm").is_dir() {
@@ -93,6 +105,7 @@ async fn parent(args: &[String]) {
             jobs: max_jobs,
             post_interval_ms: 0,
             state_fs: "tmpfs",
+            shards: 0,
         });
     }
     if !flag(args, "--no-paced") {
@@ -101,6 +114,17 @@ async fn parent(args: &[String]) {
             jobs: max_jobs,
             post_interval_ms: 1000,
             state_fs: "disk",
+            shards: 0,
+        });
+    }
+    if let Some(shards) = arg::<u32>(args, "--shards").filter(|n| *n > 0) {
+        let jobs: usize = arg(args, "--shard-jobs").unwrap_or(2);
+        setups.push(Setup {
+            label: format!("{shards} shards × jobs {jobs}, state in a git repo"),
+            jobs,
+            post_interval_ms: 0,
+            state_fs: "disk",
+            shards,
         });
     }
 
@@ -136,6 +160,9 @@ async fn parent(args: &[String]) {
 #[allow(clippy::too_many_lines)] // Set up, run, count, check: one story.
 async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome {
     let hosted = Hosted::start(n, step, std::time::Duration::from_millis(latency_ms)).await;
+    if setup.shards > 0 {
+        return measure_sharded(setup, &hosted, n, step).await;
+    }
     let base: PathBuf = if setup.state_fs == "tmpfs" {
         PathBuf::from("/dev/shm")
     } else {
@@ -170,8 +197,98 @@ async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome
     let text = String::from_utf8_lossy(&output.stdout);
     let run: RoundRun = serde_json::from_str(text.lines().last().unwrap_or_default())
         .expect("the child's JSON result");
+    outcome(setup, &hosted, &run, n, step, None)
+}
 
-    let prof = profile(&run, step * 1e3);
+/// The round as `setup.shards` shard processes sharing a state repository, then the
+/// report; timed from the first shard's start to the report's end.
+async fn measure_sharded(setup: &Setup, hosted: &Hosted, n: usize, step: f64) -> Outcome {
+    let work = tempfile::Builder::new()
+        .prefix("upkeep-round-bench-")
+        .tempdir()
+        .expect("temp dir");
+    let state_repo = work.path().join("state.git");
+    upkeep_testkit::git::init_bare(&state_repo);
+    let date = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+    let spec_of = |dir: &str, shard: Option<(u32, u32)>| {
+        let mut spec = hosted.spec(
+            work.path().join(dir),
+            setup.jobs,
+            setup.post_interval_ms,
+            date,
+        );
+        spec.state_repo = Some(state_repo.clone());
+        spec.shard = shard;
+        spec
+    };
+    hosted.reset_logs();
+    let started = std::time::Instant::now();
+    let mut children = Vec::new();
+    for index in 1..=setup.shards {
+        let spec = spec_of(&format!("shard-{index}"), Some((index, setup.shards)));
+        let file = work.path().join(format!("spec-{index}.json"));
+        std::fs::write(&file, serde_json::to_vec(&spec).expect("JSON")).expect("spec file");
+        children.push(
+            tokio::process::Command::new(std::env::current_exe().expect("own path"))
+                .arg("--child")
+                .arg(&file)
+                .stderr(std::process::Stdio::inherit())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("shard process"),
+        );
+    }
+    let mut merged = RoundRun {
+        wall_ms: 0.0,
+        stamps: Vec::new(),
+        projects: Vec::new(),
+        warnings: Vec::new(),
+        peak_rss_kib: 0,
+    };
+    for child in children {
+        let output = child.wait_with_output().await.expect("shard process");
+        assert!(output.status.success(), "a shard failed: {}", output.status);
+        let text = String::from_utf8_lossy(&output.stdout);
+        let run: RoundRun = serde_json::from_str(text.lines().last().unwrap_or_default())
+            .expect("the shard's JSON result");
+        // Each shard's stamps count from its own start, a few milliseconds apart.
+        merged.stamps.extend(run.stamps);
+        merged.projects.extend(run.projects);
+        merged.warnings.extend(run.warnings);
+        merged.peak_rss_kib = merged.peak_rss_kib.max(run.peak_rss_kib);
+    }
+    // A project helped by another shard is in both shards' reports: keep the row of the
+    // shard that ran its steps.
+    merged.projects.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then(b.steps_ms.len().cmp(&a.steps_ms.len()))
+    });
+    merged
+        .projects
+        .dedup_by(|later, first| later.name == first.name);
+    merged
+        .warnings
+        .extend(upkeep_benches::round::report(&spec_of("report", None)).await);
+    merged.wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    // One commit per state write (claims, records, the round, the summary).
+    let writes = upkeep_testkit::git::git(&state_repo, &["rev-list", "--all", "--count"])
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    outcome(setup, hosted, &merged, n, step, Some(writes))
+}
+
+/// The figures of one measured configuration.
+fn outcome(
+    setup: &Setup,
+    hosted: &Hosted,
+    run: &RoundRun,
+    n: usize,
+    step: f64,
+    state_writes: Option<usize>,
+) -> Outcome {
+    let prof = profile(run, step * 1e3);
     let changed = prof.statuses.get("changed").copied().unwrap_or(0);
     let forge_requests = by_endpoint(&hosted.github.faults().log(), false);
     let slack_requests = by_endpoint(&hosted.slack.faults().log(), true);
@@ -185,7 +302,8 @@ async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome
         ));
     }
     checks.extend(run.warnings.iter().cloned());
-    let ideal_s = n.div_ceil(setup.jobs) as f64 * 3.0 * step;
+    let runners = setup.jobs * (setup.shards.max(1) as usize);
+    let ideal_s = n.div_ceil(runners) as f64 * 3.0 * step;
     let per = |c: usize| {
         if changed == 0 {
             0.0
@@ -204,6 +322,7 @@ async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome
         forge_requests,
         slack_requests,
         peak_rss_mib: run.peak_rss_kib as f64 / 1024.0,
+        state_writes,
         profile: prof,
         checks,
     }
@@ -282,6 +401,15 @@ fn print_tables(outcomes: &[Outcome], n: usize, step: f64, latency_ms: u64) {
             "\nRequest totals {} across configurations.",
             if same { "are identical" } else { "differ" }
         );
+    }
+    for o in outcomes {
+        if let Some(writes) = o.state_writes {
+            println!(
+                "\nState writes ({}): {writes} to the state repository, {:.2} per changed project (claims, records, the round, the summary), besides the API requests above.",
+                o.setup.label,
+                writes as f64 / o.changed.max(1) as f64
+            );
+        }
     }
     let problems: Vec<String> = outcomes
         .iter()

@@ -446,3 +446,48 @@ async fn flaky_round(server: &FaultyGitServer) {
     lab.check_complete(&report, "re-run");
     lab.assert_no_secrets();
 }
+
+/// A state repository that refuses every push (a hook, as a read-only repository or a
+/// protected ref would): the round stops before it touches anything, says why, and a
+/// run once the repository takes pushes again does everything exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_repository_that_rejects_pushes_changes_nothing_until_it_takes_them() {
+    let mut lab = Lab::new(3, |dir| {
+        let bare = dir.join("state.git");
+        upkeep_testkit::git::init_bare(&bare);
+        bare.display().to_string()
+    })
+    .await;
+    let bare = PathBuf::from(&lab.state_url);
+    upkeep_testkit::git::install_pre_receive_hook(
+        &bare,
+        "echo 'state is read-only today' >&2\nexit 1",
+    );
+    let runner = lab.runner("refused");
+    let out = lab
+        .command(&runner, &["run", "--jobs", "2"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    lab.outputs.push(stderr.clone());
+    assert_eq!(out.status.code(), Some(3), "{}", tail(&stderr));
+    assert!(stderr.contains("state"), "{}", tail(&stderr));
+    for name in &lab.names {
+        assert!(
+            lab.github.pulls(&format!("team/{name}")).is_empty(),
+            "{name}: nothing opened without state"
+        );
+    }
+    assert!(lab.slack.top_level(CHANNEL).is_empty(), "nothing posted");
+
+    upkeep_testkit::git::install_pre_receive_hook(&bare, "exit 0");
+    let again = lab.runner("accepted");
+    let run = lab
+        .command(&again, &["run", "--jobs", "2"])
+        .spawn()
+        .unwrap();
+    let (code, report) = lab.finish(run, "after the repository takes pushes").await;
+    assert_eq!(code, Some(0), "{report:#}");
+    lab.check_complete(&report, "after the repository takes pushes");
+}
