@@ -34,11 +34,11 @@ mod people;
 /// The token [`FakeSlack::start`] accepts, with every scope upkeep needs.
 pub const FAKE_TOKEN: &str = "xoxb-fake-0000-upkeep-test-token";
 /// The channel [`FakeSlack::start`] creates (named `maintenance`), with the bot as a member.
-pub const FAKE_CHANNEL: &str = "C0MAINT";
+pub const FAKE_CHANNEL: &str = "C0MAINT001";
 /// The bot user id `auth.test` reports for tokens of this fake.
 pub const BOT_USER: &str = "U0BOT";
 /// The bot id on the bot's messages.
-pub const BOT_ID: &str = "B0BOT";
+pub const BOT_ID: &str = "B0UPKEEP01";
 /// Scopes given to [`FAKE_TOKEN`].
 pub const DEFAULT_SCOPES: &[&str] = &[
     "chat:write",
@@ -685,6 +685,15 @@ fn bool_param(p: &Map<String, Value>, key: &str) -> bool {
 }
 
 fn history(channel: &FakeChannel, p: &Map<String, Value>, page_size: usize) -> Value {
+    let mut page = history_page(channel, p, page_size);
+    // Slack's history answer carries the channel's pin and action counts.
+    page["pin_count"] = json!(0);
+    page["channel_actions_ts"] = Value::Null;
+    page["channel_actions_count"] = json!(0);
+    page
+}
+
+fn history_page(channel: &FakeChannel, p: &Map<String, Value>, page_size: usize) -> Value {
     let with_metadata = bool_param(p, "include_all_metadata");
     let oldest = str_param(p, "oldest").and_then(|s| s.parse::<f64>().ok());
     let latest = str_param(p, "latest").and_then(|s| s.parse::<f64>().ok());
