@@ -36,12 +36,20 @@
 //! - Drafts: written as a `Draft: ` title prefix (accepted by every GitLab version),
 //!   read from the `draft` / `work_in_progress` fields or a `Draft:`, `[Draft]`,
 //!   `(Draft)` or `WIP:` prefix, which is stripped from the title.
-//! - Review state of an open merge request: **changes requested** when
-//!   `detailed_merge_status` is `requested_changes` (GitLab 17's reviewer "Request
-//!   changes"); else **approved** when `approvals` lists at least one approver and no
-//!   approvals are left; else open.
+//! - Review state of an open merge request: **changes requested** when a reviewer's state
+//!   in `GET /merge_requests/:iid/reviewers` is `requested_changes` (every tier; Premium's
+//!   `detailed_merge_status: requested_changes` merge check counts too); else **approved**
+//!   when `approvals` lists at least one approver and no approvals are left; else open.
 //! - Reviewers and assignees are given as usernames and resolved to user ids with
-//!   `GET /users?username=` (cached).
+//!   `GET /users?username=` (cached). GitLab Free keeps one reviewer and one assignee (the
+//!   lowest id of those sent, and the `gitlab` crate sends them sorted): a merge request is
+//!   opened with the first configured of each, and the others are added only where GraphQL
+//!   says the merge request `allowsMultipleReviewers` / `allowsMultipleAssignees`; the rest
+//!   are reported in [`Upserted::not_applied`] by the upsert that set the people, so
+//!   re-runs compare with what the merge request can hold and leave it alone.
+//! - Protection: [`Forge::branch_access`] reads the branch's `protected` and `can_push`
+//!   (GitLab's own answer for the token's user), the user's role and, where readable
+//!   (Maintainer), the rules (`/protected_branches`: who may push, force pushes).
 //! - `CompareCommits` lists commits but no counts: the comparison is asked both ways.
 //! - CI: the latest pipeline for the commit plus the commit statuses (the latest per
 //!   name; a failed status that is `allow_failure` counts as skipped, as GitLab shows it
@@ -57,7 +65,10 @@
 //! old tip (`--force-with-lease=refs/heads/<b>:<old>`, no `+` unless a rollback is asked
 //! for): GitLab's `receive-pack` updates the ref only if it still is at `<old>`, and
 //! refuses a non-fast-forward, so a concurrent move loses with
-//! [`ForgeError::BranchMoved`]. The token goes to git as the password of user `oauth2`
+//! [`ForgeError::BranchMoved`]. GitLab's `pre-receive` also applies the branch's protection:
+//! a refusal ("You are not allowed to push code to protected branches on this project.",
+//! "… force push …") is [`ForgeError::Forbidden`] with GitLab's words and what the token's
+//! user needs. The token goes to git as the password of user `oauth2`
 //! through a credential helper; it never appears in the URL, `.git/config` or argv. The
 //! token needs the `write_repository` scope for this (and `api` for everything else).
 //!
