@@ -653,11 +653,11 @@ async fn fake_answers_parse_with_slack_morphism_types() {
     let thread = session
         .conversations_replies(&SlackApiConversationsRepliesRequest::new(
             FAKE_CHANNEL.into(),
-            threads[0].parent.message.ts.clone().into(),
+            newest.origin.ts.clone(),
         ))
         .await
         .unwrap();
-    assert_eq!(thread.messages.len(), 2, "the parent and its checklist");
+    assert_eq!(thread.messages.len(), 2, "the parent and its failure reply");
     assert!(
         thread.messages.iter().all(|m| m.content.metadata.is_none()),
         "{:?}",
