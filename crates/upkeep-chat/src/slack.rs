@@ -247,12 +247,9 @@ impl SlackChat {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let token = self.config.token.expose_secret();
-        if token.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(token, "[REDACTED]")
-        }
+        upkeep_text::Scrubber::new([self.config.token.expose_secret()])
+            .scrub(text)
+            .into_owned()
     }
 
     fn classify(&self, method: &str, err: SlackClientError) -> Failure {

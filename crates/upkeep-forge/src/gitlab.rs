@@ -364,7 +364,7 @@ impl GitLab {
                 .map_err(|e| ForgeError::Transport {
                     forge: KIND,
                     doing: doing.to_owned(),
-                    message: self.scrub(&error_chain(&e)),
+                    message: self.scrub(&upkeep_text::error_chain(&e)),
                 })?;
         let status = response.status();
         if status.is_success() {
@@ -419,12 +419,9 @@ impl GitLab {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let token = self.inner.token.expose_secret();
-        if token.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(token, "***")
-        }
+        upkeep_text::Scrubber::new([self.inner.token.expose_secret()])
+            .scrub(text)
+            .into_owned()
     }
 
     fn status_error(
@@ -1639,17 +1636,6 @@ fn builder_error(doing: &str, e: &dyn std::error::Error) -> ForgeError {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// The wait GitLab asked for: `Retry-After` (seconds or an HTTP date), else
 /// `RateLimit-Reset` (epoch seconds).
 fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
@@ -1894,17 +1880,17 @@ fn connect_error(doing: &str, error: gitlab::GitlabError) -> ForgeError {
             ApiError::Client { source } => ForgeError::Transport {
                 forge: KIND,
                 doing: doing.to_owned(),
-                message: error_chain(&source),
+                message: upkeep_text::error_chain(&source),
             },
-            other => protocol(doing, error_chain(&other)),
+            other => protocol(doing, upkeep_text::error_chain(&other)),
         },
         gitlab::GitlabError::Communication { source } => ForgeError::Transport {
             forge: KIND,
             doing: doing.to_owned(),
-            message: error_chain(&source),
+            message: upkeep_text::error_chain(&source),
         },
         gitlab::GitlabError::Http { status } => status_message(status, String::new()),
-        other => protocol(doing, error_chain(&other)),
+        other => protocol(doing, upkeep_text::error_chain(&other)),
     }
 }
 

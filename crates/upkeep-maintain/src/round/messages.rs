@@ -11,7 +11,9 @@ use upkeep_config::{Placeholder, Template};
 use upkeep_deps::{ChangeKind, DiffReport};
 use upkeep_forge::ForgeKind;
 
-use super::{Ctx, Event, Round, chain};
+use upkeep_text::error_chain;
+
+use super::{Ctx, Event, Round};
 use crate::Result;
 use crate::journal::{FailedStage, Failure, Journal, ProjectRecord, Stage, Status};
 
@@ -88,7 +90,10 @@ pub(super) async fn tell_team(
     });
     match round.chat.post_summary(summary).await {
         Ok(delivery) => ctx.journal.update(|j| j.summary = Some(delivery)).await?,
-        Err(e) => warnings.push(format!("the round summary was not posted: {}", chain(&e))),
+        Err(e) => warnings.push(format!(
+            "the round summary was not posted: {}",
+            error_chain(&e)
+        )),
     }
     for message in pending {
         post_thread(ctx, round.chat.as_ref(), message).await?;
@@ -261,7 +266,7 @@ pub(super) async fn post_thread(
                 .await?;
         }
         Err(e) => {
-            let text = chain(&e);
+            let text = error_chain(&e);
             ctx.journal
                 .update_project(name, |p| {
                     // A project that already failed keeps its own failure; the thread

@@ -453,18 +453,3 @@ fn fail(stage: FailedStage, message: impl Into<String>, cause: impl Into<String>
         log_tail: String::new(),
     })
 }
-
-/// The error and its causes on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}

@@ -12,7 +12,9 @@ use upkeep_git::Oid;
 use super::claim::{LockError, lock_file};
 use super::git::{commit_and_diff, finish_commit, push_branch};
 use super::messages::{body_limit, change_request_body, summary_line, upgrade_counts};
-use super::{Ctx, Event, ProjectSetup, Stop, chain, enter, fail};
+use upkeep_text::error_chain;
+
+use super::{Ctx, Event, ProjectSetup, Stop, enter, fail};
 use crate::journal::{
     ChangeRequestRef, FailedStage, Failure, ProjectRecord, Stage, Status, StepRecord,
 };
@@ -130,7 +132,7 @@ async fn pipeline(
         Err(e) => {
             return Ok(Err(fail(
                 FailedStage::Upgrade,
-                format!("cannot bring the clone up to date: {}", chain(&e)),
+                format!("cannot bring the clone up to date: {}", error_chain(&e)),
                 "clone failed",
             )));
         }
@@ -163,7 +165,7 @@ async fn pipeline(
         let outcome = match run_step(&spec, &ctx.cancel).await {
             Ok(o) => o,
             Err(e) => {
-                return Ok(Err(fail(failed_stage, chain(&e), "could not start")));
+                return Ok(Err(fail(failed_stage, error_chain(&e), "could not start")));
             }
         };
         ctx.journal
@@ -343,7 +345,7 @@ async fn pipeline(
                 format!(
                     "cannot open the change request on {}: {}",
                     setup.forge.kind(),
-                    chain(&e)
+                    error_chain(&e)
                 ),
                 "forge request failed",
             )));
@@ -359,8 +361,8 @@ async fn pipeline(
 async fn record_failed_tree_diff(ctx: &Ctx, name: &str, dir: &Path, base: Oid) -> Result<()> {
     let dir = dir.to_owned();
     let diff = tokio::task::spawn_blocking(move || {
-        let repo = upkeep_git::Repo::open(&dir).map_err(|e| chain(&e))?;
-        crate::gitdiff::diff_worktree(&repo, base, &dir).map_err(|e| chain(&e))
+        let repo = upkeep_git::Repo::open(&dir).map_err(|e| error_chain(&e))?;
+        crate::gitdiff::diff_worktree(&repo, base, &dir).map_err(|e| error_chain(&e))
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))?;
