@@ -550,7 +550,7 @@ async fn move_one(
         Ok(()) => RepoOutcome::Moved,
         Err(ForgeError::BranchMoved { actual, .. }) => RepoOutcome::TargetMoved { actual },
         Err(e) => RepoOutcome::Failed {
-            error: error_chain(&e),
+            error: upkeep_text::error_chain(&e),
         },
     };
     tracing::info!(repo = %rp.name, ?outcome, "move");
@@ -568,7 +568,7 @@ async fn move_one(
             .create_tag(&spec.id, name, &rp.to, Some(&message))
             .await
             .err()
-            .map(|e| error_chain(&e));
+            .map(|e| upkeep_text::error_chain(&e));
         result.tag = Some(TagResult {
             name: name.clone(),
             error,
@@ -695,16 +695,4 @@ pub async fn wait_green(
         }
         tokio::time::sleep(options.poll_interval).await;
     }
-}
-
-/// An error and its causes on one line.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

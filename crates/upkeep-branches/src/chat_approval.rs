@@ -691,7 +691,7 @@ impl Approver for ChatApprover {
             Err(e) => Decision::Unavailable {
                 reason: format!(
                     "could not ask for approval: {}; nothing moved",
-                    crate::apply::error_chain(&e)
+                    upkeep_text::error_chain(&e)
                 ),
             },
         }
@@ -712,7 +712,7 @@ impl Approver for ChatApprover {
                 return Decision::Unavailable {
                     reason: format!(
                         "could not read the approval again before the first move: {}; nothing moved",
-                        crate::apply::error_chain(&e)
+                        upkeep_text::error_chain(&e)
                     ),
                 };
             }

@@ -219,7 +219,7 @@ pub async fn check_ci(gate: &CiGate, plan: &Plan, repos: &[RepoSpec]) -> Vec<Gat
                     evidence.push(Evidence::text(line(&format!(
                         "{name} {}: cannot read CI: {}",
                         short(&sha),
-                        crate::apply::error_chain(&e)
+                        upkeep_text::error_chain(&e)
                     ))));
                 }
             }
@@ -275,7 +275,7 @@ async fn check_validation(v: &Validation, required: &[String]) -> GateResult {
             return fail(format!(
                 "cannot read `{}`: {}",
                 v.git_ref,
-                crate::apply::error_chain(&e)
+                upkeep_text::error_chain(&e)
             ));
         }
     };
@@ -299,7 +299,7 @@ async fn check_validation(v: &Validation, required: &[String]) -> GateResult {
         Err(e) => fail(format!(
             "cannot read CI of {}: {}",
             short(&sha),
-            crate::apply::error_chain(&e)
+            upkeep_text::error_chain(&e)
         )),
     }
 }
@@ -364,7 +364,7 @@ pub async fn check_command(gate: &CommandGate) -> GateResult {
     let done = match upkeep_process::run_shell(&shell, OUTPUT_BYTES).await {
         Ok(done) => done,
         Err(e) => {
-            return result(false, crate::apply::error_chain(&e), "");
+            return result(false, upkeep_text::error_chain(&e), "");
         }
     };
     let summary = match done.ended {
@@ -484,7 +484,7 @@ pub async fn check_sentry(gate: &SentryGate, ctx: &GateContext) -> GateResult {
             passed: false,
             summary: line(&format!(
                 "cannot query Sentry: {}",
-                crate::apply::error_chain(&e)
+                upkeep_text::error_chain(&e)
             )),
             evidence: Vec::new(),
             hint: None,

@@ -10,8 +10,8 @@
 //! of one configuration find each other's notes whatever they `--skip`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -111,7 +111,7 @@ impl NoteStore for LocalNotes {
         let path = self.path(key);
         let json = serde_json::to_vec_pretty(note)
             .map_err(|e| Self::error(key, "serialise".to_owned(), e))?;
-        write_atomically(&path, &json)
+        upkeep_fs::write_atomic(&path, &json)
             .map_err(|e| Self::error(key, format!("write {}", path.display()), e))
     }
 
@@ -123,19 +123,6 @@ impl NoteStore for LocalNotes {
             Err(e) => Err(Self::error(key, format!("remove {}", path.display()), e)),
         }
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory that is
-/// synced and renamed over `path`; the directory is synced too, so the rename survives a
-/// crash.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    fs_err::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    fs_err::File::open(dir)?.sync_all()
 }
 
 /// What [`reconcile`] found in a note left by a killed run.

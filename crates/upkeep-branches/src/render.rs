@@ -11,17 +11,11 @@ use crate::plan::{Plan, short};
 use crate::status::RepoStatus;
 
 /// Text from repositories and services (commit subjects, authors, issue titles, gate
-/// output) can carry control characters: printed raw, an escape sequence rewrites the
-/// terminal — it could hide a commit from the plan a person is approving. Everything but
-/// line breaks and tabs is shown as `�`.
+/// output) shown inert: see [`upkeep_text::inert`].
 pub(crate) fn inert(text: String) -> String {
-    let control = |c: char| c.is_control() && c != '\n' && c != '\t';
-    if text.chars().any(control) {
-        text.chars()
-            .map(|c| if control(c) { '\u{fffd}' } else { c })
-            .collect()
-    } else {
-        text
+    match upkeep_text::inert(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(shown) => shown,
     }
 }
 
@@ -32,41 +26,7 @@ pub const MAX_NAME: usize = 200;
 /// line of a gate's output, an issue title, a server's error) are shown.
 pub const MAX_LINE: usize = 500;
 
-/// `text` as one inert line for people: every control character, line breaks included,
-/// shown as `�` (a newline in a name cannot forge a line of the history or the status,
-/// an escape sequence cannot rewrite the terminal), and at most `max` characters, with
-/// what was cut said: `… [119800 more characters]`. Text cut so already keeps its count.
-#[must_use]
-pub fn one_line(text: &str, max: usize) -> Cow<'_, str> {
-    let long = text.chars().nth(max).is_some() && !already_cut(text, max);
-    if !long && !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut out: String = text
-        .chars()
-        .take(if long { max } else { usize::MAX })
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if long {
-        let more = text.chars().count() - max;
-        let _ = write!(out, "… [{more} more characters]");
-    }
-    Cow::Owned(out)
-}
-
-/// Whether `text` is the output of [`one_line`] with this `max` (or less): at most `max`
-/// characters and the marker saying how many were cut.
-fn already_cut(text: &str, max: usize) -> bool {
-    let Some(rest) = text.strip_suffix(" more characters]") else {
-        return false;
-    };
-    let Some((kept, count)) = rest.rsplit_once("… [") else {
-        return false;
-    };
-    !count.is_empty()
-        && count.bytes().all(|b| b.is_ascii_digit())
-        && kept.chars().nth(max).is_none()
-}
+pub use upkeep_text::one_line;
 
 /// How many commits per repo are listed before "… and N more".
 const MAX_COMMITS: usize = 20;

@@ -99,7 +99,7 @@ pub async fn status(repos: &[RepoSpec], options: &StatusOptions) -> Vec<RepoStat
                 error: None,
             };
             if let Err(e) = fill(&spec, &options, &mut st).await {
-                st.error = Some(crate::apply::error_chain(&e));
+                st.error = Some(upkeep_text::error_chain(&e));
             }
             (i, st)
         });

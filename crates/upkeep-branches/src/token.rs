@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::Utc;
 use upkeep_lock::{LockState, LockStore, LockTarget};
 
-use crate::apply::{LevelGuard, LevelStart, error_chain};
+use crate::apply::{LevelGuard, LevelStart};
 use crate::render::{MAX_NAME, one_line};
 use crate::{Error, Result};
+use upkeep_text::error_chain;
 
 /// Whether a job takes the deploy token or requires that its actor holds it already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

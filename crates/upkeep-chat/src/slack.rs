@@ -9,7 +9,9 @@
 //!   re-posting, the adapter looks for the message by its metadata and takes it if found.
 //!   Edits and reactions are idempotent and simply retried.
 //! - **State in the channel.** Messages carry metadata; the round's messages are found with
-//!   `conversations.history` + `include_all_metadata`, within [`SlackConfig::lookback`].
+//!   `conversations.history` + `include_all_metadata`, within [`SlackConfig::lookback`], and a
+//!   thread's replies with `conversations.replies` + `include_all_metadata` (Slack returns
+//!   no metadata at all without the flag).
 //! - **Secrets.** The token is a `SecretString`; errors carry the method and channel only,
 //!   and transport details are scrubbed of the token in case a library ever echoes it.
 
@@ -245,12 +247,9 @@ impl SlackChat {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let token = self.config.token.expose_secret();
-        if token.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(token, "[REDACTED]")
-        }
+        upkeep_text::Scrubber::new([self.config.token.expose_secret()])
+            .scrub(text)
+            .into_owned()
     }
 
     fn classify(&self, method: &str, err: SlackClientError) -> Failure {
@@ -586,21 +585,14 @@ impl SlackChat {
         let mut cursor: Option<SlackCursorId> = None;
         let mut out = Vec::new();
         loop {
-            let request = SlackApiConversationsRepliesRequest::new(
-                SlackChannelId::new(parent.channel.clone()),
-                SlackTs::new(parent.ts.clone()),
-            )
-            .with_limit(200)
-            .opt_cursor(cursor.clone());
-            let page = self
-                .call("conversations.replies", || {
-                    let request = request.clone();
-                    async move {
-                        self.client
-                            .open_session(&self.token)
-                            .conversations_replies(&request)
-                            .await
-                    }
+            let params = replies_params(parent, cursor.as_ref());
+            let page: SlackApiConversationsRepliesResponse = self
+                .call("conversations.replies", || async {
+                    self.client
+                        .open_session(&self.token)
+                        .http_session_api
+                        .http_get("conversations.replies", &params, None)
+                        .await
                 })
                 .await?;
             out.extend(
@@ -643,6 +635,24 @@ impl SlackChat {
             f(found);
         }
     }
+}
+
+/// The query of `conversations.replies`. slack-morphism's request type has no
+/// `include_all_metadata`, and without it Slack leaves every reply's `metadata` out: the
+/// replies upkeep posted (checklist, failure report) could not be recognised, and a re-run
+/// or a lost answer would post them again. So the call is made with our own parameters
+/// through the client's generic `http_get` (same auth, errors and rate-limit handling).
+fn replies_params(
+    parent: &MessageRef,
+    cursor: Option<&SlackCursorId>,
+) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        ("channel", Some(parent.channel.clone())),
+        ("ts", Some(parent.ts.clone())),
+        ("include_all_metadata", Some("true".to_owned())),
+        ("limit", Some("200".to_owned())),
+        ("cursor", cursor.map(ToString::to_string)),
+    ]
 }
 
 fn to_slack_block(block: &Block) -> SlackBlock {

@@ -327,6 +327,7 @@ impl GitHub {
         Ok(Upserted {
             change_request: cr,
             action: UpsertAction::Created,
+            not_applied: Vec::new(),
         })
     }
 
@@ -708,6 +709,7 @@ impl Forge for GitHub {
             return Ok(Upserted {
                 change_request: reviews,
                 action: UpsertAction::Unchanged,
+                not_applied: Vec::new(),
             });
         }
         if text_changed || meta_changed {
@@ -743,6 +745,7 @@ impl Forge for GitHub {
         Ok(Upserted {
             change_request: cr,
             action: UpsertAction::Updated,
+            not_applied: Vec::new(),
         })
     }
 

@@ -36,12 +36,20 @@
 //! - Drafts: written as a `Draft: ` title prefix (accepted by every GitLab version),
 //!   read from the `draft` / `work_in_progress` fields or a `Draft:`, `[Draft]`,
 //!   `(Draft)` or `WIP:` prefix, which is stripped from the title.
-//! - Review state of an open merge request: **changes requested** when
-//!   `detailed_merge_status` is `requested_changes` (GitLab 17's reviewer "Request
-//!   changes"); else **approved** when `approvals` lists at least one approver and no
-//!   approvals are left; else open.
+//! - Review state of an open merge request: **changes requested** when a reviewer's state
+//!   in `GET /merge_requests/:iid/reviewers` is `requested_changes` (every tier; Premium's
+//!   `detailed_merge_status: requested_changes` merge check counts too); else **approved**
+//!   when `approvals` lists at least one approver and no approvals are left; else open.
 //! - Reviewers and assignees are given as usernames and resolved to user ids with
-//!   `GET /users?username=` (cached).
+//!   `GET /users?username=` (cached). GitLab Free keeps one reviewer and one assignee (the
+//!   lowest id of those sent, and the `gitlab` crate sends them sorted): a merge request is
+//!   opened with the first configured of each, and the others are added only where GraphQL
+//!   says the merge request `allowsMultipleReviewers` / `allowsMultipleAssignees`; the rest
+//!   are reported in [`Upserted::not_applied`] by the upsert that set the people, so
+//!   re-runs compare with what the merge request can hold and leave it alone.
+//! - Protection: [`Forge::branch_access`] reads the branch's `protected` and `can_push`
+//!   (GitLab's own answer for the token's user), the user's role and, where readable
+//!   (Maintainer), the rules (`/protected_branches`: who may push, force pushes).
 //! - `CompareCommits` lists commits but no counts: the comparison is asked both ways.
 //! - CI: the latest pipeline for the commit plus the commit statuses (the latest per
 //!   name; a failed status that is `allow_failure` counts as skipped, as GitLab shows it
@@ -57,7 +65,10 @@
 //! old tip (`--force-with-lease=refs/heads/<b>:<old>`, no `+` unless a rollback is asked
 //! for): GitLab's `receive-pack` updates the ref only if it still is at `<old>`, and
 //! refuses a non-fast-forward, so a concurrent move loses with
-//! [`ForgeError::BranchMoved`]. The token goes to git as the password of user `oauth2`
+//! [`ForgeError::BranchMoved`]. GitLab's `pre-receive` also applies the branch's protection:
+//! a refusal ("You are not allowed to push code to protected branches on this project.",
+//! "… force push …") is [`ForgeError::Forbidden`] with GitLab's words and what the token's
+//! user needs. The token goes to git as the password of user `oauth2`
 //! through a credential helper; it never appears in the URL, `.git/config` or argv. The
 //! token needs the `write_repository` scope for this (and `api` for everything else).
 //!
@@ -96,7 +107,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gitlab::api::common::NameOrId;
-use gitlab::api::{self, AsyncClient as _, Endpoint};
+use gitlab::api::{self, AsyncClient as _, BodyError, Endpoint, UrlBase};
 use gitlab::{AsyncGitlab, GitlabBuilder};
 use http::{HeaderMap, Method, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -106,9 +117,9 @@ use upkeep_git::Credentials;
 use crate::git_remote::{LockGuard, Remote, RepoLocks, slug};
 use crate::retry::{Retrier, RetryPolicy};
 use crate::{
-    Access, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
-    CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind, RepoId, Result,
-    Tag, UpsertAction, Upserted,
+    Access, BranchAccess, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check,
+    CheckSource, CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind,
+    NotApplied, PersonRole, RepoId, Result, Tag, UpsertAction, Upserted,
 };
 
 const KIND: ForgeKind = ForgeKind::GitLab;
@@ -353,7 +364,7 @@ impl GitLab {
                 .map_err(|e| ForgeError::Transport {
                     forge: KIND,
                     doing: doing.to_owned(),
-                    message: self.scrub(&error_chain(&e)),
+                    message: self.scrub(&upkeep_text::error_chain(&e)),
                 })?;
         let status = response.status();
         if status.is_success() {
@@ -408,12 +419,9 @@ impl GitLab {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let token = self.inner.token.expose_secret();
-        if token.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(token, "***")
-        }
+        upkeep_text::Scrubber::new([self.inner.token.expose_secret()])
+            .scrub(text)
+            .into_owned()
     }
 
     fn status_error(
@@ -454,11 +462,18 @@ impl GitLab {
         Ok(project)
     }
 
-    async fn user_ids(&self, repo: &RepoId, usernames: &[String]) -> Result<BTreeSet<u64>> {
-        let mut ids = BTreeSet::new();
+    /// The users' ids, in the order given (GitLab Free keeps the first of several
+    /// reviewers or assignees, so the order is the configured one), without repeats.
+    async fn user_ids(&self, repo: &RepoId, usernames: &[String]) -> Result<Vec<u64>> {
+        let mut ids = Vec::new();
+        let mut push = |id: u64| {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        };
         for username in usernames {
-            if let Some(id) = lock(&self.inner.users).get(username) {
-                ids.insert(*id);
+            if let Some(id) = lock(&self.inner.users).get(username).copied() {
+                push(id);
                 continue;
             }
             let ep = api::users::Users::builder()
@@ -477,7 +492,7 @@ impl GitLab {
                     errors: Vec::new(),
                 })?;
             lock(&self.inner.users).insert(username.clone(), user.id);
-            ids.insert(user.id);
+            push(user.id);
         }
         Ok(ids)
     }
@@ -518,6 +533,11 @@ impl GitLab {
     }
 
     async fn view(&self, repo: &RepoId, mr: wire::MergeRequest) -> Result<ChangeRequest> {
+        let requested_changes = if mr.state == "opened" || mr.state == "locked" {
+            self.reviewers_requesting_changes(repo, mr.iid).await?
+        } else {
+            Vec::new()
+        };
         let ep = ApprovalsEndpoint {
             project: repo.as_str(),
             iid: mr.iid,
@@ -530,7 +550,97 @@ impl GitLab {
                 &ep,
             )
             .await?;
-        Ok(to_change_request(mr, &approvals))
+        Ok(to_change_request(mr, &approvals, &requested_changes))
+    }
+
+    /// The reviewers whose review state is "requested changes", from the reviewers API,
+    /// which every tier has (`detailed_merge_status: requested_changes` is the Premium
+    /// merge check built on it). A GitLab too old for the endpoint (before 15.3) has no
+    /// "Request changes" either: nobody.
+    async fn reviewers_requesting_changes(&self, repo: &RepoId, iid: u64) -> Result<Vec<String>> {
+        let ep = SimpleGet(format!(
+            "projects/{}/merge_requests/{iid}/reviewers",
+            NameOrId::from(repo.as_str())
+        ));
+        let what = format!("the reviewers of !{iid} of {repo}");
+        match self
+            .get_one::<Vec<wire::Reviewer>, _>(repo, &format!("reading {what}"), &what, &ep)
+            .await
+        {
+            Ok(reviewers) => Ok(reviewers
+                .into_iter()
+                .filter(|r| r.state.as_deref() == Some("requested_changes"))
+                .map(|r| r.user.username)
+                .collect()),
+            Err(ForgeError::NotFound { what: w, .. }) if w == what => {
+                tracing::debug!(repo = %repo, iid, "no reviewers endpoint (GitLab < 15.3)");
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether merge request `iid` takes several reviewers and several assignees (GitLab
+    /// Free takes one of each), from GraphQL, which says it per merge request. `None` when
+    /// GitLab cannot tell (GraphQL refused or too old): the spec is then sent as is.
+    async fn people_limits(&self, repo: &RepoId, iid: u64) -> Option<(bool, bool)> {
+        const QUERY: &str = "query($path: ID!, $iid: String!) { project(fullPath: $path) { \
+            mergeRequest(iid: $iid) { allowsMultipleReviewers allowsMultipleAssignees } } }";
+        let path = match repo.as_str().parse::<u64>() {
+            Ok(_) => self.project(repo).await.ok()?.path_with_namespace,
+            Err(_) => repo.as_str().to_owned(),
+        };
+        let body = serde_json::json!({
+            "query": QUERY,
+            "variables": {"path": path, "iid": iid.to_string()},
+        });
+        let ep = GraphQl(body.to_string().into_bytes());
+        let doing = format!("asking GraphQL how many reviewers !{iid} of {repo} takes");
+        let answer = self
+            .get_one::<wire::GraphQlPeople, _>(repo, &doing, "", &ep)
+            .await;
+        match answer {
+            Ok(wire::GraphQlPeople {
+                data:
+                    Some(wire::GraphQlData {
+                        project:
+                            Some(wire::GraphQlProject {
+                                merge_request: Some(mr),
+                            }),
+                    }),
+            }) => Some((mr.allows_multiple_reviewers, mr.allows_multiple_assignees)),
+            other => {
+                tracing::debug!(repo = %repo, iid, ?other, "GitLab does not say how many reviewers a merge request takes");
+                None
+            }
+        }
+    }
+
+    /// The spec as this merge request can hold it: on an instance that takes one reviewer
+    /// (or assignee), the first configured one, and the others reported as not applied.
+    async fn effective_spec(
+        &self,
+        repo: &RepoId,
+        iid: u64,
+        spec: &ChangeRequestSpec,
+    ) -> (ChangeRequestSpec, Vec<NotApplied>) {
+        let mut effective = spec.clone();
+        effective.reviewers = unique(&spec.reviewers);
+        effective.assignees = unique(&spec.assignees);
+        if effective.reviewers.len() <= 1 && effective.assignees.len() <= 1 {
+            return (effective, Vec::new());
+        }
+        let Some((many_reviewers, many_assignees)) = self.people_limits(repo, iid).await else {
+            return (effective, Vec::new());
+        };
+        let mut dropped = Vec::new();
+        if !many_reviewers {
+            dropped.extend(one_only(&mut effective.reviewers, PersonRole::Reviewer));
+        }
+        if !many_assignees {
+            dropped.extend(one_only(&mut effective.assignees, PersonRole::Assignee));
+        }
+        (effective, dropped)
     }
 
     /// Opens a merge request; `uncertain` is set when an attempt may have opened it
@@ -552,6 +662,7 @@ impl GitLab {
             .title(title.as_str())
             .description(spec.body.as_str())
             .labels(spec.labels.iter().map(String::as_str));
+        // In the configured order: an instance that takes one keeps the first.
         if !reviewers.is_empty() {
             builder.reviewers(reviewers.iter().copied());
         }
@@ -644,6 +755,40 @@ impl GitLab {
     }
 }
 
+/// A `GET` of an API v4 path that the `gitlab` crate has no endpoint for.
+struct SimpleGet(String);
+
+impl Endpoint for SimpleGet {
+    fn method(&self) -> Method {
+        Method::GET
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        self.0.clone().into()
+    }
+}
+
+/// `POST /api/graphql` (outside `/api/v4`) with a JSON body.
+struct GraphQl(Vec<u8>);
+
+impl Endpoint for GraphQl {
+    fn method(&self) -> Method {
+        Method::POST
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        "api/graphql".into()
+    }
+
+    fn url_base(&self) -> UrlBase {
+        UrlBase::Instance
+    }
+
+    fn body(&self) -> std::result::Result<Option<(&'static str, Vec<u8>)>, BodyError> {
+        Ok(Some(("application/json", self.0.clone())))
+    }
+}
+
 /// `GET /projects/:id/merge_requests/:iid/approvals`, which the `gitlab` crate lacks.
 struct ApprovalsEndpoint<'a> {
     project: &'a str,
@@ -688,11 +833,27 @@ impl Forge for GitLab {
         spec: &ChangeRequestSpec,
     ) -> Result<Upserted> {
         let existing = self.open_merge_request(repo, &spec.head).await?;
-        let (mr, action) = match existing {
+        let (mr, action, not_applied) = match existing {
             None => {
                 let uncertain = AtomicBool::new(false);
-                match self.create(repo, spec, &uncertain).await {
-                    Ok(mr) => (mr, UpsertAction::Created),
+                // Opened with the first configured reviewer and assignee only: the `gitlab`
+                // crate sends ids sorted, and GitLab Free would keep the lowest id, not the
+                // first configured. The others follow below where the instance takes them.
+                let mut first = spec.clone();
+                first.reviewers = unique(&spec.reviewers).into_iter().take(1).collect();
+                first.assignees = unique(&spec.assignees).into_iter().take(1).collect();
+                match self.create(repo, &first, &uncertain).await {
+                    Ok(mr) => {
+                        let (effective, mut not_applied) =
+                            self.effective_spec(repo, mr.iid, spec).await;
+                        let mr = if matches_spec(&mr, &effective) {
+                            mr
+                        } else {
+                            self.update(repo, mr.iid, &effective).await?
+                        };
+                        not_applied.extend(not_taken(&mr, &effective));
+                        (mr, UpsertAction::Created, not_applied)
+                    }
                     // A retried create whose first attempt did go through, or a race with
                     // another run: GitLab allows one open merge request per source branch.
                     Err(ForgeError::Conflict { .. }) => {
@@ -709,9 +870,11 @@ impl Forge for GitLab {
                                           cannot be found"
                                     .to_owned(),
                             })?;
-                        if uncertain.load(Ordering::Relaxed) && matches_spec(&mr, spec) {
+                        let (effective, _) = self.effective_spec(repo, mr.iid, spec).await;
+                        if uncertain.load(Ordering::Relaxed) && matches_spec(&mr, &effective) {
                             // Our own creation, whose answer was lost.
-                            (mr, UpsertAction::Created)
+                            let not_applied = not_taken(&mr, spec);
+                            (mr, UpsertAction::Created, not_applied)
                         } else {
                             self.reconcile(repo, mr, spec).await?
                         }
@@ -724,9 +887,13 @@ impl Forge for GitLab {
         if action != UpsertAction::Unchanged {
             tracing::info!(repo = %repo, iid = mr.iid, head = %spec.head, ?action, "merge request");
         }
+        for n in &not_applied {
+            tracing::warn!(repo = %repo, user = %n.user, role = ?n.role, reason = %n.reason, "not applied");
+        }
         Ok(Upserted {
             change_request: self.view(repo, mr).await?,
             action,
+            not_applied,
         })
     }
 
@@ -787,10 +954,58 @@ impl Forge for GitLab {
         })
     }
 
+    /// A push with an expected old tip (see the module docs). GitLab's `pre-receive`
+    /// refuses pushes to a protected branch by a user its rule does not allow, and force
+    /// pushes (rollbacks) unless the rule allows them; that refusal comes back as
+    /// [`ForgeError::Forbidden`] with GitLab's message and what the token's user needs.
     async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
-        let request = request.clone();
-        self.with_remote(repo, move |remote| remote.move_branch(&request))
-            .await
+        let moving = request.clone();
+        let result = self
+            .with_remote(repo, move |remote| remote.move_branch(&moving))
+            .await;
+        let Err(ForgeError::Git { doing, source }) = result else {
+            return result;
+        };
+        let Some(upkeep_git::Error::PushRejected { reason, .. }) =
+            source.downcast_ref::<upkeep_git::Error>()
+        else {
+            return Err(ForgeError::Git { doing, source });
+        };
+        let said: Vec<&str> = reason
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("GitLab:"))
+            .map(str::trim)
+            .collect();
+        let message = if said.is_empty() {
+            reason.clone()
+        } else {
+            said.join(" ")
+        };
+        let branch = &request.branch;
+        let fix = if message.contains("force push") {
+            Some(format!(
+                "`{branch}` is protected and its rule does not allow force pushes, which a \
+                 rollback is; turn on \"Allowed to force push\" for it (Settings > Repository > \
+                 Protected branches) or move it forward instead"
+            ))
+        } else {
+            match self.branch_access(repo, branch).await {
+                Ok(access) => access.fix,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the protection of the refused branch");
+                    None
+                }
+            }
+        };
+        Err(ForgeError::Forbidden {
+            forge: KIND,
+            doing: format!("moving `{branch}` of {repo}"),
+            missing_scope: None,
+            message: match fix {
+                Some(fix) => format!("{message} ({fix})"),
+                None => message,
+            },
+        })
     }
 
     async fn tags(&self, repo: &RepoId) -> Result<Vec<Tag>> {
@@ -904,21 +1119,164 @@ impl Forge for GitLab {
             .await?;
         Ok(gitlab_access(project.permissions.as_ref()))
     }
+
+    /// From the branch (`protected`, and `can_push`, which GitLab works out for the
+    /// token's user from the rules and the role), the user's role, and (when the token's
+    /// user may read them: Maintainer and up) the protection rules, for who may push and
+    /// whether force pushes (rollbacks) are allowed. Three reads, nothing written.
+    async fn branch_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
+        let ep = api::projects::repository::branches::Branch::builder()
+            .project(repo.as_str())
+            .branch(branch)
+            .build()
+            .map_err(|e| builder_error("reading a branch", &e))?;
+        let what = format!("branch {branch} of {repo}");
+        let found = match self
+            .get_one::<wire::BranchProtection, _>(repo, &format!("reading {what}"), &what, &ep)
+            .await
+        {
+            Ok(b) => b,
+            Err(ForgeError::NotFound { what: w, .. }) if w == what => {
+                return Ok(BranchAccess::unknown(
+                    branch,
+                    format!("{repo} has no branch `{branch}`"),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let project_ep = api::projects::Project::builder()
+            .project(repo.as_str())
+            .build()
+            .map_err(|e| builder_error("reading a project", &e))?;
+        let project: wire::ProjectAccess = self
+            .get_one(repo, &format!("reading project {repo}"), "", &project_ep)
+            .await?;
+        let level = member_level(project.permissions.as_ref());
+        let rules = self.protection_rules(repo, branch).await;
+        Ok(branch_protection(branch, &found, level, rules.as_deref()))
+    }
 }
 
-/// The lowest access level that pushes branches and opens merge requests.
-const DEVELOPER: u32 = 30;
-
-fn gitlab_access(permissions: Option<&wire::Permissions>) -> Access {
-    let level = permissions.and_then(|p| {
+/// The highest of the user's project and group access levels, if either is shown.
+fn member_level(permissions: Option<&wire::Permissions>) -> Option<u32> {
+    permissions.and_then(|p| {
         [&p.project_access, &p.group_access]
             .into_iter()
             .flatten()
             .map(|m| m.access_level)
             .max()
-    });
-    let allowed = level.map(|l| l >= DEVELOPER);
-    let role = |level: u32| match level {
+    })
+}
+
+/// Reads a branch's protection into [`BranchAccess`] (see [`GitLab::branch_access`]).
+fn branch_protection(
+    branch: &str,
+    found: &wire::BranchProtection,
+    level: Option<u32>,
+    rules: Option<&[wire::ProtectedBranch]>,
+) -> BranchAccess {
+    let who = match level {
+        Some(l) => format!("the token's user is {} ({l})", role_name_of(l)),
+        None => "the project shows no membership of the token's user".to_owned(),
+    };
+    if !found.protected {
+        return BranchAccess {
+            branch: branch.to_owned(),
+            protected: Some(false),
+            can_update: found.can_push,
+            detail: format!("`{branch}` is not protected; {who}"),
+            fix: (found.can_push == Some(false))
+                .then(|| "the token's user needs the Developer role or higher to push".to_owned()),
+        };
+    }
+    // Who the matching rules let push, and whether any allows force pushes.
+    let mut allowed = BTreeSet::new();
+    let mut force = None;
+    if let Some(rules) = rules {
+        let matching: Vec<_> = rules
+            .iter()
+            .filter(|r| wildcard_match(&r.name, branch))
+            .collect();
+        force = Some(matching.iter().any(|r| r.allow_force_push));
+        for rule in matching {
+            for a in &rule.push_access_levels {
+                allowed.insert(
+                    match (a.access_level, a.user_id, a.group_id, a.deploy_key_id) {
+                        (_, Some(_), _, _) => "listed users",
+                        (_, _, Some(_), _) => "listed groups",
+                        (_, _, _, Some(_)) => "a deploy key",
+                        (Some(30), ..) => "Developers + Maintainers",
+                        (Some(40), ..) => "Maintainers",
+                        (Some(60), ..) => "instance admins",
+                        (Some(0), ..) => "no one",
+                        _ => "an unknown level",
+                    },
+                );
+            }
+        }
+    } else if found.developers_can_push {
+        allowed.insert("Developers + Maintainers");
+    }
+    let pushes = if allowed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (allowed to push: {})",
+            allowed.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    let force_text = match force {
+        Some(true) => "; force pushes (rollbacks) allowed",
+        Some(false) => "; force pushes (rollbacks) refused by the rule",
+        None => "",
+    };
+    let needs = if found.developers_can_push {
+        "the Developer role or higher"
+    } else {
+        "the Maintainer role or to be allowed to push in the rule"
+    };
+    BranchAccess {
+        branch: branch.to_owned(),
+        protected: Some(true),
+        can_update: found.can_push,
+        detail: format!("`{branch}` is protected{pushes}{force_text}; {who}"),
+        fix: match found.can_push {
+            Some(true) => None,
+            _ => Some(format!(
+                "`{branch}` is protected; the token's user needs {needs} \
+                 (Settings > Repository > Protected branches)"
+            )),
+        },
+    }
+}
+
+/// GitLab's protected-branch wildcard: `*` stands for any run of characters.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == name;
+    };
+    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The lowest access level that pushes branches and opens merge requests.
+const DEVELOPER: u32 = 30;
+/// The level that protected branches ask for by default.
+const MAINTAINER: u32 = 40;
+
+/// GitLab's names of its access levels.
+fn role_name_of(level: u32) -> &'static str {
+    match level {
         0 => "no access",
         5 => "Minimal access",
         10 => "Guest",
@@ -928,9 +1286,27 @@ fn gitlab_access(permissions: Option<&wire::Permissions>) -> Access {
         40 => "Maintainer",
         50 => "Owner",
         _ => "an unnamed role",
-    };
+    }
+}
+
+fn gitlab_access(permissions: Option<&wire::Permissions>) -> Access {
+    let level = member_level(permissions);
+    let allowed = level.map(|l| l >= DEVELOPER);
+    let role = role_name_of;
     let (detail, fix) = match level {
-        Some(l) if l >= DEVELOPER => (format!("the token's user is {} ({l})", role(l)), None),
+        // Pushing a new maintenance branch and opening merge requests need Developer;
+        // a protected branch (the default branch is protected for Maintainers on a new
+        // project) needs what its rule says, which `branch_access` reads per branch.
+        Some(l) if l >= MAINTAINER => (format!("the token's user is {} ({l})", role(l)), None),
+        Some(l) if l >= DEVELOPER => (
+            format!(
+                "the token's user is {} ({l}): it may push unprotected branches and open \
+                 merge requests, but not push to protected branches (such as the default \
+                 branch) unless their rule allows Developers",
+                role(l)
+            ),
+            None,
+        ),
         Some(l) => (
             format!("the token's user is {} ({l}): Developer (30) is needed", role(l)),
             Some("the token's user (or the project or group token) needs the Developer role or higher"),
@@ -949,6 +1325,30 @@ fn gitlab_access(permissions: Option<&wire::Permissions>) -> Access {
 }
 
 impl GitLab {
+    /// The protection rules that may match `branch`, or `None` when the token's user may
+    /// not read them (the API needs the Maintainer role) or GitLab cannot be asked.
+    async fn protection_rules(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+    ) -> Option<Vec<wire::ProtectedBranch>> {
+        let ep = SimpleGet(format!(
+            "projects/{}/protected_branches",
+            NameOrId::from(repo.as_str())
+        ));
+        let doing = format!("reading the protected branches of {repo}");
+        match self
+            .get_all::<wire::ProtectedBranch, _>(repo, &doing, "", &ep)
+            .await
+        {
+            Ok(rules) => Some(rules),
+            Err(e) => {
+                tracing::debug!(repo = %repo, branch, error = %e, "protection rules not readable");
+                None
+            }
+        }
+    }
+
     /// Tag `name`, if it exists.
     async fn find_tag(&self, repo: &RepoId, name: &str) -> Result<Option<wire::Tag>> {
         // `^` anchors GitLab's tag search at the start; the exact name is picked here.
@@ -964,19 +1364,28 @@ impl GitLab {
         Ok(tags.into_iter().find(|t| t.name == name))
     }
 
-    /// Brings an open merge request in line with `spec`, editing only when something
-    /// differs.
+    /// Brings an open merge request in line with `spec` as far as it can hold it (one
+    /// reviewer and one assignee on GitLab Free), editing only when something differs.
+    /// People left out are reported by the upsert that changes the people, not by every
+    /// later one: a merge request that already holds what it can is left alone.
     async fn reconcile(
         &self,
         repo: &RepoId,
         mr: wire::MergeRequest,
         spec: &ChangeRequestSpec,
-    ) -> Result<(wire::MergeRequest, UpsertAction)> {
-        if matches_spec(&mr, spec) {
-            return Ok((mr, UpsertAction::Unchanged));
+    ) -> Result<(wire::MergeRequest, UpsertAction, Vec<NotApplied>)> {
+        let (effective, dropped) = self.effective_spec(repo, mr.iid, spec).await;
+        if matches_spec(&mr, &effective) {
+            return Ok((mr, UpsertAction::Unchanged, Vec::new()));
         }
-        let updated = self.update(repo, mr.iid, spec).await?;
-        Ok((updated, UpsertAction::Updated))
+        let people_change = !same_people(&mr, &effective);
+        let updated = self.update(repo, mr.iid, &effective).await?;
+        let mut not_applied = Vec::new();
+        if people_change {
+            not_applied = dropped;
+            not_applied.extend(not_taken(&updated, &effective));
+        }
+        Ok((updated, UpsertAction::Updated, not_applied))
     }
 }
 
@@ -1065,6 +1474,82 @@ fn lowercase_set(names: &[String]) -> BTreeSet<String> {
     names.iter().map(|n| n.to_lowercase()).collect()
 }
 
+fn same_people(mr: &wire::MergeRequest, spec: &ChangeRequestSpec) -> bool {
+    usernames(&mr.reviewers) == lowercase_set(&spec.reviewers)
+        && usernames(&mr.assignees) == lowercase_set(&spec.assignees)
+}
+
+/// The names without repeats (case-insensitive), first occurrence kept.
+fn unique(names: &[String]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    names
+        .iter()
+        .filter(|n| seen.insert(n.to_lowercase()))
+        .cloned()
+        .collect()
+}
+
+/// Keeps the first of `names`; the others are reported as not applied.
+fn one_only(names: &mut Vec<String>, role: PersonRole) -> Vec<NotApplied> {
+    if names.len() <= 1 {
+        return Vec::new();
+    }
+    let kept = names[0].clone();
+    names
+        .drain(1..)
+        .map(|user| NotApplied {
+            user,
+            role,
+            reason: format!(
+                "this GitLab takes one {} per merge request (several are a Premium \
+                 feature); `{kept}` was set",
+                role_name(role)
+            ),
+        })
+        .collect()
+}
+
+fn role_name(role: PersonRole) -> &'static str {
+    match role {
+        PersonRole::Reviewer => "reviewer",
+        PersonRole::Assignee => "assignee",
+    }
+}
+
+/// People of `spec` that GitLab's answer does not show (GitLab drops, without an error,
+/// what it cannot set: a second reviewer on Free, a user who cannot see the project).
+fn not_taken(mr: &wire::MergeRequest, spec: &ChangeRequestSpec) -> Vec<NotApplied> {
+    let mut out = Vec::new();
+    for (role, wanted, set) in [
+        (PersonRole::Reviewer, &spec.reviewers, &mr.reviewers),
+        (PersonRole::Assignee, &spec.assignees, &mr.assignees),
+    ] {
+        let have = usernames(set);
+        let wanted = unique(wanted);
+        let limited = wanted.len() > 1 && set.len() == 1;
+        for user in wanted {
+            if have.contains(&user.to_lowercase()) {
+                continue;
+            }
+            let reason = if limited {
+                format!(
+                    "this GitLab takes one {} per merge request (several are a Premium \
+                     feature); `{}` was set",
+                    role_name(role),
+                    set[0].username
+                )
+            } else {
+                format!(
+                    "GitLab did not set this {}: the user may not have access to the project",
+                    role_name(role)
+                )
+            };
+            out.push(NotApplied { user, role, reason });
+        }
+    }
+    out
+}
+
 fn matches_spec(mr: &wire::MergeRequest, spec: &ChangeRequestSpec) -> bool {
     let (title, draft) = strip_draft(&mr.title);
     let draft = draft || mr.draft.or(mr.work_in_progress).unwrap_or(false);
@@ -1077,7 +1562,11 @@ fn matches_spec(mr: &wire::MergeRequest, spec: &ChangeRequestSpec) -> bool {
         && usernames(&mr.assignees) == lowercase_set(&spec.assignees)
 }
 
-fn to_change_request(mr: wire::MergeRequest, approvals: &wire::Approvals) -> ChangeRequest {
+fn to_change_request(
+    mr: wire::MergeRequest,
+    approvals: &wire::Approvals,
+    requested_changes: &[String],
+) -> ChangeRequest {
     let (title, prefixed) = strip_draft(&mr.title);
     let draft = prefixed || mr.draft.or(mr.work_in_progress).unwrap_or(false);
     let approvers: Vec<String> = approvals
@@ -1096,7 +1585,9 @@ fn to_change_request(mr: wire::MergeRequest, approvals: &wire::Approvals) -> Cha
                     "unknown merge request state; reading it as open"
                 );
             }
-            if mr.detailed_merge_status.as_deref() == Some("requested_changes") {
+            if !requested_changes.is_empty()
+                || mr.detailed_merge_status.as_deref() == Some("requested_changes")
+            {
                 ChangeRequestState::ChangesRequested
             } else if !approvers.is_empty() && approvals.approvals_left.unwrap_or(0) == 0 {
                 ChangeRequestState::Approved
@@ -1143,17 +1634,6 @@ fn builder_error(doing: &str, e: &dyn std::error::Error) -> ForgeError {
         forge: KIND,
         message: format!("{doing}: {e}"),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The wait GitLab asked for: `Retry-After` (seconds or an HTTP date), else
@@ -1400,17 +1880,17 @@ fn connect_error(doing: &str, error: gitlab::GitlabError) -> ForgeError {
             ApiError::Client { source } => ForgeError::Transport {
                 forge: KIND,
                 doing: doing.to_owned(),
-                message: error_chain(&source),
+                message: upkeep_text::error_chain(&source),
             },
-            other => protocol(doing, error_chain(&other)),
+            other => protocol(doing, upkeep_text::error_chain(&other)),
         },
         gitlab::GitlabError::Communication { source } => ForgeError::Transport {
             forge: KIND,
             doing: doing.to_owned(),
-            message: error_chain(&source),
+            message: upkeep_text::error_chain(&source),
         },
         gitlab::GitlabError::Http { status } => status_message(status, String::new()),
-        other => protocol(doing, error_chain(&other)),
+        other => protocol(doing, upkeep_text::error_chain(&other)),
     }
 }
 

@@ -455,6 +455,7 @@ impl Forge for LocalForge {
                 return Ok(Upserted {
                     change_request,
                     action,
+                    not_applied: Vec::new(),
                 });
             }
             let mut record = ChangeRequestRecord {
@@ -482,6 +483,7 @@ impl Forge for LocalForge {
             Ok(Upserted {
                 change_request,
                 action: UpsertAction::Created,
+                not_applied: Vec::new(),
             })
         })
         .await

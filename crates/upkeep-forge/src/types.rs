@@ -158,6 +158,32 @@ pub struct Upserted {
     pub change_request: ChangeRequest,
     /// Whether it was created, updated or left alone.
     pub action: UpsertAction,
+    /// People of the spec the forge did not take, reported by the upsert that tried to set
+    /// them (a later upsert that finds the change request as the forge left it reports
+    /// nothing again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applied: Vec<NotApplied>,
+}
+
+/// As what a person was named in a [`ChangeRequestSpec`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PersonRole {
+    /// In `reviewers`.
+    Reviewer,
+    /// In `assignees`.
+    Assignee,
+}
+
+/// A reviewer or assignee of the spec that the forge did not set, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotApplied {
+    /// The username as configured.
+    pub user: String,
+    /// Reviewer or assignee.
+    pub role: PersonRole,
+    /// Why, in the forge's terms ("GitLab Free takes one reviewer per merge request").
+    pub reason: String,
 }
 
 /// One commit in a comparison.

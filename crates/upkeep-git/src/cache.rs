@@ -200,7 +200,7 @@ fn refresh(
         Err(e @ Error::BranchMissing { .. }) => Err(Refresh::Fatal(e)),
         Err(e) => Err(Refresh::Corrupt(format!(
             "reset failed: {}",
-            error_chain(&e)
+            upkeep_text::error_chain(&e)
         ))),
     }
 }
@@ -218,17 +218,6 @@ fn is_local_damage(e: &git2::Error) -> bool {
             | ErrorClass::Repository
             | ErrorClass::Reference
     )
-}
-
-fn error_chain(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn clone_fresh(

@@ -103,10 +103,9 @@ impl Credentials {
     /// error) with `***`. Git doesn't echo passwords, but a misbehaving server or hook
     /// could, and the cost of checking is nil.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        match self.token() {
-            Some(t) if !t.is_empty() => text.replace(t, "***"),
-            _ => text.to_owned(),
-        }
+        upkeep_text::Scrubber::new(self.token())
+            .scrub(text)
+            .into_owned()
     }
 
     /// A libgit2 credential callback. libgit2 calls it again after each rejected attempt;

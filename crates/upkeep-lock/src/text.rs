@@ -7,8 +7,6 @@
 //! is capped when written ([`MAX_REASON`], refused above) and, since a state can also be
 //! pushed by hand or by an older version, shown through [`shown`] everywhere.
 
-use std::fmt::Write as _;
-
 /// The longest reason accepted, in characters.
 pub const MAX_REASON: usize = 500;
 /// The longest operator name accepted, in characters.
@@ -16,19 +14,10 @@ pub const MAX_ACTOR: usize = 100;
 
 /// `text` as one inert line of at most `max` characters: every control character (line
 /// breaks and escapes included) becomes `�`, and a longer text is cut with a note of how
-/// much was left out.
+/// much was left out ([`upkeep_text::one_line`]).
 #[must_use]
 pub fn shown(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    let total = text.chars().count();
-    if total > max {
-        let _ = write!(out, "… [{} more characters]", total - max);
-    }
-    out
+    upkeep_text::one_line(text, max).into_owned()
 }
 
 /// A reason as shown to others.
@@ -39,20 +28,4 @@ pub(crate) fn reason(text: &str) -> String {
 /// A name as shown to others.
 pub(crate) fn name(text: &str) -> String {
     shown(text, MAX_ACTOR)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_replaced_and_long_text_is_cut() {
-        assert_eq!(shown("deploy api", 20), "deploy api");
-        assert_eq!(
-            shown("a\nb\u{1b}[31mc\td", 20),
-            "a\u{fffd}b\u{fffd}[31mc\u{fffd}d"
-        );
-        assert_eq!(shown("abcdef", 3), "abc… [3 more characters]");
-        assert_eq!(shown("ééé", 3), "ééé", "characters, not bytes");
-    }
 }

@@ -84,20 +84,6 @@ fn check(
     }
 }
 
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}
-
 /// Checks every project; one project's problems never hide another's.
 #[allow(clippy::too_many_lines)] // A flat list of checks reads best in one place.
 pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
@@ -143,7 +129,7 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
                     name,
                     "repository reachable",
                     Verdict::Fail,
-                    chain(&e),
+                    upkeep_text::error_chain(&e),
                     Some("check `repo`, and that the token (GITHUB_TOKEN / GITLAB_TOKEN) can read it"),
                 ));
                 continue;
@@ -178,7 +164,10 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
                     name,
                     "forge API",
                     Verdict::Fail,
-                    format!("cannot list change requests: {}", chain(&e)),
+                    format!(
+                        "cannot list change requests: {}",
+                        upkeep_text::error_chain(&e)
+                    ),
                     Some("the token needs the `repo` scope (GitHub) or `api` (GitLab)"),
                 )),
             },
@@ -186,7 +175,7 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
                 name,
                 "forge API",
                 Verdict::Fail,
-                chain(&e),
+                upkeep_text::error_chain(&e),
                 Some("check the token and the project's `forge` / `api_url`"),
             )),
         };
@@ -213,7 +202,7 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
         };
         if !matches!(synced, Ok(Ok(_))) {
             let detail = match synced {
-                Ok(Err(e)) => chain(&e),
+                Ok(Err(e)) => upkeep_text::error_chain(&e),
                 Err(e) => e.to_string(),
                 Ok(Ok(_)) => String::new(),
             };
@@ -271,7 +260,7 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
                         "add a `{target}:` target to the Makefile, or set steps.{step}.command for the project"
                     )),
                 )),
-                Err(e) => out.push(check(name, &format!("make {target}"), Verdict::Fail, chain(&e), Some("is `make` installed?"))),
+                Err(e) => out.push(check(name, &format!("make {target}"), Verdict::Fail, upkeep_text::error_chain(&e), Some("is `make` installed?"))),
             }
         }
     }
@@ -290,7 +279,7 @@ async fn access_check(name: &str, setup: &ProjectSetup) -> Check {
                 name,
                 ACCESS,
                 Verdict::Fail,
-                chain(&e),
+                upkeep_text::error_chain(&e),
                 Some("check the token and the project's `forge` / `api_url`"),
             );
         }

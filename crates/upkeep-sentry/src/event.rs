@@ -10,6 +10,7 @@ use std::fmt;
 
 use chrono::{SecondsFormat, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
+use upkeep_text::Scrubber;
 
 use crate::error::{Error, Result};
 use crate::issues::http_client;
@@ -178,16 +179,21 @@ impl EventSender {
         let body = envelope(&event_id, event);
         let url = self.dsn.envelope_url();
         let auth = self.dsn.auth_header();
-        retry::send(&self.retry, "send event", || {
-            self.http
-                .post(&url)
-                .header("X-Sentry-Auth", &auth)
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-sentry-envelope",
-                )
-                .body(body.clone())
-        })
+        retry::send(
+            &self.retry,
+            &Scrubber::new([self.dsn.key.expose_secret()]),
+            "send event",
+            || {
+                self.http
+                    .post(&url)
+                    .header("X-Sentry-Auth", &auth)
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-sentry-envelope",
+                    )
+                    .body(body.clone())
+            },
+        )
         .await
         .map_err(|source| Error::SendEvent {
             host: self.dsn.host.clone(),

@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
+use upkeep_text::Scrubber;
 
 use crate::error::{Error, RequestError, Result};
 use crate::retry::{self, RetryPolicy};
@@ -287,17 +288,22 @@ impl SentryClient {
         let mut cursor: Option<String> = None;
         for page in 0..MAX_PAGES {
             let what = format!("issues of {}/{project} page {}", self.org, page + 1);
-            let resp = retry::send(&self.retry, &what, || {
-                let mut q: Vec<(&str, &str)> =
-                    vec![("query", &search), ("environment", environment)];
-                if let Some(c) = &cursor {
-                    q.push(("cursor", c));
-                }
-                self.http
-                    .get(url.clone())
-                    .bearer_auth(self.token.expose_secret())
-                    .query(&q)
-            })
+            let resp = retry::send(
+                &self.retry,
+                &Scrubber::new([self.token.expose_secret()]),
+                &what,
+                || {
+                    let mut q: Vec<(&str, &str)> =
+                        vec![("query", &search), ("environment", environment)];
+                    if let Some(c) = &cursor {
+                        q.push(("cursor", c));
+                    }
+                    self.http
+                        .get(url.clone())
+                        .bearer_auth(self.token.expose_secret())
+                        .query(&q)
+                },
+            )
             .await
             .map_err(fail)?;
             let next = next_cursor(resp.headers());

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode, header};
 
+use upkeep_text::Scrubber;
+
 use crate::error::RequestError;
 
 /// How often and how patiently a request is retried.
@@ -71,8 +73,12 @@ fn retryable(status: StatusCode) -> bool {
 /// Sends the request built by `make` until it succeeds, fails for good, or the policy
 /// runs out. Only for requests that are safe to repeat (GETs, and event posts, which
 /// Sentry deduplicates by event id).
+///
+/// Sentry's answer is shown in the error with `secrets` scrubbed: a proxy or a
+/// misconfigured server may echo the request, credentials included.
 pub(crate) async fn send(
     policy: &RetryPolicy,
+    secrets: &Scrubber,
     what: &str,
     make: impl Fn() -> RequestBuilder,
 ) -> Result<Response, RequestError> {
@@ -86,7 +92,7 @@ pub(crate) async fn send(
                 let status = resp.status();
                 let asked = retry_after(resp.headers());
                 if last || !retryable(status) || asked.is_some_and(|d| d > policy.max_retry_after) {
-                    let detail = detail(resp).await;
+                    let detail = secrets.scrub(&detail(resp).await).into_owned();
                     return Err(RequestError::Status {
                         status: status.as_u16(),
                         attempts: attempt,

@@ -10,8 +10,9 @@
 //! `Retry-After` when told to via [`FakeSlack::rate_limit_next`] or the [`Faults`] handle.
 //!
 //! Parameters are accepted as a query string (GET), JSON or form body (POST), as Slack does.
-//! Metadata is returned by `conversations.history` only with `include_all_metadata=true`;
-//! `conversations.replies` always returns it.
+//! Message metadata is returned by `conversations.history` and `conversations.replies` only
+//! when the request says `include_all_metadata=true` (or `1`), as Slack does: without it, no
+//! message of the answer carries `metadata`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,11 +34,11 @@ mod people;
 /// The token [`FakeSlack::start`] accepts, with every scope upkeep needs.
 pub const FAKE_TOKEN: &str = "xoxb-fake-0000-upkeep-test-token";
 /// The channel [`FakeSlack::start`] creates (named `maintenance`), with the bot as a member.
-pub const FAKE_CHANNEL: &str = "C0MAINT";
+pub const FAKE_CHANNEL: &str = "C0MAINT001";
 /// The bot user id `auth.test` reports for tokens of this fake.
 pub const BOT_USER: &str = "U0BOT";
 /// The bot id on the bot's messages.
-pub const BOT_ID: &str = "B0BOT";
+pub const BOT_ID: &str = "B0UPKEEP01";
 /// Scopes given to [`FAKE_TOKEN`].
 pub const DEFAULT_SCOPES: &[&str] = &[
     "chat:write",
@@ -673,9 +674,27 @@ fn paged(messages: &[Value], p: &Map<String, Value>, page_size: usize) -> Value 
     })
 }
 
+/// Slack's reading of a boolean argument: `true` or `1` (form and query), or JSON `true`.
+fn bool_param(p: &Map<String, Value>, key: &str) -> bool {
+    match p.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.as_str(), "true" | "1"),
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        _ => false,
+    }
+}
+
 fn history(channel: &FakeChannel, p: &Map<String, Value>, page_size: usize) -> Value {
-    let with_metadata = str_param(p, "include_all_metadata") == Some("true")
-        || p.get("include_all_metadata") == Some(&Value::Bool(true));
+    let mut page = history_page(channel, p, page_size);
+    // Slack's history answer carries the channel's pin and action counts.
+    page["pin_count"] = json!(0);
+    page["channel_actions_ts"] = Value::Null;
+    page["channel_actions_count"] = json!(0);
+    page
+}
+
+fn history_page(channel: &FakeChannel, p: &Map<String, Value>, page_size: usize) -> Value {
+    let with_metadata = bool_param(p, "include_all_metadata");
     let oldest = str_param(p, "oldest").and_then(|s| s.parse::<f64>().ok());
     let latest = str_param(p, "latest").and_then(|s| s.parse::<f64>().ok());
     let messages: Vec<Value> = channel
@@ -699,13 +718,14 @@ fn replies(channel: &FakeChannel, p: &Map<String, Value>, page_size: usize) -> V
     let Some(parent) = channel.messages.iter().find(|m| m.ts == ts) else {
         return error("thread_not_found");
     };
-    let mut messages = vec![message_json(parent, &channel.messages, true)];
+    let with_metadata = bool_param(p, "include_all_metadata");
+    let mut messages = vec![message_json(parent, &channel.messages, with_metadata)];
     messages.extend(
         channel
             .messages
             .iter()
             .filter(|m| m.thread_ts.as_deref() == Some(ts))
-            .map(|m| message_json(m, &channel.messages, true)),
+            .map(|m| message_json(m, &channel.messages, with_metadata)),
     );
     paged(&messages, p, page_size)
 }

@@ -283,7 +283,7 @@ impl Flow<'_> {
         {
             self.warn(&format!(
                 "could not release the deploy token: {}",
-                crate::apply::error_chain(&e)
+                upkeep_text::error_chain(&e)
             ));
         }
     }
@@ -351,7 +351,7 @@ impl Flow<'_> {
             Err(e) => {
                 self.warn(&format!(
                     "could not record this run in the history: {}",
-                    crate::apply::error_chain(&e)
+                    upkeep_text::error_chain(&e)
                 ));
                 None
             }
@@ -413,7 +413,7 @@ impl Flow<'_> {
             return;
         }
         for e in self.job.notifiers.notify_all(&notice).await {
-            self.warn(&crate::apply::error_chain(&e));
+            self.warn(&upkeep_text::error_chain(&e));
         }
     }
 
@@ -532,7 +532,7 @@ impl Flow<'_> {
                 "the branches moved as reported; the next run records them from this run's note",
             );
         } else if noted && let Err(e) = job.notes.clear(&job.note_key).await {
-            self.warn(&crate::apply::error_chain(&e));
+            self.warn(&upkeep_text::error_chain(&e));
         }
         self.release(held).await;
         let message = applied_message(self.command, &plan, &report);

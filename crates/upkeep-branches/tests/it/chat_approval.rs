@@ -515,7 +515,7 @@ async fn groups_without_members_and_nobody_named_is_refused_before_anything_is_p
     assert!(matches!(err, Error::NoApprovers { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        "nobody can approve in chat channel C0MAINT: no person is named and the user groups S0EMPTY have no members"
+        "nobody can approve in chat channel C0MAINT001: no person is named and the user groups S0EMPTY have no members"
     );
     assert_eq!(s.fake.calls("chat.postMessage"), 0);
 }

@@ -648,6 +648,22 @@ async fn fake_answers_parse_with_slack_morphism_types() {
         .unwrap();
     assert!(without.messages[0].content.metadata.is_none());
 
+    // slack-morphism's replies request has no `include_all_metadata`: like Slack, the fake
+    // then leaves the metadata of every message out (the adapter sends the flag itself).
+    let thread = session
+        .conversations_replies(&SlackApiConversationsRepliesRequest::new(
+            FAKE_CHANNEL.into(),
+            newest.origin.ts.clone(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(thread.messages.len(), 2, "the parent and its failure reply");
+    assert!(
+        thread.messages.iter().all(|m| m.content.metadata.is_none()),
+        "{:?}",
+        thread.messages
+    );
+
     let err = session
         .chat_post_message(&SlackApiChatPostMessageRequest::new(
             "CNOPE".into(),

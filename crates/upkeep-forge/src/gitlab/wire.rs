@@ -153,3 +153,78 @@ pub(crate) struct CommitStatus {
     #[serde(default)]
     pub(crate) allow_failure: bool,
 }
+
+/// `GET /projects/:id/repository/branches/:branch`, for protection.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BranchProtection {
+    #[serde(default)]
+    pub(crate) protected: bool,
+    #[serde(default)]
+    pub(crate) developers_can_push: bool,
+    /// Whether the token's user may push to the branch (GitLab ≥ 10.x computes it with
+    /// the protection rules and the user's role).
+    #[serde(default)]
+    pub(crate) can_push: Option<bool>,
+}
+
+/// `GET /projects/:id/protected_branches` (Maintainer and up).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ProtectedBranch {
+    /// A branch name or a wildcard (`release/*`).
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) push_access_levels: Vec<PushAccess>,
+    #[serde(default)]
+    pub(crate) allow_force_push: bool,
+}
+
+/// One entry of a rule's `push_access_levels`: a role level, or (Premium) a user, group or
+/// deploy key.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PushAccess {
+    #[serde(default)]
+    pub(crate) access_level: Option<u32>,
+    #[serde(default)]
+    pub(crate) user_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) group_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) deploy_key_id: Option<u64>,
+}
+
+/// `GET /projects/:id/merge_requests/:iid/reviewers` (GitLab ≥ 15.3, every tier).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Reviewer {
+    pub(crate) user: User,
+    /// `unreviewed`, `review_started`, `reviewed`, `requested_changes` (GitLab ≥ 16.9),
+    /// `approved`, `unapproved`.
+    #[serde(default)]
+    pub(crate) state: Option<String>,
+}
+
+/// The GraphQL answer about a merge request's people limits.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GraphQlPeople {
+    #[serde(default)]
+    pub(crate) data: Option<GraphQlData>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GraphQlData {
+    #[serde(default)]
+    pub(crate) project: Option<GraphQlProject>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GraphQlProject {
+    #[serde(default, rename = "mergeRequest")]
+    pub(crate) merge_request: Option<GraphQlMergeRequest>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GraphQlMergeRequest {
+    #[serde(rename = "allowsMultipleReviewers")]
+    pub(crate) allows_multiple_reviewers: bool,
+    #[serde(rename = "allowsMultipleAssignees")]
+    pub(crate) allows_multiple_assignees: bool,
+}

@@ -302,15 +302,13 @@ fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
-/// Writes `bytes` to `path` via a flushed temporary file renamed over it.
+/// Writes `bytes` to `path` so that a crash leaves the old record or the new one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = write_temp(path, bytes)?;
-    fs_err::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_error(format!("write {}", path.display()))(e)
-    })
+    upkeep_fs::write_atomic(path, bytes).map_err(io_error(format!("write {}", path.display())))
 }
 
+/// A synced temporary file beside `path` holding `bytes`, for [`create_record`] to
+/// hard-link into place (a link, unlike a rename, fails when the number is taken).
 fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().expect("record paths have a parent");

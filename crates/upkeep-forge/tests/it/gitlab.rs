@@ -11,11 +11,11 @@ use tempfile::TempDir;
 use upkeep_forge::gitlab::{GitLab, GitLabOptions};
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{
-    BranchMove, ChangeRequestSpec, ChangeRequestState, Forge, ForgeError, RepoId, UpsertAction,
-    Verdict,
+    BranchMove, ChangeRequestSpec, ChangeRequestState, Forge, ForgeError, PersonRole, RepoId,
+    UpsertAction, Verdict,
 };
 use upkeep_testkit::faults::{Endpoint, Fault};
-use upkeep_testkit::gitlab::{FakeGitLab, TOKEN};
+use upkeep_testkit::gitlab::{FakeGitLab, TOKEN, Tier};
 
 use crate::behaviour::{Harness, Review, Signal, behaviour_suite};
 
@@ -696,4 +696,301 @@ async fn access_without_a_membership_shown_is_unknown() {
     assert_eq!(access.can_open_change_requests, None, "{access:?}");
     assert!(!access.is_sufficient() && !access.is_insufficient());
     assert!(access.fix.is_some());
+}
+
+// ----- protected branches ------------------------------------------------------------------
+
+const DEVELOPER: u32 = 30;
+const MAINTAINER: u32 = 40;
+
+/// `stable` one commit behind `main`, protected for Maintainers (no force push).
+fn protected_stable(h: &GitLabHarness) -> (String, String) {
+    let old = h.fake.branch_tip(PROJECT, "main").unwrap();
+    h.fake.set_branch(PROJECT, "stable", &old);
+    let new = h.fake.commit(PROJECT, "main", "fix: next");
+    h.fake
+        .protect_branch(PROJECT, "stable", MAINTAINER, MAINTAINER, false);
+    (old, new)
+}
+
+fn forward(old: &str, new: &str) -> BranchMove {
+    BranchMove {
+        branch: "stable".into(),
+        expected_old: old.into(),
+        new: new.into(),
+        allow_backwards: false,
+    }
+}
+
+#[tokio::test]
+async fn branch_access_tells_who_may_move_a_protected_branch() {
+    let h = harness().await;
+    protected_stable(&h);
+
+    let maintainer = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(maintainer.protected, Some(true), "{maintainer:?}");
+    assert_eq!(maintainer.can_update, Some(true), "{maintainer:?}");
+    assert_eq!(maintainer.fix, None);
+    assert!(
+        maintainer.detail.contains("allowed to push: Maintainers")
+            && maintainer
+                .detail
+                .contains("force pushes (rollbacks) refused")
+            && maintainer.detail.contains("Maintainer (40)"),
+        "{}",
+        maintainer.detail
+    );
+
+    h.fake.set_access_level(PROJECT, Some(DEVELOPER));
+    let developer = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(developer.protected, Some(true), "{developer:?}");
+    assert_eq!(developer.can_update, Some(false), "{developer:?}");
+    assert!(developer.is_refused());
+    assert!(
+        developer.fix.as_deref().unwrap().starts_with(
+            "`stable` is protected; the token's user needs the Maintainer role or to be \
+             allowed to push in the rule"
+        ),
+        "{developer:?}"
+    );
+
+    // A rule letting Developers push: the Developer may move it.
+    h.fake
+        .protect_branch(PROJECT, "stable", DEVELOPER, MAINTAINER, false);
+    let allowed = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(allowed.can_update, Some(true), "{allowed:?}");
+
+    // A wildcard rule protects too; an unprotected branch is said to be so.
+    h.fake.commit(PROJECT, "release/1.0", "release");
+    h.fake
+        .protect_branch(PROJECT, "release/*", MAINTAINER, MAINTAINER, false);
+    let release = h.forge.branch_access(&repo(), "release/1.0").await.unwrap();
+    assert_eq!(
+        (release.protected, release.can_update),
+        (Some(true), Some(false))
+    );
+    h.fake.commit(PROJECT, "feature", "work");
+    let feature = h.forge.branch_access(&repo(), "feature").await.unwrap();
+    assert_eq!(
+        (feature.protected, feature.can_update),
+        (Some(false), Some(true))
+    );
+}
+
+#[tokio::test]
+async fn the_default_branch_is_protected_for_maintainers_as_on_a_new_gitlab_project() {
+    let h = harness().await;
+    h.fake.set_access_level(PROJECT, Some(DEVELOPER));
+    let main = h.forge.branch_access(&repo(), "main").await.unwrap();
+    assert_eq!((main.protected, main.can_update), (Some(true), Some(false)));
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert!(access.is_sufficient(), "{access:?}");
+    assert!(
+        access.detail.contains("not push to protected branches"),
+        "{}",
+        access.detail
+    );
+}
+
+#[tokio::test]
+async fn a_developer_cannot_promote_to_a_protected_branch_and_a_maintainer_can() {
+    let h = harness().await;
+    let (old, new) = protected_stable(&h);
+
+    h.fake.set_access_level(PROJECT, Some(DEVELOPER));
+    let err = h
+        .forge
+        .move_branch(&repo(), &forward(&old, &new))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Forbidden { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "GitLab refused moving `stable` of team/services/api: You are not allowed to push \
+             code to protected branches on this project."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("the token's user needs the Maintainer role"),
+        "{text}"
+    );
+    assert_eq!(h.fake.branch_tip(PROJECT, "stable"), Some(old.clone()));
+
+    h.fake.set_access_level(PROJECT, Some(MAINTAINER));
+    h.forge
+        .move_branch(&repo(), &forward(&old, &new))
+        .await
+        .unwrap();
+    assert_eq!(h.fake.branch_tip(PROJECT, "stable"), Some(new));
+}
+
+#[tokio::test]
+async fn a_rollback_of_a_protected_branch_needs_the_rule_to_allow_force_pushes() {
+    let h = harness().await;
+    let (old, new) = protected_stable(&h);
+    h.forge
+        .move_branch(&repo(), &forward(&old, &new))
+        .await
+        .unwrap();
+    let rollback = BranchMove {
+        branch: "stable".into(),
+        expected_old: new.clone(),
+        new: old.clone(),
+        allow_backwards: true,
+    };
+
+    // GitLab refuses a force push to a protected branch whatever the role.
+    let err = h.forge.move_branch(&repo(), &rollback).await.unwrap_err();
+    assert!(matches!(err, ForgeError::Forbidden { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("You are not allowed to force push code to a protected branch"),
+        "{text}"
+    );
+    assert!(text.contains("Allowed to force push"), "{text}");
+    assert_eq!(h.fake.branch_tip(PROJECT, "stable"), Some(new.clone()));
+
+    // A Developer is refused even where force pushes are allowed: pushing needs the role.
+    h.fake
+        .protect_branch(PROJECT, "stable", MAINTAINER, MAINTAINER, true);
+    h.fake.set_access_level(PROJECT, Some(DEVELOPER));
+    let err = h.forge.move_branch(&repo(), &rollback).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("You are not allowed to push code to protected branches"),
+        "{err}"
+    );
+
+    h.fake.set_access_level(PROJECT, Some(MAINTAINER));
+    h.forge.move_branch(&repo(), &rollback).await.unwrap();
+    assert_eq!(h.fake.branch_tip(PROJECT, "stable"), Some(old));
+}
+
+// ----- GitLab Free -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn on_free_changes_requested_come_from_the_reviewers_api() {
+    let h = harness().await;
+    h.fake.commit(PROJECT, "feature", "change");
+    h.forge
+        .upsert_change_request(&repo(), &spec("feature"))
+        .await
+        .unwrap();
+    h.fake.request_changes(PROJECT, 1, "ann");
+    // Free has no `requested_changes` merge status; the reviewer's own state says it.
+    let raw = &h.fake.merge_requests(PROJECT)[0];
+    assert_ne!(raw["detailed_merge_status"], "requested_changes", "{raw}");
+    let cr = h.forge.change_request(&repo(), 1).await.unwrap();
+    assert_eq!(cr.state, ChangeRequestState::ChangesRequested);
+    h.fake.approve(PROJECT, 1, "ann");
+    let cr = h.forge.change_request(&repo(), 1).await.unwrap();
+    assert_eq!(cr.state, ChangeRequestState::Approved);
+}
+
+fn with_people(head: &str) -> ChangeRequestSpec {
+    let mut s = spec(head);
+    s.reviewers = vec!["bob".into(), "ann".into()];
+    s.assignees = vec!["dan".into(), "carl".into()];
+    s
+}
+
+#[tokio::test]
+async fn on_free_one_reviewer_and_one_assignee_are_set_the_rest_reported_once() {
+    let h = harness().await;
+    for user in ["ann", "bob", "carl", "dan"] {
+        h.fake.add_user(user);
+    }
+    h.fake.commit(PROJECT, "feature", "change");
+    let first = h
+        .forge
+        .upsert_change_request(&repo(), &with_people("feature"))
+        .await
+        .unwrap();
+    assert_eq!(first.action, UpsertAction::Created);
+    // The first configured of each (not the lowest user id) is the one kept.
+    let raw = &h.fake.merge_requests(PROJECT)[0];
+    assert_eq!(raw["reviewers"].as_array().unwrap().len(), 1, "{raw}");
+    assert_eq!(raw["reviewers"][0]["username"], "bob");
+    assert_eq!(raw["assignees"][0]["username"], "dan");
+    let left_out: Vec<_> = first
+        .not_applied
+        .iter()
+        .map(|n| (n.user.as_str(), n.role))
+        .collect();
+    assert_eq!(
+        left_out,
+        [
+            ("ann", PersonRole::Reviewer),
+            ("carl", PersonRole::Assignee)
+        ]
+    );
+    assert!(
+        first.not_applied[0].reason.contains("one reviewer"),
+        "{:?}",
+        first.not_applied
+    );
+
+    // The next runs find the merge request as Free keeps it: nothing edited, nothing
+    // reported again.
+    let edits = Endpoint::new(
+        http::Method::PUT,
+        "/api/v4/projects/{id}/merge_requests/{iid}",
+    );
+    for _ in 0..2 {
+        let again = h
+            .forge
+            .upsert_change_request(&repo(), &with_people("feature"))
+            .await
+            .unwrap();
+        assert_eq!(again.action, UpsertAction::Unchanged);
+        assert!(again.not_applied.is_empty(), "{:?}", again.not_applied);
+    }
+    assert_eq!(h.fake.faults().log().count(&edits), 0);
+
+    // A changed title is an edit, but says nothing about the people again.
+    let mut retitled = with_people("feature");
+    retitled.title = "Maintenance (again)".into();
+    let updated = h
+        .forge
+        .upsert_change_request(&repo(), &retitled)
+        .await
+        .unwrap();
+    assert_eq!(updated.action, UpsertAction::Updated);
+    assert!(updated.not_applied.is_empty(), "{:?}", updated.not_applied);
+}
+
+#[tokio::test]
+async fn on_premium_every_reviewer_and_assignee_is_set() {
+    let h = harness().await;
+    h.fake.set_tier(Tier::Premium);
+    for user in ["ann", "bob", "carl", "dan"] {
+        h.fake.add_user(user);
+    }
+    h.fake.commit(PROJECT, "feature", "change");
+    let first = h
+        .forge
+        .upsert_change_request(&repo(), &with_people("feature"))
+        .await
+        .unwrap();
+    assert!(first.not_applied.is_empty(), "{:?}", first.not_applied);
+    let raw = &h.fake.merge_requests(PROJECT)[0];
+    assert_eq!(raw["reviewers"].as_array().unwrap().len(), 2, "{raw}");
+    assert_eq!(raw["assignees"].as_array().unwrap().len(), 2, "{raw}");
+    let again = h
+        .forge
+        .upsert_change_request(&repo(), &with_people("feature"))
+        .await
+        .unwrap();
+    assert_eq!(again.action, UpsertAction::Unchanged);
+
+    // Premium also has the merge check: the status says it too.
+    h.fake.request_changes(PROJECT, 1, "ann");
+    assert_eq!(
+        h.fake.merge_requests(PROJECT)[0]["detailed_merge_status"],
+        "requested_changes"
+    );
+    let cr = h.forge.change_request(&repo(), 1).await.unwrap();
+    assert_eq!(cr.state, ChangeRequestState::ChangesRequested);
 }

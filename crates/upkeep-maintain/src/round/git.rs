@@ -5,7 +5,7 @@ use std::path::Path;
 use upkeep_deps::DiffReport;
 use upkeep_git::{Author, Credentials, Expect, Oid, PushRequest, Repo};
 
-use super::chain;
+use upkeep_text::error_chain;
 
 pub(super) type Committed = (Oid, DiffReport);
 
@@ -17,8 +17,8 @@ pub(super) fn commit_and_diff(
     author: &Author,
     round: &str,
 ) -> std::result::Result<Option<Committed>, String> {
-    let repo = Repo::open(dir).map_err(|e| chain(&e))?;
-    if repo.status_is_clean().map_err(|e| chain(&e))? {
+    let repo = Repo::open(dir).map_err(|e| error_chain(&e))?;
+    if repo.status_is_clean().map_err(|e| error_chain(&e))? {
         return Ok(None);
     }
     // Detached so the local base branch keeps mirroring the remote.
@@ -28,11 +28,11 @@ pub(super) fn commit_and_diff(
     let provisional = format!("Maintenance {round}");
     let Some(commit) = repo
         .commit_all(&provisional, author)
-        .map_err(|e| chain(&e))?
+        .map_err(|e| error_chain(&e))?
     else {
         return Ok(None);
     };
-    let diff = crate::gitdiff::diff_commits(&repo, base, commit).map_err(|e| chain(&e))?;
+    let diff = crate::gitdiff::diff_commits(&repo, base, commit).map_err(|e| error_chain(&e))?;
     Ok(Some((commit, diff)))
 }
 
@@ -45,7 +45,7 @@ pub(super) fn finish_commit(
     message: &str,
     branch: &str,
 ) -> std::result::Result<Oid, String> {
-    let repo = Repo::open(dir).map_err(|e| chain(&e))?;
+    let repo = Repo::open(dir).map_err(|e| error_chain(&e))?;
     let git = repo.git2();
     let c = git
         .find_commit(commit)
@@ -88,7 +88,7 @@ pub(super) fn push_branch(
             upkeep_git::Error::RemoteMoved { .. } => "branch moved on the remote",
             _ => "push failed",
         };
-        (cause, chain(&e))
+        (cause, error_chain(&e))
     };
     let repo = Repo::open(dir).map_err(git_err)?;
     let remote_ref = format!("refs/heads/{branch}");

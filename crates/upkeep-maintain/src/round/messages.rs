@@ -11,7 +11,9 @@ use upkeep_config::{Placeholder, Template};
 use upkeep_deps::{ChangeKind, DiffReport};
 use upkeep_forge::ForgeKind;
 
-use super::{Ctx, Event, chain};
+use upkeep_text::error_chain;
+
+use super::{Ctx, Event};
 use crate::Result;
 use crate::journal::{FailedStage, Failure, ProjectRecord, Stage, Status};
 
@@ -90,7 +92,7 @@ pub(super) async fn post_project(ctx: &Ctx, name: &str) -> Result<()> {
     if let Err(e) = ctx.journal.persist(name).await {
         ctx.warn(format!(
             "{name}: the state store did not take the posted message yet: {}",
-            chain(&e)
+            error_chain(&e)
         ));
     }
     Ok(())
@@ -263,7 +265,7 @@ pub(super) async fn post_thread(
             })?;
         }
         Err(e) => {
-            let text = chain(&e);
+            let text = error_chain(&e);
             ctx.journal.update_project(name, |p| {
                 // A project that already failed keeps its own failure; the thread
                 // is retried on the next run.

@@ -33,6 +33,7 @@ use upkeep_config::{MaintainConfig, ResolvedProject};
 use upkeep_forge::{ChangeRequestSpec, Forge, RepoId};
 use upkeep_git::{Author, Credentials};
 use upkeep_state::{Clock, LocalStore, StateStore, StateStoreExt as _, SystemClock};
+use upkeep_text::error_chain;
 
 use crate::journal::{
     self, FailedStage, Failure, Journal, JournalError, ProjectRecord, RoundMeta, Stage,
@@ -341,7 +342,7 @@ pub async fn run_round(round: Round) -> Result<RoundReport> {
         state_saved = false;
         ctx.warn(format!(
             "the round's state could not be saved: {}; re-run the round to finish it",
-            chain(&e)
+            error_chain(&e)
         ));
     }
     let worked = worked?;
@@ -721,21 +722,6 @@ fn fail(stage: FailedStage, message: impl Into<String>, cause: impl Into<String>
         log: None,
         log_tail: String::new(),
     })
-}
-
-/// The error and its causes on one line.
-pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ use upkeep_git::Oid;
 use super::git::{commit_and_diff, finish_commit, push_branch};
 use super::locks::{LockError, lock_file};
 use super::messages::{body_limit, change_request_body, summary_line, upgrade_counts};
-use super::{Ctx, Event, ProjectSetup, Stop, chain, enter, fail};
+use upkeep_text::error_chain;
+
+use super::{Ctx, Event, ProjectSetup, Stop, enter, fail};
 use crate::journal::{
     ChangeRequestRef, FailedStage, Failure, ProjectRecord, Stage, Status, StepRecord,
 };
@@ -132,7 +134,7 @@ async fn pipeline(
         Err(e) => {
             return Ok(Err(fail(
                 FailedStage::Upgrade,
-                format!("cannot bring the clone up to date: {}", chain(&e)),
+                format!("cannot bring the clone up to date: {}", error_chain(&e)),
                 "clone failed",
             )));
         }
@@ -164,7 +166,7 @@ async fn pipeline(
         let outcome = match run_step(&spec, cancel).await {
             Ok(o) => o,
             Err(e) => {
-                return Ok(Err(fail(failed_stage, chain(&e), "could not start")));
+                return Ok(Err(fail(failed_stage, error_chain(&e), "could not start")));
             }
         };
         ctx.journal.update_project(name, |p| {
@@ -344,7 +346,7 @@ async fn pipeline(
                 format!(
                     "cannot open the change request on {}: {}",
                     setup.forge.kind(),
-                    chain(&e)
+                    error_chain(&e)
                 ),
                 "forge request failed",
             )));
@@ -413,8 +415,8 @@ pub(super) async fn still_ours(ctx: &Ctx, name: &str) -> bool {
 async fn record_failed_tree_diff(ctx: &Ctx, name: &str, dir: &Path, base: Oid) -> Result<()> {
     let dir = dir.to_owned();
     let diff = tokio::task::spawn_blocking(move || {
-        let repo = upkeep_git::Repo::open(&dir).map_err(|e| chain(&e))?;
-        crate::gitdiff::diff_worktree(&repo, base, &dir).map_err(|e| chain(&e))
+        let repo = upkeep_git::Repo::open(&dir).map_err(|e| error_chain(&e))?;
+        crate::gitdiff::diff_worktree(&repo, base, &dir).map_err(|e| error_chain(&e))
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))?;

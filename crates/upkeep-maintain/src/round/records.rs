@@ -270,7 +270,7 @@ impl Records {
                 () = stop.cancelled() => return,
             }
             if let Err(e) = self.flush().await {
-                tracing::warn!(error = %crate::round::chain(&e), "cannot write the round's state yet; trying again");
+                tracing::warn!(error = %upkeep_text::error_chain(&e), "cannot write the round's state yet; trying again");
                 self.wake.notify_one();
             }
         }

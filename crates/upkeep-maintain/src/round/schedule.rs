@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::claims::Claimed;
 use super::messages::post_project;
 use super::pipeline::run_project;
-use super::{Ctx, Event, ProjectSetup, Round, Shard, chain};
+use upkeep_text::error_chain;
+
+use super::{Ctx, Event, ProjectSetup, Round, Shard};
 use crate::journal::{FailedStage, Journal, ProjectRecord, Status, keys};
 use crate::{Error, Result};
 
@@ -308,7 +310,9 @@ async fn work(
         Known::Unread => match read(ctx).await? {
             Ok(r) => r.flatten().and_then(|r| r.json::<ProjectRecord>().ok()),
             Err(e) => {
-                return Ok(Outcome::StoreFailed { error: chain(&e) });
+                return Ok(Outcome::StoreFailed {
+                    error: error_chain(&e),
+                });
             }
         },
     };
@@ -340,7 +344,9 @@ async fn work(
     };
     match claimed {
         Err(e) => {
-            return Ok(Outcome::StoreFailed { error: chain(&e) });
+            return Ok(Outcome::StoreFailed {
+                error: error_chain(&e),
+            });
         }
         Ok(Claimed::Held { holder }) => {
             return Ok(Outcome::Held {
@@ -362,7 +368,9 @@ async fn work(
         Ok(r) => r.flatten(),
         Err(e) => {
             release(&claims, claim_key).await;
-            return Ok(Outcome::StoreFailed { error: chain(&e) });
+            return Ok(Outcome::StoreFailed {
+                error: error_chain(&e),
+            });
         }
     };
     let record = match ctx.journal.adopt(&name, current.as_ref(), lost.clone()) {
@@ -460,7 +468,7 @@ pub(super) async fn persist(ctx: &Ctx, name: &str) {
     if let Err(e) = ctx.journal.persist(name).await {
         ctx.warn(format!(
             "{name}: the state store did not take the project's record yet: {}",
-            chain(&e)
+            error_chain(&e)
         ));
     }
 }

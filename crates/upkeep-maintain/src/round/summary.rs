@@ -14,8 +14,8 @@ use sha2::{Digest as _, Sha256};
 use tokio_util::sync::CancellationToken;
 use upkeep_chat::{ChatThreads, Delivery, Posted, RoundSummary};
 use upkeep_state::{StateStore, StateStoreExt as _};
+use upkeep_text::error_chain;
 
-use super::chain;
 use super::claims::{Claimed, Claims};
 use crate::journal::{SummaryRecord, keys};
 
@@ -45,8 +45,8 @@ pub(crate) async fn post_summary_once(
         move || -> Result<Option<SummaryRecord>, String> {
             store
                 .read(&key)
-                .map_err(|e| chain(&e))?
-                .map(|r| r.json::<SummaryRecord>().map_err(|e| chain(&e)))
+                .map_err(|e| error_chain(&e))?
+                .map(|r| r.json::<SummaryRecord>().map_err(|e| error_chain(&e)))
                 .transpose()
         }
     };
@@ -61,7 +61,7 @@ pub(crate) async fn post_summary_once(
             blocking(move || {
                 claims
                     .claim(&lease_key, CancellationToken::new())
-                    .map_err(|e| chain(&e))
+                    .map_err(|e| error_chain(&e))
             })
             .await?
         };
@@ -102,7 +102,7 @@ async fn post_claimed(
     let delivery = chat
         .post_summary(summary)
         .await
-        .map_err(|e| format!("the round summary was not posted: {}", chain(&e)))?;
+        .map_err(|e| format!("the round summary was not posted: {}", error_chain(&e)))?;
     let record = SummaryRecord {
         delivery: delivery.clone(),
         digest: digest.to_owned(),
@@ -124,7 +124,7 @@ async fn post_claimed(
             .map_err(|e| {
                 format!(
                     "the summary was posted, but the state store did not take it: {}",
-                    chain(&e)
+                    error_chain(&e)
                 )
             })
     })

@@ -117,3 +117,23 @@ async fn an_unreachable_sentry_is_a_transport_error() {
     );
     assert!(!format!("{err:?}").contains(PUBLIC_KEY));
 }
+
+#[tokio::test]
+async fn an_answer_that_echoes_the_dsn_key_is_shown_without_it() {
+    let fake = FakeSentry::start().await;
+    let sender = EventSender::new(&dsn(fake.dsn(7)))
+        .unwrap()
+        .with_retry(quick_retry());
+    fake.faults().script(
+        Endpoint::post(ENVELOPE_ROUTE),
+        1,
+        Fault::Status {
+            status: 403,
+            body: format!(r#"{{"detail": "unknown key sentry_key={PUBLIC_KEY}"}}"#),
+        },
+    );
+    let error = sender.send(&Event::default()).await.unwrap_err();
+    let shown = upkeep_text::error_chain(&error);
+    assert!(!shown.contains(PUBLIC_KEY), "{shown}");
+    assert!(shown.contains("sentry_key=***"), "{shown}");
+}

@@ -284,3 +284,27 @@ fn windows_end_at_a_moment() {
     assert_eq!(w.from, at(10, 0));
     assert_eq!(w.to_string(), "2025-03-14T10:00:00Z – 2025-03-14T12:00:00Z");
 }
+
+#[tokio::test]
+async fn an_answer_that_echoes_the_token_is_shown_without_it() {
+    let fake = FakeSentry::start().await;
+    let echo = format!(
+        r#"{{"detail": "bad request: Authorization: Bearer {}"}}"#,
+        fake.token()
+    );
+    fake.faults().script(
+        Endpoint::get(ISSUES_ROUTE),
+        1,
+        Fault::Status {
+            status: 400,
+            body: echo,
+        },
+    );
+    let error = client(&fake, "packit")
+        .unresolved_issues(&query(&["service"]))
+        .await
+        .unwrap_err();
+    let shown = upkeep_text::error_chain(&error);
+    assert!(!shown.contains(fake.token()), "{shown}");
+    assert!(shown.contains("Authorization: Bearer ***"), "{shown}");
+}

@@ -4,11 +4,18 @@
 //! self-hosted `https://example.com/gitlab`): the current user (the `gitlab` crate's
 //! constructor calls it), users by username, projects by URL-encoded path
 //! (`group%2Fsub%2Fname`) or numeric id, merge requests (list with filters, create,
-//! read, edit) with `iid` per project and a global `id`, approvals, branches, compare,
-//! repository tags (list, create), pipelines and commit statuses (list, create).
+//! read, edit) with `iid` per project and a global `id`, approvals, reviewers (with each
+//! reviewer's review state), branches (with `protected`, `developers_can_push` and the
+//! token user's `can_push`), protected branches (list, read, protect, update, unprotect;
+//! Maintainer only), compare, repository tags (list, create), pipelines and commit
+//! statuses (list, create); and, at `/api/graphql`, a merge request's
+//! `allowsMultipleReviewers` / `allowsMultipleAssignees`.
 //!
 //! Git data lives in real bare repositories ([`crate::bare::BareRepo`]): a branch moved
-//! with `git push` is seen by the API, and the reverse. **Test seam:** each project's
+//! with `git push` is seen by the API, and the reverse. A `pre-receive` hook applies
+//! GitLab's protected-branch checks to pushes, with GitLab's messages (see
+//! `protection.rs`); the default branch `main` is protected for Maintainers, as on a new
+//! GitLab project. The fake behaves as GitLab Free unless told otherwise ([`Tier`]). **Test seam:** each project's
 //! `http_url_to_repo` is the local path of its bare repository, so an adapter that
 //! pushes to `http_url_to_repo` really pushes (with `git receive-pack`, ref locks and
 //! hooks) without a git HTTP server.
@@ -45,6 +52,11 @@ use git2::Oid;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+mod graphql;
+mod protection;
+
+use protection::Rule;
+
 use crate::bare::{BareRepo, CommitMeta};
 use crate::faults::Faults;
 use crate::git::Clock;
@@ -54,6 +66,23 @@ pub const TOKEN: &str = "glpat-fake-token-0123456789";
 /// The username of the token's owner.
 pub const BOT: &str = "upkeep-bot";
 
+/// The licence tier the fake behaves as. Where the tiers differ for upkeep:
+/// - multiple reviewers and multiple assignees on a merge request are Premium: on Free,
+///   GitLab keeps the first id of `reviewer_ids` / `assignee_ids` and silently drops the
+///   rest (`MergeRequests::BaseService#filter_reviewer`,
+///   `IssuableBaseService#filter_assignees_using_checks`), and GraphQL's
+///   `allowsMultipleReviewers` / `allowsMultipleAssignees` are `false`;
+/// - "Prevent merge when you request changes" is Premium: on Free a reviewer's "Request
+///   changes" shows in the reviewers API (`state: requested_changes`) but never as
+///   `detailed_merge_status: requested_changes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tier {
+    /// GitLab Free (the default).
+    #[default]
+    Free,
+    /// GitLab Premium or Ultimate.
+    Premium,
+}
 const TIME: &str = "2024-01-01T00:00:00.000Z";
 
 #[derive(Debug, Clone)]
@@ -68,7 +97,7 @@ struct MergeRequest {
     labels: Vec<String>,
     assignees: Vec<u64>,
     reviewers: Vec<u64>,
-    /// Reviewer id → `requested_changes` / `approved` / `reviewed`.
+    /// Reviewer id → `requested_changes` / `approved` / `reviewed` (absent: `unreviewed`).
     review_states: HashMap<u64, String>,
     approved_by: Vec<u64>,
     merge_commit_sha: Option<String>,
@@ -105,6 +134,15 @@ struct Project {
     /// The token's user's access level (`permissions.project_access`); `None` shows no
     /// membership.
     access_level: Option<u32>,
+    /// Protected-branch rules.
+    rules: Vec<Rule>,
+}
+
+impl Project {
+    /// Rewrites what the `pre-receive` hook checks (after a rule or the role changed).
+    fn sync_policy(&self) {
+        protection::write_policy(self.bare.path(), &self.rules, self.access_level);
+    }
 }
 
 struct World {
@@ -116,6 +154,7 @@ struct World {
     base_url: String,
     dir: std::path::PathBuf,
     clock: Clock,
+    tier: Tier,
 }
 
 impl World {
@@ -196,7 +235,10 @@ impl World {
             .clone()
             .or_else(|| p.bare.tip(&mr.source_branch).map(|o| o.to_string()));
         let draft = is_draft(&mr.title);
-        let changes_requested = mr.review_states.values().any(|s| s == "requested_changes");
+        // The merge check behind this status is Premium ("Prevent merge when you request
+        // changes"); Free shows the reviewer's state only in the reviewers API.
+        let changes_requested = self.tier == Tier::Premium
+            && mr.review_states.values().any(|s| s == "requested_changes");
         let detailed = match mr.state.as_str() {
             "opened" if changes_requested => "requested_changes",
             "opened" if draft => "draft_status",
@@ -325,6 +367,7 @@ impl FakeGitLab {
             base_url: format!("http://{addr}{prefix}"),
             dir: dir.path().to_owned(),
             clock: Clock::default(),
+            tier: Tier::Free,
         }));
         let faults = Faults::new();
         let api = router(world.clone());
@@ -367,6 +410,11 @@ impl FakeGitLab {
         lock(&self.world).token = token.to_owned();
     }
 
+    /// Behave as GitLab Free (the default) or Premium; see [`Tier`].
+    pub fn set_tier(&self, tier: Tier) {
+        lock(&self.world).tier = tier;
+    }
+
     /// The token's scopes (default `["api"]`). Without `api`, writes answer 403
     /// `insufficient_scope`; without `api` or `read_api`, reads do too.
     pub fn set_scopes(&self, scopes: &[&str]) {
@@ -383,7 +431,10 @@ impl FakeGitLab {
             world.clock.clone(),
         );
         bare.commit_on("main", "Initial commit");
-        world.projects.push(Project {
+        protection::install_hook(bare.path());
+        // The instance default: the default branch fully protected.
+        let (rule, push, merge) = (world.id(), world.id(), world.id());
+        let project = Project {
             id,
             path: path.to_owned(),
             bare,
@@ -391,19 +442,71 @@ impl FakeGitLab {
             mrs: Vec::new(),
             pipelines: Vec::new(),
             statuses: Vec::new(),
-            access_level: Some(40),
-        });
+            access_level: Some(protection::MAINTAINER),
+            rules: vec![Rule {
+                id: rule,
+                name: "main".to_owned(),
+                push: vec![(push, protection::MAINTAINER)],
+                merge: vec![(merge, protection::MAINTAINER)],
+                allow_force_push: false,
+            }],
+        };
+        project.sync_policy();
+        world.projects.push(project);
         id
+    }
+
+    /// Protects `name` (a branch or a wildcard such as `release/*`) as `POST
+    /// /protected_branches` would: `push` and `merge` are access levels (0 no one, 30
+    /// Developers + Maintainers, 40 Maintainers, 60 admins). Replaces an existing rule of
+    /// that name.
+    pub fn protect_branch(
+        &self,
+        path: &str,
+        name: &str,
+        push: u32,
+        merge: u32,
+        allow_force_push: bool,
+    ) {
+        let mut world = lock(&self.world);
+        let ids = (world.id(), world.id(), world.id());
+        let project = world
+            .project_mut(path)
+            .unwrap_or_else(|| panic!("no project {path}"));
+        project.rules.retain(|r| r.name != name);
+        project.rules.push(Rule {
+            id: ids.0,
+            name: name.to_owned(),
+            push: vec![(ids.1, push)],
+            merge: vec![(ids.2, merge)],
+            allow_force_push,
+        });
+        project.sync_policy();
+    }
+
+    /// Removes the rule named `name`.
+    pub fn unprotect_branch(&self, path: &str, name: &str) {
+        let mut world = lock(&self.world);
+        let project = world
+            .project_mut(path)
+            .unwrap_or_else(|| panic!("no project {path}"));
+        project.rules.retain(|r| r.name != name);
+        project.sync_policy();
     }
 
     /// The access level of the token's user on project `path` as `permissions.project_access`
     /// reports it (default 40, Maintainer; 30 Developer, 20 Reporter, ...); `None` reports
-    /// no membership (as for an administrator). Only what the API reports changes.
+    /// no membership (as for an administrator). The role counts where GitLab counts it:
+    /// `permissions`, the branches' `can_push`, the protected-branches API (Maintainer and
+    /// up) and pushes (Developer and up push code; protected branches need what their rule
+    /// says).
     pub fn set_access_level(&self, path: &str, level: Option<u32>) {
-        lock(&self.world)
+        let mut world = lock(&self.world);
+        let project = world
             .project_mut(path)
-            .unwrap_or_else(|| panic!("no project {path}"))
-            .access_level = level;
+            .unwrap_or_else(|| panic!("no project {path}"));
+        project.access_level = level;
+        project.sync_policy();
     }
 
     /// The project's bare repository (to commit, move branches, merge behind the API).
@@ -578,6 +681,20 @@ fn router(world: Shared) -> Router {
             "/projects/{id}/merge_requests/{iid}/approvals",
             get(approvals),
         )
+        .route(
+            "/projects/{id}/merge_requests/{iid}/reviewers",
+            get(reviewers),
+        )
+        .route(
+            "/projects/{id}/protected_branches",
+            get(protected_branches).post(protect_branch),
+        )
+        .route(
+            "/projects/{id}/protected_branches/{name}",
+            get(protected_branch)
+                .patch(update_protected_branch)
+                .delete(unprotect_branch),
+        )
         .route("/projects/{id}/repository/branches", get(branches))
         .route("/projects/{id}/repository/branches/{branch}", get(branch))
         .route("/projects/{id}/repository/compare", get(compare))
@@ -593,8 +710,12 @@ fn router(world: Shared) -> Router {
         )
         .fallback(|| async { error(StatusCode::NOT_FOUND, json!({"error": "404 Not Found"})) })
         .layer(middleware::from_fn_with_state(world.clone(), auth))
+        .with_state(world.clone());
+    let graphql = Router::new()
+        .route("/api/graphql", axum::routing::post(graphql::handle))
+        .layer(middleware::from_fn_with_state(world.clone(), auth))
         .with_state(world);
-    Router::new().nest("/api/v4", api)
+    Router::new().nest("/api/v4", api).merge(graphql)
 }
 
 fn error(status: StatusCode, body: Value) -> Response {
@@ -631,7 +752,8 @@ async fn auth(State(world): State<Shared>, request: Request, next: Next) -> Resp
     if given.as_deref() != Some(token.as_str()) {
         return message(StatusCode::UNAUTHORIZED, "401 Unauthorized");
     }
-    let write = request.method() != Method::GET;
+    // A GraphQL query is a read (`read_api` suffices), though sent with POST.
+    let write = request.method() != Method::GET && !request.uri().path().ends_with("/api/graphql");
     let has = |s: &str| scopes.iter().any(|x| x == s);
     let allowed = has("api") || (!write && has("read_api"));
     if !allowed {
@@ -921,8 +1043,8 @@ async fn create_mr(
         source_branch: source.to_owned(),
         target_branch: target.to_owned(),
         labels: params.labels().unwrap_or_default(),
-        assignees: params.ids("assignee_ids").unwrap_or_default(),
-        reviewers: params.ids("reviewer_ids").unwrap_or_default(),
+        assignees: limit(w.tier, params.ids("assignee_ids").unwrap_or_default()),
+        reviewers: limit(w.tier, params.ids("reviewer_ids").unwrap_or_default()),
         review_states: HashMap::new(),
         approved_by: Vec::new(),
         merge_commit_sha: None,
@@ -954,6 +1076,7 @@ async fn edit_mr(
 ) -> Response {
     let params = Params::parse(&headers, &body);
     let mut w = lock(&world);
+    let tier = w.tier;
     let Some(p) = w.project_mut(&id) else {
         return no_project();
     };
@@ -982,10 +1105,10 @@ async fn edit_mr(
         mr.labels = labels;
     }
     if let Some(ids) = params.ids("assignee_ids") {
-        mr.assignees = ids;
+        mr.assignees = limit(tier, ids);
     }
     if let Some(ids) = params.ids("reviewer_ids") {
-        mr.reviewers = ids;
+        mr.reviewers = limit(tier, ids);
     }
     match params.get("state_event") {
         Some("close") => mr.state = "closed".to_owned(),
@@ -1021,17 +1144,204 @@ async fn approvals(State(world): State<Shared>, Path((id, iid)): Path<(String, u
     .into_response()
 }
 
+/// Free keeps the first of several reviewers or assignees, in the order given.
+fn limit(tier: Tier, mut ids: Vec<u64>) -> Vec<u64> {
+    if tier == Tier::Free {
+        ids.truncate(1);
+    }
+    ids
+}
+
+/// `GET /projects/:id/merge_requests/:iid/reviewers` (all tiers): each reviewer with the
+/// state of their review.
+async fn reviewers(State(world): State<Shared>, Path((id, iid)): Path<(String, u64)>) -> Response {
+    let w = lock(&world);
+    let Some(p) = w.project(&id) else {
+        return no_project();
+    };
+    let Some(mr) = p.mrs.iter().find(|mr| mr.iid == iid) else {
+        return message(StatusCode::NOT_FOUND, "404 Not found");
+    };
+    let items: Vec<Value> = mr
+        .reviewers
+        .iter()
+        .map(|uid| {
+            json!({
+                "user": w.user_json(*uid),
+                "state": mr.review_states.get(uid).map_or("unreviewed", String::as_str),
+                "created_at": TIME,
+            })
+        })
+        .collect();
+    axum::Json(Value::Array(items)).into_response()
+}
+
+/// The protected-branches API needs the Maintainer role (`authorize_admin_project`).
+fn maintainer_only(p: &Project) -> Option<Response> {
+    (p.access_level.unwrap_or(protection::MAINTAINER) < protection::MAINTAINER)
+        .then(|| message(StatusCode::FORBIDDEN, "403 Forbidden"))
+}
+
+async fn protected_branches(
+    State(world): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let w = lock(&world);
+    let Some(p) = w.project(&id) else {
+        return no_project();
+    };
+    if let Some(denied) = maintainer_only(p) {
+        return denied;
+    }
+    let items = p
+        .rules
+        .iter()
+        .filter(|r| q.get("search").is_none_or(|s| r.name.contains(s.as_str())))
+        .map(Rule::json)
+        .collect();
+    paged(
+        items,
+        &q,
+        &w.base_url,
+        &format!("/api/v4/projects/{}/protected_branches", p.id),
+    )
+}
+
+async fn protected_branch(
+    State(world): State<Shared>,
+    Path((id, name)): Path<(String, String)>,
+) -> Response {
+    let w = lock(&world);
+    let Some(p) = w.project(&id) else {
+        return no_project();
+    };
+    if let Some(denied) = maintainer_only(p) {
+        return denied;
+    }
+    match p.rules.iter().find(|r| r.name == name) {
+        Some(rule) => axum::Json(rule.json()).into_response(),
+        None => message(StatusCode::NOT_FOUND, "404 Not found"),
+    }
+}
+
+/// An access level parameter (default Maintainer); `Err` names the parameter.
+fn access_level_param<'a>(params: &Params, key: &'a str) -> Result<u32, &'a str> {
+    match params.get(key) {
+        None => Ok(protection::MAINTAINER),
+        Some(v) => match v.parse::<u32>() {
+            Ok(level @ (0 | 30 | 40 | 60)) => Ok(level),
+            _ => Err(key),
+        },
+    }
+}
+
+async fn protect_branch(
+    State(world): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&headers, &body);
+    let mut w = lock(&world);
+    let ids = (w.id(), w.id(), w.id());
+    let Some(p) = w.project_mut(&id) else {
+        return no_project();
+    };
+    if let Some(denied) = maintainer_only(p) {
+        return denied;
+    }
+    let Some(name) = params.get("name").filter(|n| !n.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, json!({"error": "name is missing"}));
+    };
+    if p.rules.iter().any(|r| r.name == name) {
+        return message(
+            StatusCode::CONFLICT,
+            format!("Protected branch '{name}' already exists"),
+        );
+    }
+    let (push, merge) = match (
+        access_level_param(&params, "push_access_level"),
+        access_level_param(&params, "merge_access_level"),
+    ) {
+        (Ok(push), Ok(merge)) => (push, merge),
+        (Err(key), _) | (_, Err(key)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("{key} does not have a valid value")}),
+            );
+        }
+    };
+    let rule = Rule {
+        id: ids.0,
+        name: name.to_owned(),
+        push: vec![(ids.1, push)],
+        merge: vec![(ids.2, merge)],
+        allow_force_push: params.get("allow_force_push") == Some("true"),
+    };
+    p.rules.push(rule.clone());
+    p.sync_policy();
+    (StatusCode::CREATED, axum::Json(rule.json())).into_response()
+}
+
+async fn update_protected_branch(
+    State(world): State<Shared>,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&headers, &body);
+    let mut w = lock(&world);
+    let Some(p) = w.project_mut(&id) else {
+        return no_project();
+    };
+    if let Some(denied) = maintainer_only(p) {
+        return denied;
+    }
+    let Some(rule) = p.rules.iter_mut().find(|r| r.name == name) else {
+        return message(StatusCode::NOT_FOUND, "404 Not found");
+    };
+    if let Some(v) = params.get("allow_force_push") {
+        rule.allow_force_push = v == "true";
+    }
+    let json = rule.json();
+    p.sync_policy();
+    axum::Json(json).into_response()
+}
+
+async fn unprotect_branch(
+    State(world): State<Shared>,
+    Path((id, name)): Path<(String, String)>,
+) -> Response {
+    let mut w = lock(&world);
+    let Some(p) = w.project_mut(&id) else {
+        return no_project();
+    };
+    if let Some(denied) = maintainer_only(p) {
+        return denied;
+    }
+    let before = p.rules.len();
+    p.rules.retain(|r| r.name != name);
+    if p.rules.len() == before {
+        return message(StatusCode::NOT_FOUND, "404 Not found");
+    }
+    p.sync_policy();
+    StatusCode::NO_CONTENT.into_response()
+}
+
 fn branch_json(w: &World, p: &Project, name: &str, tip: Oid) -> Value {
     let commit = p.bare.commit(tip).expect("branch commit");
+    let v = protection::verdict(&p.rules, name, p.access_level);
     json!({
         "name": name,
         "commit": commit_json(&w.base_url, &p.path, &commit),
         "merged": false,
-        "protected": name == "main",
+        "protected": v.protected,
         "default": name == "main",
-        "developers_can_push": false,
-        "developers_can_merge": false,
-        "can_push": true,
+        "developers_can_push": v.developers_can_push,
+        "developers_can_merge": v.developers_can_merge,
+        // The token's user's own right to push there (`UserAccess#can_push_to_branch?`).
+        "can_push": v.can_push,
         "web_url": format!("{}/{}/-/tree/{name}", w.base_url, p.path),
     })
 }
