@@ -292,6 +292,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 /// Claims the project, and works it if it still needs work.
+#[allow(clippy::too_many_lines)] // Claim, read under the claim, work, give back: one story.
 async fn work(
     ctx: &Arc<Ctx>,
     setup: &ProjectSetup,
