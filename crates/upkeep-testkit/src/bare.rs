@@ -125,6 +125,33 @@ impl BareRepo {
         oid
     }
 
+    /// Adds a commit to `branch` whose tree is its parent's with `files` (top-level
+    /// `(name, content)` pairs) written over it, and returns it. A missing branch starts
+    /// at the tip of `main`, or as a root commit when there is no `main` either.
+    pub fn commit_files(&self, branch: &str, files: &[(&str, &str)], message: &str) -> Oid {
+        let repo = self.repo();
+        let parent = self
+            .tip(branch)
+            .or_else(|| self.tip("main"))
+            .map(|oid| repo.find_commit(oid).expect("parent commit"));
+        let base_tree = parent.as_ref().map(|p| p.tree().expect("parent tree"));
+        let mut builder = repo.treebuilder(base_tree.as_ref()).expect("tree builder");
+        for (name, content) in files {
+            let blob = repo.blob(content.as_bytes()).expect("blob");
+            builder.insert(name, blob, 0o100_644).expect("tree entry");
+        }
+        let tree = repo
+            .find_tree(builder.write().expect("write tree"))
+            .expect("tree");
+        let sig = self.signature();
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let oid = repo
+            .commit(None, &sig, &sig, message, &tree, &parents)
+            .expect("commit");
+        self.set_branch(branch, oid);
+        oid
+    }
+
     /// Points `branch` at `oid` (created or moved anywhere).
     pub fn set_branch(&self, branch: &str, oid: Oid) {
         self.repo()

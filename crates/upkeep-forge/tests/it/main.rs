@@ -15,6 +15,8 @@ mod github;
 #[cfg(feature = "github")]
 mod recorded;
 
+#[cfg(feature = "local")]
+mod discover_local;
 #[cfg(feature = "gitlab")]
 mod gitlab;
 #[cfg(feature = "local")]
