@@ -31,6 +31,7 @@
 
 pub mod board;
 pub mod demo;
+pub mod discover;
 pub mod doctor;
 pub mod gitdiff;
 pub mod journal;

@@ -2,6 +2,7 @@
 //! real `make`, the local forge and the console chat (and the HTTP fakes where noted).
 
 mod demo;
+mod discover;
 mod fakes;
 mod faults;
 mod hostile;
