@@ -27,17 +27,45 @@ pub async fn run(
 ) -> Result<Exit, Report> {
     let config = wiring::load_config(config_path)?;
     let maintain = wiring::maintain_section(&config)?;
+    let today = chrono::Local::now().date_naive();
+    // Today's round's set (as recorded, else found now without recording it).
+    let round = today.format("%Y-%m-%d").to_string();
+    let (maintain, set, _) = wiring::project_set(&config, &maintain, &round, false).await?;
     let (selected, _) =
         upkeep_maintain::select(&maintain, &args.only, &[]).map_err(Report::user)?;
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
     let projects = wiring::project_setups(&config, &resolved, tokens).await?;
-    let today = chrono::Local::now().date_naive();
     let mut checks = doctor::check_projects(&DoctorRequest {
         projects,
         cache: maintain.paths.cache.clone(),
         branch: upkeep_maintain::branch_name(&maintain, today),
     })
     .await;
+    // The convention, read at the base branch without running anything.
+    let readers = wiring::readers(&config);
+    for p in &resolved {
+        if let Some(reader) = readers.get(&p.remote.kind) {
+            let topics = set
+                .project(&p.name)
+                .map(|e| e.topics.clone())
+                .unwrap_or_default();
+            checks.extend(
+                upkeep_maintain::discover::convention_checks(p, &topics, reader.as_ref()).await,
+            );
+        }
+    }
+    // Each project's checks together, in project order (a stable sort).
+    checks.sort_by_key(|c| {
+        c.project
+            .as_ref()
+            .and_then(|n| resolved.iter().position(|p| &p.name == n))
+            .unwrap_or(usize::MAX)
+    });
+    checks.extend(
+        set.warnings
+            .iter()
+            .map(|w| Check::global("discovery", Verdict::Warn, w.clone(), None)),
+    );
     checks.extend(chat_checks(&maintain, tokens).await);
     if global.output == Output::Json {
         upkeep_cli::print_json(&checks).map_err(Report::failure)?;

@@ -6,6 +6,7 @@ mod demo_cmd;
 mod deps_cmd;
 mod doctor_cmd;
 mod progress;
+mod projects_cmd;
 mod run_cmd;
 mod wiring;
 
@@ -43,6 +44,8 @@ enum Command {
     Sync(board_cmd::SyncArgs),
     /// Check that every project follows the convention, and say what to fix.
     Doctor(doctor_cmd::DoctorArgs),
+    /// The round's projects: listed and discovered, their steps, and what was left out.
+    Projects(projects_cmd::ProjectsArgs),
     /// Run a real round on four throwaway sample projects (no tokens, no network).
     Demo(demo_cmd::DemoArgs),
     /// Dependency changes between two lockfiles or two directories.
@@ -88,6 +91,12 @@ fn dispatch(mut cli: Cli) -> Result<Exit, Report> {
         Command::Doctor(args) => {
             runtime.block_on(doctor_cmd::run(&cli.config, &cli.tokens, &cli.global, args))
         }
+        Command::Projects(args) => runtime.block_on(projects_cmd::run(
+            &cli.config,
+            &cli.tokens,
+            &cli.global,
+            args,
+        )),
         Command::Demo(args) => runtime.block_on(demo_cmd::run(&cli.global, args)),
         Command::Deps(args) => deps_cmd::run(args, cli.global.output),
         Command::Meta(meta) => Ok(meta.run::<Cli>()),

@@ -88,6 +88,12 @@ pub async fn run(
 ) -> Result<Exit, Report> {
     let config = wiring::load_config(config_path)?;
     let maintain = wiring::maintain_section(&config)?;
+    let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
+    // The round's set: resolved once (recorded next to the journal), reused by re-runs.
+    let (maintain, set, _) = wiring::project_set(&config, &maintain, &id, !args.dry_run).await?;
+    for w in &set.warnings {
+        tracing::warn!("{w}");
+    }
     let (selected, excluded) =
         upkeep_maintain::select(&maintain, &args.only, &args.skip).map_err(|e| match &e {
             upkeep_maintain::Error::UnknownProject { known, .. } => {
@@ -105,7 +111,6 @@ pub async fn run(
         Err(report) if !args.dry_run => return Err(report),
         _ => Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text)),
     };
-    let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
     let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());
     let display = Arc::new(Display::new(global.quiet || global.output == Output::Json));
     let cancel = CancellationToken::new();

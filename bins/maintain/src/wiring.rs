@@ -1,14 +1,18 @@
 //! From configuration and environment to the library's handles: one forge per project
 //! (by its repository URL), the chat, credentials.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use upkeep_chat::{ChatThreads, ConsoleChat, ConsoleFormat, Playbook, SlackChat, SlackConfig};
 use upkeep_cli::{Output, Report};
-use upkeep_config::{ChatKind, Config, MaintainConfig, ResolvedProject};
+use upkeep_config::{ChatKind, Config, ForgeKind, MaintainConfig, ResolvedProject};
+use upkeep_forge::Discover;
 use upkeep_forge::connect::{ConnectError, Forges};
+use upkeep_forge::local::LocalForge;
 use upkeep_maintain::ProjectSetup;
+use upkeep_maintain::discover::{self, DiscoverError, ProjectSet, Readers, SetSource};
 
 /// Tokens, from the environment (or flags, for a one-off): declared once in upkeep-cli.
 pub type Tokens = upkeep_cli::TokenArgs;
@@ -174,4 +178,84 @@ pub fn playbook(maintain: &MaintainConfig) -> Playbook {
         entry.reaction.clone_from(configured);
     }
     playbook
+}
+
+/// A discover rule needs a forge listing this build does not have yet.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "discover rule `{rule}` lists {source_desc}: listing {forge} repositories is not available yet"
+)]
+pub struct ListingUnavailable {
+    rule: String,
+    source_desc: String,
+    forge: ForgeKind,
+}
+
+/// The round's project set: recorded for round `round` (next to its journal), or
+/// resolved from the discover rules now and recorded when `save`. Returns the
+/// `[maintain]` section with the discovered projects added, and the set.
+pub async fn project_set(
+    config: &Config,
+    maintain: &MaintainConfig,
+    round: &str,
+    save: bool,
+) -> Result<(MaintainConfig, ProjectSet, SetSource), Report> {
+    let local: Arc<LocalForge> = Arc::new(LocalForge::new(config.state_dir.join("forge")));
+    let mut listers: BTreeMap<String, Arc<dyn Discover>> = BTreeMap::new();
+    for rule in &maintain.discover {
+        let forge = rule.source.forge();
+        if forge != ForgeKind::Local {
+            return Err(Report::user(ListingUnavailable {
+                rule: rule.label.clone(),
+                source_desc: rule.source.to_string(),
+                forge,
+            })
+            .hint("use a `directory` rule for bare repositories on disk, or list the projects in [[maintain.projects]]"));
+        }
+        listers.insert(rule.label.clone(), local.clone());
+    }
+    let record = discover::set_path(&maintain.paths.journal, round);
+    let (set, source) = discover::load_or_resolve(maintain, &listers, &record, save)
+        .await
+        .map_err(discover_report)?;
+    let applied = set.apply(maintain).map_err(discover_report)?;
+    Ok((applied, set, source))
+}
+
+/// What reads repositories' files without a clone (`.upkeep.toml`, `Makefile`).
+pub fn readers(config: &Config) -> Readers {
+    let local: Arc<dyn Discover> = Arc::new(LocalForge::new(config.state_dir.join("forge")));
+    Readers::from([(ForgeKind::Local, local)])
+}
+
+fn discover_report(e: DiscoverError) -> Report {
+    let hint = match &e {
+        DiscoverError::List { source, .. } => match source.as_ref() {
+            upkeep_forge::ForgeError::Forbidden {
+                missing_scope: Some(scope),
+                ..
+            } => Some(format!("give the token the `{scope}` scope")),
+            upkeep_forge::ForgeError::NotFound { .. } => {
+                Some("check the rule's organisation, group or directory".to_owned())
+            }
+            _ => None,
+        },
+        DiscoverError::NameClash { .. } => Some(
+            "rename the listed project, or leave the repository out with the rule's `exclude`"
+                .to_owned(),
+        ),
+        DiscoverError::Record { .. } => Some(
+            "the round's project set is kept next to its journal; remove the file to list again"
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    let report = match &e {
+        DiscoverError::Record { .. } => Report::failure(e),
+        _ => Report::user(e),
+    };
+    match hint {
+        Some(h) => report.hint(h),
+        None => report,
+    }
 }

@@ -284,16 +284,31 @@ impl Resolver {
         let mut kept = 0usize;
         let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
         for repo in &listing.repos {
-            let reason = match rule.filter(&Candidate {
-                name: &repo.name,
-                path: &repo.path,
-                topics: &repo.topics,
-                archived: repo.archived,
-                fork: repo.fork,
-                empty: repo.empty,
-            }) {
-                Some(r) => Some(r),
-                None => self.take(rule, repo)?,
+            // A repository already in the set is said to be so, whatever this rule's
+            // filters think of it.
+            let entry = discovered_entry(rule, repo);
+            let id = identity(&remote_of(rule, &entry)?);
+            let reason = match self.taken.get(&id) {
+                Some((Origin::Listed, project)) => Some(LeftOutReason::Listed {
+                    project: project.clone(),
+                }),
+                Some((Origin::Discovered { rule }, _)) => {
+                    Some(LeftOutReason::FoundEarlier { rule: rule.clone() })
+                }
+                None => {
+                    let reason = rule.filter(&Candidate {
+                        name: &repo.name,
+                        path: &repo.path,
+                        topics: &repo.topics,
+                        archived: repo.archived,
+                        fork: repo.fork,
+                        empty: repo.empty,
+                    });
+                    if reason.is_none() {
+                        self.take(rule, repo, entry, id)?;
+                    }
+                    reason
+                }
             };
             if let Some(reason) = reason {
                 *reasons.entry(reason.key()).or_default() += 1;
@@ -325,39 +340,28 @@ impl Resolver {
         Ok(())
     }
 
-    /// Adds a repository the rule keeps, unless a listed project or an earlier rule has
-    /// it already (then the reason it is left out). A name taken by another repository
-    /// is an error.
+    /// Adds a repository the rule keeps. A name taken by another repository is an
+    /// error naming both.
     fn take(
         &mut self,
         rule: &DiscoverRule,
         repo: &ListedRepo,
-    ) -> Result<Option<LeftOutReason>, DiscoverError> {
-        let entry = discovered_entry(rule, repo);
-        let id = identity(&remote_of(rule, &entry)?);
-        match self.taken.get(&id) {
-            Some((Origin::Listed, project)) => Ok(Some(LeftOutReason::Listed {
-                project: project.clone(),
-            })),
-            Some((Origin::Discovered { rule }, _)) => {
-                Ok(Some(LeftOutReason::FoundEarlier { rule: rule.clone() }))
-            }
-            None => {
-                let holder = format!("repository {} found by rule `{}`", repo.path, rule.label);
-                if let Some((_, first)) = self.names.get(&entry.name) {
-                    return Err(DiscoverError::NameClash {
-                        name: entry.name.clone(),
-                        first: first.clone(),
-                        second: holder,
-                    });
-                }
-                self.names.insert(entry.name.clone(), (id.clone(), holder));
-                self.taken
-                    .insert(id, (entry.origin.clone(), entry.name.clone()));
-                self.set.projects.push(entry);
-                Ok(None)
-            }
+        entry: SetProject,
+        id: Identity,
+    ) -> Result<(), DiscoverError> {
+        let holder = format!("repository {} found by rule `{}`", repo.path, rule.label);
+        if let Some((_, first)) = self.names.get(&entry.name) {
+            return Err(DiscoverError::NameClash {
+                name: entry.name.clone(),
+                first: first.clone(),
+                second: holder,
+            });
         }
+        self.names.insert(entry.name.clone(), (id.clone(), holder));
+        self.taken
+            .insert(id, (entry.origin.clone(), entry.name.clone()));
+        self.set.projects.push(entry);
+        Ok(())
     }
 }
 
@@ -628,6 +632,358 @@ pub fn make_target(command: &str) -> Option<&str> {
         [target] if !target.starts_with('-') && !target.contains('=') => Some(target),
         _ => None,
     }
+}
+
+/// Reads files of repositories without cloning, per forge (`maintain projects` and
+/// `maintain doctor` use it for `.upkeep.toml` and the `Makefile`). A forge without an
+/// entry is not read.
+pub type Readers = HashMap<ForgeKind, Arc<dyn Discover>>;
+
+/// The id a project's repository has on its forge's [`Discover`] adapter.
+#[must_use]
+pub fn repo_id(project: &ResolvedProject) -> RepoId {
+    match project.remote.kind {
+        ForgeKind::Local => RepoId::new(project.remote.url.clone()),
+        _ => RepoId::new(project.remote.path.clone()),
+    }
+}
+
+/// One step as it will run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    /// The command line.
+    pub command: String,
+    /// Its timeout, as written (`30m`).
+    pub timeout: String,
+}
+
+/// What a project's `.upkeep.toml` did to its settings.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SettingsView {
+    /// The base branch has none.
+    Absent,
+    /// Read and merged over the central settings.
+    Applied,
+    /// Invalid: the project fails at the `config` stage with this message.
+    Invalid {
+        /// The error, with file, line and key.
+        message: String,
+    },
+    /// Could not be read.
+    Unreadable {
+        /// Why.
+        message: String,
+    },
+    /// Not read: no reader for this forge (it is read when the project runs).
+    NotRead,
+}
+
+/// One project as `maintain projects` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectView {
+    /// The project's name.
+    pub name: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// What git clones.
+    pub repo: String,
+    /// The forge serving it.
+    pub forge: ForgeKind,
+    /// The base branch.
+    pub base_branch: String,
+    /// Its topics as listed (discovered projects).
+    pub topics: Vec<String>,
+    /// The steps as they will run, `.upkeep.toml` included.
+    pub steps: BTreeMap<&'static str, StepView>,
+    /// What its `.upkeep.toml` did.
+    pub repo_settings: SettingsView,
+    /// Why its `.upkeep.toml` skips it, when it does.
+    pub skip_reason: Option<String>,
+}
+
+/// A left-out repository as `maintain projects` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftOutView {
+    /// The rule that listed it.
+    pub rule: String,
+    /// Its full path.
+    pub repo: String,
+    /// The reason's key (`archived`, `fork`, `empty`, `no_topic`, `not_included`,
+    /// `excluded`, `listed`, `found_earlier`).
+    pub reason: &'static str,
+    /// The reason in words, with what to change to keep it.
+    pub detail: String,
+}
+
+/// What `maintain projects` shows: the round's set with each project's effective steps
+/// and every repository left out.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectsView {
+    /// The round.
+    pub round: String,
+    /// Whether the set was read from the round's record or listed now.
+    pub source: SetSource,
+    /// The projects.
+    pub projects: Vec<ProjectView>,
+    /// The repositories left out.
+    pub left_out: Vec<LeftOutView>,
+    /// Warnings of the resolution.
+    pub warnings: Vec<String>,
+}
+
+/// Builds the view of a set: each project resolved with the configuration (`applied`:
+/// [`ProjectSet::apply`]'s result) and its `.upkeep.toml` read through `readers`.
+pub async fn view(
+    round: &str,
+    set: &ProjectSet,
+    source: SetSource,
+    applied: &MaintainConfig,
+    readers: &Readers,
+) -> ProjectsView {
+    let mut projects = Vec::new();
+    for entry in &set.projects {
+        let Some(project) = applied.project(&entry.name) else {
+            continue;
+        };
+        let mut resolved = applied.resolve(project);
+        let (repo_settings, skip_reason) = match readers.get(&resolved.remote.kind) {
+            None => (SettingsView::NotRead, None),
+            Some(reader) => {
+                match read_repo_settings(reader.as_ref(), &resolved, &repo_id(&resolved)).await {
+                    RepoSettingsRead::Absent => (SettingsView::Absent, None),
+                    RepoSettingsRead::Valid(s) => {
+                        let skip = s.skip.then(|| s.reason.clone().unwrap_or_default());
+                        resolved = resolved.with_repo_settings(&s);
+                        (SettingsView::Applied, skip)
+                    }
+                    RepoSettingsRead::Invalid(message) => (SettingsView::Invalid { message }, None),
+                    RepoSettingsRead::Unreadable(message) => {
+                        (SettingsView::Unreadable { message }, None)
+                    }
+                }
+            }
+        };
+        let step = |s: &upkeep_config::Step| StepView {
+            command: s.command.clone(),
+            timeout: s.timeout.to_string(),
+        };
+        projects.push(ProjectView {
+            name: entry.name.clone(),
+            origin: entry.origin.clone(),
+            repo: resolved.remote.url.clone(),
+            forge: resolved.remote.kind,
+            base_branch: resolved.base_branch.clone(),
+            topics: entry.topics.clone(),
+            steps: BTreeMap::from([
+                ("upgrade", step(&resolved.upgrade)),
+                ("build", step(&resolved.build)),
+                ("test", step(&resolved.test)),
+            ]),
+            repo_settings,
+            skip_reason,
+        });
+    }
+    ProjectsView {
+        round: round.to_owned(),
+        source,
+        projects,
+        left_out: set
+            .left_out
+            .iter()
+            .map(|l| LeftOutView {
+                rule: l.rule.clone(),
+                repo: l.repo.clone(),
+                reason: l.reason.key(),
+                detail: l.reason.to_string(),
+            })
+            .collect(),
+        warnings: set.warnings.clone(),
+    }
+}
+
+impl ProjectsView {
+    /// The view as text: one block per project, then the left-out repositories grouped
+    /// by rule, then warnings.
+    #[must_use]
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let source = match self.source {
+            SetSource::Listed => "listed in the configuration",
+            SetSource::Resolved => "resolved now",
+            SetSource::Recorded => "recorded by the round",
+        };
+        let _ = writeln!(
+            out,
+            "Round {}: {} projects ({source})",
+            self.round,
+            self.projects.len()
+        );
+        for p in &self.projects {
+            let _ = writeln!(out, "\n{}  ({}, {})", p.name, p.origin, p.forge);
+            let _ = writeln!(out, "  repo      {} @ {}", p.repo, p.base_branch);
+            if !p.topics.is_empty() {
+                let _ = writeln!(out, "  topics    {}", p.topics.join(", "));
+            }
+            for name in ["upgrade", "build", "test"] {
+                if let Some(s) = p.steps.get(name) {
+                    let _ = writeln!(out, "  {name:<9} {}  (timeout {})", s.command, s.timeout);
+                }
+            }
+            let settings = match &p.repo_settings {
+                SettingsView::Absent => "none".to_owned(),
+                SettingsView::Applied => "applied".to_owned(),
+                SettingsView::Invalid { message } => {
+                    format!("INVALID, the project will fail at `config`: {message}")
+                }
+                SettingsView::Unreadable { message } => format!("unreadable: {message}"),
+                SettingsView::NotRead => "not read here (read when the project runs)".to_owned(),
+            };
+            let _ = writeln!(out, "  settings  {REPO_SETTINGS_FILE}: {settings}");
+            if let Some(reason) = &p.skip_reason {
+                let _ = writeln!(out, "  skipped   {reason}");
+            }
+        }
+        if !self.left_out.is_empty() {
+            let _ = writeln!(out, "\nLeft out: {}", self.left_out.len());
+            let mut rule = "";
+            for l in &self.left_out {
+                if l.rule != rule {
+                    rule = &l.rule;
+                    let _ = writeln!(out, "  rule {rule}:");
+                }
+                let _ = writeln!(out, "    {:<24} {}", l.repo, l.detail);
+            }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "\nwarning: {w}");
+        }
+        out
+    }
+}
+
+/// The convention checks of `maintain doctor`, read without running anything: the
+/// project's `.upkeep.toml` is valid, and its base branch has a `Makefile` with the
+/// target of every step that is a plain `make TARGET`. `topics` names what the project
+/// wears (discovered projects), for the message.
+#[allow(clippy::too_many_lines)] // A flat list of checks reads best in one place.
+pub async fn convention_checks(
+    project: &ResolvedProject,
+    topics: &[String],
+    reader: &dyn Discover,
+) -> Vec<crate::doctor::Check> {
+    use crate::doctor::{Check, Verdict};
+    let name = project.name.clone();
+    let branch = project.base_branch.clone();
+    let check = |what: &str, verdict, detail: String, fix: Option<String>| Check {
+        project: Some(name.clone()),
+        check: what.to_owned(),
+        verdict,
+        detail,
+        fix,
+    };
+    let wears = if topics.is_empty() {
+        String::new()
+    } else {
+        format!(" (wears {})", topics.join(", "))
+    };
+    let repo = repo_id(project);
+    let mut out = Vec::new();
+    let mut effective = project.clone();
+    match read_repo_settings(reader, project, &repo).await {
+        RepoSettingsRead::Absent => {}
+        RepoSettingsRead::Valid(s) => {
+            effective = effective.with_repo_settings(&s);
+            out.push(check(
+                REPO_SETTINGS_FILE,
+                Verdict::Ok,
+                format!("{REPO_SETTINGS_FILE} on {branch} is valid"),
+                None,
+            ));
+        }
+        RepoSettingsRead::Invalid(message) => out.push(check(
+            REPO_SETTINGS_FILE,
+            Verdict::Fail,
+            message,
+            Some(format!(
+                "fix {REPO_SETTINGS_FILE} on {branch}: the project fails at the `config` stage until then"
+            )),
+        )),
+        RepoSettingsRead::Unreadable(message) => out.push(check(
+            REPO_SETTINGS_FILE,
+            Verdict::Warn,
+            message,
+            None,
+        )),
+    }
+    let make_steps: Vec<(&str, &str)> = [
+        ("upgrade", effective.upgrade.command.as_str()),
+        ("build", effective.build.command.as_str()),
+        ("test", effective.test.command.as_str()),
+    ]
+    .into_iter()
+    .filter_map(|(step, command)| make_target(command).map(|t| (step, t)))
+    .collect();
+    if make_steps.is_empty() {
+        return out;
+    }
+    let makefile = match reader.read_file(&repo, &branch, "Makefile").await {
+        Ok(m) => m,
+        Err(e) => {
+            out.push(check("convention", Verdict::Warn, e.to_string(), None));
+            return out;
+        }
+    };
+    let Some(bytes) = makefile else {
+        let targets: Vec<&str> = make_steps.iter().map(|(_, t)| *t).collect();
+        out.push(check(
+            "convention",
+            Verdict::Fail,
+            format!("no Makefile on {branch}{wears}"),
+            Some(format!(
+                "add a Makefile with the targets {} to {branch}, or set the steps' commands in {REPO_SETTINGS_FILE}",
+                targets.join(", ")
+            )),
+        ));
+        return out;
+    };
+    let defined = makefile_targets(&String::from_utf8_lossy(&bytes));
+    let missing: Vec<&str> = make_steps
+        .iter()
+        .filter(|(_, t)| !defined.iter().any(|d| d == t))
+        .map(|(_, t)| *t)
+        .collect();
+    if missing.is_empty() {
+        out.push(check(
+            "convention",
+            Verdict::Ok,
+            format!(
+                "Makefile on {branch} has {}",
+                make_steps
+                    .iter()
+                    .map(|(_, t)| *t)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None,
+        ));
+    } else {
+        out.push(check(
+            "convention",
+            Verdict::Fail,
+            format!(
+                "the Makefile on {branch} has no target {}{wears}",
+                missing.join(", ")
+            ),
+            Some(format!(
+                "add the target{} {} to the Makefile, or set the step's command in {REPO_SETTINGS_FILE}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            )),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

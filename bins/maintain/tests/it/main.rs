@@ -3,5 +3,6 @@
 
 mod cli;
 mod faults;
+mod projects;
 mod resume;
 mod support;

@@ -141,7 +141,9 @@ async fn rules_keep_what_matches_and_say_why_the_rest_is_left_out() {
         assert_eq!(first.reason.key(), why, "{repo}");
     }
     assert_eq!(reason(&set, "services", "api"), "(kept)");
-    assert_eq!(reason(&set, "docs", "api"), "not_included");
+    // Already in the set: said so, whatever the second rule's filters think of it.
+    assert_eq!(reason(&set, "docs", "api"), "found_earlier");
+    assert_eq!(reason(&set, "docs", "notes"), "not_included");
     // The second rule keeps nothing: a warning naming it.
     assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
     assert!(set.warnings[0].contains("`docs`"), "{}", set.warnings[0]);
