@@ -33,16 +33,19 @@ pub struct DiscoverRule {
     /// `.`, `_`, `-`; unique). Default: the source, e.g. `github-org-acme`.
     pub name: Option<String>,
     /// List the repositories of this GitHub organisation (`GET /orgs/{org}/repos`).
+    /// Not listed yet by this release: `maintain` stops with an error naming the rule.
     pub github_org: Option<String>,
     /// List the repositories owned by this GitHub user (`GET /users/{user}/repos`).
+    /// Not listed yet by this release: `maintain` stops with an error naming the rule.
     pub github_user: Option<String>,
     /// List the projects of this GitLab group (its full path, e.g. `team/services`),
-    /// with those of its subgroups unless `subgroups = false`.
+    /// with those of its subgroups unless `subgroups = false`. Not listed yet by this
+    /// release: `maintain` stops with an error naming the rule.
     pub gitlab_group: Option<String>,
     /// List the bare repositories directly inside this directory (relative to this
     /// file), for the local forge. A repository's topics are its git config
     /// `upkeep.topics` (words separated by blanks or commas); `upkeep.archived = true`
-    /// marks it archived.
+    /// marks it archived, `upkeep.fork = true` a fork.
     pub directory: Option<PathBuf>,
     /// The forge's API base URL for GitHub Enterprise or a self-hosted GitLab. Default:
     /// `https://api.github.com` for GitHub, `https://gitlab.com` for GitLab.

@@ -840,6 +840,8 @@ impl ProjectsView {
                 SettingsView::Unreadable { message } => format!("unreadable: {message}"),
                 SettingsView::NotRead => "not read here (read when the project runs)".to_owned(),
             };
+            // A diagnostic's snippet lines stay inside the project's block.
+            let settings = settings.trim_end().replace('\n', "\n            ");
             let _ = writeln!(out, "  settings  {REPO_SETTINGS_FILE}: {settings}");
             if let Some(reason) = &p.skip_reason {
                 let _ = writeln!(out, "  skipped   {reason}");
