@@ -30,7 +30,8 @@ pub async fn run(
     let today = chrono::Local::now().date_naive();
     // Today's round's set (as recorded, else found now without recording it).
     let round = today.format("%Y-%m-%d").to_string();
-    let (maintain, set, _) = wiring::project_set(&config, &maintain, &round, false).await?;
+    let found = wiring::project_set(&config, &maintain, tokens, &round, false).await?;
+    let (maintain, set, readers) = (found.maintain, found.set, found.readers);
     let (selected, _) =
         upkeep_maintain::select(&maintain, &args.only, &[]).map_err(Report::user)?;
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
@@ -42,9 +43,8 @@ pub async fn run(
     })
     .await;
     // The convention, read at the base branch without running anything.
-    let readers = wiring::readers(&config);
     for p in &resolved {
-        if let Some(reader) = readers.get(&p.remote.kind) {
+        if let Some(reader) = upkeep_maintain::discover::reader_for(&readers, p) {
             let topics = set
                 .project(&p.name)
                 .map(|e| e.topics.clone())

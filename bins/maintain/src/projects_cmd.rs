@@ -25,17 +25,22 @@ pub struct ProjectsArgs {
 #[allow(clippy::print_stdout)] // The set is the command's data.
 pub async fn run(
     config_path: &Path,
-    _tokens: &Tokens,
+    tokens: &Tokens,
     global: &GlobalArgs,
     args: ProjectsArgs,
 ) -> Result<Exit, Report> {
     let config = wiring::load_config(config_path)?;
     let maintain = wiring::maintain_section(&config)?;
     let (round, _) = round_id_and_date(args.round.as_deref(), args.date);
-    let (applied, set, source) = wiring::project_set(&config, &maintain, &round, false).await?;
-    let view =
-        upkeep_maintain::discover::view(&round, &set, source, &applied, &wiring::readers(&config))
-            .await;
+    let found = wiring::project_set(&config, &maintain, tokens, &round, false).await?;
+    let view = upkeep_maintain::discover::view(
+        &round,
+        &found.set,
+        found.source,
+        &found.maintain,
+        &found.readers,
+    )
+    .await;
     if global.output == Output::Json {
         upkeep_cli::print_json(&view).map_err(Report::failure)?;
     } else {

@@ -90,8 +90,9 @@ pub async fn run(
     let maintain = wiring::maintain_section(&config)?;
     let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
     // The round's set: resolved once (recorded next to the journal), reused by re-runs.
-    let (maintain, set, _) = wiring::project_set(&config, &maintain, &id, !args.dry_run).await?;
-    for w in &set.warnings {
+    let round_set = wiring::project_set(&config, &maintain, tokens, &id, !args.dry_run).await?;
+    let maintain = round_set.maintain;
+    for w in &round_set.set.warnings {
         tracing::warn!("{w}");
     }
     let (selected, excluded) =

@@ -10,7 +10,6 @@ use upkeep_cli::{Output, Report};
 use upkeep_config::{ChatKind, Config, ForgeKind, MaintainConfig, ResolvedProject};
 use upkeep_forge::Discover;
 use upkeep_forge::connect::{ConnectError, Forges};
-use upkeep_forge::local::LocalForge;
 use upkeep_maintain::ProjectSetup;
 use upkeep_maintain::discover::{self, DiscoverError, ProjectSet, Readers, SetSource};
 
@@ -191,41 +190,74 @@ pub struct ListingUnavailable {
     forge: ForgeKind,
 }
 
+/// A round's project set and what was needed to find it.
+pub struct RoundSet {
+    /// The `[maintain]` section with the discovered projects added.
+    pub maintain: MaintainConfig,
+    /// The set, as recorded or resolved.
+    pub set: ProjectSet,
+    /// Recorded, resolved now, or only listed projects.
+    pub source: SetSource,
+    /// Clients that read files of the projects' repositories without a clone.
+    pub readers: Readers,
+}
+
 /// The round's project set: recorded for round `round` (next to its journal), or
-/// resolved from the discover rules now and recorded when `save`. Returns the
-/// `[maintain]` section with the discovered projects added, and the set.
+/// resolved from the discover rules now and recorded when `save`.
 pub async fn project_set(
     config: &Config,
     maintain: &MaintainConfig,
+    tokens: &Tokens,
     round: &str,
     save: bool,
-) -> Result<(MaintainConfig, ProjectSet, SetSource), Report> {
-    let local: Arc<LocalForge> = Arc::new(LocalForge::new(config.state_dir.join("forge")));
+) -> Result<RoundSet, Report> {
+    let forges = Forges::new(tokens.secrets(), &config.state_dir);
+    let local = forges
+        .discoverer(ForgeKind::Local, "", "the local forge")
+        .await
+        .map_err(upkeep_cli::connect_report)?;
+    let mut readers = Readers::from([((ForgeKind::Local, None), local.clone())]);
     let mut listers: BTreeMap<String, Arc<dyn Discover>> = BTreeMap::new();
     for rule in &maintain.discover {
         let forge = rule.source.forge();
-        if forge != ForgeKind::Local {
-            return Err(Report::user(ListingUnavailable {
-                rule: rule.label.clone(),
-                source_desc: rule.source.to_string(),
-                forge,
-            })
-            .hint("use a `directory` rule for bare repositories on disk, or list the projects in [[maintain.projects]]"));
-        }
-        listers.insert(rule.label.clone(), local.clone());
+        let api = rule.source.api_url().map(str::to_owned);
+        let lister = match (forge, &api) {
+            (ForgeKind::Local, _) => local.clone(),
+            (ForgeKind::Gitlab, Some(api)) => {
+                if let Some(r) = readers.get(&(forge, Some(api.clone()))) {
+                    r.clone()
+                } else {
+                    let what = format!("discover rule `{}`", rule.label);
+                    let client = forges
+                        .discoverer(forge, api, &what)
+                        .await
+                        .map_err(upkeep_cli::connect_report)?;
+                    readers.insert((forge, Some(api.clone())), client.clone());
+                    client
+                }
+            }
+            _ => {
+                return Err(Report::user(ListingUnavailable {
+                    rule: rule.label.clone(),
+                    source_desc: rule.source.to_string(),
+                    forge,
+                })
+                .hint("list the projects in [[maintain.projects]] for now"));
+            }
+        };
+        listers.insert(rule.label.clone(), lister);
     }
     let record = discover::set_path(&maintain.paths.journal, round);
     let (set, source) = discover::load_or_resolve(maintain, &listers, &record, save)
         .await
         .map_err(discover_report)?;
     let applied = set.apply(maintain).map_err(discover_report)?;
-    Ok((applied, set, source))
-}
-
-/// What reads repositories' files without a clone (`.upkeep.toml`, `Makefile`).
-pub fn readers(config: &Config) -> Readers {
-    let local: Arc<dyn Discover> = Arc::new(LocalForge::new(config.state_dir.join("forge")));
-    Readers::from([(ForgeKind::Local, local)])
+    Ok(RoundSet {
+        maintain: applied,
+        set,
+        source,
+        readers,
+    })
 }
 
 fn discover_report(e: DiscoverError) -> Report {

@@ -39,8 +39,8 @@ pub struct DiscoverRule {
     /// Not listed yet by this release: `maintain` stops with an error naming the rule.
     pub github_user: Option<String>,
     /// List the projects of this GitLab group (its full path, e.g. `team/services`),
-    /// with those of its subgroups unless `subgroups = false`. Not listed yet by this
-    /// release: `maintain` stops with an error naming the rule.
+    /// with those of its subgroups unless `subgroups = false` (`GET
+    /// /groups/:id/projects`, needs `GITLAB_TOKEN` with `read_api`).
     pub gitlab_group: Option<String>,
     /// List the bare repositories directly inside this directory (relative to this
     /// file), for the local forge. A repository's topics are its git config

@@ -8,15 +8,15 @@
 //!
 //! | adapter | listing | pages |
 //! |---|---|---|
-//! | GitHub | `GET /orgs/{org}/repos?type=all`, `GET /users/{user}/repos?type=owner` | 100 per page, `Link: rel="next"` |
+//! | GitHub | not yet: the adapter does not implement [`Discover`] (a GitHub scope is refused by the others) | — |
 //! | GitLab | `GET /groups/:id/projects?include_subgroups=true&with_shared=false` | 100 per page, `x-next-page` |
 //! | local | the bare repositories directly inside a directory | — |
 //!
-//! Quirks normalised here: GitHub has no "empty" flag (an empty repository has `size`
-//! 0 and no usable default branch: it is read as empty when `size` is 0 and its
-//! `pushed_at` is not after its `created_at`); GitLab's forks carry `forked_from_project`,
-//! and a group lists projects *shared* with it unless told not to; topics are GitLab's
-//! `topics` or, before 14.0, `tag_list`.
+//! Quirks normalised here: GitLab's forks carry `forked_from_project` (present on forks
+//! only), an empty project says `empty_repo` (and still names a default branch, which is
+//! dropped), a group lists projects *shared* with it unless told not to
+//! (`with_shared=false`), and topics are `topics` or, before 14.0, `tag_list`. A bare
+//! repository keeps its topics and flags in its git config (see the local adapter).
 
 use std::path::PathBuf;
 

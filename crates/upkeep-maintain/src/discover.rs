@@ -634,10 +634,19 @@ pub fn make_target(command: &str) -> Option<&str> {
     }
 }
 
-/// Reads files of repositories without cloning, per forge (`maintain projects` and
-/// `maintain doctor` use it for `.upkeep.toml` and the `Makefile`). A forge without an
-/// entry is not read.
-pub type Readers = HashMap<ForgeKind, Arc<dyn Discover>>;
+/// Reads files of repositories without cloning, per forge and API base URL (`None` for
+/// the local forge); `maintain projects` and `maintain doctor` use it for `.upkeep.toml`
+/// and the `Makefile`. A project whose forge has no entry is not read.
+pub type Readers = HashMap<(ForgeKind, Option<String>), Arc<dyn Discover>>;
+
+/// The reader for a project's repository, if any.
+#[must_use]
+pub fn reader_for<'a>(
+    readers: &'a Readers,
+    project: &ResolvedProject,
+) -> Option<&'a Arc<dyn Discover>> {
+    readers.get(&(project.remote.kind, project.remote.api_url.clone()))
+}
 
 /// The id a project's repository has on its forge's [`Discover`] adapter.
 #[must_use]
@@ -747,7 +756,7 @@ pub async fn view(
             continue;
         };
         let mut resolved = applied.resolve(project);
-        let (repo_settings, skip_reason) = match readers.get(&resolved.remote.kind) {
+        let (repo_settings, skip_reason) = match reader_for(readers, &resolved) {
             None => (SettingsView::NotRead, None),
             Some(reader) => {
                 match read_repo_settings(reader.as_ref(), &resolved, &repo_id(&resolved)).await {

@@ -219,3 +219,73 @@ fn a_forge_rule_this_build_cannot_list_is_a_user_error() {
     assert!(err.contains("discover rule `github-org-acme`"), "{err}");
     assert!(err.contains("hint:"), "{err}");
 }
+
+/// A GitLab group with a subgroup and more than a hundred projects (two pages), listed
+/// through the `gitlab` crate against `FakeGitLab`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_lists_a_gitlab_group_across_pages() {
+    use upkeep_testkit::gitlab::{FakeGitLab, TOKEN};
+    upkeep_testkit::install_crypto_provider();
+    let fake = FakeGitLab::start().await;
+    for i in 0..100 {
+        fake.create_project(&format!("team/svc-{i:03}"));
+    }
+    for name in ["etl", "old", "copy"] {
+        fake.create_project(&format!("team/data/{name}"));
+        fake.set_topics(&format!("team/data/{name}"), &["upkeep"]);
+    }
+    fake.set_topics("team/svc-042", &["upkeep", "python"]);
+    fake.set_archived("team/data/old", true);
+    fake.set_forked_from("team/data/copy", "team/data/etl");
+    fake.bare("team/data/etl").commit_files(
+        "main",
+        &[(".upkeep.toml", "[steps.build]\ncommand = \"make images\"\n")],
+        "settings",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("upkeep.toml"),
+        format!(
+            "[maintain]\n[[maintain.discover]]\ngitlab_group = \"team\"\napi_url = \"{}\"\n\
+             clone_url = \"http://127.0.0.1:9/{{path}}.git\"\ntopics = [\"upkeep\"]\n",
+            fake.base_url()
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || {
+            let mut c = cmd(&dir, &["projects", "--output", "json"]);
+            c.env("GITLAB_TOKEN", TOKEN);
+            run(c)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = doc["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["etl", "svc-042"]);
+    let etl = &doc["projects"][0];
+    assert_eq!(etl["forge"], "gitlab");
+    assert_eq!(etl["origin"]["rule"], "gitlab-group-team");
+    assert_eq!(etl["repo"], "http://127.0.0.1:9/team/data/etl.git");
+    assert_eq!(etl["repo_settings"]["state"], "applied");
+    assert_eq!(etl["steps"]["build"]["command"], "make images");
+    let reasons: Vec<&str> = doc["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 101);
+    assert_eq!(reasons.iter().filter(|r| **r == "no_topic").count(), 99);
+    assert!(reasons.contains(&"archived") && reasons.contains(&"fork"));
+    // The token never reaches the output.
+    assert!(!stdout(&out).contains(TOKEN) && !stderr(&out).contains(TOKEN));
+}

@@ -15,6 +15,8 @@ mod github;
 #[cfg(feature = "github")]
 mod recorded;
 
+#[cfg(feature = "gitlab")]
+mod discover_gitlab;
 #[cfg(feature = "local")]
 mod discover_local;
 #[cfg(feature = "gitlab")]
