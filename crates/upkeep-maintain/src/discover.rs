@@ -492,21 +492,16 @@ pub fn load_set(path: &Path) -> Result<Option<ProjectSet>, DiscoverError> {
         })
 }
 
-/// Writes the set atomically (a temporary file renamed over the old one).
+/// Writes the set atomically (`upkeep_fs::write_atomic`): a crash leaves the old record
+/// or the new one, whole.
 pub fn save_set(path: &Path, set: &ProjectSet) -> Result<(), DiscoverError> {
     let err = |source| DiscoverError::Record {
         doing: "write",
         path: path.to_owned(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir).map_err(err)?;
     let json = serde_json::to_vec_pretty(set).map_err(|e| err(std::io::Error::other(e)))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    std::io::Write::write_all(&mut tmp, &json).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    upkeep_fs::write_atomic(path, &json).map_err(err)
 }
 
 /// Whether the set came from the record or was listed now.
