@@ -1,0 +1,218 @@
+//! An HTTP fake of the GitHub REST API (and the GraphQL `updateRefs` mutation), on
+//! `127.0.0.1:0`, for the endpoints upkeep uses.
+//!
+//! Git data lives in real bare repositories ([`crate::bare::BareRepo`], one per fake
+//! repository, in a temp dir), so a branch moved through the API is really moved, and a
+//! test can `git fetch` from [`FakeGitHub::repo_path`] or push to it. Pull requests,
+//! reviews, commit statuses, check runs and labels are kept in memory. Answers have the
+//! shapes GitHub sends (checked against the recorded interactions in
+//! `fixtures/github-recorded/` by upkeep-forge's tests), with GitHub's headers
+//! (`x-ratelimit-*`, `x-oauth-scopes`), error bodies (`{"message", "errors",
+//! "documentation_url"}`) and `Link` pagination.
+//!
+//! One file per concern, each with its routes, handlers and test controls:
+//! [`auth`] (token check, headers, `/user`), [`repos`] (repository, refs, tags, compare),
+//! [`pulls`] (pull requests, issues, reviews, labels), [`checks`] (statuses, check runs),
+//! [`protection`] (branch protection), [`graphql`]; [`model`] holds the state, [`json`] the
+//! shared JSON shapes and [`http`] the plumbing (errors, pagination, the route table).
+//!
+//! Faults (5xx, 429 with `Retry-After`, secondary-rate-limit 403s, dropped connections,
+//! latency) and per-endpoint request counts come from [`crate::faults`]: see
+//! [`FakeGitHub::faults`]. Route patterns for [`Endpoint`](crate::faults::Endpoint) are
+//! the ones registered, e.g. `/repos/{owner}/{repo}/pulls` ([`FakeGitHub::routes`] lists
+//! them).
+
+// Helpers return what they made (a SHA, a number) for the tests that need it; most ignore
+// it. Handlers bail out with a ready `Response` as the error: its size is irrelevant here.
+#![allow(clippy::must_use_candidate, clippy::result_large_err)]
+
+mod auth;
+mod checks;
+mod graphql;
+mod http;
+mod json;
+mod model;
+mod protection;
+mod pulls;
+mod repos;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::http::Method;
+use axum::middleware;
+use tempfile::TempDir;
+
+use crate::bare::BareRepo;
+use crate::faults::Faults;
+use crate::git::Clock;
+
+pub use model::FakePull;
+use model::{Repo, Shared, World, lock};
+
+/// The fake GitHub server. Stops when dropped.
+#[derive(Debug)]
+pub struct FakeGitHub {
+    addr: SocketAddr,
+    world: Shared,
+    faults: Faults,
+    routes: Vec<(Method, String)>,
+    _dir: TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeGitHub {
+    /// Starts a fake on `127.0.0.1:0` that accepts any token (see [`Self::require_token`]).
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for the fake's repositories");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let world = Arc::new(Mutex::new(World {
+            base: format!("http://{addr}"),
+            token: None,
+            scopes: "repo, workflow".to_owned(),
+            login: "upkeep-bot".to_owned(),
+            repos: BTreeMap::new(),
+            next_id: 1000,
+            ticks: 0,
+            dir: dir.path().to_owned(),
+            clock: Clock::default(),
+        }));
+        let faults = Faults::new();
+        let (app, routes) = router(world.clone());
+        let app = faults.wrap(app);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            world,
+            faults,
+            routes,
+            _dir: dir,
+            server,
+        }
+    }
+
+    /// Base URL to give the client (`http://127.0.0.1:PORT`), like `https://api.github.com`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Fault script, latency and request log of this fake.
+    #[must_use]
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Every `(method, route pattern)` the fake serves, as registered (and as
+    /// [`Endpoint`](crate::faults::Endpoint)s name them).
+    #[must_use]
+    pub fn routes(&self) -> &[(Method, String)] {
+        &self.routes
+    }
+
+    /// From now on, requests must carry `Authorization: Bearer <token>` (or `token <token>`);
+    /// others get GitHub's 401 `Bad credentials`.
+    pub fn require_token(&self, token: &str) {
+        lock(&self.world).token = Some(token.to_owned());
+    }
+
+    /// The scopes reported in `x-oauth-scopes` (default `repo, workflow`).
+    pub fn set_scopes(&self, scopes: &str) {
+        scopes.clone_into(&mut lock(&self.world).scopes);
+    }
+
+    /// Whether the token's account may push to `owner/name`, as the repository's
+    /// `permissions` tell (default `true`: admin). `false` answers as for a read-only
+    /// collaborator (`pull` only). Only what the API reports changes; the fake's git and
+    /// REST writes are not refused.
+    pub fn set_permissions(&self, full_name: &str, push: bool) {
+        self.with_repo(full_name, |repo| repo.push = push);
+    }
+
+    /// Creates `owner/name` with a bare repository whose `main` has one commit (a
+    /// README). Returns the bare repository's path.
+    pub fn create_repo(&self, full_name: &str) -> PathBuf {
+        let mut world = lock(&self.world);
+        let (owner, name) = full_name
+            .split_once('/')
+            .expect("repository names are owner/name");
+        let path = world.dir.join(format!("{owner}__{name}.git"));
+        let bare = BareRepo::init(&path, world.clock.clone());
+        let id = world.id();
+        world.repos.insert(
+            full_name.to_owned(),
+            Repo {
+                id,
+                owner: owner.to_owned(),
+                name: name.to_owned(),
+                bare: bare.clone(),
+                issues: Vec::new(),
+                statuses: Vec::new(),
+                check_runs: Vec::new(),
+                labels: BTreeMap::new(),
+                protection: BTreeMap::new(),
+                push: true,
+            },
+        );
+        world.now();
+        drop(world);
+        bare.commit_file("main", "README.md", "# fake\n", "Initial commit");
+        path
+    }
+
+    /// Path of the bare repository behind `owner/name`.
+    #[must_use]
+    pub fn repo_path(&self, full_name: &str) -> PathBuf {
+        self.with_repo(full_name, |repo| repo.bare.path().to_owned())
+    }
+
+    fn with_repo<T>(&self, full_name: &str, f: impl FnOnce(&mut Repo) -> T) -> T {
+        let mut world = lock(&self.world);
+        let repo = world
+            .repos
+            .get_mut(full_name)
+            .unwrap_or_else(|| panic!("fake GitHub has no repository {full_name}"));
+        f(repo)
+    }
+}
+
+/// Every route of every concern, behind the token check and GitHub's headers; anything
+/// else is GitHub's 404.
+fn router(world: Shared) -> (Router, Vec<(Method, String)>) {
+    let mut table = http::Routes::new("");
+    auth::routes(&mut table);
+    repos::routes(&mut table);
+    pulls::routes(&mut table);
+    checks::routes(&mut table);
+    protection::routes(&mut table);
+    graphql::routes(&mut table, "/graphql");
+    let (app, list) = table.finish();
+    let app = app
+        .fallback(|| async { http::not_found() })
+        .layer(middleware::from_fn_with_state(
+            world.clone(),
+            auth::github_headers,
+        ))
+        .with_state(world);
+    (app, list)
+}
