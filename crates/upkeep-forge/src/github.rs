@@ -12,10 +12,14 @@
 //! - a pull request's review state is not a field: it is derived from the latest decisive
 //!   review of each reviewer;
 //! - the REST ref update has no expected-old-SHA: branch moves use GraphQL `updateRefs`
-//!   (see [`GitHub::move_branch`](crate::Forge::move_branch) below).
+//!   (see [`GitHub::move_branch`](crate::Forge::move_branch) below), asked for with its
+//!   schema-preview media type, at [`graphql_url`] (GitHub Enterprise Server serves GraphQL
+//!   at `/api/graphql`, beside `/api/v3`); a server without it gets the REST update with
+//!   the tip checked right before.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -44,6 +48,31 @@ const PER_PAGE: u8 = 100;
 const UPDATE_REFS: &str =
     "mutation($input: UpdateRefsInput!) {\n  updateRefs(input: $input) { clientMutationId }\n}";
 
+/// The media type under which GitHub documented `updateRefs` as a schema preview (GitHub
+/// Enterprise Server up to 3.12 lists it under "Update refs preview"). Sent with every
+/// GraphQL request; servers where the mutation is public ignore it.
+const UPDATE_REFS_PREVIEW: &str = "application/vnd.github.update-refs-preview+json";
+
+/// Where GitHub serves GraphQL for a REST base URL.
+///
+/// api.github.com (and the fake, and any base without `/api/v3`) serves it at
+/// `<base>/graphql`; GitHub Enterprise Server serves REST under `https://HOST/api/v3` but
+/// GraphQL at `https://HOST/api/graphql`, not under `/api/v3`.
+///
+/// ```
+/// use upkeep_forge::github::graphql_url;
+/// assert_eq!(graphql_url("https://api.github.com"), "https://api.github.com/graphql");
+/// assert_eq!(graphql_url("https://ghe.example.com/api/v3/"), "https://ghe.example.com/api/graphql");
+/// ```
+#[must_use]
+pub fn graphql_url(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    match base.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{base}/graphql"),
+    }
+}
+
 /// A [`Forge`] on GitHub or GitHub Enterprise.
 ///
 /// ```no_run
@@ -59,9 +88,15 @@ const UPDATE_REFS: &str =
 /// ```
 pub struct GitHub {
     client: Octocrab,
+    /// The same token, based where GraphQL is served (see [`graphql_url`]), asking for the
+    /// `updateRefs` preview.
+    graphql: Octocrab,
     retrier: Retrier,
     /// GraphQL node ids of repositories, looked up once each.
     node_ids: Mutex<HashMap<String, String>>,
+    /// Set once the server said it has no `updateRefs` (an older Enterprise server): later
+    /// moves go straight to the REST fallback.
+    no_update_refs: AtomicBool,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -88,6 +123,8 @@ impl GitHub {
     /// An adapter talking to `base_url` (`https://api.github.com`, a GitHub Enterprise
     /// `https://host/api/v3`, or a test fake's `http://127.0.0.1:PORT`) with `token`,
     /// retrying transient failures under `policy`.
+    ///
+    /// GraphQL goes to [`graphql_url`]`(base_url)`.
     pub fn new(base_url: &str, token: SecretString, policy: RetryPolicy) -> Result<Self> {
         let setup = |message: String| ForgeError::Setup {
             forge: ForgeKind::GitHub,
@@ -95,21 +132,38 @@ impl GitHub {
         };
         let base = base_url.trim_end_matches('/');
         url::Url::parse(base).map_err(|e| setup(format!("base URL `{base}`: {e}")))?;
-        let client = Octocrab::builder()
-            // Our Retrier is the one retry policy: octocrab's layer would retry 5xx and
-            // 429 again inside each of our attempts.
-            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-            .set_connect_timeout(Some(std::time::Duration::from_secs(10)))
-            .set_read_timeout(Some(std::time::Duration::from_mins(1)))
-            .base_uri(base)
-            .map_err(|e| setup(format!("base URL `{base}`: {e}")))?
-            .personal_token(token)
-            .build()
-            .map_err(|e| setup(format!("building the client: {e}")))?;
+        let graphql_base = graphql_url(base)
+            .strip_suffix("/graphql")
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let build = |base: &str, token: SecretString, extra: Option<(http::HeaderName, &str)>| {
+            let mut builder = Octocrab::builder()
+                // Our Retrier is the one retry policy: octocrab's layer would retry 5xx and
+                // 429 again inside each of our attempts.
+                .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+                .set_connect_timeout(Some(std::time::Duration::from_secs(10)))
+                .set_read_timeout(Some(std::time::Duration::from_mins(1)));
+            if let Some((name, value)) = extra {
+                builder = builder.add_header(name, value.to_owned());
+            }
+            builder
+                .base_uri(base)
+                .map_err(|e| setup(format!("base URL `{base}`: {e}")))?
+                .personal_token(token)
+                .build()
+                .map_err(|e| setup(format!("building the client: {e}")))
+        };
+        let graphql = build(
+            &graphql_base,
+            token.clone(),
+            Some((http::header::ACCEPT, UPDATE_REFS_PREVIEW)),
+        )?;
         Ok(Self {
-            client,
+            client: build(base, token, None)?,
+            graphql,
             retrier: Retrier::new(policy),
             node_ids: Mutex::new(HashMap::new()),
+            no_update_refs: AtomicBool::new(false),
         })
     }
 
@@ -331,6 +385,102 @@ impl GitHub {
         })
     }
 
+    /// The REST fallback for servers without `updateRefs`: the tip is read again right
+    /// before `PATCH /git/refs/heads/{branch}` (`force` only for a rollback), and a
+    /// mismatch is [`ForgeError::BranchMoved`].
+    ///
+    /// Not atomic: between that read and the update (one round trip) a concurrent move is
+    /// not seen. Someone else's forward move is built upon when `new` descends from it
+    /// (otherwise GitHub refuses the update as not a fast-forward, and the caller hears
+    /// where the branch is); a rollback (`force`) overwrites it. docs/forges.md says so.
+    async fn move_branch_rest(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
+        let (owner, name) = split(repo)?;
+        let branch = &request.branch;
+        let actual = self.read_branch(repo, branch).await?;
+        if actual.as_deref() == Some(request.new.as_str()) {
+            return Ok(());
+        }
+        if actual.as_deref() != Some(request.expected_old.as_str()) {
+            return Err(moved(repo, request, actual));
+        }
+        let doing = format!("moving {branch} of {repo} to {} (REST)", request.new);
+        let reference = Reference::Branch(branch.clone());
+        let result = self
+            .call(&doing, &format!("branch {branch} of {repo}"), || async {
+                self.client
+                    .repos(owner, name)
+                    .update_ref(&reference, &request.new)
+                    .force(request.allow_backwards)
+                    .send()
+                    .await
+            })
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(forge = "github", %repo, %branch, from = %request.expected_old, to = %request.new, "branch moved (REST)");
+                Ok(())
+            }
+            Err(ForgeError::Validation {
+                message, errors, ..
+            }) => {
+                let said = std::iter::once(message)
+                    .chain(errors)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.explain_refusal(repo, request, doing, said).await
+            }
+            Err(e) if e.is_transient() => match self.read_branch(repo, branch).await {
+                Ok(Some(now)) if now == request.new => Ok(()),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Why GitHub refused a move, from the branch's tip now and GitHub's words: done after
+    /// all (a retried update whose first attempt went through), moved by someone else,
+    /// protected (with what the token's user needs), or not a fast-forward.
+    async fn explain_refusal(
+        &self,
+        repo: &RepoId,
+        request: &BranchMove,
+        doing: String,
+        message: String,
+    ) -> Result<()> {
+        let now = self.read_branch(repo, &request.branch).await?;
+        if now.as_deref() == Some(request.new.as_str()) {
+            return Ok(());
+        }
+        if now.as_deref() != Some(request.expected_old.as_str()) {
+            return Err(moved(repo, request, now));
+        }
+        if is_protection_refusal(&message) {
+            let fix = match self.branch_access(repo, &request.branch).await {
+                Ok(access) => access.fix,
+                Err(e) => {
+                    tracing::debug!(forge = "github", %repo, error = %e, "reading the branch's protection failed");
+                    None
+                }
+            };
+            return Err(ForgeError::BranchProtected {
+                forge: ForgeKind::GitHub,
+                repo: repo.to_string(),
+                branch: request.branch.clone(),
+                message,
+                fix,
+            });
+        }
+        if message.to_ascii_lowercase().contains("fast forward") {
+            return Err(not_fast_forward(repo, request));
+        }
+        Err(ForgeError::Validation {
+            forge: ForgeKind::GitHub,
+            doing,
+            message,
+            errors: Vec::new(),
+        })
+    }
+
     async fn read_branch(&self, repo: &RepoId, branch: &str) -> Result<Option<String>> {
         let (owner, name) = split(repo)?;
         let reference = Reference::Branch(branch.to_owned());
@@ -352,6 +502,76 @@ impl GitHub {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Someone else moved the branch: where it is now.
+fn moved(repo: &RepoId, request: &BranchMove, actual: Option<String>) -> ForgeError {
+    ForgeError::BranchMoved {
+        repo: repo.to_string(),
+        branch: request.branch.clone(),
+        expected: request.expected_old.clone(),
+        actual,
+    }
+}
+
+fn not_fast_forward(repo: &RepoId, request: &BranchMove) -> ForgeError {
+    ForgeError::NotFastForward {
+        repo: repo.to_string(),
+        branch: request.branch.clone(),
+        from: request.expected_old.clone(),
+        to: request.new.clone(),
+    }
+}
+
+/// How GitHub answered `updateRefs` (errors come with HTTP 200).
+#[derive(Debug)]
+enum RefsAnswer {
+    Done,
+    /// The schema has no `updateRefs` (GraphQL's `undefinedField`).
+    Missing,
+    /// GitHub refused the update, saying this.
+    Refused(String),
+}
+
+impl RefsAnswer {
+    fn from_errors(errors: &[octocrab::GraphqlError]) -> Self {
+        let missing = errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(serde_json::Value::as_str)
+                == Some("undefinedField")
+                || (e.message.contains("updateRefs") && e.message.contains("doesn't exist"))
+        });
+        if missing {
+            Self::Missing
+        } else {
+            Self::Refused(
+                errors
+                    .iter()
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        }
+    }
+}
+
+/// Whether GitHub's words for a refused ref update or push are about branch protection
+/// (the REST and push refusals GitHub documents: GH006 and the rule that failed).
+fn is_protection_refusal(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    [
+        "protected branch",
+        "changes must be made through a pull request",
+        "not authorized to push to this branch",
+        "required status check",
+        "cannot force-push",
+        "cannot delete this protected branch",
+        "locked branch",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
 }
 
 fn object_sha(object: &octocrab::models::repos::Object) -> String {
@@ -825,29 +1045,23 @@ impl Forge for GitHub {
     /// ([`ForgeError::NotFastForward`]); then the mutation with `beforeOid` and
     /// `force = allow_backwards`. If GitHub refuses, the tip is read again to say why; if
     /// it already is `new` (a retried mutation whose first attempt went through), the
-    /// move is done. The same check settles a move whose every answer was lost.
+    /// move is done. The same check settles a move whose every answer was lost. A refusal
+    /// by branch protection is [`ForgeError::BranchProtected`], saying what the token's
+    /// user needs ([`Forge::branch_access`]).
+    ///
+    /// A server without `updateRefs` (an older GitHub Enterprise Server) gets the REST
+    /// update instead, with the tip read right before it; that read and the update are
+    /// not atomic (docs/forges.md describes the window).
     async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
         let (owner, name) = split(repo)?;
         let branch = &request.branch;
-        let moved = |actual: Option<String>| ForgeError::BranchMoved {
-            repo: repo.to_string(),
-            branch: branch.clone(),
-            expected: request.expected_old.clone(),
-            actual,
-        };
         let actual = self.read_branch(repo, branch).await?;
         if actual.as_deref() != Some(request.expected_old.as_str()) {
-            return Err(moved(actual));
+            return Err(moved(repo, request, actual));
         }
         if request.new == request.expected_old {
             return Ok(());
         }
-        let not_ff = || ForgeError::NotFastForward {
-            repo: repo.to_string(),
-            branch: branch.clone(),
-            from: request.expected_old.clone(),
-            to: request.new.clone(),
-        };
         if !request.allow_backwards {
             let cmp = self
                 .call(
@@ -864,8 +1078,11 @@ impl Forge for GitHub {
                 )
                 .await?;
             if cmp.behind_by > 0 {
-                return Err(not_ff());
+                return Err(not_fast_forward(repo, request));
             }
+        }
+        if self.no_update_refs.load(Ordering::Relaxed) {
+            return self.move_branch_rest(repo, request).await;
         }
         let repository_id = self.node_id(owner, name).await?;
         let payload = json!({
@@ -883,30 +1100,27 @@ impl Forge for GitHub {
         let doing = format!("moving {branch} of {repo} to {}", request.new);
         let result = self
             .call(&doing, &format!("repository {repo}"), || async {
-                self.client.graphql::<serde_json::Value>(&payload).await
+                match self.graphql.graphql::<serde_json::Value>(&payload).await {
+                    Ok(_) => Ok(RefsAnswer::Done),
+                    Err(octocrab::Error::Graphql { source, .. }) => {
+                        Ok(RefsAnswer::from_errors(&source.0))
+                    }
+                    Err(e) => Err(e),
+                }
             })
             .await;
         match result {
-            Ok(_) => {
+            Ok(RefsAnswer::Done) => {
                 tracing::info!(forge = "github", %repo, %branch, from = %request.expected_old, to = %request.new, "branch moved");
                 Ok(())
             }
-            Err(ForgeError::Protocol { message, .. }) => {
-                let now = self.read_branch(repo, branch).await?;
-                if now.as_deref() == Some(request.new.as_str()) {
-                    Ok(())
-                } else if now.as_deref() != Some(request.expected_old.as_str()) {
-                    Err(moved(now))
-                } else if message.to_ascii_lowercase().contains("fast forward") {
-                    Err(not_ff())
-                } else {
-                    Err(ForgeError::Validation {
-                        forge: ForgeKind::GitHub,
-                        doing,
-                        message,
-                        errors: Vec::new(),
-                    })
-                }
+            Ok(RefsAnswer::Missing) => {
+                tracing::warn!(forge = "github", %repo, "the server has no GraphQL updateRefs; moving branches with the REST ref update, which cannot check the old tip atomically");
+                self.no_update_refs.store(true, Ordering::Relaxed);
+                self.move_branch_rest(repo, request).await
+            }
+            Ok(RefsAnswer::Refused(message)) => {
+                self.explain_refusal(repo, request, doing, message).await
             }
             // Retries ran out on lost answers: the mutation may have gone through, and a
             // caller recording "failed" for a branch that moved would be wrong. The tip

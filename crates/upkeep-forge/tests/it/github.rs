@@ -11,7 +11,7 @@ use upkeep_forge::{
     BranchMove, ChangeRequestSpec, CheckSource, Forge, ForgeError, RepoId, UpsertAction, Verdict,
 };
 use upkeep_testkit::faults::{Endpoint, Fault};
-use upkeep_testkit::github::FakeGitHub;
+use upkeep_testkit::github::{FakeGitHub, Layout, UpdateRefs};
 
 use crate::behaviour::{Harness, Review, Signal};
 
@@ -33,8 +33,12 @@ fn client(fake: &FakeGitHub, token: &str) -> GitHub {
 }
 
 async fn harness() -> GitHubHarness {
+    harness_with(Layout::GitHubCom).await
+}
+
+async fn harness_with(layout: Layout) -> GitHubHarness {
     upkeep_testkit::init_tracing();
-    let fake = FakeGitHub::start().await;
+    let fake = FakeGitHub::start_with(layout).await;
     fake.create_repo(REPO);
     fake.require_token(TOKEN);
     let forge = Arc::new(client(&fake, TOKEN));
@@ -97,6 +101,16 @@ impl Harness for GitHubHarness {
 }
 
 crate::behaviour::behaviour_suite!(harness);
+
+/// The same suite against GitHub Enterprise Server's layout: REST under `/api/v3`,
+/// GraphQL at `/api/graphql` (not `/api/v3/graphql`).
+mod enterprise {
+    async fn harness() -> super::GitHubHarness {
+        super::harness_with(super::Layout::Enterprise).await
+    }
+
+    crate::behaviour::behaviour_suite!(harness);
+}
 
 fn repo() -> RepoId {
     RepoId::new(REPO)
@@ -794,4 +808,113 @@ async fn access_to_an_unknown_repository_is_not_found() {
     let h = harness().await;
     let err = h.forge.access(&RepoId::new("acme/nope")).await.unwrap_err();
     assert!(matches!(err, ForgeError::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn graphql_lives_beside_rest_on_enterprise_servers() {
+    use upkeep_forge::github::graphql_url;
+    assert_eq!(
+        graphql_url("https://api.github.com"),
+        "https://api.github.com/graphql"
+    );
+    assert_eq!(
+        graphql_url("https://ghe.example.com/api/v3"),
+        "https://ghe.example.com/api/graphql"
+    );
+    assert_eq!(
+        graphql_url("https://example.com/github/api/v3/"),
+        "https://example.com/github/api/graphql"
+    );
+}
+
+fn move_stable(h: &GitHubHarness) -> (String, String) {
+    let old = h.fake.branch_tip(REPO, "main").unwrap();
+    h.fake.set_branch(REPO, "stable", &old);
+    let new = h.fake.commit(REPO, "main", "ship");
+    (old, new)
+}
+
+/// Enterprise servers that list `updateRefs` under a schema preview only answer it to
+/// requests asking for the preview's media type.
+#[tokio::test]
+async fn update_refs_is_asked_for_with_its_preview_media_type() {
+    let h = harness_with(Layout::Enterprise).await;
+    h.fake.set_update_refs(UpdateRefs::PreviewOnly);
+    let (old, new) = move_stable(&h);
+    h.forge
+        .move_branch(
+            &repo(),
+            &BranchMove {
+                branch: "stable".into(),
+                expected_old: old,
+                new: new.clone(),
+                allow_backwards: false,
+            },
+        )
+        .await
+        .unwrap();
+    let log = h.fake.faults().log();
+    assert_eq!(log.count(&Endpoint::post("/api/graphql")), 1);
+    assert_eq!(
+        log.count(&Endpoint::any(
+            "/api/v3/repos/{owner}/{repo}/git/refs/{*ref}"
+        )),
+        0,
+        "moved through updateRefs, not the REST fallback"
+    );
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
+}
+
+/// A server without `updateRefs` gets the REST ref update, with the tip checked first;
+/// it is asked about `updateRefs` once, not on every move.
+#[tokio::test]
+async fn without_update_refs_moves_fall_back_to_rest_after_checking_the_tip() {
+    let h = harness_with(Layout::Enterprise).await;
+    h.fake.set_update_refs(UpdateRefs::Absent);
+    let (old, new) = move_stable(&h);
+    let forward = BranchMove {
+        branch: "stable".into(),
+        expected_old: old.clone(),
+        new: new.clone(),
+        allow_backwards: false,
+    };
+    h.forge.move_branch(&repo(), &forward).await.unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new.clone()));
+    let rest = Endpoint::new(
+        http::Method::PATCH,
+        "/api/v3/repos/{owner}/{repo}/git/refs/{*ref}",
+    );
+    let graphql = Endpoint::post("/api/graphql");
+    assert_eq!(h.fake.faults().log().count(&rest), 1);
+    assert_eq!(h.fake.faults().log().count(&graphql), 1);
+
+    // The compare-and-swap still holds as far as a read can make it: a branch that moved
+    // since the plan is left alone.
+    let theirs = h.fake.commit(REPO, "stable", "someone else's");
+    let newer = h.fake.commit(REPO, "main", "more");
+    let stale = BranchMove {
+        branch: "stable".into(),
+        expected_old: new.clone(),
+        new: newer,
+        allow_backwards: false,
+    };
+    match h.forge.move_branch(&repo(), &stale).await {
+        Err(ForgeError::BranchMoved { actual, .. }) => assert_eq!(actual, Some(theirs.clone())),
+        other => panic!("expected BranchMoved, got {other:?}"),
+    }
+    // A rollback goes through REST with force.
+    let back = BranchMove {
+        branch: "stable".into(),
+        expected_old: theirs,
+        new: old.clone(),
+        allow_backwards: true,
+    };
+    h.forge.move_branch(&repo(), &back).await.unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(old));
+    assert_eq!(
+        h.fake.faults().log().count(&graphql),
+        1,
+        "updateRefs is not asked for again"
+    );
+    assert_eq!(h.fake.faults().log().count(&rest), 2);
 }

@@ -11,7 +11,7 @@ use super::http::{
     P, Q, Routes, S, created, error, json_response, not_found, ok, paginate, parse_body, repo_key,
     unprocessable, validation,
 };
-use super::json::{node_id, repo_json, ts, user_json};
+use super::json::{node_id, repo_json, ts, user_json, web_root};
 use super::model::{CheckRun, Repo, Status, lock};
 use super::repos::object_exists;
 
@@ -33,9 +33,10 @@ pub(super) fn routes(r: &mut Routes) {
 }
 
 pub(super) fn status_json(base: &str, repo: &Repo, status: &Status, with_creator: bool) -> Value {
+    let web = web_root(base);
     let mut value = json!({
         "url": format!("{base}/repos/{}/statuses/{}", repo.full_name(), status.sha),
-        "avatar_url": format!("{base}/avatars/u/1?v=4"),
+        "avatar_url": format!("{web}/avatars/u/1?v=4"),
         "id": status.id,
         "node_id": node_id("SC_", status.id),
         "state": status.state,
@@ -52,6 +53,7 @@ pub(super) fn status_json(base: &str, repo: &Repo, status: &Status, with_creator
 }
 
 pub(super) fn check_run_json(base: &str, repo: &Repo, run: &CheckRun) -> Value {
+    let web = web_root(base);
     let full = repo.full_name();
     json!({
         "id": run.id,
@@ -60,7 +62,7 @@ pub(super) fn check_run_json(base: &str, repo: &Repo, run: &CheckRun) -> Value {
         "head_sha": run.sha,
         "external_id": "",
         "url": format!("{base}/repos/{full}/check-runs/{}", run.id),
-        "html_url": format!("{base}/{full}/runs/{}", run.id),
+        "html_url": format!("{web}/{full}/runs/{}", run.id),
         "details_url": run.details_url,
         "status": run.status,
         "conclusion": run.conclusion,

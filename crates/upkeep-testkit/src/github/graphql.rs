@@ -1,18 +1,23 @@
 //! `POST /graphql` (GitHub Enterprise: `/api/graphql`): the `updateRefs` mutation.
+//!
+//! The request's root field picks the operation; a field the fake does not know is
+//! answered the way GitHub's GraphQL server answers a field missing from the schema
+//! (`undefinedField`), which is also how an instance without `updateRefs` answers.
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use git2::Oid;
 use serde_json::json;
 
 use super::http::{Routes, S, ok, parse_body};
 use super::json::node_id;
-use super::model::lock;
+use super::model::{UpdateRefs, World, lock};
 
 /// `path`: `/graphql` on github.com, `/api/graphql` on GitHub Enterprise Server.
 pub(super) fn routes(r: &mut Routes, path: &str) {
-    r.post(path, graphql);
+    r.add_at(axum::http::Method::POST, path.to_owned(), graphql);
 }
 
 pub(super) fn graphql_error(field: &str, kind: &str, message: &str) -> Response {
@@ -27,21 +32,61 @@ pub(super) fn graphql_error(field: &str, kind: &str, message: &str) -> Response 
     }))
 }
 
-/// `POST /graphql`, for the one mutation upkeep uses: `updateRefs`, which applies every
-/// ref update of one repository atomically, each guarded by its `beforeOid`.
-pub(super) async fn graphql(State(world): S, body: Bytes) -> Response {
+/// GraphQL's answer for a field the schema does not have (HTTP 200, no `data`).
+fn undefined_field(kind: &str, field: &str) -> Response {
+    ok(&json!({
+        "errors": [{
+            "path": [kind, field],
+            "extensions": {"code": "undefinedField", "typeName": if kind == "mutation" { "Mutation" } else { "Query" }, "fieldName": field},
+            "locations": [{"line": 2, "column": 3}],
+            "message": format!("Field '{field}' doesn't exist on type '{}'", if kind == "mutation" { "Mutation" } else { "Query" }),
+        }]
+    }))
+}
+
+pub(super) async fn graphql(State(world): S, headers: HeaderMap, body: Bytes) -> Response {
     let body = match parse_body(&body) {
         Ok(body) => body,
         Err(response) => return response,
     };
     let query = body["query"].as_str().unwrap_or_default();
-    if !query.contains("updateRefs") {
-        return ok(
-            &json!({"errors": [{"message": "the fake GitHub only answers the updateRefs mutation"}]}),
-        );
-    }
-    let input = &body["variables"]["input"];
     let world = lock(&world);
+    if query.contains("updateRefs") {
+        let preview = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("application/vnd.github.update-refs-preview"));
+        return match world.update_refs {
+            UpdateRefs::Available => update_refs(&world, &body),
+            UpdateRefs::PreviewOnly if preview => update_refs(&world, &body),
+            UpdateRefs::PreviewOnly | UpdateRefs::Absent => {
+                undefined_field("mutation", "updateRefs")
+            }
+        };
+    }
+    // The first field inside the operation's selection set.
+    let field = query
+        .split_once('{')
+        .and_then(|(_, rest)| {
+            rest.trim_start()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+        })
+        .filter(|f| !f.is_empty())
+        .unwrap_or("query");
+    let kind = if query.trim_start().starts_with("mutation") {
+        "mutation"
+    } else {
+        "query"
+    };
+    undefined_field(kind, field)
+}
+
+/// `updateRefs`: applies every ref update of one repository atomically, each guarded by
+/// its `beforeOid`.
+fn update_refs(world: &World, body: &serde_json::Value) -> Response {
+    let input = &body["variables"]["input"];
     let Some(repo) = input["repositoryId"]
         .as_str()
         .and_then(|id| world.repos.values().find(|r| node_id("R_", r.id) == id))

@@ -214,6 +214,16 @@ impl Routes {
         T: 'static,
     {
         let full = format!("{}{path}", self.prefix);
+        self.add_at(method, full, handler)
+    }
+
+    /// Serves `method path` with `handler`, `path` taken as it is (GitHub Enterprise's
+    /// GraphQL lives outside the REST prefix).
+    pub(super) fn add_at<H, T>(&mut self, method: Method, full: String, handler: H) -> &mut Self
+    where
+        H: Handler<T, Shared>,
+        T: 'static,
+    {
         let filter = MethodFilter::try_from(method.clone()).expect("a routable method");
         self.router = std::mem::take(&mut self.router).route(&full, on(filter, handler));
         self.list.push((method, full));

@@ -7,7 +7,15 @@ use serde_json::{Value, json};
 use super::http::enc;
 use super::model::{Repo, epoch};
 
+/// Where pages live, given the API's base URL: GitHub Enterprise Server serves the REST
+/// API under `/api/v3` and pages at the host's root (`https://HOST/owner/repo`); the fake
+/// in github.com's layout serves both at its root.
+pub(super) fn web_root(api: &str) -> &str {
+    api.strip_suffix("/api/v3").unwrap_or(api)
+}
+
 pub(super) fn user_json(base: &str, login: &str) -> Value {
+    let web = web_root(base);
     let id = login
         .bytes()
         .fold(5000_u64, |h, b| h * 31 % 1_000_000 + u64::from(b));
@@ -15,10 +23,10 @@ pub(super) fn user_json(base: &str, login: &str) -> Value {
         "login": login,
         "id": id,
         "node_id": format!("MDQ6VXNlcj{id}"),
-        "avatar_url": format!("{base}/avatars/u/{id}?v=4"),
+        "avatar_url": format!("{web}/avatars/u/{id}?v=4"),
         "gravatar_id": "",
         "url": format!("{base}/users/{login}"),
-        "html_url": format!("{base}/{login}"),
+        "html_url": format!("{web}/{login}"),
         "followers_url": format!("{base}/users/{login}/followers"),
         "following_url": format!("{base}/users/{login}/following{{/other_user}}"),
         "gists_url": format!("{base}/users/{login}/gists{{/gist_id}}"),
@@ -36,6 +44,7 @@ pub(super) fn user_json(base: &str, login: &str) -> Value {
 // One long literal of the fields GitHub sends; splitting it would only scatter them.
 #[allow(clippy::too_many_lines)]
 pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
+    let web = web_root(base);
     let full = repo.full_name();
     let api = format!("{base}/repos/{full}");
     let mut owner = user_json(base, &repo.owner);
@@ -48,7 +57,7 @@ pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
         "full_name": full,
         "private": true,
         "owner": owner,
-        "html_url": format!("{base}/{full}"),
+        "html_url": format!("{web}/{full}"),
         "description": null,
         "fork": false,
         "url": api,
@@ -97,8 +106,8 @@ pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
         "pushed_at": ts(epoch()),
         "git_url": format!("git://fake/{full}.git"),
         "ssh_url": format!("git@fake:{full}.git"),
-        "clone_url": format!("{base}/{full}.git"),
-        "svn_url": format!("{base}/{full}"),
+        "clone_url": format!("{web}/{full}.git"),
+        "svn_url": format!("{web}/{full}"),
         "homepage": null,
         "size": 1,
         "stargazers_count": 0,
@@ -157,6 +166,7 @@ pub(super) fn ts(at: DateTime<Utc>) -> String {
 }
 
 pub(super) fn team_json(base: &str, full_name: &str, slug: &str) -> Value {
+    let web = web_root(base);
     let org = full_name.split('/').next().unwrap_or_default();
     let id = slug
         .bytes()
@@ -170,7 +180,7 @@ pub(super) fn team_json(base: &str, full_name: &str, slug: &str) -> Value {
         "privacy": "closed",
         "notification_setting": "notifications_enabled",
         "url": format!("{base}/orgs/{org}/teams/{slug}"),
-        "html_url": format!("{base}/orgs/{org}/teams/{slug}"),
+        "html_url": format!("{web}/orgs/{org}/teams/{slug}"),
         "members_url": format!("{base}/orgs/{org}/teams/{slug}/members{{/member}}"),
         "repositories_url": format!("{base}/orgs/{org}/teams/{slug}/repos"),
         "permission": "pull",

@@ -10,11 +10,16 @@
 //! (`x-ratelimit-*`, `x-oauth-scopes`), error bodies (`{"message", "errors",
 //! "documentation_url"}`) and `Link` pagination.
 //!
-//! One file per concern, each with its routes, handlers and test controls:
-//! [`auth`] (token check, headers, `/user`), [`repos`] (repository, refs, tags, compare),
-//! [`pulls`] (pull requests, issues, reviews, labels), [`checks`] (statuses, check runs),
-//! [`protection`] (branch protection), [`graphql`]; [`model`] holds the state, [`json`] the
-//! shared JSON shapes and [`http`] the plumbing (errors, pagination, the route table).
+//! One file per concern, each with its routes, handlers and test controls: `auth` (token
+//! check, headers, `/user`), `repos` (repository, refs, tags, compare), `pulls` (pull
+//! requests, issues, reviews, labels), `checks` (statuses, check runs), `protection`
+//! (branch protection), `graphql`; `model` holds the state, `json` the shared JSON shapes
+//! and `http` the plumbing (errors, pagination, the route table). A new concern is a new
+//! file with a `routes` function, added in [`FakeGitHub::start_with`]'s router.
+//!
+//! Two URL layouts ([`Layout`]): api.github.com's (REST at the root, GraphQL at
+//! `/graphql`) and GitHub Enterprise Server's (REST under `/api/v3`, GraphQL at
+//! `/api/graphql`). [`FakeGitHub::url`] is the REST base a client is given.
 //!
 //! Faults (5xx, 429 with `Retry-After`, secondary-rate-limit 403s, dropped connections,
 //! latency) and per-endpoint request counts come from [`crate::faults`]: see
@@ -50,8 +55,36 @@ use crate::bare::BareRepo;
 use crate::faults::Faults;
 use crate::git::Clock;
 
-pub use model::FakePull;
+pub use model::{FakePull, UpdateRefs};
 use model::{Repo, Shared, World, lock};
+
+/// Where the fake serves the API, as the two kinds of GitHub do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// api.github.com: REST at the root (`https://api.github.com/repos/…`), GraphQL at
+    /// `/graphql`.
+    #[default]
+    GitHubCom,
+    /// GitHub Enterprise Server: REST under `/api/v3` (`https://HOST/api/v3/repos/…`),
+    /// GraphQL at `/api/graphql` (not under `/api/v3`), pages at the host's root.
+    Enterprise,
+}
+
+impl Layout {
+    fn rest_prefix(self) -> &'static str {
+        match self {
+            Self::GitHubCom => "",
+            Self::Enterprise => "/api/v3",
+        }
+    }
+
+    fn graphql_path(self) -> &'static str {
+        match self {
+            Self::GitHubCom => "/graphql",
+            Self::Enterprise => "/api/graphql",
+        }
+    }
+}
 
 /// The fake GitHub server. Stops when dropped.
 #[derive(Debug)]
@@ -60,6 +93,7 @@ pub struct FakeGitHub {
     world: Shared,
     faults: Faults,
     routes: Vec<(Method, String)>,
+    layout: Layout,
     _dir: TempDir,
     server: tokio::task::JoinHandle<()>,
 }
@@ -71,15 +105,21 @@ impl Drop for FakeGitHub {
 }
 
 impl FakeGitHub {
-    /// Starts a fake on `127.0.0.1:0` that accepts any token (see [`Self::require_token`]).
+    /// Starts a fake in api.github.com's layout on `127.0.0.1:0` that accepts any token
+    /// (see [`Self::require_token`]).
     pub async fn start() -> Self {
+        Self::start_with(Layout::GitHubCom).await
+    }
+
+    /// Starts a fake with the given URL layout (see [`Layout`]).
+    pub async fn start_with(layout: Layout) -> Self {
         let dir = tempfile::tempdir().expect("temp dir for the fake's repositories");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let world = Arc::new(Mutex::new(World {
-            base: format!("http://{addr}"),
+            base: format!("http://{addr}{}", layout.rest_prefix()),
             token: None,
             scopes: "repo, workflow".to_owned(),
             login: "upkeep-bot".to_owned(),
@@ -88,9 +128,10 @@ impl FakeGitHub {
             ticks: 0,
             dir: dir.path().to_owned(),
             clock: Clock::default(),
+            update_refs: UpdateRefs::Available,
         }));
         let faults = Faults::new();
-        let (app, routes) = router(world.clone());
+        let (app, routes) = router(world.clone(), layout);
         let app = faults.wrap(app);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -100,15 +141,37 @@ impl FakeGitHub {
             world,
             faults,
             routes,
+            layout,
             _dir: dir,
             server,
         }
     }
 
-    /// Base URL to give the client (`http://127.0.0.1:PORT`), like `https://api.github.com`.
+    /// Base URL of the REST API to give the client: `http://127.0.0.1:PORT` like
+    /// `https://api.github.com`, or `http://127.0.0.1:PORT/api/v3` like a GitHub Enterprise
+    /// Server's `https://HOST/api/v3`.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}{}", self.addr, self.layout.rest_prefix())
+    }
+
+    /// Where GraphQL is served: `<url>/graphql`, or `http://127.0.0.1:PORT/api/graphql` in
+    /// the Enterprise layout.
+    #[must_use]
+    pub fn graphql_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.layout.graphql_path())
+    }
+
+    /// The URL layout this fake serves.
+    #[must_use]
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Whether the GraphQL `updateRefs` mutation exists (default: it does). See
+    /// [`UpdateRefs`].
+    pub fn set_update_refs(&self, update_refs: UpdateRefs) {
+        lock(&self.world).update_refs = update_refs;
     }
 
     /// The socket address.
@@ -198,14 +261,14 @@ impl FakeGitHub {
 
 /// Every route of every concern, behind the token check and GitHub's headers; anything
 /// else is GitHub's 404.
-fn router(world: Shared) -> (Router, Vec<(Method, String)>) {
-    let mut table = http::Routes::new("");
+fn router(world: Shared, layout: Layout) -> (Router, Vec<(Method, String)>) {
+    let mut table = http::Routes::new(layout.rest_prefix());
     auth::routes(&mut table);
     repos::routes(&mut table);
     pulls::routes(&mut table);
     checks::routes(&mut table);
     protection::routes(&mut table);
-    graphql::routes(&mut table, "/graphql");
+    graphql::routes(&mut table, layout.graphql_path());
     let (app, list) = table.finish();
     let app = app
         .fallback(|| async { http::not_found() })

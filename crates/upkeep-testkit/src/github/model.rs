@@ -40,6 +40,21 @@ pub struct FakePull {
     pub requested_reviewers: Vec<String>,
 }
 
+/// Whether the GraphQL `updateRefs` mutation exists. GitHub documented it as a schema
+/// preview (media type `application/vnd.github.update-refs-preview+json`, GitHub Enterprise
+/// Server up to 3.12) before it joined the public schema; an instance without it answers
+/// GraphQL's `undefinedField` error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateRefs {
+    /// Part of the schema (api.github.com, recent Enterprise servers).
+    #[default]
+    Available,
+    /// Only for requests that ask for the preview in `Accept`.
+    PreviewOnly,
+    /// Not there at all (an older Enterprise server).
+    Absent,
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Review {
     pub(super) id: u64,
@@ -154,6 +169,7 @@ pub(super) struct World {
     pub(super) dir: PathBuf,
     /// Commit times of the bare repositories.
     pub(super) clock: Clock,
+    pub(super) update_refs: UpdateRefs,
 }
 
 impl World {

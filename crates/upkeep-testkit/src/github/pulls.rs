@@ -12,7 +12,7 @@ use super::http::{
     P, Q, Routes, S, created, json_response, not_found, ok, paginate, parse_body, parse_number,
     repo_key, strings, unprocessable, validation,
 };
-use super::json::{label_json, node_id, repo_json, ts, user_json};
+use super::json::{label_json, node_id, repo_json, ts, user_json, web_root};
 use super::model::{FakePull, Issue, Label, Pull, Repo, Review, World, lock};
 
 pub(super) fn routes(r: &mut Routes) {
@@ -39,6 +39,7 @@ pub(super) fn routes(r: &mut Routes) {
 }
 
 pub(super) fn issue_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
+    let web = web_root(base);
     let full = repo.full_name();
     let api = format!("{base}/repos/{full}/issues/{}", issue.number);
     let mut value = json!({
@@ -47,7 +48,7 @@ pub(super) fn issue_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
         "labels_url": format!("{api}/labels{{/name}}"),
         "comments_url": format!("{api}/comments"),
         "events_url": format!("{api}/events"),
-        "html_url": format!("{base}/{full}/{}/{}", if issue.pull.is_some() { "pull" } else { "issues" }, issue.number),
+        "html_url": format!("{web}/{full}/{}/{}", if issue.pull.is_some() { "pull" } else { "issues" }, issue.number),
         "id": issue.id,
         "node_id": node_id("I_", issue.id),
         "number": issue.number,
@@ -76,9 +77,9 @@ pub(super) fn issue_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
         let pulls = format!("{base}/repos/{full}/pulls/{}", issue.number);
         value["pull_request"] = json!({
             "url": pulls,
-            "html_url": format!("{base}/{full}/pull/{}", issue.number),
-            "diff_url": format!("{base}/{full}/pull/{}.diff", issue.number),
-            "patch_url": format!("{base}/{full}/pull/{}.patch", issue.number),
+            "html_url": format!("{web}/{full}/pull/{}", issue.number),
+            "diff_url": format!("{web}/{full}/pull/{}.diff", issue.number),
+            "patch_url": format!("{web}/{full}/pull/{}.patch", issue.number),
             "merged_at": pull.merged_at.map(ts),
         });
         value["draft"] = json!(pull.draft);
@@ -97,6 +98,7 @@ fn branch_side(base: &str, repo: &Repo, branch: &str, sha: &str) -> Value {
 }
 
 pub(super) fn pull_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
+    let web = web_root(base);
     let pull = issue.pull.as_ref().expect("a pull request");
     let store = &repo.bare;
     let full = repo.full_name();
@@ -111,7 +113,7 @@ pub(super) fn pull_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
         .tip(&pull.base)
         .map(|o| o.to_string())
         .unwrap_or_default();
-    let html = format!("{base}/{full}/pull/{n}");
+    let html = format!("{web}/{full}/pull/{n}");
     let links = json!({
         "self": {"href": api},
         "html": {"href": html},
@@ -181,11 +183,9 @@ pub(super) fn pull_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
 }
 
 pub(super) fn review_json(base: &str, repo: &Repo, number: u64, review: &Review) -> Value {
+    let web = web_root(base);
     let full = repo.full_name();
-    let html = format!(
-        "{base}/{full}/pull/{number}#pullrequestreview-{}",
-        review.id
-    );
+    let html = format!("{web}/{full}/pull/{number}#pullrequestreview-{}", review.id);
     json!({
         "id": review.id,
         "node_id": node_id("PRR_", review.id),

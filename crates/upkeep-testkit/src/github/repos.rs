@@ -15,7 +15,7 @@ use super::http::{
     P, Q, Routes, S, created, enc, error, json_response, not_found, ok, paginate, parse_body,
     repo_key, unprocessable, validation,
 };
-use super::json::{repo_json, ts};
+use super::json::{repo_json, ts, web_root};
 use super::model::{Repo, epoch, lock};
 use crate::bare::BareRepo;
 
@@ -52,6 +52,7 @@ pub(super) fn ref_json(base: &str, repo: &Repo, name: &str, oid: Oid, kind: &str
 }
 
 pub(super) fn commit_json(base: &str, repo: &Repo, commit: &git2::Commit<'_>) -> Value {
+    let web = web_root(base);
     let full = repo.full_name();
     let sha = commit.id().to_string();
     let person = |sig: git2::Signature<'_>| {
@@ -74,14 +75,14 @@ pub(super) fn commit_json(base: &str, repo: &Repo, commit: &git2::Commit<'_>) ->
             "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}
         },
         "url": format!("{base}/repos/{full}/commits/{sha}"),
-        "html_url": format!("{base}/{full}/commit/{sha}"),
+        "html_url": format!("{web}/{full}/commit/{sha}"),
         "comments_url": format!("{base}/repos/{full}/commits/{sha}/comments"),
         "author": null,
         "committer": null,
         "parents": commit.parent_ids().map(|p| json!({
             "sha": p.to_string(),
             "url": format!("{base}/repos/{full}/commits/{p}"),
-            "html_url": format!("{base}/{full}/commit/{p}"),
+            "html_url": format!("{web}/{full}/commit/{p}"),
         })).collect::<Vec<_>>(),
     })
 }
@@ -427,15 +428,16 @@ pub(super) async fn compare(State(world): S, UrlPath(params): P) -> Response {
     };
     let merge_base = git.merge_base(base_oid, head_oid).unwrap_or(base_oid);
     let base = &world.base;
+    let web = web_root(base);
     let full = repo.full_name();
     let find = |oid: Oid| commit_json(base, repo, &git.find_commit(oid).expect("commit"));
     let commits: Vec<_> = ahead.iter().take(250).map(|oid| find(*oid)).collect();
     ok(&json!({
         "url": format!("{base}/repos/{full}/compare/{base_spec}...{head_spec}"),
-        "html_url": format!("{base}/{full}/compare/{base_spec}...{head_spec}"),
-        "permalink_url": format!("{base}/{full}/compare/{full}:{base_oid}...{full}:{head_oid}"),
-        "diff_url": format!("{base}/{full}/compare/{base_spec}...{head_spec}.diff"),
-        "patch_url": format!("{base}/{full}/compare/{base_spec}...{head_spec}.patch"),
+        "html_url": format!("{web}/{full}/compare/{base_spec}...{head_spec}"),
+        "permalink_url": format!("{web}/{full}/compare/{full}:{base_oid}...{full}:{head_oid}"),
+        "diff_url": format!("{web}/{full}/compare/{base_spec}...{head_spec}.diff"),
+        "patch_url": format!("{web}/{full}/compare/{base_spec}...{head_spec}.patch"),
         "base_commit": find(base_oid),
         "merge_base_commit": find(merge_base),
         "status": status,
