@@ -33,9 +33,9 @@ use serde_json::json;
 
 use crate::retry::{Retrier, RetryPolicy};
 use crate::{
-    Access, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
-    CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind, RepoId, Result,
-    Tag, UpsertAction, Upserted,
+    Access, BranchAccess, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check,
+    CheckSource, CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind,
+    RepoId, Result, Tag, UpsertAction, Upserted,
 };
 
 /// The public GitHub API.
@@ -1281,8 +1281,88 @@ impl Forge for GitHub {
     /// `GET /repos/{owner}/{repo}`, one request: `permissions` is the role of the token's
     /// account; `x-oauth-scopes` lists a classic token's scopes. Fine-grained and app
     /// tokens send no scopes and the API does not show their own permissions, so with
-    /// them a role that allows something reads as unknown, not as yes.
+    /// them a role that allows something reads as unknown, not as yes. A classic token
+    /// without the `workflow` scope can push, but not a change to `.github/workflows`:
+    /// [`Access::fix`] says so.
     async fn access(&self, repo: &RepoId) -> Result<Access> {
+        let (repository, headers) = self.repository_access(repo).await?;
+        Ok(github_access(
+            &repository,
+            token_scopes(&headers).as_deref(),
+        ))
+    }
+
+    /// From the branch (`GET /repos/{owner}/{repo}/branches/{branch}`: its `protected`
+    /// flag) and the account's role (`GET /repos/{owner}/{repo}`). GitHub shows a
+    /// protection rule to administrators only: for them the rule is read
+    /// (`GET …/branches/{branch}/protection`, and `GET /user` when the rule lists who may
+    /// push) and judged as GitHub does; for others a protected branch is unknown, with
+    /// what would let them through. Classic rules only: rulesets are not read.
+    async fn branch_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
+        let (owner, name) = split(repo)?;
+        let (repository, _) = self.repository_access(repo).await?;
+        let doing = format!("reading branch {branch} of {repo}");
+        let what = format!("branch {branch} of {repo}");
+        let route = format!("/repos/{owner}/{name}/branches/{}", url_segment(branch));
+        let info = self
+            .call(&doing, &what, || async {
+                self.client
+                    .get::<BranchInfo, _, _>(&route, None::<&()>)
+                    .await
+            })
+            .await;
+        let info = match info {
+            Ok(info) => info,
+            Err(ForgeError::NotFound { .. }) => {
+                return Ok(BranchAccess::unknown(
+                    branch,
+                    format!(
+                        "`{branch}` does not exist on {repo}; GitHub tells protection only for existing branches"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let account = repository.permissions.unwrap_or_default();
+        if !info.protected {
+            return Ok(unprotected_access(branch, &account));
+        }
+        if !account.admin {
+            let contexts = info
+                .protection
+                .and_then(|p| p.required_status_checks)
+                .map(|c| c.contexts)
+                .unwrap_or_default();
+            return Ok(hidden_rule_access(branch, &account, &contexts));
+        }
+        let rule: ProtectionRule = self
+            .call(
+                &format!("reading the protection of {branch} of {repo}"),
+                &what,
+                || async {
+                    self.client
+                        .get::<ProtectionRule, _, _>(format!("{route}/protection"), None::<&()>)
+                        .await
+                },
+            )
+            .await?;
+        let login = if rule.lists_people() {
+            let user: octocrab::models::Author = self
+                .call("reading the token's user", "the token's user", || async {
+                    self.client.get("/user", None::<&()>).await
+                })
+                .await?;
+            Some(user.login)
+        } else {
+            None
+        };
+        Ok(rule_access(branch, &rule, &account, login.as_deref()))
+    }
+}
+
+impl GitHub {
+    /// `GET /repos/{owner}/{repo}` with its headers (the token's scopes).
+    async fn repository_access(&self, repo: &RepoId) -> Result<(RepositoryAccess, HeaderMap)> {
         let (owner, name) = split(repo)?;
         let route = format!("/repos/{owner}/{name}");
         let doing = format!("reading repository {repo}");
@@ -1301,10 +1381,257 @@ impl Forge for GitHub {
                 doing,
                 message: format!("unexpected repository JSON: {e}"),
             })?;
-        Ok(github_access(
-            &repository,
-            token_scopes(&headers).as_deref(),
-        ))
+        Ok((repository, headers))
+    }
+}
+
+/// A branch name as one URL path segment (`/` and the like percent-encoded).
+fn url_segment(branch: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for b in branch.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}`, the parts upkeep reads.
+#[derive(Debug, Deserialize)]
+struct BranchInfo {
+    protected: bool,
+    #[serde(default)]
+    protection: Option<BranchProtectionSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BranchProtectionSummary {
+    #[serde(default)]
+    required_status_checks: Option<StatusChecks>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StatusChecks {
+    #[serde(default)]
+    contexts: Vec<String>,
+}
+
+/// A classic branch protection rule (`GET …/branches/{branch}/protection`), the parts that
+/// decide who may move the branch.
+#[derive(Debug, Default, Deserialize)]
+struct ProtectionRule {
+    #[serde(default)]
+    enforce_admins: Option<Enabled>,
+    #[serde(default)]
+    required_pull_request_reviews: Option<PullRequestRule>,
+    #[serde(default)]
+    restrictions: Option<People>,
+    #[serde(default)]
+    lock_branch: Option<Enabled>,
+    #[serde(default)]
+    allow_force_pushes: Option<Enabled>,
+    #[serde(default)]
+    required_status_checks: Option<StatusChecks>,
+}
+
+impl ProtectionRule {
+    fn flag(flag: Option<&Enabled>) -> bool {
+        flag.is_some_and(|f| f.enabled)
+    }
+
+    /// Whether the rule names users (then the token's login matters).
+    fn lists_people(&self) -> bool {
+        self.restrictions.is_some()
+            || self
+                .required_pull_request_reviews
+                .as_ref()
+                .is_some_and(|r| r.bypass_pull_request_allowances.is_some())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Enabled {
+    #[serde(default)]
+    enabled: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PullRequestRule {
+    #[serde(default)]
+    bypass_pull_request_allowances: Option<People>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct People {
+    #[serde(default)]
+    users: Vec<Login>,
+    #[serde(default)]
+    teams: Vec<serde_json::Value>,
+    #[serde(default)]
+    apps: Vec<serde_json::Value>,
+}
+
+impl People {
+    /// `Some(true)` listed, `Some(false)` surely not, `None` maybe (through a team or app,
+    /// which the API does not resolve for us).
+    fn includes(&self, login: Option<&str>) -> Option<bool> {
+        if login.is_some_and(|l| self.users.iter().any(|u| u.login == l)) {
+            Some(true)
+        } else if self.teams.is_empty() && self.apps.is_empty() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Login {
+    login: String,
+}
+
+fn unprotected_access(branch: &str, role: &RolePermissions) -> BranchAccess {
+    BranchAccess {
+        branch: branch.to_owned(),
+        protected: Some(false),
+        can_update: Some(role.push),
+        detail: format!("`{branch}` is not protected"),
+        fix: (!role.push).then(|| {
+            "the token's account needs write access to the repository (the Write role or higher)"
+                .to_owned()
+        }),
+    }
+}
+
+/// A protected branch whose rule only administrators may read.
+fn hidden_rule_access(branch: &str, role: &RolePermissions, contexts: &[String]) -> BranchAccess {
+    let checks = if contexts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; a new tip needs passing status checks: {}",
+            contexts.join(", ")
+        )
+    };
+    if !role.push {
+        return BranchAccess {
+            branch: branch.to_owned(),
+            protected: Some(true),
+            can_update: Some(false),
+            detail: format!("`{branch}` is protected{checks}; the account may only read"),
+            fix: Some(format!(
+                "`{branch}` is protected; the token's user needs write access to the repository, and the Admin role or an allowance in the branch's protection rule"
+            )),
+        };
+    }
+    BranchAccess {
+        branch: branch.to_owned(),
+        protected: Some(true),
+        can_update: None,
+        detail: format!("`{branch}` is protected{checks}; only administrators can read its rule"),
+        fix: Some(format!(
+            "`{branch}` is protected; the token's user needs the Admin role (administrators bypass a rule that does not include them), or to be allowed by the rule: listed in who may push to it and allowed to bypass required pull requests"
+        )),
+    }
+}
+
+/// A rule the token's account (an administrator) could read, judged as GitHub judges an
+/// update by it: administrators bypass a rule that does not include them; otherwise a
+/// lock, push restrictions and required pull requests must each let `login` through.
+fn rule_access(
+    branch: &str,
+    rule: &ProtectionRule,
+    account: &RolePermissions,
+    login: Option<&str>,
+) -> BranchAccess {
+    let includes_admins = ProtectionRule::flag(rule.enforce_admins.as_ref());
+    let mut notes = Vec::new();
+    if let Some(checks) = rule
+        .required_status_checks
+        .as_ref()
+        .filter(|c| !c.contexts.is_empty())
+    {
+        notes.push(format!(
+            "a new tip needs passing status checks: {}",
+            checks.contexts.join(", ")
+        ));
+    }
+    if !ProtectionRule::flag(rule.allow_force_pushes.as_ref()) {
+        notes.push("force pushes (rollbacks) are blocked for everyone".to_owned());
+    }
+    let with_notes = |head: String| {
+        std::iter::once(head)
+            .chain(notes.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if account.admin && !includes_admins {
+        return BranchAccess {
+            branch: branch.to_owned(),
+            protected: Some(true),
+            can_update: Some(true),
+            detail: with_notes(format!(
+                "`{branch}` is protected; the token's user is an administrator and the rule does not include administrators"
+            )),
+            fix: None,
+        };
+    }
+    let mut refused = Vec::new();
+    let mut unknown = Vec::new();
+    if ProtectionRule::flag(rule.lock_branch.as_ref()) {
+        refused.push("the branch unlocked (it is locked)".to_owned());
+    }
+    if let Some(reviews) = &rule.required_pull_request_reviews {
+        let need = "to be allowed to bypass required pull requests".to_owned();
+        match reviews
+            .bypass_pull_request_allowances
+            .as_ref()
+            .map_or(Some(false), |p| p.includes(login))
+        {
+            Some(true) => {}
+            Some(false) => refused.push(need),
+            None => unknown.push(need + " (a team or app may allow it)"),
+        }
+    }
+    if let Some(restrictions) = &rule.restrictions {
+        let need = "to be listed in who may push to it".to_owned();
+        match restrictions.includes(login) {
+            Some(true) => {}
+            Some(false) => refused.push(need),
+            None => unknown.push(need + " (a team or app may allow it)"),
+        }
+    }
+    let admins = if includes_admins {
+        "; the rule includes administrators"
+    } else {
+        ""
+    };
+    let (can_update, needs) = if !refused.is_empty() {
+        (Some(false), refused)
+    } else if !unknown.is_empty() {
+        (None, unknown)
+    } else {
+        (Some(true), Vec::new())
+    };
+    let fix = (!needs.is_empty()).then(|| {
+        let mut fix = format!(
+            "`{branch}` is protected; the token's user needs {}",
+            needs.join(" and ")
+        );
+        if !account.admin && !includes_admins {
+            fix.push_str(", or the Admin role (administrators bypass this rule)");
+        }
+        fix
+    });
+    BranchAccess {
+        branch: branch.to_owned(),
+        protected: Some(true),
+        can_update,
+        detail: with_notes(format!("`{branch}` is protected{admins}")),
+        fix,
     }
 }
 
@@ -1318,8 +1645,10 @@ struct RepositoryAccess {
     permissions: Option<RolePermissions>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct RolePermissions {
+    #[serde(default)]
+    admin: bool,
     #[serde(default)]
     push: bool,
     #[serde(default)]
@@ -1367,6 +1696,8 @@ fn github_access(repo: &RepositoryAccess, scopes: Option<&[String]>) -> Access {
         Some(scopes) => format!("classic token with scopes {}", scopes.join(", ")),
         None => "fine-grained or app token (its own permissions are not shown)".to_owned(),
     };
+    // A classic token without `workflow` pushes, but not a change to a workflow file.
+    let workflow = scopes.map(|scopes| scopes.iter().any(|s| s == "workflow"));
     let fix = if scope_ok == Some(false) {
         Some(if repo.private {
             "the token needs the `repo` scope".to_owned()
@@ -1379,7 +1710,9 @@ fn github_access(repo: &RepositoryAccess, scopes: Option<&[String]>) -> Access {
                 .to_owned(),
         )
     } else if can_push.is_none() || can_open_change_requests.is_none() {
-        Some("give the token Contents and Pull requests read and write permissions on the repository".to_owned())
+        Some("give the token Contents and Pull requests read and write permissions on the repository (and Workflows read and write to push changes to `.github/workflows`)".to_owned())
+    } else if workflow == Some(false) {
+        Some("the token needs the `workflow` scope to push changes to `.github/workflows` (GitHub refuses such pushes without it)".to_owned())
     } else {
         None
     };
@@ -1443,12 +1776,28 @@ mod tests {
     fn access_combines_role_and_scopes() {
         let repo = |private: bool, push: bool| RepositoryAccess {
             private,
-            permissions: Some(RolePermissions { push, pull: true }),
+            permissions: Some(RolePermissions {
+                admin: push,
+                push,
+                pull: true,
+            }),
         };
         let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let full = github_access(&repo(true, true), Some(&scopes(&["repo", "workflow"])));
         assert!(full.is_sufficient(), "{full:?}");
         assert_eq!(full.fix, None);
+
+        // Without `workflow` the token pushes, but not a change to a workflow file.
+        let no_workflow = github_access(&repo(true, true), Some(&scopes(&["repo"])));
+        assert!(no_workflow.is_sufficient(), "{no_workflow:?}");
+        assert!(
+            no_workflow
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("`workflow` scope"),
+            "{no_workflow:?}"
+        );
 
         let read_only = github_access(&repo(true, false), Some(&scopes(&["repo"])));
         assert_eq!(read_only.can_push, Some(false));
@@ -1476,6 +1825,108 @@ mod tests {
             github_access(&repo(true, false), None).can_push,
             Some(false)
         );
+    }
+
+    fn people(users: &[&str], teams: usize) -> People {
+        People {
+            users: users
+                .iter()
+                .map(|u| Login {
+                    login: (*u).to_owned(),
+                })
+                .collect(),
+            teams: vec![json!({"slug": "release"}); teams],
+            apps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn protection_rules_are_judged_as_github_judges_them() {
+        let admin = RolePermissions {
+            admin: true,
+            push: true,
+            pull: true,
+        };
+        let writer = RolePermissions {
+            admin: false,
+            push: true,
+            pull: true,
+        };
+        let pull_requests = |bypass: Option<People>| {
+            Some(PullRequestRule {
+                bypass_pull_request_allowances: bypass,
+            })
+        };
+        let enabled = |enabled: bool| Some(Enabled { enabled });
+
+        // Administrators bypass a rule that does not include them.
+        let rule = ProtectionRule {
+            required_pull_request_reviews: pull_requests(None),
+            ..ProtectionRule::default()
+        };
+        let access = rule_access("stable", &rule, &admin, Some("bot"));
+        assert_eq!(
+            (access.protected, access.can_update),
+            (Some(true), Some(true))
+        );
+        assert!(access.detail.contains("force pushes"), "{access:?}");
+
+        // A rule including administrators binds them like anyone.
+        let rule = ProtectionRule {
+            enforce_admins: enabled(true),
+            required_pull_request_reviews: pull_requests(None),
+            ..ProtectionRule::default()
+        };
+        let access = rule_access("stable", &rule, &admin, Some("bot"));
+        assert!(access.is_refused(), "{access:?}");
+        assert_eq!(
+            access.fix.as_deref(),
+            Some(
+                "`stable` is protected; the token's user needs to be allowed to bypass required pull requests"
+            )
+        );
+
+        // ...unless the rule lets them through by name.
+        let rule = ProtectionRule {
+            enforce_admins: enabled(true),
+            required_pull_request_reviews: pull_requests(Some(people(&["bot"], 0))),
+            restrictions: Some(people(&["bot"], 0)),
+            ..ProtectionRule::default()
+        };
+        assert_eq!(
+            rule_access("stable", &rule, &admin, Some("bot")).can_update,
+            Some(true)
+        );
+        // A team may list them: unknown, not no.
+        let rule = ProtectionRule {
+            enforce_admins: enabled(true),
+            restrictions: Some(people(&[], 1)),
+            ..ProtectionRule::default()
+        };
+        let access = rule_access("stable", &rule, &admin, Some("bot"));
+        assert_eq!(access.can_update, None, "{access:?}");
+        assert!(access.fix.unwrap().contains("who may push"));
+
+        // A locked branch moves for nobody the rule binds.
+        let rule = ProtectionRule {
+            enforce_admins: enabled(true),
+            lock_branch: enabled(true),
+            ..ProtectionRule::default()
+        };
+        assert!(rule_access("stable", &rule, &admin, None).is_refused());
+
+        // Others cannot read the rule.
+        let hidden = hidden_rule_access("stable", &writer, &["ci".to_owned()]);
+        assert_eq!(hidden.can_update, None);
+        assert!(hidden.detail.contains("ci"), "{hidden:?}");
+        assert!(
+            hidden
+                .fix
+                .unwrap()
+                .starts_with("`stable` is protected; the token's user needs the Admin role")
+        );
+        let open = unprotected_access("main", &writer);
+        assert_eq!((open.protected, open.can_update), (Some(false), Some(true)));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Checks, per project, what a round would trip over, and says how to fix it: the
 //! repository is reachable with the configured credentials, its base branch exists, the
 //! forge API answers for it with the token, the token may push and open change requests
-//! (as far as the forge says without trying: [`upkeep_forge::Forge::access`]), and the
-//! `make` targets of the three steps
+//! (as far as the forge says without trying: [`upkeep_forge::Forge::access`]), no branch
+//! protection stands in the way of the round's branch
+//! ([`upkeep_forge::Forge::branch_access`]), and the `make` targets of the three steps
 //! exist (`make -n <target>` in a fresh clone). Checks of the chat are done by the binary,
 //! which holds the concrete adapter.
 
@@ -186,6 +187,7 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
         // without trying); after a failing API it would only repeat that failure.
         if api_answers {
             out.push(access_check(name, setup).await);
+            out.extend(branch_check(name, setup, &req.branch).await);
         }
 
         // 3. The make targets exist.
@@ -286,7 +288,14 @@ async fn access_check(name: &str, setup: &ProjectSetup) -> Check {
     };
     let fix = access.fix.as_deref();
     if access.is_sufficient() {
-        return check(name, ACCESS, Verdict::Ok, access.detail, None);
+        // Allowed, with a limit worth knowing (GitHub: no `workflow` scope, so a round
+        // whose upgrade touches `.github/workflows` cannot push).
+        let verdict = if fix.is_some() {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        };
+        return check(name, ACCESS, verdict, access.detail, fix);
     }
     let refused: Vec<&str> = [
         (access.can_push, "cannot push"),
@@ -315,6 +324,30 @@ async fn access_check(name: &str, setup: &ProjectSetup) -> Check {
             fix,
         )
     }
+}
+
+const BRANCH: &str = "maintenance branch can be pushed";
+
+/// Whether a protection rule stands in the way of pushing the round's branch (it exists
+/// when a round already ran today). Said only when the branch is protected: an
+/// unprotected or unknown branch is the usual case and adds no line.
+async fn branch_check(name: &str, setup: &ProjectSetup, branch: &str) -> Option<Check> {
+    let access = setup.forge.branch_access(&setup.repo, branch).await.ok()?;
+    if access.protected != Some(true) {
+        return None;
+    }
+    let verdict = match access.can_update {
+        Some(true) => Verdict::Ok,
+        Some(false) => Verdict::Fail,
+        None => Verdict::Warn,
+    };
+    Some(check(
+        name,
+        BRANCH,
+        verdict,
+        access.detail,
+        access.fix.as_deref(),
+    ))
 }
 
 /// The checks as text: one line per check, with the fix under failures.
@@ -351,4 +384,103 @@ pub fn render_text(checks: &[Check]) -> String {
         }
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+    use upkeep_forge::github::GitHub;
+    use upkeep_forge::retry::RetryPolicy;
+    use upkeep_forge::{Forge, RepoId};
+    use upkeep_git::Credentials;
+    use upkeep_testkit::github::FakeGitHub;
+
+    use super::*;
+
+    /// GitHub's limits reach the report: a token without `workflow` is a warning, a
+    /// protected branch the round would push to a failure saying what the user needs.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn github_scopes_and_protection_are_reported() {
+        upkeep_testkit::install_crypto_provider();
+        let github = FakeGitHub::start().await;
+        let path = github.create_repo("team/api");
+        let branch = "feature/maintenance-26-01-02";
+        github.commit("team/api", branch, "an earlier round today");
+        github.protect_branch(
+            "team/api",
+            branch,
+            &serde_json::json!({
+                "required_status_checks": null,
+                "enforce_admins": true,
+                "required_pull_request_reviews": {"required_approving_review_count": 1},
+                "restrictions": null,
+            }),
+        );
+        github.set_scopes("repo");
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "state_dir = \"state\"\n[maintain]\n[[maintain.projects]]\nname = \"api\"\nrepo = \"{}\"\n",
+            path.display()
+        );
+        let config = upkeep_config::Config::from_str(
+            &text,
+            &dir.path().join("upkeep.toml"),
+            std::iter::empty::<(String, String)>(),
+        )
+        .unwrap()
+        .maintain()
+        .unwrap()
+        .clone();
+        let forge: Arc<dyn Forge> = Arc::new(
+            GitHub::new(
+                &github.url(),
+                SecretString::from("ghp_doctor".to_owned()),
+                RetryPolicy::fast(),
+            )
+            .unwrap(),
+        );
+        let projects = config
+            .resolved_projects()
+            .into_iter()
+            .map(|project| ProjectSetup {
+                project,
+                forge: forge.clone(),
+                repo: RepoId::new("team/api"),
+                credentials: Credentials::none(),
+            })
+            .collect();
+        let checks = check_projects(&DoctorRequest {
+            projects,
+            cache: dir.path().join("cache"),
+            branch: branch.to_owned(),
+        })
+        .await;
+        let find = |name: &str| {
+            checks
+                .iter()
+                .find(|c| c.check == name)
+                .unwrap_or_else(|| panic!("no {name} check: {checks:#?}"))
+        };
+        let access = find(ACCESS);
+        assert_eq!(access.verdict, Verdict::Warn, "{access:#?}");
+        assert!(
+            access.fix.as_deref().unwrap().contains("`workflow` scope"),
+            "{access:#?}"
+        );
+        let protected = find(BRANCH);
+        assert_eq!(protected.verdict, Verdict::Fail, "{protected:#?}");
+        assert_eq!(
+            protected.fix.as_deref(),
+            Some(&*format!(
+                "`{branch}` is protected; the token's user needs to be allowed to bypass required pull requests"
+            ))
+        );
+        let text = render_text(&checks);
+        assert!(
+            text.contains(&format!("FAIL  {BRANCH}: `{branch}` is protected")),
+            "{text}"
+        );
+    }
 }

@@ -11,9 +11,9 @@ use upkeep_forge::{
     BranchMove, ChangeRequestSpec, CheckSource, Forge, ForgeError, RepoId, UpsertAction, Verdict,
 };
 use upkeep_testkit::faults::{Endpoint, Fault};
-use upkeep_testkit::github::{FakeGitHub, Layout, UpdateRefs};
+use upkeep_testkit::github::{FakeGitHub, Layout, Role, UpdateRefs};
 
-use crate::behaviour::{Harness, Review, Signal};
+use crate::behaviour::{Harness, ProtectingHarness, Review, Signal};
 
 const REPO: &str = "acme/api";
 const TOKEN: &str = "ghp_fakeTOKEN0123456789secretvalue";
@@ -102,6 +102,32 @@ impl Harness for GitHubHarness {
 
 crate::behaviour::behaviour_suite!(harness);
 
+/// GitHub's classic protection rules: pull requests required (administrators bypass them
+/// unless the rule includes them), force pushes blocked unless allowed.
+#[async_trait]
+impl ProtectingHarness for GitHubHarness {
+    async fn protect(&self, branch: &str, allow_rewrites: bool) {
+        self.fake.protect_branch(
+            REPO,
+            branch,
+            &serde_json::json!({
+                "required_status_checks": null,
+                "enforce_admins": false,
+                "required_pull_request_reviews": {"required_approving_review_count": 1},
+                "restrictions": null,
+                "allow_force_pushes": allow_rewrites,
+            }),
+        );
+    }
+
+    async fn set_bypass(&self, bypass: bool) {
+        self.fake
+            .set_role(REPO, if bypass { Role::Admin } else { Role::Write });
+    }
+}
+
+crate::behaviour::protection_suite!(harness);
+
 /// The same suite against GitHub Enterprise Server's layout: REST under `/api/v3`,
 /// GraphQL at `/api/graphql` (not `/api/v3/graphql`).
 mod enterprise {
@@ -110,6 +136,7 @@ mod enterprise {
     }
 
     crate::behaviour::behaviour_suite!(harness);
+    crate::behaviour::protection_suite!(harness);
 }
 
 fn repo() -> RepoId {
@@ -917,4 +944,171 @@ async fn without_update_refs_moves_fall_back_to_rest_after_checking_the_tip() {
         "updateRefs is not asked for again"
     );
     assert_eq!(h.fake.faults().log().count(&rest), 2);
+}
+
+fn rule(enforce_admins: bool, bypass: &[&str], push: Option<&[&str]>) -> serde_json::Value {
+    serde_json::json!({
+        "required_status_checks": null,
+        "enforce_admins": enforce_admins,
+        "required_pull_request_reviews": {
+            "required_approving_review_count": 1,
+            "bypass_pull_request_allowances": {"users": bypass, "teams": []},
+        },
+        "restrictions": push.map(|users| serde_json::json!({"users": users, "teams": []})),
+    })
+}
+
+fn promote(old: &str, new: &str) -> BranchMove {
+    BranchMove {
+        branch: "stable".into(),
+        expected_old: old.to_owned(),
+        new: new.to_owned(),
+        allow_backwards: false,
+    }
+}
+
+/// A rule that includes administrators binds them like anyone: the error says what the
+/// token's user lacks, and naming them in the rule lets them through.
+#[tokio::test]
+async fn a_rule_including_administrators_binds_them_by_name() {
+    let h = harness().await;
+    let (old, new) = move_stable(&h);
+    h.fake
+        .protect_branch(REPO, "stable", &rule(true, &[], Some(&["release-manager"])));
+    let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(access.can_update, Some(false), "{access:?}");
+    assert_eq!(
+        access.fix.as_deref(),
+        Some(
+            "`stable` is protected; the token's user needs to be allowed to bypass required pull requests and to be listed in who may push to it"
+        )
+    );
+    assert!(
+        access.detail.contains("the rule includes administrators"),
+        "{access:?}"
+    );
+    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+        Err(ForgeError::BranchProtected { message, fix, .. }) => {
+            assert!(
+                message.contains("Changes must be made through a pull request."),
+                "{message}"
+            );
+            assert!(
+                message.contains("You're not authorized to push to this branch."),
+                "{message}"
+            );
+            assert_eq!(fix, access.fix);
+        }
+        other => panic!("expected BranchProtected, got {other:?}"),
+    }
+    let login = h.fake.login();
+    h.fake.protect_branch(
+        REPO,
+        "stable",
+        &rule(true, &[login.as_str()], Some(&[login.as_str()])),
+    );
+    let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(access.can_update, Some(true), "{access:?}");
+    h.forge
+        .move_branch(&repo(), &promote(&old, &new))
+        .await
+        .unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
+}
+
+/// Required status checks bind a non-administrator: the new tip must have passed them.
+#[tokio::test]
+async fn required_status_checks_must_have_passed_on_the_new_tip() {
+    let h = harness().await;
+    let (old, new) = move_stable(&h);
+    h.fake.protect_branch(
+        REPO,
+        "stable",
+        &serde_json::json!({
+            "required_status_checks": {"strict": true, "contexts": ["ci"]},
+            "enforce_admins": false,
+            "required_pull_request_reviews": null,
+            "restrictions": null,
+        }),
+    );
+    h.fake.set_role(REPO, Role::Write);
+    let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(
+        access.can_update, None,
+        "only admins read the rule: {access:?}"
+    );
+    assert!(access.detail.contains("status checks: ci"), "{access:?}");
+    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+        Err(ForgeError::BranchProtected { message, .. }) => {
+            assert_eq!(
+                message,
+                "Protected branch update failed for refs/heads/stable.\n\nRequired status check \"ci\" is expected."
+            );
+        }
+        other => panic!("expected BranchProtected, got {other:?}"),
+    }
+    h.fake.add_status(REPO, &new, "ci", "success");
+    h.forge
+        .move_branch(&repo(), &promote(&old, &new))
+        .await
+        .unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
+}
+
+/// The REST fallback meets the same rules and reports them the same way.
+#[tokio::test]
+async fn the_rest_fallback_reports_protection_too() {
+    let h = harness_with(Layout::Enterprise).await;
+    h.fake.set_update_refs(UpdateRefs::Absent);
+    let (old, new) = move_stable(&h);
+    h.fake
+        .protect_branch(REPO, "stable", &rule(false, &[], None));
+    h.fake.set_role(REPO, Role::Write);
+    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+        Err(ForgeError::BranchProtected { message, fix, .. }) => {
+            assert_eq!(message, "Changes must be made through a pull request.");
+            assert!(fix.unwrap().contains("the Admin role"));
+        }
+        other => panic!("expected BranchProtected, got {other:?}"),
+    }
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(old));
+}
+
+#[tokio::test]
+async fn branch_access_is_a_few_reads() {
+    let h = harness().await;
+    h.fake.faults().reset_log();
+    let open = h.forge.branch_access(&repo(), "main").await.unwrap();
+    assert_eq!((open.protected, open.can_update), (Some(false), Some(true)));
+    assert_eq!(h.fake.faults().log().total(), 2, "repository + branch");
+
+    let (_, _) = move_stable(&h);
+    h.fake
+        .protect_branch(REPO, "stable", &rule(true, &["someone"], None));
+    h.fake.faults().reset_log();
+    let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert!(access.is_refused(), "{access:?}");
+    assert_eq!(
+        h.fake.faults().log().total(),
+        4,
+        "repository, branch, rule, user"
+    );
+
+    let missing = h.forge.branch_access(&repo(), "nowhere").await.unwrap();
+    assert_eq!((missing.protected, missing.can_update), (None, None));
+    assert!(missing.detail.contains("does not exist"), "{missing:?}");
+}
+
+#[tokio::test]
+async fn access_says_when_the_token_lacks_the_workflow_scope() {
+    let h = harness().await;
+    h.fake.set_scopes("repo");
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert!(access.is_sufficient(), "{access:?}");
+    assert_eq!(
+        access.fix.as_deref(),
+        Some(
+            "the token needs the `workflow` scope to push changes to `.github/workflows` (GitHub refuses such pushes without it)"
+        )
+    );
 }

@@ -13,6 +13,7 @@ use super::http::{
 };
 use super::json::{node_id, repo_json, ts, user_json, web_root};
 use super::model::{CheckRun, Repo, Status, lock};
+use super::push;
 use super::repos::object_exists;
 
 pub(super) fn routes(r: &mut Routes) {
@@ -108,6 +109,7 @@ pub(super) async fn create_status(State(world): S, UrlPath(params): P, body: Byt
     };
     let repo = world.repos.get_mut(&key).expect("known");
     repo.statuses.push(status.clone());
+    push::sync(&world, &key);
     let repo = &world.repos[&key];
     created(
         &status_json(&world.base, repo, &status, true),
@@ -268,6 +270,7 @@ pub(super) async fn create_check_run(State(world): S, UrlPath(params): P, body: 
     };
     let repo = world.repos.get_mut(&key).expect("known");
     repo.check_runs.push(run.clone());
+    push::sync(&world, &key);
     let repo = &world.repos[&key];
     json_response(
         StatusCode::CREATED,
@@ -291,6 +294,7 @@ impl FakeGitHub {
             target_url: Some(format!("https://ci.example.com/{context}/{id}")),
             at,
         });
+        push::sync(&world, full_name);
     }
 
     /// Adds a check run. `status` is `queued`, `in_progress` or `completed`; `conclusion`
@@ -316,5 +320,6 @@ impl FakeGitHub {
             details_url: Some(format!("https://ci.example.com/runs/{id}")),
             at,
         });
+        push::sync(&world, full_name);
     }
 }

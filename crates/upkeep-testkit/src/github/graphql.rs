@@ -14,6 +14,7 @@ use serde_json::json;
 use super::http::{Routes, S, ok, parse_body};
 use super::json::node_id;
 use super::model::{UpdateRefs, World, lock};
+use super::protection;
 
 /// `path`: `/graphql` on github.com, `/api/graphql` on GitHub Enterprise Server.
 pub(super) fn routes(r: &mut Routes, path: &str) {
@@ -151,6 +152,18 @@ fn update_refs(world: &World, body: &serde_json::Value) -> Response {
                 "updateRefs",
                 "UNPROCESSABLE",
                 &format!("Update of {name} is not a fast forward"),
+            );
+        }
+        let refused =
+            protection::refusals(world, repo, name, current, (after != zero).then_some(after));
+        if !refused.is_empty() {
+            return graphql_error(
+                "updateRefs",
+                "UNPROCESSABLE",
+                &format!(
+                    "Protected branch update failed for {name}.\n\n{}",
+                    protection::message(&refused)
+                ),
             );
         }
         planned.push((name.to_owned(), after));

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::http::enc;
-use super::model::{Repo, epoch};
+use super::model::{Repo, Role, epoch};
 
 /// Where pages live, given the API's base URL: GitHub Enterprise Server serves the REST
 /// API under `/api/v3` and pages at the host's root (`https://HOST/owner/repo`); the fake
@@ -134,7 +134,13 @@ pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
         "open_issues": repo.issues.iter().filter(|i| i.state == "open").count(),
         "watchers": 0,
         "default_branch": "main",
-        "permissions": {"admin": repo.push, "maintain": repo.push, "push": repo.push, "triage": repo.push, "pull": true},
+        "permissions": {
+            "admin": repo.role >= Role::Admin,
+            "maintain": repo.role >= Role::Maintain,
+            "push": repo.role >= Role::Write,
+            "triage": repo.role >= Role::Triage,
+            "pull": true,
+        },
         "network_count": 0,
         "subscribers_count": 0,
     });

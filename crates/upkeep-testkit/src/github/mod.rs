@@ -13,7 +13,8 @@
 //! One file per concern, each with its routes, handlers and test controls: `auth` (token
 //! check, headers, `/user`), `repos` (repository, refs, tags, compare), `pulls` (pull
 //! requests, issues, reviews, labels), `checks` (statuses, check runs), `protection`
-//! (branch protection), `graphql`; `model` holds the state, `json` the shared JSON shapes
+//! (branch protection), `graphql`, `push` (what a `git push` is refused); `model` holds the
+//! state, `json` the shared JSON shapes
 //! and `http` the plumbing (errors, pagination, the route table). A new concern is a new
 //! file with a `routes` function, added in [`FakeGitHub::start_with`]'s router.
 //!
@@ -39,6 +40,7 @@ mod json;
 mod model;
 mod protection;
 mod pulls;
+mod push;
 mod repos;
 
 use std::collections::BTreeMap;
@@ -55,7 +57,7 @@ use crate::bare::BareRepo;
 use crate::faults::Faults;
 use crate::git::Clock;
 
-pub use model::{FakePull, UpdateRefs};
+pub use model::{FakePull, Role, UpdateRefs};
 use model::{Repo, Shared, World, lock};
 
 /// Where the fake serves the API, as the two kinds of GitHub do.
@@ -199,17 +201,39 @@ impl FakeGitHub {
         lock(&self.world).token = Some(token.to_owned());
     }
 
-    /// The scopes reported in `x-oauth-scopes` (default `repo, workflow`).
+    /// The scopes of the token, as a classic token's `x-oauth-scopes` reports them
+    /// (default `repo, workflow`). Without `workflow`, pushes that create or change a file
+    /// under `.github/workflows` are refused, as GitHub refuses them.
     pub fn set_scopes(&self, scopes: &str) {
-        scopes.clone_into(&mut lock(&self.world).scopes);
+        let mut world = lock(&self.world);
+        scopes.clone_into(&mut world.scopes);
+        push::sync_all(&world);
     }
 
-    /// Whether the token's account may push to `owner/name`, as the repository's
-    /// `permissions` tell (default `true`: admin). `false` answers as for a read-only
-    /// collaborator (`pull` only). Only what the API reports changes; the fake's git and
-    /// REST writes are not refused.
+    /// The login of the token's account (`GET /user`): the actor of every write.
+    #[must_use]
+    pub fn login(&self) -> String {
+        lock(&self.world).login.clone()
+    }
+
+    /// The token's account's role on `owner/name` (default [`Role::Admin`]). It shows in
+    /// the repository's `permissions`, decides who may read and change branch
+    /// protection (admins) and who bypasses it, and a [`Role::Read`] or
+    /// [`Role::Triage`] account's pushes are refused.
+    pub fn set_role(&self, full_name: &str, role: Role) {
+        let mut world = lock(&self.world);
+        let repo = world
+            .repos
+            .get_mut(full_name)
+            .unwrap_or_else(|| panic!("fake GitHub has no repository {full_name}"));
+        repo.role = role;
+        push::sync(&world, full_name);
+    }
+
+    /// Shorthand for [`Self::set_role`]: `true` is [`Role::Admin`], `false` a read-only
+    /// collaborator ([`Role::Read`]).
     pub fn set_permissions(&self, full_name: &str, push: bool) {
-        self.with_repo(full_name, |repo| repo.push = push);
+        self.set_role(full_name, if push { Role::Admin } else { Role::Read });
     }
 
     /// Creates `owner/name` with a bare repository whose `main` has one commit (a
@@ -234,10 +258,11 @@ impl FakeGitHub {
                 check_runs: Vec::new(),
                 labels: BTreeMap::new(),
                 protection: BTreeMap::new(),
-                push: true,
+                role: Role::Admin,
             },
         );
         world.now();
+        push::install(&world, full_name);
         drop(world);
         bare.commit_file("main", "README.md", "# fake\n", "Initial commit");
         path

@@ -55,6 +55,23 @@ pub enum UpdateRefs {
     Absent,
 }
 
+/// A role on a repository, as GitHub's `permissions` object reports it (each role has the
+/// permissions of those before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read (`pull`).
+    Read,
+    /// Triage.
+    Triage,
+    /// Write (`push`).
+    Write,
+    /// Maintain.
+    Maintain,
+    /// Admin: may read and change branch protection, and bypasses protection rules that do
+    /// not include administrators.
+    Admin,
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Review {
     pub(super) id: u64,
@@ -133,8 +150,8 @@ pub(super) struct Repo {
     pub(super) check_runs: Vec<CheckRun>,
     pub(super) labels: BTreeMap<String, Label>,
     pub(super) protection: BTreeMap<String, Value>,
-    /// The token's account may push (`permissions.push`); reading is always allowed.
-    pub(super) push: bool,
+    /// The token's account's role on the repository (`permissions`).
+    pub(super) role: Role,
 }
 
 impl Repo {

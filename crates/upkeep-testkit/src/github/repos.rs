@@ -17,6 +17,7 @@ use super::http::{
 };
 use super::json::{repo_json, ts, web_root};
 use super::model::{Repo, epoch, lock};
+use super::protection;
 use crate::bare::BareRepo;
 
 pub(super) fn routes(r: &mut Routes) {
@@ -235,8 +236,14 @@ pub(super) async fn create_ref(State(world): S, UrlPath(params): P, body: Bytes)
     if git.find_reference(name).is_ok() {
         return unprocessable("Reference already exists");
     }
-    git.reference(name, oid, false, "api create")
-        .expect("create ref");
+    let refused = protection::refusals(&world, repo, name, None, Some(oid));
+    if !refused.is_empty() {
+        return unprocessable(&protection::message(&refused));
+    }
+    if git.reference(name, oid, false, "api create").is_err() {
+        // Created by a push in the meantime.
+        return unprocessable("Reference already exists");
+    }
     created(
         &ref_json(&world.base, repo, name, oid, kind),
         &format!("{}/repos/{}/git/{name}", world.base, repo.full_name()),
@@ -272,8 +279,17 @@ pub(super) async fn update_ref(State(world): S, UrlPath(params): P, body: Bytes)
     if !force && !repo.bare.is_ancestor(current, oid) {
         return unprocessable("Update is not a fast forward");
     }
-    git.reference(&name, oid, true, "api update")
-        .expect("update ref");
+    let refused = protection::refusals(&world, repo, &name, Some(current), Some(oid));
+    if !refused.is_empty() {
+        return unprocessable(&protection::message(&refused));
+    }
+    if git
+        .reference_matching(&name, oid, true, current, "api update")
+        .is_err()
+    {
+        // Moved by a push in the meantime: GitHub's answer when the ref update loses.
+        return unprocessable("Reference update failed");
+    }
     ok(&ref_json(&world.base, repo, &name, oid, kind))
 }
 
@@ -283,10 +299,15 @@ pub(super) async fn delete_ref(State(world): S, UrlPath(params): P) -> Response 
         Ok(key) => key,
         Err(response) => return response,
     };
-    let git = world.repos[&key].git();
+    let repo = &world.repos[&key];
+    let git = repo.git();
     let name = format!("refs/{}", params["ref"]);
     match git.find_reference(&name) {
         Ok(mut reference) => {
+            let refused = protection::refusals(&world, repo, &name, reference.target(), None);
+            if !refused.is_empty() {
+                return unprocessable(&protection::message(&refused));
+            }
             reference.delete().expect("delete ref");
             StatusCode::NO_CONTENT.into_response()
         }
