@@ -363,6 +363,46 @@ async fn secondary_rate_limit_403_is_retried() {
     assert_eq!(h.fake.faults().log().count(&endpoint), 3);
 }
 
+/// A secondary limit with neither `Retry-After` nor a reset: GitHub asks for at least a
+/// minute's wait, which the policy's `unhinted_limit_wait` gives. With a wait longer than
+/// the policy accepts, the adapter gives up after one request (it used to retry five times
+/// within seconds); with a short one (tests), it retries and succeeds.
+#[tokio::test]
+async fn secondary_rate_limit_without_a_hint_waits_the_policy_minimum() {
+    let h = harness().await;
+    let secondary = Fault::Respond {
+        status: 403,
+        headers: vec![],
+        body: r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}"#.into(),
+    };
+    let endpoint = Endpoint::get("/repos/{owner}/{repo}/tags");
+    let patient = GitHub::new(
+        &h.fake.url(),
+        SecretString::from(TOKEN.to_owned()),
+        RetryPolicy {
+            unhinted_limit_wait: std::time::Duration::from_hours(1),
+            ..RetryPolicy::fast()
+        },
+    )
+    .unwrap();
+    h.fake
+        .faults()
+        .script(endpoint.clone(), 1, secondary.clone());
+    match patient.tags(&repo()).await {
+        Err(ForgeError::RateLimited { reset: None, .. }) => {}
+        other => panic!("expected RateLimited without reset, got {other:?}"),
+    }
+    assert_eq!(
+        h.fake.faults().log().count(&endpoint),
+        1,
+        "not retried at once"
+    );
+
+    h.fake.faults().script(endpoint.clone(), 2, secondary);
+    assert!(h.forge.tags(&repo()).await.unwrap().is_empty());
+    assert_eq!(h.fake.faults().log().count(&endpoint), 4);
+}
+
 #[tokio::test]
 async fn primary_rate_limit_far_away_fails_fast_with_reset_time() {
     let h = harness().await;
