@@ -35,7 +35,7 @@ use crate::retry::{Retrier, RetryPolicy};
 use crate::{
     Access, BranchAccess, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check,
     CheckSource, CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind,
-    RepoId, Result, Tag, UpsertAction, Upserted,
+    NotApplied, PersonRole, RepoId, Result, Tag, UpsertAction, Upserted,
 };
 
 /// The public GitHub API.
@@ -281,7 +281,10 @@ impl GitHub {
     }
 
     /// Sets labels and assignees on a new pull request (GitHub's create endpoint takes
-    /// neither) and asks for reviews.
+    /// neither) and asks for reviews. A reviewer GitHub refuses (422: not a collaborator,
+    /// or the pull request's author) is returned, not an error: the pull request exists
+    /// and is what the caller must record. When a request naming several reviewers is
+    /// refused, each is asked alone, so the others still get theirs.
     async fn decorate(
         &self,
         repo: &RepoId,
@@ -290,7 +293,7 @@ impl GitHub {
         existing_labels: &[String],
         existing_assignees: &[String],
         already_asked: &[String],
-    ) -> Result<()> {
+    ) -> Result<Vec<NotApplied>> {
         let (owner, name) = split(repo)?;
         let labels = union(existing_labels, &spec.labels);
         let assignees = union(existing_assignees, &spec.assignees);
@@ -313,21 +316,54 @@ impl GitHub {
             .filter(|r| !already_asked.contains(r))
             .cloned()
             .collect();
-        if !missing.is_empty() {
-            let route = format!("/repos/{owner}/{name}/pulls/{number}/requested_reviewers");
-            let body = json!({"reviewers": missing, "team_reviewers": []});
-            self.call(
-                &format!("requesting reviews on {repo}#{number}"),
-                &what,
-                || async {
-                    self.client
-                        .post::<_, serde_json::Value>(&route, Some(&body))
-                        .await
-                },
-            )
-            .await?;
+        let mut not_applied = Vec::new();
+        if missing.is_empty() {
+            return Ok(not_applied);
         }
-        Ok(())
+        let route = format!("/repos/{owner}/{name}/pulls/{number}/requested_reviewers");
+        let ask = |reviewers: Vec<String>| {
+            let body = json!({"reviewers": reviewers, "team_reviewers": []});
+            let route = &route;
+            let what = &what;
+            async move {
+                self.call(
+                    &format!("requesting reviews on {repo}#{number}"),
+                    what,
+                    || async {
+                        self.client
+                            .post::<_, serde_json::Value>(route, Some(&body))
+                            .await
+                    },
+                )
+                .await
+            }
+        };
+        let refused = |e: ForgeError, user: &str| match e {
+            ForgeError::Validation { message, .. } => Ok(NotApplied {
+                user: user.to_owned(),
+                role: PersonRole::Reviewer,
+                reason: message,
+            }),
+            other => Err(other),
+        };
+        match ask(missing.clone()).await {
+            Ok(_) => {}
+            Err(e @ ForgeError::Validation { .. }) if missing.len() == 1 => {
+                not_applied.push(refused(e, &missing[0])?);
+            }
+            Err(ForgeError::Validation { .. }) => {
+                for reviewer in &missing {
+                    if let Err(e) = ask(vec![reviewer.clone()]).await {
+                        not_applied.push(refused(e, reviewer)?);
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        for n in &not_applied {
+            tracing::warn!(%repo, number, user = %n.user, reason = %n.reason, "reviewer not requested");
+        }
+        Ok(not_applied)
     }
 
     /// Opens a pull request for `spec`, with its labels, assignees and reviewers.
@@ -348,17 +384,30 @@ impl GitHub {
         let (pull, reviewed) = match created {
             Ok(pull) => (pull, Vec::new()),
             // A retried create whose first attempt went through: adopt that one.
+            // GitHub's list may trail the create for a moment: ask again, with backoff,
+            // before calling it a conflict.
             Err(ForgeError::Validation { ref errors, .. })
                 if errors.iter().any(|e| e.contains("already exists")) =>
             {
-                let pull = self
-                    .find_open_pull(repo, &spec.head)
-                    .await?
-                    .ok_or_else(|| ForgeError::Conflict {
-                        forge: ForgeKind::GitHub,
-                        doing: doing.clone(),
-                        message: "GitHub says a pull request exists but lists none".into(),
-                    })?;
+                let policy = self.retrier.policy();
+                let mut attempt = 1;
+                let pull = loop {
+                    if let Some(pull) = self.find_open_pull(repo, &spec.head).await? {
+                        break pull;
+                    }
+                    if attempt >= policy.max_attempts {
+                        return Err(ForgeError::Conflict {
+                            forge: ForgeKind::GitHub,
+                            doing: doing.clone(),
+                            message: format!(
+                                "GitHub says a pull request exists but lists none ({attempt} lists)"
+                            ),
+                        });
+                    }
+                    tracing::debug!(%repo, attempt, "pull request list lags the create; asking again");
+                    tokio::time::sleep(policy.backoff(attempt).max(policy.base_delay)).await;
+                    attempt += 1;
+                };
                 let approvers = self.with_reviews(repo, &pull).await?.approvers;
                 (pull, approvers)
             }
@@ -366,22 +415,23 @@ impl GitHub {
         };
         let mut asked = logins(pull.requested_reviewers.as_ref());
         asked.extend(reviewed);
-        self.decorate(
-            repo,
-            pull.number,
-            spec,
-            &label_names(&pull),
-            &logins(pull.assignees.as_ref()),
-            &asked,
-        )
-        .await?;
+        let not_applied = self
+            .decorate(
+                repo,
+                pull.number,
+                spec,
+                &label_names(&pull),
+                &logins(pull.assignees.as_ref()),
+                &asked,
+            )
+            .await?;
         // A fresh pull request has no reviews: no request needed to know its state.
         let mut cr = to_change_request(&pull, &[]);
         cr.labels = union(&label_names(&pull), &spec.labels);
         Ok(Upserted {
             change_request: cr,
             action: UpsertAction::Created,
-            not_applied: Vec::new(),
+            not_applied,
         })
     }
 
@@ -950,22 +1000,34 @@ impl Forge for GitHub {
             )
             .await?;
         }
+        let mut not_applied = Vec::new();
         if reviewers_missing {
             let only_reviewers = ChangeRequestSpec {
                 reviewers: spec.reviewers.clone(),
                 ..ChangeRequestSpec::default()
             };
-            self.decorate(repo, number, &only_reviewers, &[], &[], &asked)
+            not_applied = self
+                .decorate(repo, number, &only_reviewers, &[], &[], &asked)
                 .await?;
         }
+        // Only refused reviewers to ask for: nothing changed.
+        let asked_now = spec
+            .reviewers
+            .iter()
+            .any(|r| !asked.contains(r) && !not_applied.iter().any(|n| &n.user == r));
+        let action = if text_changed || meta_changed || asked_now {
+            UpsertAction::Updated
+        } else {
+            UpsertAction::Unchanged
+        };
         let mut cr = reviews;
         cr.title.clone_from(&spec.title);
         cr.body.clone_from(&spec.body);
         cr.labels = wanted_labels;
         Ok(Upserted {
             change_request: cr,
-            action: UpsertAction::Updated,
-            not_applied: Vec::new(),
+            action,
+            not_applied,
         })
     }
 

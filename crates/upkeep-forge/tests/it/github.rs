@@ -8,7 +8,8 @@ use secrecy::SecretString;
 use upkeep_forge::github::GitHub;
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{
-    BranchMove, ChangeRequestSpec, CheckSource, Forge, ForgeError, RepoId, UpsertAction, Verdict,
+    BranchMove, ChangeRequestSpec, CheckSource, Forge, ForgeError, PersonRole, RepoId,
+    UpsertAction, Verdict,
 };
 use upkeep_testkit::faults::{Endpoint, Fault};
 use upkeep_testkit::github::{FakeGitHub, Layout, Role, UpdateRefs};
@@ -1151,4 +1152,116 @@ async fn access_says_when_the_token_lacks_the_workflow_scope() {
             "the token needs the `workflow` scope to push changes to `.github/workflows` (GitHub refuses such pushes without it)"
         )
     );
+}
+
+/// A reviewer who is not a collaborator: GitHub opens the pull request, then refuses the
+/// review request with a 422 naming nobody. The pull request is returned (so the round
+/// records it), the refused reviewer is reported in `not_applied` — once, not per
+/// attempt — and the collaborator still gets the request.
+#[tokio::test]
+async fn a_reviewer_who_is_not_a_collaborator_does_not_lose_the_pull_request() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    h.fake.set_collaborators(REPO, &["alice", "bob"]);
+    let mut wanted = spec("feature/x");
+    wanted.reviewers = vec!["alice".into(), "mallory".into()];
+    let opened = h
+        .forge
+        .upsert_change_request(&repo(), &wanted)
+        .await
+        .unwrap();
+    assert_eq!(opened.action, UpsertAction::Created);
+    assert_eq!(opened.not_applied.len(), 1, "{opened:?}");
+    let refused = &opened.not_applied[0];
+    assert_eq!(refused.user, "mallory");
+    assert_eq!(refused.role, PersonRole::Reviewer);
+    assert!(
+        refused
+            .reason
+            .contains("Reviews may only be requested from collaborators"),
+        "{refused:?}"
+    );
+    let pulls = h.fake.pulls(REPO);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].requested_reviewers, ["alice"]);
+
+    // A re-run finds the pull request, asks for the missing reviewer once more (one
+    // refused request), and changes nothing else.
+    h.fake.faults().reset_log();
+    let again = h
+        .forge
+        .upsert_change_request(&repo(), &wanted)
+        .await
+        .unwrap();
+    assert_eq!(again.action, UpsertAction::Unchanged);
+    assert_eq!(again.change_request.number, opened.change_request.number);
+    assert_eq!(again.not_applied.len(), 1);
+    assert_eq!(
+        h.fake.faults().log().count(&Endpoint::post(
+            "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers"
+        )),
+        1
+    );
+}
+
+/// The create went through but its answer was lost; the retried create hears "already
+/// exists", and GitHub's list trails the create for a few reads. The list is asked again
+/// (it used to be reported as a conflict at once), and the one pull request is adopted.
+#[tokio::test]
+async fn a_pull_request_list_lagging_after_already_exists_is_asked_again() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    let create = Endpoint::post("/repos/{owner}/{repo}/pulls");
+    h.fake
+        .faults()
+        .script(create.clone(), 1, Fault::DropAfterHandling);
+    // The list before the create, and two after "already exists", miss the new one.
+    h.fake.lag_pull_lists(REPO, 3);
+    let upserted = h
+        .forge
+        .upsert_change_request(&repo(), &spec("feature/x"))
+        .await
+        .unwrap();
+    assert_eq!(upserted.action, UpsertAction::Created);
+    let pulls = h.fake.pulls(REPO);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(upserted.change_request.number, pulls[0].number);
+    let log = h.fake.faults().log();
+    assert_eq!(log.count(&create), 2);
+    assert_eq!(
+        log.count(&Endpoint::get("/repos/{owner}/{repo}/pulls")),
+        4,
+        "{log:?}"
+    );
+}
+
+/// GitHub refuses a pull request or issue body over 65,536 characters with a 422; the
+/// fake does too (the round cuts its bodies to fit: upkeep-maintain's
+/// `change_request_body`).
+#[tokio::test]
+async fn a_body_over_65536_characters_is_refused() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    let mut long = spec("feature/x");
+    long.body = "é".repeat(65_537);
+    match h.forge.upsert_change_request(&repo(), &long).await {
+        Err(ForgeError::Validation { errors, .. }) => assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("body is too long (maximum is 65536 characters)")),
+            "{errors:?}"
+        ),
+        other => panic!("expected a 422, got {other:?}"),
+    }
+    assert!(h.fake.pulls(REPO).is_empty());
+    // Exactly at the limit (in characters, not bytes) is fine.
+    long.body = "é".repeat(65_536);
+    let opened = h.forge.upsert_change_request(&repo(), &long).await.unwrap();
+    // And an update past it is refused as well.
+    long.body.push('x');
+    assert!(matches!(
+        h.forge.upsert_change_request(&repo(), &long).await,
+        Err(ForgeError::Validation { .. })
+    ));
+    assert_eq!(h.fake.pulls(REPO)[0].number, opened.change_request.number);
 }

@@ -230,6 +230,25 @@ impl FakeGitHub {
         push::sync(&world, full_name);
     }
 
+    /// The collaborators of `owner/name` (default: anyone is one). Requesting a review
+    /// from someone else is refused with GitHub's 422 ("Reviews may only be requested
+    /// from collaborators…"), after the pull request exists.
+    pub fn set_collaborators(&self, full_name: &str, logins: &[&str]) {
+        self.with_repo(full_name, |repo| {
+            repo.collaborators = Some(logins.iter().map(|l| (*l).to_owned()).collect());
+        });
+    }
+
+    /// Makes pull request lists of `owner/name` lag: pull requests opened from now on are
+    /// left out of the next `lists` list answers (`GET /repos/{owner}/{repo}/pulls`),
+    /// as GitHub's lists can trail a create that already answers "already exists".
+    pub fn lag_pull_lists(&self, full_name: &str, lists: u32) {
+        self.with_repo(full_name, |repo| {
+            let next = repo.issues.iter().map(|i| i.number).max().unwrap_or(0) + 1;
+            repo.list_lag = Some((next, lists));
+        });
+    }
+
     /// Shorthand for [`Self::set_role`]: `true` is [`Role::Admin`], `false` a read-only
     /// collaborator ([`Role::Read`]).
     pub fn set_permissions(&self, full_name: &str, push: bool) {
@@ -258,6 +277,8 @@ impl FakeGitHub {
                 check_runs: Vec::new(),
                 labels: BTreeMap::new(),
                 protection: BTreeMap::new(),
+                collaborators: None,
+                list_lag: None,
                 role: Role::Admin,
             },
         );

@@ -150,6 +150,11 @@ pub(super) struct Repo {
     pub(super) check_runs: Vec<CheckRun>,
     pub(super) labels: BTreeMap<String, Label>,
     pub(super) protection: BTreeMap<String, Value>,
+    /// Who reviews may be requested from besides the token's account; `None`: anyone.
+    pub(super) collaborators: Option<Vec<String>>,
+    /// Pull request lists lag: pulls numbered from `.0` on are left out of the next `.1`
+    /// lists, as GitHub's search-backed list can trail a create.
+    pub(super) list_lag: Option<(u64, u32)>,
     /// The token's account's role on the repository (`permissions`).
     pub(super) role: Role,
 }

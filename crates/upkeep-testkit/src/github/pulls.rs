@@ -205,10 +205,20 @@ pub(super) fn review_json(base: &str, repo: &Repo, number: u64, review: &Review)
 }
 
 pub(super) async fn list_pulls(State(world): S, UrlPath(params): P, Query(query): Q) -> Response {
-    let world = lock(&world);
+    let mut world = lock(&world);
     let key = match repo_key(&world, &params) {
         Ok(key) => key,
         Err(response) => return response,
+    };
+    let lagging = {
+        let repo = world.repos.get_mut(&key).expect("known");
+        match repo.list_lag {
+            Some((from, lists)) if lists > 0 => {
+                repo.list_lag = Some((from, lists - 1));
+                Some(from)
+            }
+            _ => None,
+        }
     };
     let repo = &world.repos[&key];
     let state = query.get("state").map_or("open", String::as_str);
@@ -224,6 +234,7 @@ pub(super) async fn list_pulls(State(world): S, UrlPath(params): P, Query(query)
         .iter()
         .rev()
         .filter(|i| i.pull.is_some())
+        .filter(|i| lagging.is_none_or(|from| i.number < from))
         .filter(|i| state == "all" || i.state == state)
         .filter(|i| {
             head.as_ref().is_none_or(|(owner, branch)| {
@@ -240,11 +251,30 @@ pub(super) async fn list_pulls(State(world): S, UrlPath(params): P, Query(query)
     paginate(&world.base, repo, "pulls", &query, items)
 }
 
+/// GitHub's limit on an issue or pull request body, in characters.
+const MAX_BODY_CHARS: usize = 65_536;
+
+/// GitHub's 422 for a body over [`MAX_BODY_CHARS`].
+fn body_too_long(body: &Value, resource: &str) -> Option<Response> {
+    let text = body["body"].as_str()?;
+    (text.chars().count() > MAX_BODY_CHARS).then(|| {
+        validation(&[json!({
+            "resource": resource,
+            "code": "custom",
+            "field": "body",
+            "message": format!("body is too long (maximum is {MAX_BODY_CHARS} characters)"),
+        })])
+    })
+}
+
 pub(super) async fn create_pull(State(world): S, UrlPath(params): P, body: Bytes) -> Response {
     let body = match parse_body(&body) {
         Ok(body) => body,
         Err(response) => return response,
     };
+    if let Some(refused) = body_too_long(&body, "PullRequest") {
+        return refused;
+    }
     let mut world = lock(&world);
     let key = match repo_key(&world, &params) {
         Ok(key) => key,
@@ -332,6 +362,9 @@ pub(super) fn patch_issue(
     body: &Value,
     issue_fields: bool,
 ) -> Result<(), Response> {
+    if let Some(refused) = body_too_long(body, if issue_fields { "Issue" } else { "PullRequest" }) {
+        return Err(refused);
+    }
     let at = world.now();
     let repo = world.repos.get_mut(key).ok_or_else(not_found)?;
     let store = repo.bare.clone();
@@ -461,6 +494,7 @@ pub(super) async fn request_reviewers(
     };
     let login = world.login.clone();
     let repo = world.repos.get_mut(&key).expect("known");
+    let collaborators = repo.collaborators.clone();
     let Some(issue) = parse_number(&params).and_then(|n| repo.issue_mut(n)) else {
         return not_found();
     };
@@ -471,6 +505,13 @@ pub(super) async fn request_reviewers(
     let reviewers = strings(&body["reviewers"]);
     if reviewers.iter().any(|r| *r == author || *r == login) {
         return unprocessable("Review cannot be requested from pull request author.");
+    }
+    if let Some(collaborators) = &collaborators
+        && reviewers.iter().any(|r| !collaborators.contains(r))
+    {
+        return unprocessable(&format!(
+            "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {key} repository."
+        ));
     }
     for reviewer in reviewers {
         if !pull.requested_reviewers.contains(&reviewer) {
@@ -508,6 +549,9 @@ pub(super) async fn create_issue(State(world): S, UrlPath(params): P, body: Byte
         Ok(body) => body,
         Err(response) => return response,
     };
+    if let Some(refused) = body_too_long(&body, "Issue") {
+        return refused;
+    }
     let mut world = lock(&world);
     let key = match repo_key(&world, &params) {
         Ok(key) => key,
