@@ -35,6 +35,7 @@ pub mod discover;
 pub mod doctor;
 pub mod gitdiff;
 pub mod journal;
+pub mod render;
 pub mod report;
 mod round;
 pub mod step;

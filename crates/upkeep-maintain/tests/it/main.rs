@@ -7,4 +7,5 @@ mod fakes;
 mod faults;
 mod hostile;
 mod local;
+mod render;
 mod support;
