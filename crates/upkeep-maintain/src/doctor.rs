@@ -6,7 +6,9 @@
 //! (as far as the forge says without trying: [`upkeep_forge::Forge::access`]), no branch
 //! protection stands in the way of the round's branch
 //! ([`upkeep_forge::Forge::branch_access`]), and the `make` targets of the three steps
-//! exist (`make -n <target>` in a fresh clone). Checks of the chat are done by the binary,
+//! exist (`make -n <target>` in a fresh clone). A project whose `repo` is a local path
+//! without a repository, or whose forge client could not be set up, fails its first check
+//! and the other projects are still checked. Checks of the chat are done by the binary,
 //! which holds the concrete adapter.
 
 use std::path::PathBuf;
@@ -59,10 +61,26 @@ impl Check {
     }
 }
 
+/// A project to check: set up with its forge client, or not, and why.
+pub enum DoctorProject {
+    /// Its forge client and credentials are ready.
+    Ready(ProjectSetup),
+    /// Its forge client could not be set up (no token, the forge did not answer): the
+    /// project gets a failed `forge API` check and the others are still checked.
+    Unavailable {
+        /// The project.
+        project: upkeep_config::ResolvedProject,
+        /// What went wrong, with its causes.
+        problem: String,
+        /// How to fix it.
+        fix: Option<String>,
+    },
+}
+
 /// Input to [`check_projects`].
 pub struct DoctorRequest {
-    /// The projects to check.
-    pub projects: Vec<ProjectSetup>,
+    /// The projects to check, in configuration order.
+    pub projects: Vec<DoctorProject>,
     /// Where their clones are cached (`<cache>/<project>`).
     pub cache: PathBuf,
     /// The maintenance branch of today's round (to query change requests by).
@@ -89,9 +107,34 @@ fn check(
 #[allow(clippy::too_many_lines)] // A flat list of checks reads best in one place.
 pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
     let mut out = Vec::new();
-    for setup in &req.projects {
+    for entry in &req.projects {
+        let setup = match entry {
+            DoctorProject::Ready(setup) => setup,
+            DoctorProject::Unavailable {
+                project,
+                problem,
+                fix,
+            } => {
+                if let Some(missing) = crate::missing_repository(project) {
+                    out.push(no_repository(&missing));
+                }
+                out.push(check(
+                    &project.name,
+                    "forge API",
+                    Verdict::Fail,
+                    problem.clone(),
+                    fix.as_deref(),
+                ));
+                continue;
+            }
+        };
         let p = &setup.project;
         let name = p.name.as_str();
+        // 0. A local path names a repository (git would only say "could not find").
+        if let Some(missing) = crate::missing_repository(p) {
+            out.push(no_repository(&missing));
+            continue;
+        }
         // 1. Reachable with the credentials, and the base branch is there.
         let refs = {
             let (url, creds) = (p.remote.url.clone(), setup.credentials.clone());
@@ -267,6 +310,75 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
         }
     }
     out
+}
+
+/// The failed `repository reachable` check of a local path without a repository.
+fn no_repository(missing: &crate::MissingRepository) -> Check {
+    check(
+        &missing.project,
+        "repository reachable",
+        Verdict::Fail,
+        format!(
+            "no repository at {} ({})",
+            missing.path.display(),
+            missing.why
+        ),
+        Some(
+            "set the project's `repo` to the repository's path or URL (a relative path is read from the configuration file's directory)",
+        ),
+    )
+}
+
+/// The document printed by `maintain doctor --output json`: `{"projects": [{"name",
+/// "checks": [{"check", "verdict", "detail", "fix"}]}], "setup": [{"check", …}],
+/// "failed"}` — projects in the order checked, `setup` the checks of the whole setup
+/// (the chat), `failed` the number of failed checks.
+#[must_use]
+pub fn to_json(checks: &[Check]) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct Item<'a> {
+        check: &'a str,
+        verdict: Verdict,
+        detail: &'a str,
+        fix: Option<&'a str>,
+    }
+    #[derive(Serialize)]
+    struct Project<'a> {
+        name: &'a str,
+        checks: Vec<Item<'a>>,
+    }
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        projects: Vec<Project<'a>>,
+        setup: Vec<Item<'a>>,
+        failed: usize,
+    }
+    fn item(c: &Check) -> Item<'_> {
+        Item {
+            check: &c.check,
+            verdict: c.verdict,
+            detail: &c.detail,
+            fix: c.fix.as_deref(),
+        }
+    }
+    let mut doc = Doc {
+        projects: Vec::new(),
+        setup: Vec::new(),
+        failed: checks.iter().filter(|c| c.verdict == Verdict::Fail).count(),
+    };
+    for c in checks {
+        match c.project.as_deref() {
+            None => doc.setup.push(item(c)),
+            Some(name) => match doc.projects.iter_mut().find(|p| p.name == name) {
+                Some(p) => p.checks.push(item(c)),
+                None => doc.projects.push(Project {
+                    name,
+                    checks: vec![item(c)],
+                }),
+            },
+        }
+    }
+    serde_json::to_value(doc).unwrap_or_default()
 }
 
 const ACCESS: &str = "token can push and open change requests";

@@ -43,7 +43,8 @@ pub mod step;
 pub use journal::{FailedStage, Failure, Journal, ProjectRecord, Stage, Status};
 pub use report::{ProjectReport, RoundReport};
 pub use round::{
-    Event, NoProgress, Progress, ProjectSetup, Round, branch_name, log_path, run_round, select,
+    Event, MissingRepository, NoProgress, Progress, ProjectSetup, Round, branch_name, log_path,
+    missing_repository, run_round, select,
 };
 pub use tokio_util::sync::CancellationToken;
 

@@ -34,7 +34,7 @@ pub(crate) use self::messages::package_changes;
 use self::messages::{project_messages, round_summary, tell_team, wants_message};
 pub use self::pipeline::log_path;
 use self::pipeline::run_project;
-pub use self::select::{branch_name, select};
+pub use self::select::{MissingRepository, branch_name, missing_repository, select};
 
 /// One project of a round, with the forge that serves it and how to authenticate.
 #[derive(Clone)]

@@ -506,12 +506,18 @@ async fn round_opens_a_merge_request_on_gitlab() {
 
 #[tokio::test]
 async fn doctor_reports_a_token_that_cannot_push() {
-    use upkeep_maintain::doctor::{DoctorRequest, Verdict, check_projects, render_text};
+    use upkeep_maintain::doctor::{
+        DoctorProject, DoctorRequest, Verdict, check_projects, render_text,
+    };
     let hosted = Hosted::new(vec![Sample::green("signals"), Sample::green("dashboard")]).await;
     hosted.github.set_permissions("team/signals", false);
     let config = hosted.config();
     let checks = check_projects(&DoctorRequest {
-        projects: hosted.setups(&config),
+        projects: hosted
+            .setups(&config)
+            .into_iter()
+            .map(DoctorProject::Ready)
+            .collect(),
         cache: hosted.state.path().join("doctor"),
         branch: BRANCH.to_owned(),
     })

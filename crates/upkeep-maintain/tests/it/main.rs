@@ -3,6 +3,7 @@
 
 mod demo;
 mod discover;
+mod doctor;
 mod fakes;
 mod faults;
 mod hostile;
