@@ -5,7 +5,7 @@ use std::path::Path;
 use upkeep_chat::{SlackChat, SlackConfig};
 use upkeep_cli::{Exit, GlobalArgs, Output, Report};
 use upkeep_config::ChatKind;
-use upkeep_maintain::doctor::{self, Check, DoctorRequest, Verdict};
+use upkeep_maintain::doctor::{self, Check, DoctorProject, DoctorRequest, Verdict};
 
 use crate::wiring::{self, Tokens};
 
@@ -35,7 +35,25 @@ pub async fn run(
     let (selected, _) =
         upkeep_maintain::select(&maintain, &args.only, &[]).map_err(Report::user)?;
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
-    let projects = wiring::project_setups(&config, &resolved, tokens).await?;
+    let mut projects = Vec::new();
+    for project in &resolved {
+        // One project at a time, so that a forge that cannot be reached (or a missing
+        // token) fails that project's check and the others are still checked.
+        match wiring::project_setups(&config, std::slice::from_ref(project), tokens).await {
+            Ok(mut setups) if setups.len() == 1 => {
+                projects.push(DoctorProject::Ready(setups.remove(0)));
+            }
+            Ok(_) => {}
+            Err(report) => {
+                let (problem, fix) = split_report(&report);
+                projects.push(DoctorProject::Unavailable {
+                    project: project.clone(),
+                    problem,
+                    fix,
+                });
+            }
+        }
+    }
     let mut checks = doctor::check_projects(&DoctorRequest {
         projects,
         cache: maintain.paths.cache.clone(),
@@ -68,7 +86,7 @@ pub async fn run(
     );
     checks.extend(chat_checks(&maintain, tokens).await);
     if global.output == Output::Json {
-        upkeep_cli::print_json(&checks).map_err(Report::failure)?;
+        upkeep_cli::print_json(&doctor::to_json(&checks)).map_err(Report::failure)?;
     } else {
         print!("{}", doctor::render_text(&checks));
     }
@@ -77,6 +95,23 @@ pub async fn run(
     } else {
         Exit::Success
     })
+}
+
+/// A report as a check's detail (the error and its causes) and fix (the hints).
+fn split_report(report: &Report) -> (String, Option<String>) {
+    let mut problem = Vec::new();
+    let mut hints = Vec::new();
+    for line in report.render().lines() {
+        if let Some(e) = line.strip_prefix("error: ") {
+            problem.push(e.to_owned());
+        } else if let Some(c) = line.strip_prefix("  caused by: ") {
+            problem.push(c.to_owned());
+        } else if let Some(h) = line.strip_prefix("hint: ") {
+            hints.push(h.to_owned());
+        }
+    }
+    let fix = (!hints.is_empty()).then(|| hints.join("; "));
+    (problem.join(": "), fix)
 }
 
 async fn chat_checks(maintain: &upkeep_config::MaintainConfig, tokens: &Tokens) -> Vec<Check> {

@@ -104,16 +104,18 @@ pub async fn run(
             _ => Report::user(e),
         })?;
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
+    check_repositories(&config, &maintain, &resolved)?;
     let setups = wiring::project_setups(&config, &resolved, tokens).await?;
     // The library never posts in a dry-run (the report carries the messages); the chat is
     // only read, for the skip reactions, and a missing Slack token does not stop it.
-    let chat: Arc<dyn ChatThreads> = match wiring::chat(&maintain, tokens, global.output) {
+    let display = Arc::new(Display::new(global.quiet || global.output == Output::Json));
+    let console = display.console(wiring::console_out(global.output));
+    let chat: Arc<dyn ChatThreads> = match wiring::chat(&maintain, tokens, console) {
         Ok(chat) if !args.dry_run || maintain.chat.kind != upkeep_config::ChatKind::Console => chat,
         Err(report) if !args.dry_run => return Err(report),
         _ => Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text)),
     };
     let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());
-    let display = Arc::new(Display::new(global.quiet || global.output == Output::Json));
     let cancel = CancellationToken::new();
     cancel_on_signals(&cancel);
     let round = Round {
@@ -138,6 +140,45 @@ pub async fn run(
     Ok(exit_for(&report))
 }
 
+/// Projects whose `repo` is a local path without a repository, with where the file says so.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+struct MissingRepositories(Vec<String>);
+
+/// A local `repo` path without a repository is a mistake in the configuration: refused
+/// before anything runs (exit 2), naming the file and key of each.
+fn check_repositories(
+    config: &upkeep_config::Config,
+    maintain: &upkeep_config::MaintainConfig,
+    projects: &[upkeep_config::ResolvedProject],
+) -> Result<(), Report> {
+    let missing: Vec<upkeep_maintain::MissingRepository> = projects
+        .iter()
+        .filter_map(upkeep_maintain::missing_repository)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let lines = missing
+        .iter()
+        .map(|m| {
+            let index = maintain
+                .projects
+                .iter()
+                .position(|p| p.name == m.project)
+                .unwrap_or_default();
+            format!(
+                "{}: `maintain.projects[{index}].repo`: {m}",
+                config.path.display()
+            )
+        })
+        .collect();
+    let names: Vec<&str> = missing.iter().map(|m| m.project.as_str()).collect();
+    Err(Report::user(MissingRepositories(lines))
+        .hint("set `repo` to the repository's path or URL (a relative path is read from the configuration file's directory)")
+        .hint(format!("or leave it out: --skip {}", names.join(","))))
+}
+
 /// The exit code a round maps to.
 pub fn exit_for(report: &RoundReport) -> Exit {
     if report.interrupted {
@@ -157,8 +198,13 @@ pub async fn print_report(
     maintain: &upkeep_config::MaintainConfig,
     output: Output,
 ) -> Result<(), Report> {
-    if output == Output::Json {
-        return upkeep_cli::print_json(&report.to_json()).map_err(Report::failure);
+    match output {
+        Output::Json => return upkeep_cli::print_json(&report.to_json()).map_err(Report::failure),
+        Output::Markdown => {
+            crate::deps_cmd::print_stdout(&upkeep_maintain::render::markdown::round_report(report));
+            return Ok(());
+        }
+        Output::Text => {}
     }
     if report.dry_run {
         println!("Dry run: nothing was pushed, opened or posted.\n");

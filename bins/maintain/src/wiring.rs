@@ -90,17 +90,16 @@ pub struct ChatSetup(#[source] upkeep_chat::ChatError);
 #[error("[maintain.chat] kind is \"slack\" but no channel is set")]
 pub struct NoChannel;
 
-/// The team chat: the console (stdout) unless Slack is configured.
-///
-/// The console writes to stdout, or to stderr when stdout carries JSON.
+/// The team chat: the console (writing to `console`, see [`console_out`]) unless Slack is
+/// configured.
 pub fn chat(
     maintain: &MaintainConfig,
     tokens: &Tokens,
-    output: Output,
+    console: Box<dyn std::io::Write + Send>,
 ) -> Result<Arc<dyn ChatThreads>, Report> {
     let slack_api_url = tokens.slack_api_url.as_deref();
     match maintain.chat.kind {
-        ChatKind::Console => Ok(console_chat(maintain, output)),
+        ChatKind::Console => Ok(console_chat(maintain, console)),
         ChatKind::Slack => {
             let token = tokens.secrets().slack_api_token.ok_or_else(|| {
                 Report::user(MissingToken {
@@ -124,13 +123,21 @@ pub fn chat(
     }
 }
 
-/// The console chat with the configured checklist, on stdout (stderr under `--output json`).
-pub fn console_chat(maintain: &MaintainConfig, output: Output) -> Arc<dyn ChatThreads> {
-    let out: Box<dyn std::io::Write + Send> = if output == Output::Json {
-        Box::new(std::io::stderr())
-    } else {
+/// Where the console chat writes: stdout, or stderr when stdout carries a JSON or
+/// Markdown document.
+pub fn console_out(output: Output) -> Box<dyn std::io::Write + Send> {
+    if output == Output::Text {
         Box::new(std::io::stdout())
-    };
+    } else {
+        Box::new(std::io::stderr())
+    }
+}
+
+/// The console chat with the configured checklist, writing to `out`.
+pub fn console_chat(
+    maintain: &MaintainConfig,
+    out: Box<dyn std::io::Write + Send>,
+) -> Arc<dyn ChatThreads> {
     Arc::new(
         ConsoleChat::new(out, ConsoleFormat::Text)
             .with_channel(

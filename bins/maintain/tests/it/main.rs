@@ -4,5 +4,6 @@
 mod cli;
 mod faults;
 mod projects;
+mod reports;
 mod resume;
 mod support;

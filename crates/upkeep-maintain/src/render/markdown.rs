@@ -243,7 +243,9 @@ pub fn round_report(report: &RoundReport) -> String {
 
 fn report_row(p: &ProjectReport) -> String {
     let result = match (p.status, p.from_earlier_run) {
-        (Status::Failed, _) => "**failed**".to_owned(),
+        (Status::Failed, earlier) => {
+            format!("**failed**{}", if earlier { " (earlier)" } else { "" })
+        }
         (Status::Unchanged, earlier) => {
             format!("up to date{}", if earlier { " (earlier)" } else { "" })
         }

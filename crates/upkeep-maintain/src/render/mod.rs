@@ -97,7 +97,8 @@ pub fn pipeline_cells(row: &BoardRow) -> [Cell; 4] {
         (Some(Status::Changed), _) => [Cell::Done; 4],
         (Some(Status::Unchanged), _) => [Cell::Done, Cell::Done, Cell::Done, Cell::NotNeeded],
         (Some(Status::Failed), Some(f)) => match f.stage {
-            FailedStage::Upgrade => upto(0, Cell::Failed),
+            // A repo's own `.upkeep.toml` that does not load stops it before the upgrade.
+            FailedStage::Config | FailedStage::Upgrade => upto(0, Cell::Failed),
             FailedStage::Build => upto(1, Cell::Failed),
             FailedStage::Test => upto(2, Cell::Failed),
             FailedStage::Push | FailedStage::Forge => upto(3, Cell::Failed),
