@@ -6,8 +6,15 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use upkeep_cli::{ActorArgs, EXIT_CODES_HELP, GlobalArgs, TokenArgs};
 
 /// Promote stable branches to what stage has proven: plan, gates, approval, compare-and-swap moves.
+///
+/// Moves the target branch (`stable`) of each configured repo to the tip of its source
+/// (`main`), or to a commit given per repo (`--packit-service=1787687aba71`), in
+/// dependency order; only after the gates show stage healthy (CI on a validation repo, no
+/// new Sentry issues, commands) and a person approved the exact plan. Fast-forward only,
+/// compare-and-swap on the old tip; repos already even are skipped. Start with
+/// `move-branches plan`.
 #[derive(Debug, Parser)]
-#[command(version, about, after_help = EXIT_CODES_HELP)]
+#[command(version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     /// Shared options.
     #[command(flatten)]
