@@ -243,3 +243,64 @@ fn each_command_has_its_own_help_and_output_formats() {
         stderr(&out)
     );
 }
+
+#[test]
+fn every_subcommand_has_its_man_page_and_every_reference_resolves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man1");
+    let out = run(maintain().args(["man", "--dir"]).arg(&dir));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "maintain-completions.1",
+            "maintain-demo.1",
+            "maintain-deps-diff.1",
+            "maintain-deps.1",
+            "maintain-doctor.1",
+            "maintain-man.1",
+            "maintain-run.1",
+            "maintain-status.1",
+            "maintain-sync.1",
+            "maintain.1",
+        ]
+    );
+    assert_eq!(stdout(&out).lines().count(), written.len());
+    // `maintain-run(1)` and its siblings, referenced from maintain(1), exist.
+    let top = std::fs::read_to_string(dir.join("maintain.1")).unwrap();
+    assert!(top.contains("maintain\\-run(1)"), "{top}");
+    for file in &written {
+        let page = std::fs::read_to_string(dir.join(file)).unwrap();
+        for reference in page.split_whitespace().filter(|w| w.ends_with("(1)")) {
+            let target = format!(
+                "{}.1",
+                reference.trim_end_matches("(1)").replace("\\-", "-")
+            );
+            assert!(written.contains(&target), "{file} refers to {reference}");
+        }
+    }
+
+    // One page on stdout, named by its subcommand path; it carries that command's own
+    // options and `--output` formats.
+    let out = run(maintain().args(["man", "status"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains(".TH maintain-status 1"), "{page}");
+    assert!(page.contains("\"maintain 0.1.0\""), "{page}");
+    assert!(page.contains("html"), "{page}");
+    let out = run(maintain().args(["man", "deps", "diff"]));
+    assert!(stdout(&out).contains(".TH maintain-deps-diff 1"));
+    let out = run(maintain().args(["man", "round"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .starts_with("error: no man page for `round`; there are pages for: run, status,"),
+        "{}",
+        stderr(&out)
+    );
+}
