@@ -304,3 +304,34 @@ fn every_subcommand_has_its_man_page_and_every_reference_resolves() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_run_on_the_kept_demo_configuration_posts_to_the_demos_channel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = tmp.path().join("demo");
+    let out = run(maintain()
+        .args(["demo", "--date", "2026-11-22", "--keep"])
+        .arg(&keep));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("== #team-maintenance · message 1"),
+        "{shown}"
+    );
+    // The next round, run by hand on what the demo kept: the same channel.
+    let out = run(maintain().arg("-c").arg(keep.join("upkeep.toml")).args([
+        "run",
+        "--round",
+        "2026-11-23",
+        "--only",
+        "dashboard",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // With text output the console chat is printed before the report, on stdout.
+    let chat = stdout(&out);
+    assert!(
+        chat.contains("== #team-maintenance · message 1 (summary, round 2026-11-23)"),
+        "{chat}"
+    );
+    assert!(!chat.contains("== #maintenance"), "{chat}");
+}
