@@ -95,9 +95,15 @@ impl From<DataFormat> for Output {
     }
 }
 
+/// Hides a shared token option `maintain` has no use for (Sentry's).
+fn hidden(arg: clap::Arg) -> clap::Arg {
+    arg.hide(true)
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the round: upgrade, build, test; push, open change requests; tell the team.
+    #[command(mut_arg("sentry_auth_token", hidden), mut_arg("sentry_dsn", hidden))]
     Run {
         #[command(flatten)]
         args: run_cmd::RunArgs,
@@ -111,6 +117,7 @@ enum Command {
     },
     /// Show the round's board: what the round did, change request states, and how far
     /// each project got by the reactions on its message.
+    #[command(mut_arg("sentry_auth_token", hidden), mut_arg("sentry_dsn", hidden))]
     Status {
         #[command(flatten)]
         args: board_cmd::StatusArgs,
@@ -124,6 +131,7 @@ enum Command {
     },
     /// Add the reactions the forge already knows (approved, merged, tagged, CI) to the
     /// project messages.
+    #[command(mut_arg("sentry_auth_token", hidden), mut_arg("sentry_dsn", hidden))]
     Sync {
         #[command(flatten)]
         args: board_cmd::SyncArgs,
@@ -135,6 +143,7 @@ enum Command {
         tokens: wiring::Tokens,
     },
     /// Check that every project follows the convention, and say what to fix.
+    #[command(mut_arg("sentry_auth_token", hidden), mut_arg("sentry_dsn", hidden))]
     Doctor {
         #[command(flatten)]
         args: doctor_cmd::DoctorArgs,

@@ -203,7 +203,7 @@ fn doctor_checks_every_project_when_one_forge_cannot_be_set_up() {
     let text = stdout(&out);
     assert!(text.contains("ok    make test: target exists"), "{text}");
     assert!(
-        text.contains("api\n  FAIL  forge API: project `api` needs GITHUB_TOKEN, which is not set"),
+        text.contains("api\n  FAIL  forge API: project `api` is on github (https://github.com/team/api.git), and GITHUB_TOKEN is not set"),
         "{text}"
     );
     assert!(text.contains("billing\n  FAIL  forge API: "), "{text}");
@@ -224,6 +224,12 @@ fn each_command_has_its_own_help_and_output_formats() {
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         let name = format!("help_{}", args[..args.len() - 1].join("_"));
         insta::assert_snapshot!(name, stdout(&out));
+    }
+    // The shared token options `maintain` has no use for are not offered.
+    for sub in ["run", "status", "sync", "doctor"] {
+        let help = stdout(&run(maintain().args([sub, "--help"])));
+        assert!(help.contains("--github-token"), "{sub}: {help}");
+        assert!(!help.contains("sentry"), "{sub}: {help}");
     }
     let demo = stdout(&run(maintain().args(["demo", "--help"])));
     for token in [
