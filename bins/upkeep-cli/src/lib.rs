@@ -347,10 +347,10 @@ pub enum MetaCommand {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print a man page (roff): the tool's, or a subcommand's (`man run`).
+    /// Print a man page (roff): the tool's, or a subcommand's (`man <subcommand>`).
     ///
-    /// `man run` prints `<tool>-run(1)`, `man --dir DIR` writes the tool's page and one
-    /// per subcommand into DIR, for `MANPATH`.
+    /// `man status` prints `<tool>-status(1)`, `man --dir DIR` writes the tool's page and
+    /// one per subcommand into DIR, for `MANPATH`.
     Man {
         /// The subcommand whose page to print (`deps diff` for a nested one); none for
         /// the tool's own page.
