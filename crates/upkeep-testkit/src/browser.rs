@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How to install the browser on Debian (what `.ci/run` does).
-pub const INSTALL: &str = "apt-get install -y chromium";
+pub const INSTALL: &str = "apt-get install -y --no-install-recommends chromium";
 
 /// Where to look for the browser: `UPKEEP_CHROMIUM`, then Debian's path, then PATH.
 fn find() -> Option<PathBuf> {
