@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use upkeep_cli::{ActorArgs, Exit, GlobalArgs, Output, Report, TokenArgs};
+use upkeep_cli::{ActorArgs, Exit, LogArgs, Report, TextOrJson, TokenArgs};
 use upkeep_config::{Config, HumanDuration, Remote};
 use upkeep_lock::{ChatAnnouncer, Error as LockError, Request, Session, SessionSetup, Since};
 
@@ -28,13 +28,24 @@ Exit codes:
   130  interrupted";
 
 /// One person changes servers at a time: acquire, release and inspect the deploy token.
+///
+/// Whoever holds the deploy token is the only person who may change any server until they
+/// release it. The token lives in a git repository the team can push to, as a lease with a
+/// holder, a reason, an expiry and a fencing number that later steps can verify; every
+/// change is recorded, and can be announced in Slack. Start with `deploy-token status`.
 #[derive(Debug, Parser)]
-#[command(version, about, after_help = AFTER_HELP)]
+#[command(
+    version,
+    after_help = AFTER_HELP,
+    mut_arg("sentry_auth_token", hidden),
+    mut_arg("sentry_dsn", hidden)
+)]
 pub struct Cli {
+    /// Logging (`--output` belongs to each subcommand).
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: LogArgs,
     /// Configuration file with a `[lock]` section.
-    #[arg(long, global = true, default_value = upkeep_config::DEFAULT_FILE, env = "UPKEEP_CONFIG")]
+    #[arg(short = 'c', long, global = true, default_value = upkeep_config::DEFAULT_FILE, env = "UPKEEP_CONFIG")]
     config: PathBuf,
     /// The repository holding the token (overrides `[lock] repo`; with it, no configuration
     /// file is needed).
@@ -49,6 +60,11 @@ pub struct Cli {
     tokens: TokenArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Hides a shared token option `deploy-token` has no use for (Sentry's).
+fn hidden(arg: clap::Arg) -> clap::Arg {
+    arg.hide(true)
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,22 +84,44 @@ enum Command {
         /// Skip the preflight checks.
         #[arg(long)]
         no_preflight: bool,
+        /// How to print the token you took (holder, reason, expiry, fencing number):
+        /// text, or one JSON document (docs/commands/deploy-token.md).
+        #[arg(long, value_enum, default_value_t)]
+        output: TextOrJson,
     },
     /// Give the token back (nothing to do, exit 0, when nobody holds it).
-    Release,
+    Release {
+        /// How to print the token's state after the release: text, or one JSON document
+        /// (docs/commands/deploy-token.md).
+        #[arg(long, value_enum, default_value_t)]
+        output: TextOrJson,
+    },
     /// Extend your lease; a lease that would end sooner than it does now is refused.
     Renew {
         /// New lease length from now (default from configuration).
         #[arg(long, value_name = "DURATION")]
         lease: Option<HumanDuration>,
+        /// How to print the renewed lease: text, or one JSON document
+        /// (docs/commands/deploy-token.md).
+        #[arg(long, value_enum, default_value_t)]
+        output: TextOrJson,
     },
     /// Who holds the token, why, and until when.
-    Status,
+    Status {
+        /// How to print who holds the token: text, or one JSON document
+        /// (docs/commands/deploy-token.md).
+        #[arg(long, value_enum, default_value_t)]
+        output: TextOrJson,
+    },
     /// Every change of the token, oldest first.
     History {
         /// Only changes since this long ago (e.g. `7d`) or since an RFC 3339 time.
         #[arg(long, value_name = "WHEN")]
         since: Option<Since>,
+        /// How to print the history: text (one line per change), or one JSON document
+        /// with the list of states (docs/commands/deploy-token.md).
+        #[arg(long, value_enum, default_value_t)]
+        output: TextOrJson,
     },
     /// Take the token from its live holder; recorded loudly with your reason.
     Steal {
@@ -97,6 +135,10 @@ enum Command {
         /// Lease length (default from configuration).
         #[arg(long, value_name = "DURATION")]
         lease: Option<HumanDuration>,
+        /// How to print the token you took: text, or one JSON document
+        /// (docs/commands/deploy-token.md).
+        #[arg(long, value_enum, default_value_t)]
+        output: TextOrJson,
     },
     /// Shell completions and the man page.
     #[command(flatten)]
@@ -107,13 +149,31 @@ enum Command {
         /// The fencing number printed when you acquired.
         #[arg(long)]
         fencing: u64,
+        /// How to print the token's current state: text, or one JSON document
+        /// (docs/commands/deploy-token.md).
+        #[arg(long, value_enum, default_value_t)]
+        output: TextOrJson,
     },
 }
 
 impl Command {
     /// Commands that only read: they need no operator name.
     fn reads_only(&self) -> bool {
-        matches!(self, Self::Status | Self::History { .. })
+        matches!(self, Self::Status { .. } | Self::History { .. })
+    }
+
+    /// The subcommand's `--output`.
+    fn output(&self) -> TextOrJson {
+        match self {
+            Self::Acquire { output, .. }
+            | Self::Release { output }
+            | Self::Renew { output, .. }
+            | Self::Status { output }
+            | Self::History { output, .. }
+            | Self::Steal { output, .. }
+            | Self::Verify { output, .. } => *output,
+            Self::Meta(_) => TextOrJson::Text,
+        }
     }
 
     fn request(self) -> Request {
@@ -124,26 +184,28 @@ impl Command {
                 wait,
                 lease,
                 no_preflight,
+                output: _,
             } => Request::Acquire {
                 reason,
                 lease: get(lease),
                 wait: get(wait),
                 skip_preflight: no_preflight,
             },
-            Self::Release => Request::Release,
-            Self::Renew { lease } => Request::Renew { lease: get(lease) },
-            Self::Status => Request::Status,
-            Self::History { since } => Request::History { since },
+            Self::Release { .. } => Request::Release,
+            Self::Renew { lease, .. } => Request::Renew { lease: get(lease) },
+            Self::Status { .. } => Request::Status,
+            Self::History { since, .. } => Request::History { since },
             Self::Steal {
                 reason,
                 force,
                 lease,
+                output: _,
             } => Request::Steal {
                 reason,
                 lease: get(lease),
                 force,
             },
-            Self::Verify { fencing } => Request::Verify { fencing },
+            Self::Verify { fencing, .. } => Request::Verify { fencing },
             Self::Meta(_) => unreachable!("answered before any setup"),
         }
     }
@@ -153,15 +215,15 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
     if let Command::Meta(meta) = &cli.command {
         return Ok(meta.run::<Cli>());
     }
-    let output = cli.global.output.text_or_json("deploy-token")?;
+    let output = cli.command.output();
     let session = session(&cli)?;
     let outcome = session.run(cli.command.request()).map_err(lock_report)?;
     for warning in &outcome.warnings {
         tracing::warn!("{warning}");
     }
     match output {
-        Output::Json => upkeep_cli::print_json(&outcome.json()).map_err(Report::failure)?,
-        _ => print!("{}", outcome.text()),
+        TextOrJson::Json => upkeep_cli::print_json(&outcome.json()).map_err(Report::failure)?,
+        TextOrJson::Text => print!("{}", outcome.text()),
     }
     Ok(Exit::Success)
 }

@@ -3,8 +3,10 @@
 use std::path::Path;
 
 use upkeep_cli::{Exit, GlobalArgs, Output, Report};
-use upkeep_maintain::board::{self, BoardRequest};
+use upkeep_maintain::board::{self, BoardError, BoardRequest};
+use upkeep_maintain::render;
 
+use crate::deps_cmd::print_stdout;
 use crate::run_cmd::round_id_and_date;
 use crate::wiring::{self, Tokens};
 
@@ -62,9 +64,29 @@ async fn request(
         branch: upkeep_maintain::branch_name(&maintain, date),
         projects,
         journal,
-        chat: wiring::chat(&maintain, tokens, Output::Json)?,
+        chat: wiring::chat(&maintain, tokens, wiring::console_out(Output::Json))?,
         legend: maintain.chat.reactions.clone(),
     })
+}
+
+/// How `maintain status` prints the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoardOutput {
+    /// A table for people.
+    Text,
+    /// The JSON document.
+    Json,
+    /// Markdown for a CI job summary.
+    Markdown,
+    /// A self-contained HTML page.
+    Html,
+}
+
+/// A round nothing knows is a user error (exit 2): probably a wrong `--round`.
+fn never_ran(e: BoardError) -> Report {
+    Report::user(e)
+        .hint("pass --round with the id of a round that ran (its date, YYYY-MM-DD, by default)")
+        .hint("or start this one: `maintain run`")
 }
 
 /// Runs `maintain status`.
@@ -72,16 +94,20 @@ async fn request(
 pub async fn status(
     config_path: &Path,
     tokens: &Tokens,
-    global: &GlobalArgs,
+    _global: &GlobalArgs,
     args: StatusArgs,
+    output: BoardOutput,
 ) -> Result<Exit, Report> {
     let req = request(config_path, tokens, args.round.as_deref(), &args.only).await?;
-    let board = board::board(&req).await;
-    if global.output == Output::Json {
-        upkeep_cli::print_json(&board).map_err(Report::failure)?;
-    } else {
-        println!("round {}", board.round);
-        print!("{}", board.render_text());
+    let board = board::board(&req).await.map_err(never_ran)?;
+    match output {
+        BoardOutput::Json => upkeep_cli::print_json(&board.to_json()).map_err(Report::failure)?,
+        BoardOutput::Markdown => print_stdout(&render::markdown::board(&board)),
+        BoardOutput::Html => print_stdout(&render::html::board_page(&board)),
+        BoardOutput::Text => {
+            println!("round {}", board.round);
+            print!("{}", board.render_text());
+        }
     }
     Ok(Exit::Success)
 }
@@ -95,22 +121,22 @@ pub async fn sync(
     args: SyncArgs,
 ) -> Result<Exit, Report> {
     let req = request(config_path, tokens, args.round.as_deref(), &args.only).await?;
-    let report = board::sync(&req, args.dry_run).await;
+    let report = board::sync(&req, args.dry_run).await.map_err(never_ran)?;
     if global.output == Output::Json {
         upkeep_cli::print_json(&report).map_err(Report::failure)?;
     } else {
         let verb = if args.dry_run { "would add" } else { "added" };
-        if report.added.is_empty() && report.without_thread.is_empty() {
+        if report.added.is_empty() && report.without_message.is_empty() {
             println!(
-                "round {}: the threads already show what the forge knows",
+                "round {}: the messages already show what the forge knows",
                 report.round
             );
         }
         for a in &report.added {
             println!("{}: {verb} :{}: ({})", a.project, a.reaction, a.because);
         }
-        for p in &report.without_thread {
-            println!("{p}: no thread in round {}", report.round);
+        for p in &report.without_message {
+            println!("{p}: no message in round {}", report.round);
         }
         for p in &report.problems {
             println!("warning: {p}");

@@ -76,7 +76,7 @@ pub fn run(args: DepsArgs, output: Output) -> Result<Exit, Report> {
 }
 
 /// Writes the data to stdout; a closed pipe (`| head`) is not an error.
-fn print_stdout(text: &str) {
+pub fn print_stdout(text: &str) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     let newline = if text.ends_with('\n') { "" } else { "\n" };

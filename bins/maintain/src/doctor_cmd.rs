@@ -5,7 +5,7 @@ use std::path::Path;
 use upkeep_chat::{SlackChat, SlackConfig};
 use upkeep_cli::{Exit, GlobalArgs, Output, Report};
 use upkeep_config::ChatKind;
-use upkeep_maintain::doctor::{self, Check, DoctorRequest, Verdict};
+use upkeep_maintain::doctor::{self, Check, DoctorProject, DoctorRequest, Verdict};
 
 use crate::wiring::{self, Tokens};
 
@@ -27,20 +27,66 @@ pub async fn run(
 ) -> Result<Exit, Report> {
     let config = wiring::load_config(config_path)?;
     let maintain = wiring::maintain_section(&config)?;
+    let today = chrono::Local::now().date_naive();
+    // Today's round's set (as recorded, else found now without recording it).
+    let round = today.format("%Y-%m-%d").to_string();
+    let found = wiring::project_set(&config, &maintain, tokens, &round, false).await?;
+    let (maintain, set, readers) = (found.maintain, found.set, found.readers);
     let (selected, _) =
         upkeep_maintain::select(&maintain, &args.only, &[]).map_err(Report::user)?;
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
-    let projects = wiring::project_setups(&config, &resolved, tokens).await?;
-    let today = chrono::Local::now().date_naive();
+    let mut projects = Vec::new();
+    for project in &resolved {
+        // One project at a time, so that a forge that cannot be reached (or a missing
+        // token) fails that project's check and the others are still checked.
+        match wiring::project_setups(&config, std::slice::from_ref(project), tokens).await {
+            Ok(mut setups) if setups.len() == 1 => {
+                projects.push(DoctorProject::Ready(setups.remove(0)));
+            }
+            Ok(_) => {}
+            Err(report) => {
+                let (problem, fix) = split_report(&report);
+                projects.push(DoctorProject::Unavailable {
+                    project: project.clone(),
+                    problem,
+                    fix,
+                });
+            }
+        }
+    }
     let mut checks = doctor::check_projects(&DoctorRequest {
         projects,
         cache: maintain.paths.cache.clone(),
         branch: upkeep_maintain::branch_name(&maintain, today),
     })
     .await;
+    // The convention, read at the base branch without running anything.
+    for p in &resolved {
+        if let Some(reader) = upkeep_maintain::discover::reader_for(&readers, p) {
+            let topics = set
+                .project(&p.name)
+                .map(|e| e.topics.clone())
+                .unwrap_or_default();
+            checks.extend(
+                upkeep_maintain::discover::convention_checks(p, &topics, reader.as_ref()).await,
+            );
+        }
+    }
+    // Each project's checks together, in project order (a stable sort).
+    checks.sort_by_key(|c| {
+        c.project
+            .as_ref()
+            .and_then(|n| resolved.iter().position(|p| &p.name == n))
+            .unwrap_or(usize::MAX)
+    });
+    checks.extend(
+        set.warnings
+            .iter()
+            .map(|w| Check::global("discovery", Verdict::Warn, w.clone(), None)),
+    );
     checks.extend(chat_checks(&maintain, tokens).await);
     if global.output == Output::Json {
-        upkeep_cli::print_json(&checks).map_err(Report::failure)?;
+        upkeep_cli::print_json(&doctor::to_json(&checks)).map_err(Report::failure)?;
     } else {
         print!("{}", doctor::render_text(&checks));
     }
@@ -49,6 +95,23 @@ pub async fn run(
     } else {
         Exit::Success
     })
+}
+
+/// A report as a check's detail (the error and its causes) and fix (the hints).
+fn split_report(report: &Report) -> (String, Option<String>) {
+    let mut problem = Vec::new();
+    let mut hints = Vec::new();
+    for line in report.render().lines() {
+        if let Some(e) = line.strip_prefix("error: ") {
+            problem.push(e.to_owned());
+        } else if let Some(c) = line.strip_prefix("  caused by: ") {
+            problem.push(c.to_owned());
+        } else if let Some(h) = line.strip_prefix("hint: ") {
+            hints.push(h.to_owned());
+        }
+    }
+    let fix = (!hints.is_empty()).then(|| hints.join("; "));
+    (problem.join(": "), fix)
 }
 
 async fn chat_checks(maintain: &upkeep_config::MaintainConfig, tokens: &Tokens) -> Vec<Check> {

@@ -33,9 +33,9 @@ pub async fn run(
     let maintain = wiring::maintain_section(&config)?;
     let state = state_cmd::state_setup(&config, tokens)?;
     let chat = if args.no_post {
-        wiring::console_chat(&maintain, Output::Json)
+        wiring::console_chat(&maintain, wiring::console_out(Output::Json))
     } else {
-        wiring::chat(&maintain, tokens, global.output)?
+        wiring::chat(&maintain, tokens, wiring::console_out(global.output))?
     };
     let (round, _) = round_id_and_date(args.round.as_deref(), None);
     let cancel = CancellationToken::new();

@@ -103,6 +103,13 @@ pub async fn run(
 ) -> Result<Exit, Report> {
     let config = wiring::load_config(config_path)?;
     let maintain = wiring::maintain_section(&config)?;
+    let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
+    // The round's set: resolved once (recorded next to the journal), reused by re-runs.
+    let round_set = wiring::project_set(&config, &maintain, tokens, &id, !args.dry_run).await?;
+    let maintain = round_set.maintain;
+    for w in &round_set.set.warnings {
+        tracing::warn!("{w}");
+    }
     let (selected, excluded) =
         upkeep_maintain::select(&maintain, &args.only, &args.skip).map_err(|e| match &e {
             upkeep_maintain::Error::UnknownProject { known, .. } => {
@@ -112,10 +119,13 @@ pub async fn run(
             _ => Report::user(e),
         })?;
     let resolved: Vec<_> = selected.iter().map(|p| maintain.resolve(p)).collect();
+    check_repositories(&config, &maintain, &resolved)?;
     let setups = wiring::project_setups(&config, &resolved, tokens).await?;
     // The library never posts in a dry-run (the report carries the messages); the chat is
     // only read, for the skip reactions, and a missing Slack token does not stop it.
-    let chat: Arc<dyn ChatThreads> = match wiring::chat(&maintain, tokens, global.output) {
+    let display = Arc::new(Display::new(global.quiet || global.output == Output::Json));
+    let console = display.console(wiring::console_out(global.output));
+    let chat: Arc<dyn ChatThreads> = match wiring::chat(&maintain, tokens, console) {
         Ok(chat) if !args.dry_run || maintain.chat.kind != upkeep_config::ChatKind::Console => chat,
         Err(report) if !args.dry_run => return Err(report),
         _ => Arc::new(ConsoleChat::new(std::io::sink(), ConsoleFormat::Text)),
@@ -126,9 +136,7 @@ pub async fn run(
         &state_cmd::CiShardVars::from_env(),
     )?;
     let state = state_cmd::state_setup(&config, tokens)?;
-    let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
     let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());
-    let display = Arc::new(Display::new(global.quiet || global.output == Output::Json));
     let cancel = CancellationToken::new();
     cancel_on_signals(&cancel);
     let round = Round {
@@ -156,6 +164,45 @@ pub async fn run(
     Ok(exit_for(&report))
 }
 
+/// Projects whose `repo` is a local path without a repository, with where the file says so.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+struct MissingRepositories(Vec<String>);
+
+/// A local `repo` path without a repository is a mistake in the configuration: refused
+/// before anything runs (exit 2), naming the file and key of each.
+fn check_repositories(
+    config: &upkeep_config::Config,
+    maintain: &upkeep_config::MaintainConfig,
+    projects: &[upkeep_config::ResolvedProject],
+) -> Result<(), Report> {
+    let missing: Vec<upkeep_maintain::MissingRepository> = projects
+        .iter()
+        .filter_map(upkeep_maintain::missing_repository)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let lines = missing
+        .iter()
+        .map(|m| {
+            let index = maintain
+                .projects
+                .iter()
+                .position(|p| p.name == m.project)
+                .unwrap_or_default();
+            format!(
+                "{}: `maintain.projects[{index}].repo`: {m}",
+                config.path.display()
+            )
+        })
+        .collect();
+    let names: Vec<&str> = missing.iter().map(|m| m.project.as_str()).collect();
+    Err(Report::user(MissingRepositories(lines))
+        .hint("set `repo` to the repository's path or URL (a relative path is read from the configuration file's directory)")
+        .hint(format!("or leave it out: --skip {}", names.join(","))))
+}
+
 /// The exit code a round maps to: interrupted, then a project failed (or has not
 /// ended), then the state store did not take everything; else success.
 pub fn exit_for(report: &RoundReport) -> Exit {
@@ -178,8 +225,13 @@ pub async fn print_report(
     maintain: &upkeep_config::MaintainConfig,
     output: Output,
 ) -> Result<(), Report> {
-    if output == Output::Json {
-        return upkeep_cli::print_json(&report.to_json()).map_err(Report::failure);
+    match output {
+        Output::Json => return upkeep_cli::print_json(&report.to_json()).map_err(Report::failure),
+        Output::Markdown => {
+            crate::deps_cmd::print_stdout(&upkeep_maintain::render::markdown::round_report(report));
+            return Ok(());
+        }
+        Output::Text => {}
     }
     if report.dry_run {
         println!("Dry run: nothing was pushed, opened or posted.\n");

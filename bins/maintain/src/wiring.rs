@@ -1,14 +1,17 @@
 //! From configuration and environment to the library's handles: one forge per project
 //! (by its repository URL), the chat, credentials.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use upkeep_chat::{ChatThreads, ConsoleChat, ConsoleFormat, Playbook, SlackChat, SlackConfig};
 use upkeep_cli::{Output, Report};
-use upkeep_config::{ChatKind, Config, MaintainConfig, ResolvedProject};
+use upkeep_config::{ChatKind, Config, ForgeKind, MaintainConfig, ResolvedProject};
+use upkeep_forge::Discover;
 use upkeep_forge::connect::{ConnectError, Forges};
 use upkeep_maintain::ProjectSetup;
+use upkeep_maintain::discover::{self, DiscoverError, ProjectSet, Readers, SetSource};
 
 /// Tokens, from the environment (or flags, for a one-off): declared once in upkeep-cli.
 pub type Tokens = upkeep_cli::TokenArgs;
@@ -87,17 +90,16 @@ pub struct ChatSetup(#[source] upkeep_chat::ChatError);
 #[error("[maintain.chat] kind is \"slack\" but no channel is set")]
 pub struct NoChannel;
 
-/// The team chat: the console (stdout) unless Slack is configured.
-///
-/// The console writes to stdout, or to stderr when stdout carries JSON.
+/// The team chat: the console (writing to `console`, see [`console_out`]) unless Slack is
+/// configured.
 pub fn chat(
     maintain: &MaintainConfig,
     tokens: &Tokens,
-    output: Output,
+    console: Box<dyn std::io::Write + Send>,
 ) -> Result<Arc<dyn ChatThreads>, Report> {
     let slack_api_url = tokens.slack_api_url.as_deref();
     match maintain.chat.kind {
-        ChatKind::Console => Ok(console_chat(maintain, output)),
+        ChatKind::Console => Ok(console_chat(maintain, console)),
         ChatKind::Slack => {
             let token = tokens.secrets().slack_api_token.ok_or_else(|| {
                 Report::user(MissingToken {
@@ -121,13 +123,21 @@ pub fn chat(
     }
 }
 
-/// The console chat with the configured checklist, on stdout (stderr under `--output json`).
-pub fn console_chat(maintain: &MaintainConfig, output: Output) -> Arc<dyn ChatThreads> {
-    let out: Box<dyn std::io::Write + Send> = if output == Output::Json {
-        Box::new(std::io::stderr())
-    } else {
+/// Where the console chat writes: stdout, or stderr when stdout carries a JSON or
+/// Markdown document.
+pub fn console_out(output: Output) -> Box<dyn std::io::Write + Send> {
+    if output == Output::Text {
         Box::new(std::io::stdout())
-    };
+    } else {
+        Box::new(std::io::stderr())
+    }
+}
+
+/// The console chat with the configured checklist, writing to `out`.
+pub fn console_chat(
+    maintain: &MaintainConfig,
+    out: Box<dyn std::io::Write + Send>,
+) -> Arc<dyn ChatThreads> {
     Arc::new(
         ConsoleChat::new(out, ConsoleFormat::Text)
             .with_channel(
@@ -174,4 +184,119 @@ pub fn playbook(maintain: &MaintainConfig) -> Playbook {
         entry.reaction.clone_from(configured);
     }
     playbook
+}
+
+/// A discover rule needs a forge listing this build does not have yet.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "discover rule `{rule}` lists {source_desc}: listing {forge} repositories is not available yet"
+)]
+pub struct ListingUnavailable {
+    rule: String,
+    source_desc: String,
+    forge: ForgeKind,
+}
+
+/// A round's project set and what was needed to find it.
+pub struct RoundSet {
+    /// The `[maintain]` section with the discovered projects added.
+    pub maintain: MaintainConfig,
+    /// The set, as recorded or resolved.
+    pub set: ProjectSet,
+    /// Recorded, resolved now, or only listed projects.
+    pub source: SetSource,
+    /// Clients that read files of the projects' repositories without a clone.
+    pub readers: Readers,
+}
+
+/// The round's project set: recorded for round `round` (next to its journal), or
+/// resolved from the discover rules now and recorded when `save`.
+pub async fn project_set(
+    config: &Config,
+    maintain: &MaintainConfig,
+    tokens: &Tokens,
+    round: &str,
+    save: bool,
+) -> Result<RoundSet, Report> {
+    let forges = Forges::new(tokens.secrets(), &config.state_dir);
+    let local = forges
+        .discoverer(ForgeKind::Local, "", "the local forge")
+        .await
+        .map_err(upkeep_cli::connect_report)?;
+    let mut readers = Readers::from([((ForgeKind::Local, None), local.clone())]);
+    let mut listers: BTreeMap<String, Arc<dyn Discover>> = BTreeMap::new();
+    for rule in &maintain.discover {
+        let forge = rule.source.forge();
+        let api = rule.source.api_url().map(str::to_owned);
+        let lister = match (forge, &api) {
+            (ForgeKind::Local, _) => local.clone(),
+            (ForgeKind::Gitlab, Some(api)) => {
+                if let Some(r) = readers.get(&(forge, Some(api.clone()))) {
+                    r.clone()
+                } else {
+                    let what = format!("discover rule `{}`", rule.label);
+                    let client = forges
+                        .discoverer(forge, api, &what)
+                        .await
+                        .map_err(upkeep_cli::connect_report)?;
+                    readers.insert((forge, Some(api.clone())), client.clone());
+                    client
+                }
+            }
+            _ => {
+                return Err(Report::user(ListingUnavailable {
+                    rule: rule.label.clone(),
+                    source_desc: rule.source.to_string(),
+                    forge,
+                })
+                .hint("list the projects in [[maintain.projects]] for now"));
+            }
+        };
+        listers.insert(rule.label.clone(), lister);
+    }
+    // Next to the round's local state; with a state repository each runner resolves the
+    // same set from the same listing.
+    let record = discover::set_path(&config.state.dir, round);
+    let (set, source) = discover::load_or_resolve(maintain, &listers, &record, save)
+        .await
+        .map_err(discover_report)?;
+    let applied = set.apply(maintain).map_err(discover_report)?;
+    Ok(RoundSet {
+        maintain: applied,
+        set,
+        source,
+        readers,
+    })
+}
+
+fn discover_report(e: DiscoverError) -> Report {
+    let hint = match &e {
+        DiscoverError::List { source, .. } => match source.as_ref() {
+            upkeep_forge::ForgeError::Forbidden {
+                missing_scope: Some(scope),
+                ..
+            } => Some(format!("give the token the `{scope}` scope")),
+            upkeep_forge::ForgeError::NotFound { .. } => {
+                Some("check the rule's organisation, group or directory".to_owned())
+            }
+            _ => None,
+        },
+        DiscoverError::NameClash { .. } => Some(
+            "rename the listed project, or leave the repository out with the rule's `exclude`"
+                .to_owned(),
+        ),
+        DiscoverError::Record { .. } => Some(
+            "the round's project set is kept next to its journal; remove the file to list again"
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    let report = match &e {
+        DiscoverError::Record { .. } => Report::failure(e),
+        _ => Report::user(e),
+    };
+    match hint {
+        Some(h) => report.hint(h),
+        None => report,
+    }
 }

@@ -3,15 +3,22 @@
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
-use upkeep_cli::{ActorArgs, EXIT_CODES_HELP, GlobalArgs, TokenArgs};
+use upkeep_cli::{ActorArgs, EXIT_CODES_HELP, LogArgs, TextOrJson, TokenArgs};
 
 /// Promote stable branches to what stage has proven: plan, gates, approval, compare-and-swap moves.
+///
+/// Moves the target branch (`stable`) of each configured repo to the tip of its source
+/// (`main`), or to a commit given per repo (`--packit-service=1787687aba71`), in
+/// dependency order; only after the gates show stage healthy (CI on a validation repo, no
+/// new Sentry issues, commands) and a person approved the exact plan. Fast-forward only,
+/// compare-and-swap on the old tip; repos already even are skipped. Start with
+/// `move-branches plan`.
 #[derive(Debug, Parser)]
-#[command(version, about, after_help = EXIT_CODES_HELP)]
+#[command(version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
-    /// Shared options.
+    /// Logging (`--output` belongs to each subcommand).
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: LogArgs,
     /// The configuration file (its `[branches]` section).
     #[arg(long, short = 'c', global = true, env = "UPKEEP_CONFIG", default_value = upkeep_config::DEFAULT_FILE)]
     pub config: PathBuf,
@@ -69,6 +76,10 @@ pub struct PlanArgs {
     /// Only plan; skip the gates.
     #[arg(long)]
     pub no_gates: bool,
+    /// How to print the plan: text, or one JSON document with the plan and the gates'
+    /// evidence (docs/commands/move-branches-plan.md).
+    #[arg(long, value_enum, default_value_t)]
+    pub output: TextOrJson,
 }
 
 /// How a change is approved, and whether it runs as a job.
@@ -109,6 +120,10 @@ pub struct RunArgs {
     /// Don't wait for CI between dependent repos, whatever the configuration says.
     #[arg(long)]
     pub no_wait: bool,
+    /// How to print the run: text, or one JSON document with the plan, the gates, the
+    /// moves and how the run ended (docs/commands/move-branches-run.md).
+    #[arg(long, value_enum, default_value_t)]
+    pub output: TextOrJson,
 }
 
 /// `status`.
@@ -116,6 +131,10 @@ pub struct RunArgs {
 pub struct StatusArgs {
     /// Only these repos (default: all).
     pub repos: Vec<String>,
+    /// How to print each repo's status: text, or one JSON document
+    /// (docs/commands/move-branches-status.md).
+    #[arg(long, value_enum, default_value_t)]
+    pub output: TextOrJson,
 }
 
 /// `rollback`.
@@ -129,6 +148,24 @@ pub struct RollbackArgs {
     /// Approval and job mode.
     #[command(flatten)]
     pub approval: ApprovalArgs,
+    /// How to print the rollback: text, or one JSON document like `run`'s
+    /// (docs/commands/move-branches-run.md).
+    #[arg(long, value_enum, default_value_t)]
+    pub output: TextOrJson,
+}
+
+impl Command {
+    /// The subcommand's `--output` (text for `completions` and `man`).
+    #[must_use]
+    pub fn output(&self) -> TextOrJson {
+        match self {
+            Self::Plan(a) => a.output,
+            Self::Run(a) => a.output,
+            Self::Status(a) => a.output,
+            Self::Rollback(a) => a.output,
+            Self::Meta(_) => TextOrJson::Text,
+        }
+    }
 }
 
 /// Rewrites `--<name>=<rev>` (and `--<name> <rev>`) into `--to <name>=<rev>` when
@@ -339,7 +376,7 @@ mod tests {
         let cli = Cli::try_parse_from(rw(&["move-branches", "man"])).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Meta(upkeep_cli::MetaCommand::Man)
+            Command::Meta(upkeep_cli::MetaCommand::Man { .. })
         ));
     }
 

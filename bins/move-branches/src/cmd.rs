@@ -9,7 +9,7 @@ use upkeep_branches::{
     Override, PlanOptions, Promotion, Refusal, RepoOutcome, Rollback, RunResult, StatusOptions,
     render,
 };
-use upkeep_cli::{Exit, Output, Report};
+use upkeep_cli::{Exit, Report, TextOrJson};
 use upkeep_config::{BranchesConfig, Config};
 
 use crate::args::{ApprovalArgs, Cli, PlanArgs, RollbackArgs, RunArgs, Selection, StatusArgs};
@@ -56,7 +56,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn text(&self) -> bool {
-        self.cli.global.output == Output::Text
+        self.cli.command.output() == TextOrJson::Text
     }
 
     /// Who runs this: `--actor`, else git's `user.name`, else `$USER` — as

@@ -175,6 +175,30 @@ impl GlobalArgs {
     /// Sets up logging on stderr at the level the flags ask for; `RUST_LOG` wins when set.
     /// Colour is off when `NO_COLOR` is set or stderr is not a terminal.
     pub fn init_logging(&self) {
+        LogArgs {
+            verbose: self.verbose,
+            quiet: self.quiet,
+        }
+        .init_logging();
+    }
+}
+
+/// `-v`/`-q` alone, for a binary whose `--output` belongs to each subcommand (each
+/// subcommand's help then says what it prints).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LogArgs {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+impl LogArgs {
+    /// Sets up logging on stderr at the level the flags ask for; `RUST_LOG` wins when set.
+    /// Colour is off when `NO_COLOR` is set or stderr is not a terminal.
+    pub fn init_logging(&self) {
         let level = if self.quiet {
             "error"
         } else {
@@ -240,6 +264,26 @@ impl TokenArgs {
     }
 }
 
+/// The `--output` of a subcommand that prints text or one JSON document; the
+/// subcommand's own doc comment on the field says what the document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TextOrJson {
+    /// Text for people.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+impl From<TextOrJson> for Output {
+    fn from(f: TextOrJson) -> Self {
+        match f {
+            TextOrJson::Text => Self::Text,
+            TextOrJson::Json => Self::Json,
+        }
+    }
+}
+
 /// A forge client or git credentials could not be set up: the error, its hint, and
 /// the exit code for a person's mistake or a server's failure.
 #[must_use]
@@ -293,7 +337,7 @@ pub fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
-/// What `<binary> completions` and `<binary> man` print: shell completions or a man page
+/// What `<binary> completions` and `<binary> man` print: shell completions or man pages
 /// generated from the binary's own clap definition, so they never drift from `--help`.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum MetaCommand {
@@ -303,12 +347,76 @@ pub enum MetaCommand {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): the tool's, or a subcommand's (`man <subcommand>`).
+    ///
+    /// `man status` prints `<tool>-status(1)`, `man --dir DIR` writes the tool's page and
+    /// one per subcommand into DIR, for `MANPATH`.
+    Man {
+        /// The subcommand whose page to print (`deps diff` for a nested one); none for
+        /// the tool's own page.
+        #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
+        subcommand: Vec<String>,
+        /// Write the tool's page and one page per subcommand (`<tool>-<subcommand>.1`)
+        /// into this directory, and print the files written.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// `man` was asked for a subcommand the tool does not have.
+#[derive(Debug)]
+struct UnknownSubcommand {
+    asked: String,
+    known: Vec<String>,
+}
+
+impl std::fmt::Display for UnknownSubcommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no man page for `{}`; there are pages for: {}",
+            self.asked,
+            self.known.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownSubcommand {}
+
+/// The pages of a built command, the tool's first, then each subcommand's (depth first),
+/// with the subcommand path that names it (empty for the tool). Pages are titled
+/// `<tool>-<subcommand>` so that the `SUBCOMMANDS` section's `tool-sub(1)` references
+/// resolve; the source line carries the tool's name and version.
+fn man_pages(command: &clap::Command) -> Vec<(Vec<String>, clap_mangen::Man)> {
+    fn walk(
+        cmd: &clap::Command,
+        path: &[String],
+        source: &str,
+        out: &mut Vec<(Vec<String>, clap_mangen::Man)>,
+    ) {
+        out.push((
+            path.to_vec(),
+            clap_mangen::Man::new(cmd.clone()).source(source),
+        ));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let mut path = path.to_vec();
+            path.push(sub.get_name().to_owned());
+            walk(sub, &path, source, out);
+        }
+    }
+    let source = format!(
+        "{} {}",
+        command.get_name(),
+        command.get_version().unwrap_or_default()
+    );
+    let mut pages = Vec::new();
+    walk(command, &[], source.trim_end(), &mut pages);
+    pages
 }
 
 impl MetaCommand {
-    /// Writes the completions or man page for the command `C` to `out`.
+    /// Writes the completions or man page for the command `C` to `out`; `man --dir`
+    /// writes the pages into the directory and lists them on `out`.
     pub fn write<C: clap::CommandFactory>(
         &self,
         out: &mut dyn std::io::Write,
@@ -320,7 +428,33 @@ impl MetaCommand {
                 clap_complete::generate(*shell, &mut command, name, out);
                 Ok(())
             }
-            Self::Man => clap_mangen::Man::new(command).render(out),
+            Self::Man { subcommand, dir } => {
+                let mut command = command.disable_help_subcommand(true);
+                command.build();
+                let pages = man_pages(&command);
+                if let Some(dir) = dir {
+                    std::fs::create_dir_all(dir)?;
+                    for (_, page) in &pages {
+                        let path = page.generate_to(dir)?;
+                        writeln!(out, "{}", path.display())?;
+                    }
+                    return Ok(());
+                }
+                match pages.iter().find(|(path, _)| path == subcommand) {
+                    Some((_, page)) => page.render(out),
+                    None => Err(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        UnknownSubcommand {
+                            asked: subcommand.join(" "),
+                            known: pages
+                                .iter()
+                                .skip(1)
+                                .map(|(path, _)| path.join(" "))
+                                .collect(),
+                        },
+                    )),
+                }
+            }
         }
     }
 
@@ -330,11 +464,21 @@ impl MetaCommand {
         match self.write::<C>(&mut std::io::stdout().lock()) {
             Ok(()) => Exit::Success,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.writes_files() => {
+                let _ = Report::user(e)
+                    .hint("`man` without a subcommand prints the tool's own page")
+                    .print();
+                Exit::UserError
+            }
             Err(e) => {
                 let _ = Report::failure(e).print();
                 Exit::Failure
             }
         }
+    }
+
+    fn writes_files(&self) -> bool {
+        matches!(self, Self::Man { dir: Some(_), .. })
     }
 }
 
@@ -374,11 +518,47 @@ mod tests {
     }
 
     #[derive(Debug, clap::Parser)]
-    #[command(name = "demo-tool", about = "A tool")]
+    #[command(name = "demo-tool", version, about = "A tool")]
     struct DemoCli {
         /// A flag.
         #[arg(long)]
         flag: bool,
+        #[command(subcommand)]
+        command: Option<DemoCommand>,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum DemoCommand {
+        /// Do the thing.
+        Run {
+            /// How hard.
+            #[arg(long)]
+            hard: bool,
+        },
+        /// Nested commands.
+        Deps {
+            #[command(subcommand)]
+            command: DepsCommand,
+        },
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum DepsCommand {
+        /// Compare two lockfiles.
+        Diff {
+            /// The old one.
+            old: String,
+        },
+    }
+
+    fn man(subcommand: &[&str]) -> std::io::Result<String> {
+        let mut out = Vec::new();
+        MetaCommand::Man {
+            subcommand: subcommand.iter().map(|s| (*s).to_owned()).collect(),
+            dir: None,
+        }
+        .write::<DemoCli>(&mut out)?;
+        Ok(String::from_utf8(out).unwrap())
     }
 
     #[test]
@@ -394,13 +574,73 @@ mod tests {
             bash.contains("demo-tool") && bash.contains("--flag"),
             "{bash}"
         );
-        let mut man = Vec::new();
-        MetaCommand::Man.write::<DemoCli>(&mut man).unwrap();
-        let man = String::from_utf8(man).unwrap();
+        let page = man(&[]).unwrap();
         assert!(
-            man.contains(".TH demo-tool") && man.contains("flag"),
-            "{man}"
+            page.contains(".TH demo-tool 1") && page.contains("flag"),
+            "{page}"
         );
+        // The tool's page refers to its subcommands' pages…
+        assert!(page.contains("demo\\-tool\\-run(1)"), "{page}");
+    }
+
+    #[test]
+    fn every_subcommand_has_its_own_page() {
+        let run = man(&["run"]).unwrap();
+        assert!(run.starts_with(".ie"), "{run}");
+        assert!(run.contains(".TH demo-tool-run 1"), "{run}");
+        assert!(run.contains("demo\\-tool run"), "{run}");
+        assert!(run.contains("hard") && !run.contains("\\-\\-flag"), "{run}");
+        // The source line names the tool, not the subcommand.
+        assert!(run.contains("\"demo-tool 0.1.0\""), "{run}");
+        let diff = man(&["deps", "diff"]).unwrap();
+        assert!(diff.contains(".TH demo-tool-deps-diff 1"), "{diff}");
+
+        let err = man(&["deploy"]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(
+            err.to_string(),
+            "no man page for `deploy`; there are pages for: run, deps, deps diff"
+        );
+    }
+
+    #[test]
+    fn man_dir_writes_every_page_that_is_referenced() {
+        let dir = std::env::temp_dir().join(format!("upkeep-cli-man-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut listing = Vec::new();
+        MetaCommand::Man {
+            subcommand: Vec::new(),
+            dir: Some(dir.clone()),
+        }
+        .write::<DemoCli>(&mut listing)
+        .unwrap();
+        let mut written: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        written.sort();
+        assert_eq!(
+            written,
+            [
+                "demo-tool-deps-diff.1",
+                "demo-tool-deps.1",
+                "demo-tool-run.1",
+                "demo-tool.1"
+            ]
+        );
+        assert_eq!(String::from_utf8(listing).unwrap().lines().count(), 4);
+        // Every `name(1)` reference in a page is a page that was written.
+        for file in &written {
+            let page = std::fs::read_to_string(dir.join(file)).unwrap();
+            for reference in page.split_whitespace().filter(|w| w.ends_with("(1)")) {
+                let target = format!(
+                    "{}.1",
+                    reference.trim_end_matches("(1)").replace("\\-", "-")
+                );
+                assert!(written.contains(&target), "{file} refers to {reference}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

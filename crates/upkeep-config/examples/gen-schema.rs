@@ -1,5 +1,6 @@
 //! Writes the generated configuration schema and reference into the workspace:
-//! `docs/upkeep.schema.json` and the generated part of `docs/configuration.md`.
+//! `docs/upkeep.schema.json`, `docs/upkeep-repo.schema.json` and the generated parts of
+//! `docs/configuration.md`.
 //!
 //! ```text
 //! cargo run -p upkeep-config --example gen-schema
@@ -22,6 +23,9 @@ fn main() -> ExitCode {
     let result = (|| -> Result<(), String> {
         std::fs::write(&schema_path, schema::json_schema_text())
             .map_err(|e| format!("cannot write {}: {e}", schema_path.display()))?;
+        let repo_schema_path = root.join(schema::REPO_SCHEMA_PATH);
+        std::fs::write(&repo_schema_path, schema::repo_json_schema_text())
+            .map_err(|e| format!("cannot write {}: {e}", repo_schema_path.display()))?;
         let doc = std::fs::read_to_string(&reference_path)
             .map_err(|e| format!("cannot read {}: {e}", reference_path.display()))?;
         let new =
@@ -33,6 +37,15 @@ fn main() -> ExitCode {
                     schema::REFERENCE_END
                 )
             })?;
+        let new = schema::splice_repo_reference(&new, &schema::repo_reference_markdown())
+            .ok_or_else(|| {
+                format!(
+                    "{} lacks the lines `{}` and `{}` around the generated .upkeep.toml reference",
+                    reference_path.display(),
+                    schema::REPO_REFERENCE_BEGIN,
+                    schema::REPO_REFERENCE_END
+                )
+            })?;
         std::fs::write(&reference_path, new)
             .map_err(|e| format!("cannot write {}: {e}", reference_path.display()))?;
         Ok(())
@@ -40,8 +53,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => {
             println!(
-                "wrote {} and {}",
+                "wrote {}, {} and {}",
                 schema::SCHEMA_PATH,
+                schema::REPO_SCHEMA_PATH,
                 schema::REFERENCE_PATH
             );
             ExitCode::SUCCESS

@@ -40,6 +40,7 @@
 //! ```
 
 mod branches;
+mod discover;
 mod env;
 mod error;
 mod load;
@@ -48,6 +49,7 @@ mod maintain;
 mod redact;
 mod reference;
 mod remote;
+mod repo_settings;
 pub mod schema;
 mod secrets;
 mod state;
@@ -65,6 +67,9 @@ pub use branches::{
     DeployTokenMode, HistoryConfig, NotifyConfig, SentryGate, SentryWindow, SlackApproval,
     TaggingConfig, ValidationTarget, WaitConfig,
 };
+pub use discover::{
+    Candidate, DiscoverRule, DiscoverSource, GITHUB_API, GITLAB_COM, LeftOutReason,
+};
 pub use env::{ENV_PREFIX, NOT_OVERRIDES, TOP_LEVEL_KEYS};
 pub use error::{Diagnostic, Error, Location, Result, Snippet};
 pub use lock::{LockConfig, Preflight};
@@ -73,6 +78,7 @@ pub use maintain::{
     Step, StepOverride, StepOverrides, Steps,
 };
 pub use remote::{ForgeKind, Remote};
+pub use repo_settings::{REPO_SETTINGS_FILE, RepoSettings};
 pub use secrets::{SECRET_VARS, Secrets};
 pub use state::StateConfig;
 pub use suggest::did_you_mean;

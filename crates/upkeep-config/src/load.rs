@@ -12,6 +12,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::error::{Diagnostic, Error, Location, Result, Snippet};
 use crate::redact::{redact_line, redact_text};
+use crate::repo_settings::{REFUSED_KEYS, REPO_SETTINGS_FILE, RepoSettings};
 use crate::secrets::{env_var_for, looks_secret};
 use crate::suggest::{backticked, did_you_mean};
 use crate::validate::{KeyPath, Seg, validate};
@@ -154,7 +155,12 @@ where
             ));
         }
     }
-    find_secrets(&table, &mut Vec::new(), &src, &mut diags);
+    find_secrets(&table, &mut Vec::new(), &src, &mut diags, &|dotted| {
+        format!(
+            "remove it and set {} in the environment instead",
+            env_var_for(dotted)
+        )
+    });
     if !diags.is_empty() {
         return Err(invalid(diags));
     }
@@ -184,12 +190,21 @@ where
     if problems.is_empty() {
         return Ok(config);
     }
+    Err(invalid(problem_diagnostics(problems, &table, &src)))
+}
+
+/// Validation problems as diagnostics, in file order, each pointing at its key.
+fn problem_diagnostics(
+    problems: Vec<crate::validate::Problem>,
+    table: &DeTable<'_>,
+    src: &Source<'_>,
+) -> Vec<Diagnostic> {
     let mut diags: Vec<(usize, Diagnostic)> = problems
         .into_iter()
         .map(|p| {
-            let span = span_of(&table, &p.path.0);
+            let span = span_of(table, &p.path.0);
             let mut message = p.message;
-            if let Some(rel) = p.related.and_then(|r| span_of(&table, &r.0)) {
+            if let Some(rel) = p.related.and_then(|r| span_of(table, &r.0)) {
                 match src.locate(Some(rel)).0 {
                     Location::File { line, .. } => {
                         let _ = write!(message, " (first defined at line {line})");
@@ -208,7 +223,60 @@ where
         })
         .collect();
     diags.sort_by_key(|(o, _)| *o);
-    Err(invalid(diags.into_iter().map(|(_, d)| d).collect()))
+    diags.into_iter().map(|(_, d)| d).collect()
+}
+
+/// Parses and checks a repository's `.upkeep.toml` ([`RepoSettings`]): refused keys and
+/// secrets first (all of them), then types, then values; every problem points at its
+/// line and key of the file named `path`.
+pub(crate) fn load_repo_settings(text: &str, path: &Path) -> Result<RepoSettings> {
+    let src = Source {
+        path,
+        text,
+        vars: &[],
+    };
+    let invalid = |diagnostics: Vec<Diagnostic>| Error::Invalid {
+        path: path.to_owned(),
+        diagnostics,
+    };
+    let root = DeTable::parse(text)
+        .map_err(|e| invalid(vec![src.diagnostic(e.span(), None, toml_message(&e), None)]))?;
+    let root_span = root.span();
+    let table = root.into_inner();
+
+    let mut diags = Vec::new();
+    for (k, _) in &table {
+        if let Some((key, why)) = REFUSED_KEYS.iter().find(|(r, _)| *r == k.get_ref()) {
+            diags.push(src.diagnostic(
+                Some(k.span()),
+                Some((*key).to_owned()),
+                format!("`{key}` cannot be set in a repository's {REPO_SETTINGS_FILE}"),
+                Some((*why).to_owned()),
+            ));
+        }
+    }
+    find_secrets(&table, &mut Vec::new(), &src, &mut diags, &|_| {
+        format!(
+            "remove it: a repository's {REPO_SETTINGS_FILE} never carries secrets; \
+             upkeep passes none of its own to the steps either"
+        )
+    });
+    if !diags.is_empty() {
+        diags.sort_by_key(|d| match &d.location {
+            Location::File { line, column, .. } => (*line, *column),
+            _ => (usize::MAX, 0),
+        });
+        return Err(invalid(diags));
+    }
+    let de = toml::de::Deserializer::from(Spanned::new(root_span, table.clone()));
+    let settings = RepoSettings::deserialize(de)
+        .map_err(|e| invalid(vec![serde_diagnostic(&e, &table, &src)]))?;
+    let problems = crate::validate::repo_settings(&settings);
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(invalid(problem_diagnostics(problems, &table, &src)))
+    }
 }
 
 /// toml's message without its "TOML parse error at …" framing (we add our own).
@@ -222,6 +290,7 @@ fn find_secrets(
     path: &mut Vec<String>,
     src: &Source<'_>,
     out: &mut Vec<Diagnostic>,
+    help: &dyn Fn(&str) -> String,
 ) {
     for (k, v) in table {
         path.push(k.get_ref().to_string());
@@ -232,20 +301,17 @@ fn find_secrets(
                     Some(k.span()),
                     Some(dotted.clone()),
                     format!("`{}` looks like a secret; secrets are never read from the configuration file", k.get_ref()),
-                    Some(format!(
-                        "remove it and set {} in the environment instead",
-                        env_var_for(&dotted)
-                    )),
+                    Some(help(&dotted)),
                 );
                 // The line holds the secret: show where it is, never what it is.
                 d.snippet = None;
                 out.push(d);
             }
-            DeValue::Table(t) => find_secrets(t, path, src, out),
+            DeValue::Table(t) => find_secrets(t, path, src, out, help),
             DeValue::Array(items) => {
                 for item in items {
                     if let DeValue::Table(t) = item.get_ref() {
-                        find_secrets(t, path, src, out);
+                        find_secrets(t, path, src, out, help);
                     }
                 }
             }

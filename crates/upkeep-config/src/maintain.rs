@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::discover::DiscoverRule;
 use crate::remote::{ForgeKind, Remote};
+use crate::repo_settings::RepoSettings;
 use crate::types::{BranchPattern, HumanDuration, Template};
 
 /// `[maintain]`: what the maintenance round (`maintain run`) does for which projects.
@@ -54,6 +56,9 @@ pub struct MaintainConfig {
     pub paths: MaintainPaths,
     /// The projects of the round, as `[[maintain.projects]]` tables.
     pub projects: Vec<Project>,
+    /// Rules that find more projects on a forge or on disk, as `[[maintain.discover]]`
+    /// tables (`maintain projects` shows what they find).
+    pub discover: Vec<DiscoverRule>,
 }
 
 impl Default for MaintainConfig {
@@ -78,6 +83,7 @@ impl Default for MaintainConfig {
             chat: ChatConfig::default(),
             paths: MaintainPaths::default(),
             projects: Vec::new(),
+            discover: Vec::new(),
         }
     }
 }
@@ -295,6 +301,35 @@ pub struct ResolvedProject {
     pub assignees: Vec<String>,
     /// Open the change request as a draft.
     pub draft: bool,
+}
+
+impl ResolvedProject {
+    /// These settings with a repository's own `.upkeep.toml` merged over them: a step's
+    /// command or timeout replaces this one, `env` entries win, labels, reviewers and
+    /// assignees are added, `draft` replaces. (`skip` is the caller's to act on.)
+    #[must_use]
+    pub fn with_repo_settings(mut self, repo: &RepoSettings) -> Self {
+        self.upgrade = self.upgrade.with(repo.steps.upgrade.as_ref());
+        self.build = self.build.with(repo.steps.build.as_ref());
+        self.test = self.test.with(repo.steps.test.as_ref());
+        self.env
+            .extend(repo.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (mine, theirs) in [
+            (&mut self.labels, &repo.labels),
+            (&mut self.reviewers, &repo.reviewers),
+            (&mut self.assignees, &repo.assignees),
+        ] {
+            for x in theirs {
+                if !mine.contains(x) {
+                    mine.push(x.clone());
+                }
+            }
+        }
+        if let Some(d) = repo.draft {
+            self.draft = d;
+        }
+        self
+    }
 }
 
 /// Which chat the round talks to.

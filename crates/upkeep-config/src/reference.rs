@@ -47,10 +47,48 @@ struct Section<'a> {
 struct Renderer<'a> {
     defs: &'a Map<String, Value>,
     out: String,
+    /// The title and note of the root section.
+    top: (String, String),
+    /// Heading levels added to every section (to nest the reference in a page section).
+    nesting: usize,
 }
 
 /// The reference for a root schema as made by [`crate::schema::json_schema`].
 pub(crate) fn render(schema: &Schema) -> String {
+    render_with(
+        schema,
+        "Generated from the configuration types (`crates/upkeep-config`): every key the \
+         loader accepts, with its type, its default and what it does. A key marked \
+         **required** must be set when its table is present; *unset* means the key has no \
+         value of its own and the meaning says what applies then.\n",
+        "Top level",
+        "Keys outside any table. Each tool reads its own table.\n",
+        0,
+    )
+}
+
+/// The reference of a repository's `.upkeep.toml` ([`crate::schema::repo_json_schema`]).
+pub(crate) fn render_repo(schema: &Schema) -> String {
+    render_with(
+        schema,
+        "Generated from `RepoSettings` (`crates/upkeep-config`): every key a repository's \
+         `.upkeep.toml` accepts. Any other key is refused, with the line and the reason.\n",
+        "`.upkeep.toml` keys",
+        "Keys at the top level of the file; value types are described in the reference \
+         below.\n",
+        1,
+    )
+}
+
+/// `nesting` pushes every heading down that many levels; the value types section (whose
+/// anchors the tables link to) is written only at the top level, once per page.
+fn render_with(
+    schema: &Schema,
+    intro: &str,
+    top_title: &str,
+    top_note: &str,
+    nesting: usize,
+) -> String {
     let root = schema.as_value();
     let empty = Map::new();
     let defs = root
@@ -60,13 +98,10 @@ pub(crate) fn render(schema: &Schema) -> String {
     let mut r = Renderer {
         defs,
         out: String::new(),
+        top: (top_title.to_owned(), top_note.to_owned()),
+        nesting,
     };
-    r.out.push_str(
-        "Generated from the configuration types (`crates/upkeep-config`): every key the \
-         loader accepts, with its type, its default and what it does. A key marked \
-         **required** must be set when its table is present; *unset* means the key has no \
-         value of its own and the meaning says what applies then.\n",
-    );
+    r.out.push_str(intro);
     r.section(
         &Section {
             headers: Vec::new(),
@@ -76,7 +111,9 @@ pub(crate) fn render(schema: &Schema) -> String {
         },
         0,
     );
-    r.value_types();
+    if nesting == 0 {
+        r.value_types();
+    }
     r.out
 }
 
@@ -159,11 +196,10 @@ impl<'a> Renderer<'a> {
     }
 
     fn section(&mut self, s: &Section<'a>, depth: usize) {
-        let hashes = "#".repeat((depth + 1).clamp(2, 4));
+        let hashes = "#".repeat((depth + 1).clamp(2, 4) + self.nesting);
         if s.headers.is_empty() {
-            let _ = writeln!(self.out, "\n{hashes} Top level\n");
-            self.out
-                .push_str("Keys outside any table. Each tool reads its own table.\n");
+            let _ = writeln!(self.out, "\n{hashes} {}\n", self.top.0);
+            self.out.push_str(&self.top.1);
         } else {
             let title: Vec<String> = s.headers.iter().map(|h| format!("`{h}`")).collect();
             let _ = writeln!(self.out, "\n{hashes} {}", title.join(", "));

@@ -36,27 +36,60 @@ pub const REFERENCE_BEGIN: &str =
 /// The line after the generated reference in [`REFERENCE_PATH`].
 pub const REFERENCE_END: &str = "<!-- END GENERATED REFERENCE -->";
 
-/// The JSON Schema of the configuration file.
-#[must_use]
-pub fn json_schema() -> Schema {
+/// Where the committed schema of a repository's `.upkeep.toml` lives.
+pub const REPO_SCHEMA_PATH: &str = "docs/upkeep-repo.schema.json";
+
+/// The line before the generated `.upkeep.toml` reference in [`REFERENCE_PATH`].
+pub const REPO_REFERENCE_BEGIN: &str =
+    "<!-- BEGIN GENERATED REPO REFERENCE: cargo run -p upkeep-config --example gen-schema -->";
+
+/// The line after the generated `.upkeep.toml` reference in [`REFERENCE_PATH`].
+pub const REPO_REFERENCE_END: &str = "<!-- END GENERATED REPO REFERENCE -->";
+
+fn schema_for<T: schemars::JsonSchema>(title: &str, description: &str) -> Schema {
     let mut settings = SchemaSettings::draft07();
     // Ours first: the draft-7 transforms (moving `$ref` siblings into `allOf`) must see
     // the result of unwrapping `anyOf [T, null]`.
     settings.transforms.insert(0, Box::new(ForToml));
     let generator = settings.into_generator();
-    let mut schema = generator.into_root_schema_for::<Config>();
-    schema.insert("title".to_owned(), "upkeep configuration".into());
-    schema.insert(
-        "description".to_owned(),
-        "The upkeep configuration file (upkeep.toml). Reference: docs/configuration.md.".into(),
-    );
+    let mut schema = generator.into_root_schema_for::<T>();
+    schema.insert("title".to_owned(), title.into());
+    schema.insert("description".to_owned(), description.into());
     schema
+}
+
+/// The JSON Schema of the configuration file.
+#[must_use]
+pub fn json_schema() -> Schema {
+    schema_for::<Config>(
+        "upkeep configuration",
+        "The upkeep configuration file (upkeep.toml). Reference: docs/configuration.md.",
+    )
+}
+
+/// The JSON Schema of a repository's own `.upkeep.toml`.
+#[must_use]
+pub fn repo_json_schema() -> Schema {
+    schema_for::<crate::RepoSettings>(
+        "upkeep repository settings",
+        "A repository's own .upkeep.toml, on its base branch. Reference: docs/configuration.md.",
+    )
 }
 
 /// [`json_schema`] as the committed file holds it: pretty JSON ending in a newline.
 #[must_use]
 pub fn json_schema_text() -> String {
-    let mut s = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
+    pretty(&json_schema())
+}
+
+/// [`repo_json_schema`] as the committed file holds it.
+#[must_use]
+pub fn repo_json_schema_text() -> String {
+    pretty(&repo_json_schema())
+}
+
+fn pretty(schema: &Schema) -> String {
+    let mut s = serde_json::to_string_pretty(schema).unwrap_or_default();
     s.push('\n');
     s
 }
@@ -68,12 +101,35 @@ pub fn reference_markdown() -> String {
     crate::reference::render(&json_schema())
 }
 
+/// The generated Markdown reference of a repository's `.upkeep.toml`.
+#[must_use]
+pub fn repo_reference_markdown() -> String {
+    crate::reference::render_repo(&repo_json_schema())
+}
+
 /// Replaces the generated part of `doc` (the text between [`REFERENCE_BEGIN`] and
 /// [`REFERENCE_END`]) with `reference`; `None` when the markers are missing.
 #[must_use]
 pub fn splice_reference(doc: &str, reference: &str) -> Option<String> {
-    let begin = doc.find(REFERENCE_BEGIN)? + REFERENCE_BEGIN.len();
-    let end = begin + doc[begin..].find(REFERENCE_END)?;
+    splice_between(doc, REFERENCE_BEGIN, REFERENCE_END, reference)
+}
+
+/// Replaces the generated `.upkeep.toml` part of `doc` (between
+/// [`REPO_REFERENCE_BEGIN`] and [`REPO_REFERENCE_END`]); `None` when the markers are
+/// missing.
+#[must_use]
+pub fn splice_repo_reference(doc: &str, reference: &str) -> Option<String> {
+    splice_between(doc, REPO_REFERENCE_BEGIN, REPO_REFERENCE_END, reference)
+}
+
+fn splice_between(
+    doc: &str,
+    begin_marker: &str,
+    end_marker: &str,
+    reference: &str,
+) -> Option<String> {
+    let begin = doc.find(begin_marker)? + begin_marker.len();
+    let end = begin + doc[begin..].find(end_marker)?;
     Some(format!(
         "{}\n\n{}\n{}",
         &doc[..begin],

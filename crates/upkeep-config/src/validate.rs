@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::branches::{BranchesConfig, topo_order};
+use crate::discover::{DiscoverRule, DiscoverSource};
 use crate::lock::LockConfig;
 use crate::maintain::{ChatKind, MaintainConfig};
 use crate::remote::Remote;
@@ -339,17 +340,10 @@ fn maintain(p: &mut Problems, m: &mut MaintainConfig, base_dir: &Path, state_dir
         if let Some(b) = &proj.base_branch {
             check_branch(p, at.key("base_branch"), b);
         }
-        for (step, o) in [
-            ("upgrade", &proj.steps.upgrade),
-            ("build", &proj.steps.build),
-            ("test", &proj.steps.test),
-        ] {
-            if let Some(c) = o.as_ref().and_then(|o| o.command.as_ref()) {
-                check_nonempty(p, at.key("steps").key(step).key("command"), c, "command");
-            }
-        }
+        check_step_commands(p, &at, &proj.steps);
         check_env_names(p, &at.key("env"), &proj.env);
     }
+    discover_rules(p, m, base_dir);
     // Separate trees per tool: both join the project/repo name, and a maintain round
     // resetting `cache/<name>` under a running move-branches (or the reverse) would
     // destroy the other's work tree.
@@ -359,6 +353,213 @@ fn maintain(p: &mut Problems, m: &mut MaintainConfig, base_dir: &Path, state_dir
         state_dir.join("cache").join("maintain"),
     );
     absolutise(&mut m.paths.logs, base_dir, state_dir.join("logs"));
+}
+
+/// Checks the steps' commands of a set of overrides (none may be empty).
+fn check_step_commands(p: &mut Problems, at: &KeyPath, steps: &crate::StepOverrides) {
+    for (step, o) in [
+        ("upgrade", &steps.upgrade),
+        ("build", &steps.build),
+        ("test", &steps.test),
+    ] {
+        if let Some(c) = o.as_ref().and_then(|o| o.command.as_ref()) {
+            check_nonempty(p, at.key("steps").key(step).key("command"), c, "command");
+        }
+    }
+}
+
+/// `[[maintain.discover]]`: one source per rule, its API URL, clone URL template, globs,
+/// topics, and the settings handed to the projects found. Fills in each rule's
+/// [`DiscoverSource`].
+fn discover_rules(p: &mut Problems, m: &mut MaintainConfig, base_dir: &Path) {
+    let rules = KeyPath::root("maintain").key("discover");
+    // Explicit names must be unique; made-up ones are numbered.
+    let named: Vec<(usize, &str)> = m
+        .discover
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.name.as_deref().map(|n| (i, n)))
+        .collect();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, name) in named {
+        let path = rules.idx(i).key("name");
+        if let Err(e) = check_entry_name(name) {
+            p.push(path.clone(), e);
+        }
+        if let Some(first) = seen.get(name) {
+            p.0.push(Problem {
+                path,
+                message: format!("duplicate discover rule name `{name}`"),
+                help: Some("discover rule names must be unique; rename one of them".to_owned()),
+                related: Some(rules.idx(*first).key("name")),
+            });
+        } else {
+            seen.insert(name, i);
+        }
+    }
+    let mut labels: BTreeMap<String, usize> = BTreeMap::new();
+    for rule in &mut m.discover {
+        let base = rule.default_label();
+        let n = labels.entry(base.clone()).or_insert(0);
+        *n += 1;
+        rule.label = if *n == 1 || rule.name.is_some() {
+            base
+        } else {
+            format!("{base}-{n}")
+        };
+    }
+    for (i, rule) in m.discover.iter_mut().enumerate() {
+        discover_rule(p, &rules.idx(i), rule, base_dir);
+    }
+}
+
+/// One rule: its source, clone URL template, filters and settings.
+fn discover_rule(p: &mut Problems, at: &KeyPath, rule: &mut DiscoverRule, base_dir: &Path) {
+    let Some(source) = discover_source(p, at, rule, base_dir) else {
+        rule.source = DiscoverSource::Unset;
+        return;
+    };
+    if let Some(t) = &rule.clone_url {
+        if !t.contains("{path}") {
+            p.push_help(
+                at.key("clone_url"),
+                format!("`{t}` does not contain `{{path}}`"),
+                "e.g. \"git@github.com:{path}.git\"",
+            );
+        } else if matches!(source, DiscoverSource::Directory { .. }) {
+            p.push(
+                at.key("clone_url"),
+                "a directory's repositories are cloned from where they are; `clone_url` is for forges",
+            );
+        } else {
+            // Any git URL or path will do (a mirror, SSH); credentials never.
+            let sample = t.replace("{path}", "owner/name");
+            if let Err(e) = Remote::resolve(&sample, Some(crate::ForgeKind::Local), None, base_dir)
+            {
+                p.push(at.key("clone_url"), e);
+            }
+        }
+    }
+    if !rule.subgroups && !matches!(source, DiscoverSource::GitlabGroup { .. }) {
+        p.push(
+            at.key("subgroups"),
+            "`subgroups` is only for `gitlab_group` rules",
+        );
+    }
+    for (j, t) in rule.topics.iter().enumerate() {
+        check_nonempty(p, at.key("topics").idx(j), t, "topic");
+    }
+    for (key, globs) in [("include", &rule.include), ("exclude", &rule.exclude)] {
+        for (j, g) in globs.iter().enumerate() {
+            if let Err(e) = crate::discover::compile_glob(g) {
+                p.push(at.key(key).idx(j), e);
+            }
+        }
+    }
+    if let Some(b) = &rule.base_branch {
+        check_branch(p, at.key("base_branch"), b);
+    }
+    check_step_commands(p, at, &rule.steps);
+    check_env_names(p, &at.key("env"), &rule.env);
+    rule.source = source;
+}
+
+/// Where a rule lists: exactly one source field, its API URL filled in (or refused for
+/// a directory), a directory made absolute.
+fn discover_source(
+    p: &mut Problems,
+    at: &KeyPath,
+    rule: &DiscoverRule,
+    base_dir: &Path,
+) -> Option<DiscoverSource> {
+    let set: Vec<&str> = [
+        ("github_org", rule.github_org.is_some()),
+        ("github_user", rule.github_user.is_some()),
+        ("gitlab_group", rule.gitlab_group.is_some()),
+        ("directory", rule.directory.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, on)| on.then_some(k))
+    .collect();
+    let (path, message) = match set.as_slice() {
+        [_] => (at.clone(), String::new()),
+        [] => (
+            at.clone(),
+            "a discover rule needs one of `github_org`, `github_user`, `gitlab_group`, `directory`"
+                .to_owned(),
+        ),
+        [first, second, ..] => (
+            at.key(second),
+            format!("a discover rule lists from one place; `{first}` and `{second}` are both set"),
+        ),
+    };
+    if !message.is_empty() {
+        p.push_help(
+            path,
+            message,
+            "write one `[[maintain.discover]]` table per place",
+        );
+        return None;
+    }
+    let api_url = |default: &str| {
+        rule.api_url
+            .as_deref()
+            .unwrap_or(default)
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let source = if let Some(org) = &rule.github_org {
+        check_nonempty(p, at.key("github_org"), org, "organisation");
+        DiscoverSource::GithubOrg {
+            org: org.trim().to_owned(),
+            api_url: api_url(crate::discover::GITHUB_API),
+        }
+    } else if let Some(user) = &rule.github_user {
+        check_nonempty(p, at.key("github_user"), user, "user");
+        DiscoverSource::GithubUser {
+            user: user.trim().to_owned(),
+            api_url: api_url(crate::discover::GITHUB_API),
+        }
+    } else if let Some(group) = &rule.gitlab_group {
+        check_nonempty(p, at.key("gitlab_group"), group, "group");
+        DiscoverSource::GitlabGroup {
+            group: group.trim().trim_matches('/').to_owned(),
+            api_url: api_url(crate::discover::GITLAB_COM),
+            subgroups: rule.subgroups,
+        }
+    } else {
+        let mut dir = rule.directory.clone().unwrap_or_default();
+        if dir.as_os_str().is_empty() {
+            p.push(at.key("directory"), "directory is empty");
+        } else if dir.is_relative() {
+            dir = base_dir.join(dir);
+        }
+        DiscoverSource::Directory { path: dir }
+    };
+    match (&source, &rule.api_url) {
+        (DiscoverSource::Directory { .. }, Some(_)) => p.push(
+            at.key("api_url"),
+            "`api_url` is set but a directory has no API",
+        ),
+        (_, Some(a)) => check_http_url(p, at.key("api_url"), a),
+        _ => {}
+    }
+    Some(source)
+}
+
+/// A repository's `.upkeep.toml`: what the types cannot say.
+pub(crate) fn repo_settings(s: &crate::RepoSettings) -> Vec<Problem> {
+    let mut p = Problems::default();
+    if s.skip && s.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        p.push_help(
+            KeyPath::root("skip"),
+            "`skip = true` needs a reason",
+            "add `reason = \"…\"`: it is shown in the round report and `maintain projects`",
+        );
+    }
+    check_step_commands(&mut p, &KeyPath::default(), &s.steps);
+    check_env_names(&mut p, &KeyPath::root("env"), &s.env);
+    p.0
 }
 
 #[allow(clippy::too_many_lines)] // one flat list of checks reads better than several pieces

@@ -310,6 +310,68 @@ impl Forges {
         Ok(client)
     }
 
+    /// A client that lists repositories and reads their files ([`crate::Discover`]) for
+    /// a discover rule: the local forge, or GitLab at the API base `api`. `what` names the
+    /// rule in errors. GitHub has no listing yet: [`ConnectError::Unsupported`].
+    #[allow(clippy::unused_async)] // Without the `gitlab` feature nothing is awaited.
+    pub async fn discoverer(
+        &self,
+        kind: Kind,
+        api: &str,
+        what: &str,
+    ) -> Result<Arc<dyn crate::Discover>, ConnectError> {
+        match kind {
+            #[cfg(feature = "local")]
+            Kind::Local => Ok(Arc::new(crate::local::LocalForge::new(
+                self.work_dir.clone(),
+            ))),
+            #[cfg(feature = "gitlab")]
+            Kind::Gitlab => {
+                let as_remote = Remote {
+                    url: api.to_owned(),
+                    kind,
+                    host: None,
+                    path: String::new(),
+                    api_url: Some(api.to_owned()),
+                };
+                let Some((token, var)) = token_for(&as_remote, &self.secrets) else {
+                    return Err(ConnectError::MissingToken {
+                        what: what.to_owned(),
+                        kind,
+                        url: api.to_owned(),
+                        var: kind.token_var().unwrap_or("a token"),
+                    });
+                };
+                if plain_http_on_a_network(api) {
+                    return Err(ConnectError::PlainHttp {
+                        what: what.to_owned(),
+                        url: api.to_owned(),
+                        var,
+                    });
+                }
+                let options =
+                    crate::gitlab::GitLabOptions::new(api, token, self.work_dir.join("gitlab"));
+                let client = crate::gitlab::GitLab::connect(options)
+                    .await
+                    .map_err(|source| ConnectError::Client {
+                        what: what.to_owned(),
+                        kind,
+                        api: api.to_owned(),
+                        url: api.to_owned(),
+                        source: Box::new(source),
+                    })?;
+                Ok(Arc::new(client))
+            }
+            _ => {
+                let _ = api;
+                Err(ConnectError::Unsupported {
+                    what: what.to_owned(),
+                    kind,
+                })
+            }
+        }
+    }
+
     /// The adapter for `kind` at `api`; `Err(None)` when this build has none.
     #[allow(clippy::unused_async)] // Without the `gitlab` feature nothing is awaited.
     async fn build(

@@ -77,6 +77,23 @@ pub enum ForgeError {
         /// Requested tip.
         to: String,
     },
+    /// The forge refused to move a protected branch: its protection rule applies to the
+    /// token's user (no bypass), or forbids what was asked for everyone (a force push, a
+    /// deletion).
+    #[error("{forge} refused to move protected branch `{branch}` of {repo}: {message}{}", fix.as_ref().map(|f| format!(" ({f})")).unwrap_or_default())]
+    BranchProtected {
+        /// Which forge.
+        forge: ForgeKind,
+        /// Repository.
+        repo: String,
+        /// Branch.
+        branch: String,
+        /// The forge's words ("Changes must be made through a pull request.").
+        message: String,
+        /// What the token's user needs, when the forge's rules tell
+        /// ([`BranchAccess::fix`](crate::BranchAccess::fix)).
+        fix: Option<String>,
+    },
     /// The server reports a conflict (HTTP 409), e.g. a change request that already exists.
     #[error("{forge} reported a conflict while {doing}: {message}")]
     Conflict {

@@ -128,6 +128,23 @@ impl<'a> Remote<'a> {
         }
     }
 
+    /// The bytes of `path` at the tip of `branch`; `None` when the branch has no such
+    /// file, [`ForgeError::NotFound`] when there is no such branch.
+    pub(crate) fn read_file(&mut self, branch: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        let Some(tip) = self.branch_tip(branch)? else {
+            return Err(self.not_found(format!("branch {branch} of {}", self.repo)));
+        };
+        self.ensure_commits(&[tip])?;
+        match self.scratch_ref().read_file_at(tip, path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(upkeep_git::Error::FileMissing { .. }) => Ok(None),
+            Err(e) => Err(git_error(format!(
+                "read {path} on {branch} of {}",
+                self.repo
+            ))(e)),
+        }
+    }
+
     fn fetch_all(&mut self) -> Result<()> {
         let (url, creds, repo_id) = (self.url.clone(), self.creds, self.repo);
         self.scratch()?

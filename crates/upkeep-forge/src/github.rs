@@ -12,10 +12,14 @@
 //! - a pull request's review state is not a field: it is derived from the latest decisive
 //!   review of each reviewer;
 //! - the REST ref update has no expected-old-SHA: branch moves use GraphQL `updateRefs`
-//!   (see [`GitHub::move_branch`](crate::Forge::move_branch) below).
+//!   (see [`GitHub::move_branch`](crate::Forge::move_branch) below), asked for with its
+//!   schema-preview media type, at [`graphql_url`] (GitHub Enterprise Server serves GraphQL
+//!   at `/api/graphql`, beside `/api/v3`); a server without it gets the REST update with
+//!   the tip checked right before.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,9 +33,9 @@ use serde_json::json;
 
 use crate::retry::{Retrier, RetryPolicy};
 use crate::{
-    Access, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check, CheckSource,
-    CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind, RepoId, Result,
-    Tag, UpsertAction, Upserted,
+    Access, BranchAccess, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check,
+    CheckSource, CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind,
+    NotApplied, PersonRole, RepoId, Result, Tag, UpsertAction, Upserted,
 };
 
 /// The public GitHub API.
@@ -43,6 +47,31 @@ const PER_PAGE: u8 = 100;
 /// applied atomically by GitHub.
 const UPDATE_REFS: &str =
     "mutation($input: UpdateRefsInput!) {\n  updateRefs(input: $input) { clientMutationId }\n}";
+
+/// The media type under which GitHub documented `updateRefs` as a schema preview (GitHub
+/// Enterprise Server up to 3.12 lists it under "Update refs preview"). Sent with every
+/// GraphQL request; servers where the mutation is public ignore it.
+const UPDATE_REFS_PREVIEW: &str = "application/vnd.github.update-refs-preview+json";
+
+/// Where GitHub serves GraphQL for a REST base URL.
+///
+/// api.github.com (and the fake, and any base without `/api/v3`) serves it at
+/// `<base>/graphql`; GitHub Enterprise Server serves REST under `https://HOST/api/v3` but
+/// GraphQL at `https://HOST/api/graphql`, not under `/api/v3`.
+///
+/// ```
+/// use upkeep_forge::github::graphql_url;
+/// assert_eq!(graphql_url("https://api.github.com"), "https://api.github.com/graphql");
+/// assert_eq!(graphql_url("https://ghe.example.com/api/v3/"), "https://ghe.example.com/api/graphql");
+/// ```
+#[must_use]
+pub fn graphql_url(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    match base.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{base}/graphql"),
+    }
+}
 
 /// A [`Forge`] on GitHub or GitHub Enterprise.
 ///
@@ -59,9 +88,15 @@ const UPDATE_REFS: &str =
 /// ```
 pub struct GitHub {
     client: Octocrab,
+    /// The same token, based where GraphQL is served (see [`graphql_url`]), asking for the
+    /// `updateRefs` preview.
+    graphql: Octocrab,
     retrier: Retrier,
     /// GraphQL node ids of repositories, looked up once each.
     node_ids: Mutex<HashMap<String, String>>,
+    /// Set once the server said it has no `updateRefs` (an older Enterprise server): later
+    /// moves go straight to the REST fallback.
+    no_update_refs: AtomicBool,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -88,6 +123,8 @@ impl GitHub {
     /// An adapter talking to `base_url` (`https://api.github.com`, a GitHub Enterprise
     /// `https://host/api/v3`, or a test fake's `http://127.0.0.1:PORT`) with `token`,
     /// retrying transient failures under `policy`.
+    ///
+    /// GraphQL goes to [`graphql_url`]`(base_url)`.
     pub fn new(base_url: &str, token: SecretString, policy: RetryPolicy) -> Result<Self> {
         let setup = |message: String| ForgeError::Setup {
             forge: ForgeKind::GitHub,
@@ -95,21 +132,38 @@ impl GitHub {
         };
         let base = base_url.trim_end_matches('/');
         url::Url::parse(base).map_err(|e| setup(format!("base URL `{base}`: {e}")))?;
-        let client = Octocrab::builder()
-            // Our Retrier is the one retry policy: octocrab's layer would retry 5xx and
-            // 429 again inside each of our attempts.
-            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-            .set_connect_timeout(Some(std::time::Duration::from_secs(10)))
-            .set_read_timeout(Some(std::time::Duration::from_mins(1)))
-            .base_uri(base)
-            .map_err(|e| setup(format!("base URL `{base}`: {e}")))?
-            .personal_token(token)
-            .build()
-            .map_err(|e| setup(format!("building the client: {e}")))?;
+        let graphql_base = graphql_url(base)
+            .strip_suffix("/graphql")
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let build = |base: &str, token: SecretString, extra: Option<(http::HeaderName, &str)>| {
+            let mut builder = Octocrab::builder()
+                // Our Retrier is the one retry policy: octocrab's layer would retry 5xx and
+                // 429 again inside each of our attempts.
+                .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+                .set_connect_timeout(Some(std::time::Duration::from_secs(10)))
+                .set_read_timeout(Some(std::time::Duration::from_mins(1)));
+            if let Some((name, value)) = extra {
+                builder = builder.add_header(name, value.to_owned());
+            }
+            builder
+                .base_uri(base)
+                .map_err(|e| setup(format!("base URL `{base}`: {e}")))?
+                .personal_token(token)
+                .build()
+                .map_err(|e| setup(format!("building the client: {e}")))
+        };
+        let graphql = build(
+            &graphql_base,
+            token.clone(),
+            Some((http::header::ACCEPT, UPDATE_REFS_PREVIEW)),
+        )?;
         Ok(Self {
-            client,
+            client: build(base, token, None)?,
+            graphql,
             retrier: Retrier::new(policy),
             node_ids: Mutex::new(HashMap::new()),
+            no_update_refs: AtomicBool::new(false),
         })
     }
 
@@ -227,7 +281,10 @@ impl GitHub {
     }
 
     /// Sets labels and assignees on a new pull request (GitHub's create endpoint takes
-    /// neither) and asks for reviews.
+    /// neither) and asks for reviews. A reviewer GitHub refuses (422: not a collaborator,
+    /// or the pull request's author) is returned, not an error: the pull request exists
+    /// and is what the caller must record. When a request naming several reviewers is
+    /// refused, each is asked alone, so the others still get theirs.
     async fn decorate(
         &self,
         repo: &RepoId,
@@ -236,7 +293,7 @@ impl GitHub {
         existing_labels: &[String],
         existing_assignees: &[String],
         already_asked: &[String],
-    ) -> Result<()> {
+    ) -> Result<Vec<NotApplied>> {
         let (owner, name) = split(repo)?;
         let labels = union(existing_labels, &spec.labels);
         let assignees = union(existing_assignees, &spec.assignees);
@@ -259,21 +316,54 @@ impl GitHub {
             .filter(|r| !already_asked.contains(r))
             .cloned()
             .collect();
-        if !missing.is_empty() {
-            let route = format!("/repos/{owner}/{name}/pulls/{number}/requested_reviewers");
-            let body = json!({"reviewers": missing, "team_reviewers": []});
-            self.call(
-                &format!("requesting reviews on {repo}#{number}"),
-                &what,
-                || async {
-                    self.client
-                        .post::<_, serde_json::Value>(&route, Some(&body))
-                        .await
-                },
-            )
-            .await?;
+        let mut not_applied = Vec::new();
+        if missing.is_empty() {
+            return Ok(not_applied);
         }
-        Ok(())
+        let route = format!("/repos/{owner}/{name}/pulls/{number}/requested_reviewers");
+        let ask = |reviewers: Vec<String>| {
+            let body = json!({"reviewers": reviewers, "team_reviewers": []});
+            let route = &route;
+            let what = &what;
+            async move {
+                self.call(
+                    &format!("requesting reviews on {repo}#{number}"),
+                    what,
+                    || async {
+                        self.client
+                            .post::<_, serde_json::Value>(route, Some(&body))
+                            .await
+                    },
+                )
+                .await
+            }
+        };
+        let refused = |e: ForgeError, user: &str| match e {
+            ForgeError::Validation { message, .. } => Ok(NotApplied {
+                user: user.to_owned(),
+                role: PersonRole::Reviewer,
+                reason: message,
+            }),
+            other => Err(other),
+        };
+        match ask(missing.clone()).await {
+            Ok(_) => {}
+            Err(e @ ForgeError::Validation { .. }) if missing.len() == 1 => {
+                not_applied.push(refused(e, &missing[0])?);
+            }
+            Err(ForgeError::Validation { .. }) => {
+                for reviewer in &missing {
+                    if let Err(e) = ask(vec![reviewer.clone()]).await {
+                        not_applied.push(refused(e, reviewer)?);
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        for n in &not_applied {
+            tracing::warn!(%repo, number, user = %n.user, reason = %n.reason, "reviewer not requested");
+        }
+        Ok(not_applied)
     }
 
     /// Opens a pull request for `spec`, with its labels, assignees and reviewers.
@@ -294,17 +384,30 @@ impl GitHub {
         let (pull, reviewed) = match created {
             Ok(pull) => (pull, Vec::new()),
             // A retried create whose first attempt went through: adopt that one.
+            // GitHub's list may trail the create for a moment: ask again, with backoff,
+            // before calling it a conflict.
             Err(ForgeError::Validation { ref errors, .. })
                 if errors.iter().any(|e| e.contains("already exists")) =>
             {
-                let pull = self
-                    .find_open_pull(repo, &spec.head)
-                    .await?
-                    .ok_or_else(|| ForgeError::Conflict {
-                        forge: ForgeKind::GitHub,
-                        doing: doing.clone(),
-                        message: "GitHub says a pull request exists but lists none".into(),
-                    })?;
+                let policy = self.retrier.policy();
+                let mut attempt = 1;
+                let pull = loop {
+                    if let Some(pull) = self.find_open_pull(repo, &spec.head).await? {
+                        break pull;
+                    }
+                    if attempt >= policy.max_attempts {
+                        return Err(ForgeError::Conflict {
+                            forge: ForgeKind::GitHub,
+                            doing: doing.clone(),
+                            message: format!(
+                                "GitHub says a pull request exists but lists none ({attempt} lists)"
+                            ),
+                        });
+                    }
+                    tracing::debug!(%repo, attempt, "pull request list lags the create; asking again");
+                    tokio::time::sleep(policy.backoff(attempt).max(policy.base_delay)).await;
+                    attempt += 1;
+                };
                 let approvers = self.with_reviews(repo, &pull).await?.approvers;
                 (pull, approvers)
             }
@@ -312,22 +415,119 @@ impl GitHub {
         };
         let mut asked = logins(pull.requested_reviewers.as_ref());
         asked.extend(reviewed);
-        self.decorate(
-            repo,
-            pull.number,
-            spec,
-            &label_names(&pull),
-            &logins(pull.assignees.as_ref()),
-            &asked,
-        )
-        .await?;
+        let not_applied = self
+            .decorate(
+                repo,
+                pull.number,
+                spec,
+                &label_names(&pull),
+                &logins(pull.assignees.as_ref()),
+                &asked,
+            )
+            .await?;
         // A fresh pull request has no reviews: no request needed to know its state.
         let mut cr = to_change_request(&pull, &[]);
         cr.labels = union(&label_names(&pull), &spec.labels);
         Ok(Upserted {
             change_request: cr,
             action: UpsertAction::Created,
-            not_applied: Vec::new(),
+            not_applied,
+        })
+    }
+
+    /// The REST fallback for servers without `updateRefs`: the tip is read again right
+    /// before `PATCH /git/refs/heads/{branch}` (`force` only for a rollback), and a
+    /// mismatch is [`ForgeError::BranchMoved`].
+    ///
+    /// Not atomic: between that read and the update (one round trip) a concurrent move is
+    /// not seen. Someone else's forward move is built upon when `new` descends from it
+    /// (otherwise GitHub refuses the update as not a fast-forward, and the caller hears
+    /// where the branch is); a rollback (`force`) overwrites it. docs/forges.md says so.
+    async fn move_branch_rest(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
+        let (owner, name) = split(repo)?;
+        let branch = &request.branch;
+        let actual = self.read_branch(repo, branch).await?;
+        if actual.as_deref() == Some(request.new.as_str()) {
+            return Ok(());
+        }
+        if actual.as_deref() != Some(request.expected_old.as_str()) {
+            return Err(moved(repo, request, actual));
+        }
+        let doing = format!("moving {branch} of {repo} to {} (REST)", request.new);
+        let reference = Reference::Branch(branch.clone());
+        let result = self
+            .call(&doing, &format!("branch {branch} of {repo}"), || async {
+                self.client
+                    .repos(owner, name)
+                    .update_ref(&reference, &request.new)
+                    .force(request.allow_backwards)
+                    .send()
+                    .await
+            })
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(forge = "github", %repo, %branch, from = %request.expected_old, to = %request.new, "branch moved (REST)");
+                Ok(())
+            }
+            Err(ForgeError::Validation {
+                message, errors, ..
+            }) => {
+                let said = std::iter::once(message)
+                    .chain(errors)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.explain_refusal(repo, request, doing, said).await
+            }
+            Err(e) if e.is_transient() => match self.read_branch(repo, branch).await {
+                Ok(Some(now)) if now == request.new => Ok(()),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Why GitHub refused a move, from the branch's tip now and GitHub's words: done after
+    /// all (a retried update whose first attempt went through), moved by someone else,
+    /// protected (with what the token's user needs), or not a fast-forward.
+    async fn explain_refusal(
+        &self,
+        repo: &RepoId,
+        request: &BranchMove,
+        doing: String,
+        message: String,
+    ) -> Result<()> {
+        let now = self.read_branch(repo, &request.branch).await?;
+        if now.as_deref() == Some(request.new.as_str()) {
+            return Ok(());
+        }
+        if now.as_deref() != Some(request.expected_old.as_str()) {
+            return Err(moved(repo, request, now));
+        }
+        if is_protection_refusal(&message) {
+            let fix = match self.branch_access(repo, &request.branch).await {
+                Ok(access) => access.fix,
+                Err(e) => {
+                    tracing::debug!(forge = "github", %repo, error = %e, "reading the branch's protection failed");
+                    None
+                }
+            };
+            return Err(ForgeError::BranchProtected {
+                forge: ForgeKind::GitHub,
+                repo: repo.to_string(),
+                branch: request.branch.clone(),
+                message,
+                fix,
+            });
+        }
+        if message.to_ascii_lowercase().contains("fast forward") {
+            return Err(not_fast_forward(repo, request));
+        }
+        Err(ForgeError::Validation {
+            forge: ForgeKind::GitHub,
+            doing,
+            message,
+            errors: Vec::new(),
         })
     }
 
@@ -352,6 +552,76 @@ impl GitHub {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Someone else moved the branch: where it is now.
+fn moved(repo: &RepoId, request: &BranchMove, actual: Option<String>) -> ForgeError {
+    ForgeError::BranchMoved {
+        repo: repo.to_string(),
+        branch: request.branch.clone(),
+        expected: request.expected_old.clone(),
+        actual,
+    }
+}
+
+fn not_fast_forward(repo: &RepoId, request: &BranchMove) -> ForgeError {
+    ForgeError::NotFastForward {
+        repo: repo.to_string(),
+        branch: request.branch.clone(),
+        from: request.expected_old.clone(),
+        to: request.new.clone(),
+    }
+}
+
+/// How GitHub answered `updateRefs` (errors come with HTTP 200).
+#[derive(Debug)]
+enum RefsAnswer {
+    Done,
+    /// The schema has no `updateRefs` (GraphQL's `undefinedField`).
+    Missing,
+    /// GitHub refused the update, saying this.
+    Refused(String),
+}
+
+impl RefsAnswer {
+    fn from_errors(errors: &[octocrab::GraphqlError]) -> Self {
+        let missing = errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(serde_json::Value::as_str)
+                == Some("undefinedField")
+                || (e.message.contains("updateRefs") && e.message.contains("doesn't exist"))
+        });
+        if missing {
+            Self::Missing
+        } else {
+            Self::Refused(
+                errors
+                    .iter()
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        }
+    }
+}
+
+/// Whether GitHub's words for a refused ref update or push are about branch protection
+/// (the REST and push refusals GitHub documents: GH006 and the rule that failed).
+fn is_protection_refusal(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    [
+        "protected branch",
+        "changes must be made through a pull request",
+        "not authorized to push to this branch",
+        "required status check",
+        "cannot force-push",
+        "cannot delete this protected branch",
+        "locked branch",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
 }
 
 fn object_sha(object: &octocrab::models::repos::Object) -> String {
@@ -730,22 +1000,34 @@ impl Forge for GitHub {
             )
             .await?;
         }
+        let mut not_applied = Vec::new();
         if reviewers_missing {
             let only_reviewers = ChangeRequestSpec {
                 reviewers: spec.reviewers.clone(),
                 ..ChangeRequestSpec::default()
             };
-            self.decorate(repo, number, &only_reviewers, &[], &[], &asked)
+            not_applied = self
+                .decorate(repo, number, &only_reviewers, &[], &[], &asked)
                 .await?;
         }
+        // Only refused reviewers to ask for: nothing changed.
+        let asked_now = spec
+            .reviewers
+            .iter()
+            .any(|r| !asked.contains(r) && !not_applied.iter().any(|n| &n.user == r));
+        let action = if text_changed || meta_changed || asked_now {
+            UpsertAction::Updated
+        } else {
+            UpsertAction::Unchanged
+        };
         let mut cr = reviews;
         cr.title.clone_from(&spec.title);
         cr.body.clone_from(&spec.body);
         cr.labels = wanted_labels;
         Ok(Upserted {
             change_request: cr,
-            action: UpsertAction::Updated,
-            not_applied: Vec::new(),
+            action,
+            not_applied,
         })
     }
 
@@ -825,29 +1107,23 @@ impl Forge for GitHub {
     /// ([`ForgeError::NotFastForward`]); then the mutation with `beforeOid` and
     /// `force = allow_backwards`. If GitHub refuses, the tip is read again to say why; if
     /// it already is `new` (a retried mutation whose first attempt went through), the
-    /// move is done. The same check settles a move whose every answer was lost.
+    /// move is done. The same check settles a move whose every answer was lost. A refusal
+    /// by branch protection is [`ForgeError::BranchProtected`], saying what the token's
+    /// user needs ([`Forge::branch_access`]).
+    ///
+    /// A server without `updateRefs` (an older GitHub Enterprise Server) gets the REST
+    /// update instead, with the tip read right before it; that read and the update are
+    /// not atomic (docs/forges.md describes the window).
     async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
         let (owner, name) = split(repo)?;
         let branch = &request.branch;
-        let moved = |actual: Option<String>| ForgeError::BranchMoved {
-            repo: repo.to_string(),
-            branch: branch.clone(),
-            expected: request.expected_old.clone(),
-            actual,
-        };
         let actual = self.read_branch(repo, branch).await?;
         if actual.as_deref() != Some(request.expected_old.as_str()) {
-            return Err(moved(actual));
+            return Err(moved(repo, request, actual));
         }
         if request.new == request.expected_old {
             return Ok(());
         }
-        let not_ff = || ForgeError::NotFastForward {
-            repo: repo.to_string(),
-            branch: branch.clone(),
-            from: request.expected_old.clone(),
-            to: request.new.clone(),
-        };
         if !request.allow_backwards {
             let cmp = self
                 .call(
@@ -864,8 +1140,11 @@ impl Forge for GitHub {
                 )
                 .await?;
             if cmp.behind_by > 0 {
-                return Err(not_ff());
+                return Err(not_fast_forward(repo, request));
             }
+        }
+        if self.no_update_refs.load(Ordering::Relaxed) {
+            return self.move_branch_rest(repo, request).await;
         }
         let repository_id = self.node_id(owner, name).await?;
         let payload = json!({
@@ -883,30 +1162,27 @@ impl Forge for GitHub {
         let doing = format!("moving {branch} of {repo} to {}", request.new);
         let result = self
             .call(&doing, &format!("repository {repo}"), || async {
-                self.client.graphql::<serde_json::Value>(&payload).await
+                match self.graphql.graphql::<serde_json::Value>(&payload).await {
+                    Ok(_) => Ok(RefsAnswer::Done),
+                    Err(octocrab::Error::Graphql { source, .. }) => {
+                        Ok(RefsAnswer::from_errors(&source.0))
+                    }
+                    Err(e) => Err(e),
+                }
             })
             .await;
         match result {
-            Ok(_) => {
+            Ok(RefsAnswer::Done) => {
                 tracing::info!(forge = "github", %repo, %branch, from = %request.expected_old, to = %request.new, "branch moved");
                 Ok(())
             }
-            Err(ForgeError::Protocol { message, .. }) => {
-                let now = self.read_branch(repo, branch).await?;
-                if now.as_deref() == Some(request.new.as_str()) {
-                    Ok(())
-                } else if now.as_deref() != Some(request.expected_old.as_str()) {
-                    Err(moved(now))
-                } else if message.to_ascii_lowercase().contains("fast forward") {
-                    Err(not_ff())
-                } else {
-                    Err(ForgeError::Validation {
-                        forge: ForgeKind::GitHub,
-                        doing,
-                        message,
-                        errors: Vec::new(),
-                    })
-                }
+            Ok(RefsAnswer::Missing) => {
+                tracing::warn!(forge = "github", %repo, "the server has no GraphQL updateRefs; moving branches with the REST ref update, which cannot check the old tip atomically");
+                self.no_update_refs.store(true, Ordering::Relaxed);
+                self.move_branch_rest(repo, request).await
+            }
+            Ok(RefsAnswer::Refused(message)) => {
+                self.explain_refusal(repo, request, doing, message).await
             }
             // Retries ran out on lost answers: the mutation may have gone through, and a
             // caller recording "failed" for a branch that moved would be wrong. The tip
@@ -1067,8 +1343,88 @@ impl Forge for GitHub {
     /// `GET /repos/{owner}/{repo}`, one request: `permissions` is the role of the token's
     /// account; `x-oauth-scopes` lists a classic token's scopes. Fine-grained and app
     /// tokens send no scopes and the API does not show their own permissions, so with
-    /// them a role that allows something reads as unknown, not as yes.
+    /// them a role that allows something reads as unknown, not as yes. A classic token
+    /// without the `workflow` scope can push, but not a change to `.github/workflows`:
+    /// [`Access::fix`] says so.
     async fn access(&self, repo: &RepoId) -> Result<Access> {
+        let (repository, headers) = self.repository_access(repo).await?;
+        Ok(github_access(
+            &repository,
+            token_scopes(&headers).as_deref(),
+        ))
+    }
+
+    /// From the branch (`GET /repos/{owner}/{repo}/branches/{branch}`: its `protected`
+    /// flag) and the account's role (`GET /repos/{owner}/{repo}`). GitHub shows a
+    /// protection rule to administrators only: for them the rule is read
+    /// (`GET …/branches/{branch}/protection`, and `GET /user` when the rule lists who may
+    /// push) and judged as GitHub does; for others a protected branch is unknown, with
+    /// what would let them through. Classic rules only: rulesets are not read.
+    async fn branch_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
+        let (owner, name) = split(repo)?;
+        let (repository, _) = self.repository_access(repo).await?;
+        let doing = format!("reading branch {branch} of {repo}");
+        let what = format!("branch {branch} of {repo}");
+        let route = format!("/repos/{owner}/{name}/branches/{}", url_segment(branch));
+        let info = self
+            .call(&doing, &what, || async {
+                self.client
+                    .get::<BranchInfo, _, _>(&route, None::<&()>)
+                    .await
+            })
+            .await;
+        let info = match info {
+            Ok(info) => info,
+            Err(ForgeError::NotFound { .. }) => {
+                return Ok(BranchAccess::unknown(
+                    branch,
+                    format!(
+                        "`{branch}` does not exist on {repo}; GitHub tells protection only for existing branches"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let account = repository.permissions.unwrap_or_default();
+        if !info.protected {
+            return Ok(unprotected_access(branch, &account));
+        }
+        if !account.admin {
+            let contexts = info
+                .protection
+                .and_then(|p| p.required_status_checks)
+                .map(|c| c.contexts)
+                .unwrap_or_default();
+            return Ok(hidden_rule_access(branch, &account, &contexts));
+        }
+        let rule: ProtectionRule = self
+            .call(
+                &format!("reading the protection of {branch} of {repo}"),
+                &what,
+                || async {
+                    self.client
+                        .get::<ProtectionRule, _, _>(format!("{route}/protection"), None::<&()>)
+                        .await
+                },
+            )
+            .await?;
+        let login = if rule.lists_people() {
+            let user: octocrab::models::Author = self
+                .call("reading the token's user", "the token's user", || async {
+                    self.client.get("/user", None::<&()>).await
+                })
+                .await?;
+            Some(user.login)
+        } else {
+            None
+        };
+        Ok(rule_access(branch, &rule, &account, login.as_deref()))
+    }
+}
+
+impl GitHub {
+    /// `GET /repos/{owner}/{repo}` with its headers (the token's scopes).
+    async fn repository_access(&self, repo: &RepoId) -> Result<(RepositoryAccess, HeaderMap)> {
         let (owner, name) = split(repo)?;
         let route = format!("/repos/{owner}/{name}");
         let doing = format!("reading repository {repo}");
@@ -1087,10 +1443,257 @@ impl Forge for GitHub {
                 doing,
                 message: format!("unexpected repository JSON: {e}"),
             })?;
-        Ok(github_access(
-            &repository,
-            token_scopes(&headers).as_deref(),
-        ))
+        Ok((repository, headers))
+    }
+}
+
+/// A branch name as one URL path segment (`/` and the like percent-encoded).
+fn url_segment(branch: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for b in branch.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}`, the parts upkeep reads.
+#[derive(Debug, Deserialize)]
+struct BranchInfo {
+    protected: bool,
+    #[serde(default)]
+    protection: Option<BranchProtectionSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BranchProtectionSummary {
+    #[serde(default)]
+    required_status_checks: Option<StatusChecks>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StatusChecks {
+    #[serde(default)]
+    contexts: Vec<String>,
+}
+
+/// A classic branch protection rule (`GET …/branches/{branch}/protection`), the parts that
+/// decide who may move the branch.
+#[derive(Debug, Default, Deserialize)]
+struct ProtectionRule {
+    #[serde(default)]
+    enforce_admins: Option<Enabled>,
+    #[serde(default)]
+    required_pull_request_reviews: Option<PullRequestRule>,
+    #[serde(default)]
+    restrictions: Option<People>,
+    #[serde(default)]
+    lock_branch: Option<Enabled>,
+    #[serde(default)]
+    allow_force_pushes: Option<Enabled>,
+    #[serde(default)]
+    required_status_checks: Option<StatusChecks>,
+}
+
+impl ProtectionRule {
+    fn flag(flag: Option<&Enabled>) -> bool {
+        flag.is_some_and(|f| f.enabled)
+    }
+
+    /// Whether the rule names users (then the token's login matters).
+    fn lists_people(&self) -> bool {
+        self.restrictions.is_some()
+            || self
+                .required_pull_request_reviews
+                .as_ref()
+                .is_some_and(|r| r.bypass_pull_request_allowances.is_some())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Enabled {
+    #[serde(default)]
+    enabled: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PullRequestRule {
+    #[serde(default)]
+    bypass_pull_request_allowances: Option<People>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct People {
+    #[serde(default)]
+    users: Vec<Login>,
+    #[serde(default)]
+    teams: Vec<serde_json::Value>,
+    #[serde(default)]
+    apps: Vec<serde_json::Value>,
+}
+
+impl People {
+    /// `Some(true)` listed, `Some(false)` surely not, `None` maybe (through a team or app,
+    /// which the API does not resolve for us).
+    fn includes(&self, login: Option<&str>) -> Option<bool> {
+        if login.is_some_and(|l| self.users.iter().any(|u| u.login == l)) {
+            Some(true)
+        } else if self.teams.is_empty() && self.apps.is_empty() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Login {
+    login: String,
+}
+
+fn unprotected_access(branch: &str, role: &RolePermissions) -> BranchAccess {
+    BranchAccess {
+        branch: branch.to_owned(),
+        protected: Some(false),
+        can_update: Some(role.push),
+        detail: format!("`{branch}` is not protected"),
+        fix: (!role.push).then(|| {
+            "the token's account needs write access to the repository (the Write role or higher)"
+                .to_owned()
+        }),
+    }
+}
+
+/// A protected branch whose rule only administrators may read.
+fn hidden_rule_access(branch: &str, role: &RolePermissions, contexts: &[String]) -> BranchAccess {
+    let checks = if contexts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; a new tip needs passing status checks: {}",
+            contexts.join(", ")
+        )
+    };
+    if !role.push {
+        return BranchAccess {
+            branch: branch.to_owned(),
+            protected: Some(true),
+            can_update: Some(false),
+            detail: format!("`{branch}` is protected{checks}; the account may only read"),
+            fix: Some(format!(
+                "`{branch}` is protected; the token's user needs write access to the repository, and the Admin role or an allowance in the branch's protection rule"
+            )),
+        };
+    }
+    BranchAccess {
+        branch: branch.to_owned(),
+        protected: Some(true),
+        can_update: None,
+        detail: format!("`{branch}` is protected{checks}; only administrators can read its rule"),
+        fix: Some(format!(
+            "`{branch}` is protected; the token's user needs the Admin role (administrators bypass a rule that does not include them), or to be allowed by the rule: listed in who may push to it and allowed to bypass required pull requests"
+        )),
+    }
+}
+
+/// A rule the token's account (an administrator) could read, judged as GitHub judges an
+/// update by it: administrators bypass a rule that does not include them; otherwise a
+/// lock, push restrictions and required pull requests must each let `login` through.
+fn rule_access(
+    branch: &str,
+    rule: &ProtectionRule,
+    account: &RolePermissions,
+    login: Option<&str>,
+) -> BranchAccess {
+    let includes_admins = ProtectionRule::flag(rule.enforce_admins.as_ref());
+    let mut notes = Vec::new();
+    if let Some(checks) = rule
+        .required_status_checks
+        .as_ref()
+        .filter(|c| !c.contexts.is_empty())
+    {
+        notes.push(format!(
+            "a new tip needs passing status checks: {}",
+            checks.contexts.join(", ")
+        ));
+    }
+    if !ProtectionRule::flag(rule.allow_force_pushes.as_ref()) {
+        notes.push("force pushes (rollbacks) are blocked for everyone".to_owned());
+    }
+    let with_notes = |head: String| {
+        std::iter::once(head)
+            .chain(notes.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if account.admin && !includes_admins {
+        return BranchAccess {
+            branch: branch.to_owned(),
+            protected: Some(true),
+            can_update: Some(true),
+            detail: with_notes(format!(
+                "`{branch}` is protected; the token's user is an administrator and the rule does not include administrators"
+            )),
+            fix: None,
+        };
+    }
+    let mut refused = Vec::new();
+    let mut unknown = Vec::new();
+    if ProtectionRule::flag(rule.lock_branch.as_ref()) {
+        refused.push("the branch unlocked (it is locked)".to_owned());
+    }
+    if let Some(reviews) = &rule.required_pull_request_reviews {
+        let need = "to be allowed to bypass required pull requests".to_owned();
+        match reviews
+            .bypass_pull_request_allowances
+            .as_ref()
+            .map_or(Some(false), |p| p.includes(login))
+        {
+            Some(true) => {}
+            Some(false) => refused.push(need),
+            None => unknown.push(need + " (a team or app may allow it)"),
+        }
+    }
+    if let Some(restrictions) = &rule.restrictions {
+        let need = "to be listed in who may push to it".to_owned();
+        match restrictions.includes(login) {
+            Some(true) => {}
+            Some(false) => refused.push(need),
+            None => unknown.push(need + " (a team or app may allow it)"),
+        }
+    }
+    let admins = if includes_admins {
+        "; the rule includes administrators"
+    } else {
+        ""
+    };
+    let (can_update, needs) = if !refused.is_empty() {
+        (Some(false), refused)
+    } else if !unknown.is_empty() {
+        (None, unknown)
+    } else {
+        (Some(true), Vec::new())
+    };
+    let fix = (!needs.is_empty()).then(|| {
+        let mut fix = format!(
+            "`{branch}` is protected; the token's user needs {}",
+            needs.join(" and ")
+        );
+        if !account.admin && !includes_admins {
+            fix.push_str(", or the Admin role (administrators bypass this rule)");
+        }
+        fix
+    });
+    BranchAccess {
+        branch: branch.to_owned(),
+        protected: Some(true),
+        can_update,
+        detail: with_notes(format!("`{branch}` is protected{admins}")),
+        fix,
     }
 }
 
@@ -1104,8 +1707,10 @@ struct RepositoryAccess {
     permissions: Option<RolePermissions>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct RolePermissions {
+    #[serde(default)]
+    admin: bool,
     #[serde(default)]
     push: bool,
     #[serde(default)]
@@ -1153,6 +1758,8 @@ fn github_access(repo: &RepositoryAccess, scopes: Option<&[String]>) -> Access {
         Some(scopes) => format!("classic token with scopes {}", scopes.join(", ")),
         None => "fine-grained or app token (its own permissions are not shown)".to_owned(),
     };
+    // A classic token without `workflow` pushes, but not a change to a workflow file.
+    let workflow = scopes.map(|scopes| scopes.iter().any(|s| s == "workflow"));
     let fix = if scope_ok == Some(false) {
         Some(if repo.private {
             "the token needs the `repo` scope".to_owned()
@@ -1165,7 +1772,9 @@ fn github_access(repo: &RepositoryAccess, scopes: Option<&[String]>) -> Access {
                 .to_owned(),
         )
     } else if can_push.is_none() || can_open_change_requests.is_none() {
-        Some("give the token Contents and Pull requests read and write permissions on the repository".to_owned())
+        Some("give the token Contents and Pull requests read and write permissions on the repository (and Workflows read and write to push changes to `.github/workflows`)".to_owned())
+    } else if workflow == Some(false) {
+        Some("the token needs the `workflow` scope to push changes to `.github/workflows` (GitHub refuses such pushes without it)".to_owned())
     } else {
         None
     };
@@ -1229,12 +1838,28 @@ mod tests {
     fn access_combines_role_and_scopes() {
         let repo = |private: bool, push: bool| RepositoryAccess {
             private,
-            permissions: Some(RolePermissions { push, pull: true }),
+            permissions: Some(RolePermissions {
+                admin: push,
+                push,
+                pull: true,
+            }),
         };
         let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let full = github_access(&repo(true, true), Some(&scopes(&["repo", "workflow"])));
         assert!(full.is_sufficient(), "{full:?}");
         assert_eq!(full.fix, None);
+
+        // Without `workflow` the token pushes, but not a change to a workflow file.
+        let no_workflow = github_access(&repo(true, true), Some(&scopes(&["repo"])));
+        assert!(no_workflow.is_sufficient(), "{no_workflow:?}");
+        assert!(
+            no_workflow
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("`workflow` scope"),
+            "{no_workflow:?}"
+        );
 
         let read_only = github_access(&repo(true, false), Some(&scopes(&["repo"])));
         assert_eq!(read_only.can_push, Some(false));
@@ -1262,6 +1887,108 @@ mod tests {
             github_access(&repo(true, false), None).can_push,
             Some(false)
         );
+    }
+
+    fn people(users: &[&str], teams: usize) -> People {
+        People {
+            users: users
+                .iter()
+                .map(|u| Login {
+                    login: (*u).to_owned(),
+                })
+                .collect(),
+            teams: vec![json!({"slug": "release"}); teams],
+            apps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn protection_rules_are_judged_as_github_judges_them() {
+        let admin = RolePermissions {
+            admin: true,
+            push: true,
+            pull: true,
+        };
+        let writer = RolePermissions {
+            admin: false,
+            push: true,
+            pull: true,
+        };
+        let pull_requests = |bypass: Option<People>| {
+            Some(PullRequestRule {
+                bypass_pull_request_allowances: bypass,
+            })
+        };
+        let enabled = |enabled: bool| Some(Enabled { enabled });
+
+        // Administrators bypass a rule that does not include them.
+        let rule = ProtectionRule {
+            required_pull_request_reviews: pull_requests(None),
+            ..ProtectionRule::default()
+        };
+        let access = rule_access("stable", &rule, &admin, Some("bot"));
+        assert_eq!(
+            (access.protected, access.can_update),
+            (Some(true), Some(true))
+        );
+        assert!(access.detail.contains("force pushes"), "{access:?}");
+
+        // A rule including administrators binds them like anyone.
+        let rule = ProtectionRule {
+            enforce_admins: enabled(true),
+            required_pull_request_reviews: pull_requests(None),
+            ..ProtectionRule::default()
+        };
+        let access = rule_access("stable", &rule, &admin, Some("bot"));
+        assert!(access.is_refused(), "{access:?}");
+        assert_eq!(
+            access.fix.as_deref(),
+            Some(
+                "`stable` is protected; the token's user needs to be allowed to bypass required pull requests"
+            )
+        );
+
+        // ...unless the rule lets them through by name.
+        let rule = ProtectionRule {
+            enforce_admins: enabled(true),
+            required_pull_request_reviews: pull_requests(Some(people(&["bot"], 0))),
+            restrictions: Some(people(&["bot"], 0)),
+            ..ProtectionRule::default()
+        };
+        assert_eq!(
+            rule_access("stable", &rule, &admin, Some("bot")).can_update,
+            Some(true)
+        );
+        // A team may list them: unknown, not no.
+        let rule = ProtectionRule {
+            enforce_admins: enabled(true),
+            restrictions: Some(people(&[], 1)),
+            ..ProtectionRule::default()
+        };
+        let access = rule_access("stable", &rule, &admin, Some("bot"));
+        assert_eq!(access.can_update, None, "{access:?}");
+        assert!(access.fix.unwrap().contains("who may push"));
+
+        // A locked branch moves for nobody the rule binds.
+        let rule = ProtectionRule {
+            enforce_admins: enabled(true),
+            lock_branch: enabled(true),
+            ..ProtectionRule::default()
+        };
+        assert!(rule_access("stable", &rule, &admin, None).is_refused());
+
+        // Others cannot read the rule.
+        let hidden = hidden_rule_access("stable", &writer, &["ci".to_owned()]);
+        assert_eq!(hidden.can_update, None);
+        assert!(hidden.detail.contains("ci"), "{hidden:?}");
+        assert!(
+            hidden
+                .fix
+                .unwrap()
+                .starts_with("`stable` is protected; the token's user needs the Admin role")
+        );
+        let open = unprotected_access("main", &writer);
+        assert_eq!((open.protected, open.can_update), (Some(false), Some(true)));
     }
 
     #[test]

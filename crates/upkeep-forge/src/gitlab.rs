@@ -96,6 +96,7 @@
 //!   requested message, the creation succeeded. Otherwise (a tag that was there before,
 //!   or points elsewhere) it is a [`ForgeError::Conflict`].
 
+mod discover;
 mod wire;
 
 use std::borrow::Cow;
@@ -402,9 +403,29 @@ impl GitLab {
         missing: &str,
         ep: &E,
     ) -> Result<Vec<T>> {
+        self.get_all_counted(
+            repo,
+            doing,
+            missing,
+            ep,
+            &std::sync::atomic::AtomicU32::new(0),
+        )
+        .await
+    }
+
+    /// Every page of a list, counting the pages (requests) in `pages`.
+    async fn get_all_counted<T: DeserializeOwned, E: Endpoint + Sync>(
+        &self,
+        repo: &RepoId,
+        doing: &str,
+        missing: &str,
+        ep: &E,
+        pages: &std::sync::atomic::AtomicU32,
+    ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut page = 1;
         loop {
+            pages.fetch_add(1, Ordering::Relaxed);
             let (headers, body) = self.send(repo, doing, missing, ep, Some(page)).await?;
             out.extend(parse::<Vec<T>>(doing, &body)?);
             let next = headers

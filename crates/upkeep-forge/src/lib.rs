@@ -58,6 +58,7 @@
 //! takes the same calls with a bare repository's path as the [`RepoId`], and records the
 //! change request as a JSON file next to it.
 
+pub mod discover;
 pub mod error;
 pub mod retry;
 pub mod types;
@@ -75,6 +76,7 @@ mod git_remote;
 #[cfg(feature = "config")]
 pub mod connect;
 
+pub use discover::{Discover, ListScope, ListedRepo, Listing};
 pub use error::{ForgeError, Result};
 pub use types::*;
 

@@ -82,6 +82,7 @@
 //! move loses with [`ForgeError::BranchMoved`]. Objects are fetched into a scratch bare
 //! repository per remote under the work directory given to [`LocalForge::new`].
 
+mod discover;
 mod records;
 
 use std::path::{Path, PathBuf};

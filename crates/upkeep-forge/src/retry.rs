@@ -5,6 +5,9 @@
 //! ([`ForgeError::is_transient`]) are retried; a rate-limit reset or `Retry-After` the
 //! server sent replaces the computed backoff (capped by [`RetryPolicy::max_wait`], so a
 //! reset an hour away fails fast with [`ForgeError::RateLimited`] instead of hanging).
+//! A rate limit that comes without a hint (GitHub's secondary limits may send neither
+//! `Retry-After` nor a reset) waits [`RetryPolicy::unhinted_limit_wait`], at least a
+//! minute by default as GitHub's documentation asks, doubling on each further failure.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,9 +16,7 @@ use std::time::Duration;
 use rand::Rng as _;
 use tokio::sync::Semaphore;
 
-#[cfg(doc)]
-use crate::ForgeError;
-use crate::Result;
+use crate::{ForgeError, Result};
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone)]
@@ -30,6 +31,10 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
     /// Requests in flight per host.
     pub max_concurrency: usize,
+    /// The first wait after a rate limit that said neither when it lifts nor how long to
+    /// wait; doubled for each further failure, and given up on past
+    /// [`Self::max_wait`]. GitHub: "wait for at least one minute before retrying".
+    pub unhinted_limit_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -40,6 +45,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(10),
             max_wait: Duration::from_mins(2),
             max_concurrency: 8,
+            unhinted_limit_wait: Duration::from_mins(1),
         }
     }
 }
@@ -51,6 +57,7 @@ impl RetryPolicy {
         Self {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(50),
+            unhinted_limit_wait: Duration::from_millis(20),
             ..Self::default()
         }
     }
@@ -65,6 +72,31 @@ impl RetryPolicy {
         let cap = exp.min(self.max_delay);
         let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::rng().random_range(0..=millis))
+    }
+
+    /// How long to wait before retrying after `error`, the `attempt`-th failure in a row
+    /// (1-based); `None` when it is not worth retrying: a permanent error, attempts used
+    /// up, or a wait longer than [`Self::max_wait`].
+    #[must_use]
+    pub fn wait_before_retry(&self, error: &ForgeError, attempt: u32) -> Option<Duration> {
+        if !error.is_transient() || attempt >= self.max_attempts {
+            return None;
+        }
+        let wait = match error.retry_after() {
+            Some(hint) if hint > self.max_wait => return None,
+            Some(hint) => hint + self.backoff(1) / 4,
+            None if matches!(error, ForgeError::RateLimited { .. }) => {
+                let wait = self
+                    .unhinted_limit_wait
+                    .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+                if wait > self.max_wait {
+                    return None;
+                }
+                wait + self.backoff(1) / 4
+            }
+            None => self.backoff(attempt),
+        };
+        Some(wait)
     }
 }
 
@@ -108,15 +140,10 @@ impl Retrier {
             };
             let error = match result {
                 Ok(value) => return Ok(value),
-                Err(error) if !error.is_transient() || attempt >= self.policy.max_attempts => {
-                    return Err(error);
-                }
                 Err(error) => error,
             };
-            let wait = match error.retry_after() {
-                Some(hint) if hint > self.policy.max_wait => return Err(error),
-                Some(hint) => hint + self.policy.backoff(1) / 4,
-                None => self.policy.backoff(attempt),
+            let Some(wait) = self.policy.wait_before_retry(&error, attempt) else {
+                return Err(error);
             };
             tracing::debug!(%error, attempt, ?wait, "{doing}: retrying");
             tokio::time::sleep(wait).await;
@@ -129,7 +156,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::{ForgeError, ForgeKind};
+    use crate::ForgeKind;
 
     fn server_error() -> ForgeError {
         ForgeError::Server {
@@ -209,6 +236,39 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, ForgeError::RateLimited { .. }));
+    }
+
+    fn limited(reset: Option<chrono::DateTime<chrono::Utc>>) -> ForgeError {
+        ForgeError::RateLimited {
+            forge: ForgeKind::GitHub,
+            doing: "x".into(),
+            reset,
+        }
+    }
+
+    /// GitHub's secondary limits may come with no `Retry-After` and no reset: wait at
+    /// least a minute, longer each time, and give up past `max_wait` rather than retrying
+    /// within seconds.
+    #[test]
+    fn a_rate_limit_without_a_hint_waits_at_least_a_minute() {
+        let policy = RetryPolicy::default();
+        let first = policy.wait_before_retry(&limited(None), 1).unwrap();
+        assert!(first >= Duration::from_mins(1), "{first:?}");
+        let second = policy.wait_before_retry(&limited(None), 2).unwrap();
+        assert!(second >= Duration::from_mins(2), "{second:?}");
+        assert!(second <= policy.max_wait + policy.base_delay, "{second:?}");
+        assert_eq!(policy.wait_before_retry(&limited(None), 3), None);
+        // A hint is honoured as sent; a server error backs off as usual.
+        let soon = chrono::Utc::now() + chrono::Duration::seconds(5);
+        let hinted = policy.wait_before_retry(&limited(Some(soon)), 1).unwrap();
+        assert!(hinted <= Duration::from_secs(6), "{hinted:?}");
+        let backoff = policy.wait_before_retry(&server_error(), 1).unwrap();
+        assert!(backoff <= policy.base_delay, "{backoff:?}");
+        // The wait is the policy's: tests use a short one.
+        let fast = RetryPolicy::fast()
+            .wait_before_retry(&limited(None), 1)
+            .unwrap();
+        assert!(fast < Duration::from_secs(1), "{fast:?}");
     }
 
     #[test]

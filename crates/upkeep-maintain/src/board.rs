@@ -1,7 +1,12 @@
-//! After the round: the board (`maintain status`) and bringing the thread reactions in
-//! line with what the forge knows (`maintain sync`).
+//! After the round: the board (`maintain status`) and bringing the reactions on the
+//! project messages in line with what the forge knows (`maintain sync`).
 //!
-//! The thread reactions are the team's shared state ("who is on it, how far is it"), and
+//! The board joins three views of each project: what the round did (the journal:
+//! result, failure and log tail, upgrades), where its change request is (the forge), and
+//! how far the team got (the reactions on its message). [`crate::render`] turns it into
+//! Markdown and a self-contained HTML page.
+//!
+//! The reactions are the team's shared state ("who is on it, how far is it"), and
 //! some of it the forge knows better than people do: a pull request that is approved,
 //! merged, tagged, or whose CI fails. `sync` adds those reactions so that people only
 //! mark what only people know (deployed, checked).
@@ -11,11 +16,15 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use serde::Serialize;
-use upkeep_chat::{ChatThreads, ProjectStatus, RoundId};
+use upkeep_chat::{
+    ChatThreads, PackageChange, ProjectStatus, Reaction, RoundId, Stage as TeamStage,
+    UpgradeCounts, sort_notable_first,
+};
 use upkeep_config::ReactionLegend;
+use upkeep_deps::DiffReport;
 use upkeep_forge::{ChangeRequest, ChangeRequestState, Verdict};
 
-use crate::journal::Journal;
+use crate::journal::{FailedStage, Failure, Journal, Stage, Status};
 use crate::round::ProjectSetup;
 
 /// Input to [`board`] and [`sync`].
@@ -35,25 +44,87 @@ pub struct BoardRequest {
     pub legend: ReactionLegend,
 }
 
-/// One project on the board.
-#[derive(Debug, Clone, Serialize)]
+/// One project on the board: what the round did (from the journal), where its change
+/// request is (from the forge), and how far the team got (from the reactions on its
+/// message).
+#[derive(Debug, Clone)]
 pub struct BoardRow {
     /// The project.
-    pub project: String,
+    pub name: String,
+    /// The round's result for it (from the journal); `None` when the journal does not
+    /// know the project (no journal here, or the project did not run).
+    pub status: Option<Status>,
+    /// The furthest pipeline stage the journal records.
+    pub stage: Option<Stage>,
+    /// Why it failed: stage, message, exit code and the tail of the step's log.
+    pub failure: Option<Failure>,
+    /// Why it was skipped.
+    pub skip_reason: Option<String>,
+    /// Upgrade counts per kind (of the change request, or of the failed tree).
+    pub upgrades: UpgradeCounts,
+    /// The lockfile diff (of the change request, or of the failed tree).
+    pub diff: Option<DiffReport>,
     /// Its change request, as the forge sees it now.
     pub change_request: Option<BoardChangeRequest>,
-    /// The round's result for it (from the journal): changed, unchanged, failed, skipped.
-    pub round_result: Option<String>,
-    /// The furthest stage the thread's reactions mark.
-    pub furthest_stage: Option<String>,
-    /// Who reacted "working on it".
-    pub who: Vec<String>,
-    /// Marked to skip.
-    pub skipped: bool,
-    /// Marked failing.
-    pub failing: bool,
+    /// The reactions on the project's message, when it has one.
+    pub chat: Option<ChatState>,
     /// Why something could not be read (the forge or chat answered with an error).
     pub problems: Vec<String>,
+}
+
+impl BoardRow {
+    /// The changes of its diff, most notable first: direct likely-breaking ones, then
+    /// transitive likely-breaking ones by the size of their jump, then the rest.
+    #[must_use]
+    pub fn notable_changes(&self) -> Vec<PackageChange> {
+        let mut changes = self
+            .diff
+            .as_ref()
+            .map(crate::round::package_changes)
+            .unwrap_or_default();
+        sort_notable_first(&mut changes);
+        changes
+    }
+
+    /// Whether a team stage is done, and who says so: the reactions on the message (up
+    /// to the furthest stage they mark) or the forge (an approved change request is
+    /// reviewed, a merged one merged).
+    #[must_use]
+    pub fn team_stage(&self, stage: TeamStage) -> Option<&'static str> {
+        if self
+            .chat
+            .as_ref()
+            .and_then(|c| c.furthest_stage)
+            .is_some_and(|f| f >= stage)
+        {
+            return Some("reactions");
+        }
+        let cr = self.change_request.as_ref()?;
+        let forge_knows = match stage {
+            TeamStage::Reviewed => {
+                cr.state == ChangeRequestState::Approved
+                    || (cr.state == ChangeRequestState::Merged && !cr.approvers.is_empty())
+            }
+            TeamStage::Merged => cr.state == ChangeRequestState::Merged,
+            _ => false,
+        };
+        forge_knows.then_some("forge")
+    }
+}
+
+/// The team's progress on a project, read from the reactions on its message.
+#[derive(Debug, Clone)]
+pub struct ChatState {
+    /// The furthest stage the reactions mark.
+    pub furthest_stage: Option<TeamStage>,
+    /// Who reacted "working on it".
+    pub who: Vec<String>,
+    /// Someone reacted "skip this round".
+    pub skip: bool,
+    /// Someone (or `sync`) reacted "failing".
+    pub failing: bool,
+    /// Every reaction on the message, legend or not, with who reacted.
+    pub reactions: Vec<Reaction>,
 }
 
 /// A change request on the board.
@@ -70,16 +141,109 @@ pub struct BoardChangeRequest {
 }
 
 /// The whole board.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Board {
     /// The round.
     pub round: String,
+    /// The round's maintenance branch.
+    pub branch: String,
     /// One row per project, in configuration order.
     pub projects: Vec<BoardRow>,
 }
 
+/// Why there is no board to show.
+#[derive(Debug, thiserror::Error)]
+pub enum BoardError {
+    /// Nothing anywhere knows the round: no journal, no change request on its branch, no
+    /// project message in the channel (and every one of them could be read).
+    #[error(
+        "round `{round}` never ran: no journal of it, no change request on `{branch}` and no project message in the channel"
+    )]
+    NeverRan {
+        /// The round id.
+        round: String,
+        /// The round's maintenance branch.
+        branch: String,
+    },
+}
+
 impl Board {
-    /// The board as a table for people.
+    /// Projects per round result (`changed`, `failed`, …; `unknown` for projects the
+    /// journal does not know).
+    #[must_use]
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for r in &self.projects {
+            *counts
+                .entry(r.status.map_or("unknown", Status::as_str))
+                .or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// The document printed by `maintain status --output json`: `{"round", "branch",
+    /// "projects": [{"name", "status", "failed_stage", "failure", "skip_reason",
+    /// "change_request", "upgrades", "diff", "chat", "problems"}]}` — the field names of
+    /// `maintain run --output json`, plus the forge's and the team's view.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        #[derive(Serialize)]
+        struct Chat<'a> {
+            furthest_stage: Option<&'static str>,
+            who: &'a [String],
+            skip: bool,
+            failing: bool,
+            reactions: &'a [Reaction],
+        }
+        #[derive(Serialize)]
+        struct Row<'a> {
+            name: &'a str,
+            status: Option<Status>,
+            failed_stage: Option<FailedStage>,
+            failure: Option<&'a Failure>,
+            skip_reason: Option<&'a str>,
+            change_request: Option<&'a BoardChangeRequest>,
+            upgrades: UpgradeCounts,
+            diff: Option<&'a DiffReport>,
+            chat: Option<Chat<'a>>,
+            problems: &'a [String],
+        }
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            round: &'a str,
+            branch: &'a str,
+            projects: Vec<Row<'a>>,
+        }
+        let doc = Doc {
+            round: &self.round,
+            branch: &self.branch,
+            projects: self
+                .projects
+                .iter()
+                .map(|r| Row {
+                    name: &r.name,
+                    status: r.status,
+                    failed_stage: r.failure.as_ref().map(|f| f.stage),
+                    failure: r.failure.as_ref(),
+                    skip_reason: r.skip_reason.as_deref(),
+                    change_request: r.change_request.as_ref(),
+                    upgrades: r.upgrades,
+                    diff: r.diff.as_ref(),
+                    chat: r.chat.as_ref().map(|c| Chat {
+                        furthest_stage: c.furthest_stage.map(TeamStage::label),
+                        who: &c.who,
+                        skip: c.skip,
+                        failing: c.failing,
+                        reactions: &c.reactions,
+                    }),
+                    problems: &r.problems,
+                })
+                .collect(),
+        };
+        serde_json::to_value(doc).unwrap_or_default()
+    }
+
+    /// The board as a table for people, then the problems.
     #[must_use]
     pub fn render_text(&self) -> String {
         let headers = [
@@ -94,16 +258,19 @@ impl Board {
             .projects
             .iter()
             .map(|r| {
-                let mut stage = r.furthest_stage.clone().unwrap_or_else(|| "-".to_owned());
-                if r.skipped {
+                let chat = r.chat.as_ref();
+                let mut stage = chat
+                    .and_then(|c| c.furthest_stage)
+                    .map_or_else(|| "-".to_owned(), |s| s.label().to_owned());
+                if chat.is_some_and(|c| c.skip) {
                     stage.push_str(" (skip)");
                 }
-                if r.failing {
+                if chat.is_some_and(|c| c.failing) {
                     stage.push_str(" (failing)");
                 }
                 [
-                    r.project.clone(),
-                    r.round_result.clone().unwrap_or_else(|| "-".to_owned()),
+                    r.name.clone(),
+                    r.status.map_or("-", Status::as_str).to_owned(),
                     r.change_request
                         .as_ref()
                         .map_or_else(|| "-".to_owned(), |c| format!("#{} {}", c.number, c.url)),
@@ -111,10 +278,9 @@ impl Board {
                         .as_ref()
                         .map_or_else(|| "-".to_owned(), |c| c.state.to_string()),
                     stage,
-                    if r.who.is_empty() {
-                        "-".to_owned()
-                    } else {
-                        r.who.join(", ")
+                    match chat {
+                        Some(c) if !c.who.is_empty() => c.who.join(", "),
+                        _ => "-".to_owned(),
                     },
                 ]
             })
@@ -122,7 +288,7 @@ impl Board {
         let mut out = crate::report::table(&headers, &rows, &[]);
         for r in &self.projects {
             for p in &r.problems {
-                let _ = writeln!(out, "warning: {}: {p}", r.project);
+                let _ = writeln!(out, "warning: {}: {p}", r.name);
             }
         }
         out
@@ -184,21 +350,26 @@ async fn gather(
         }
         let thread = statuses.get(name).cloned();
         let row = BoardRow {
-            project: name.clone(),
+            name: name.clone(),
+            status: record.and_then(|r| r.status),
+            stage: record.map(|r| r.stage),
+            failure: record.and_then(|r| r.failure.clone()),
+            skip_reason: record.and_then(|r| r.skip_reason.clone()),
+            upgrades: record.map(|r| r.upgrades).unwrap_or_default(),
+            diff: record.and_then(|r| r.diff.clone()),
             change_request: cr.as_ref().map(|c| BoardChangeRequest {
                 number: c.number,
                 url: c.url.clone(),
                 state: c.state,
                 approvers: c.approvers.clone(),
             }),
-            round_result: record.and_then(|r| r.status).map(|s| s.as_str().to_owned()),
-            furthest_stage: thread
-                .as_ref()
-                .and_then(|t| t.furthest_stage)
-                .map(|s| s.label().to_owned()),
-            who: thread.as_ref().map(|t| t.who.clone()).unwrap_or_default(),
-            skipped: thread.as_ref().is_some_and(|t| t.skipped),
-            failing: thread.as_ref().is_some_and(|t| t.failing),
+            chat: thread.as_ref().map(|t| ChatState {
+                furthest_stage: t.furthest_stage,
+                who: t.who.clone(),
+                skip: t.skipped,
+                failing: t.failing,
+                reactions: t.reactions.clone(),
+            }),
             problems,
         };
         out.push(Facts {
@@ -225,9 +396,13 @@ async fn thread_statuses(req: &BoardRequest) -> (BTreeMap<String, ProjectStatus>
     }
 }
 
-/// The round's board: per project the change request's state from the forge and the
-/// furthest stage and who is on it from the thread's reactions.
-pub async fn board(req: &BoardRequest) -> Board {
+/// The round's board: per project what the round did (journal), the change request's
+/// state (forge), and the furthest stage and who is on it (the reactions on its message).
+///
+/// A round that nothing knows — no journal, no change request on its branch, no
+/// message in the channel, and nothing that could not be read — is
+/// [`BoardError::NeverRan`]: an empty board would look like a round with nothing to do.
+pub async fn board(req: &BoardRequest) -> Result<Board, BoardError> {
     let (statuses, problem) = thread_statuses(req).await;
     let mut rows: Vec<BoardRow> = gather(req, &statuses, false)
         .await
@@ -239,10 +414,27 @@ pub async fn board(req: &BoardRequest) -> Board {
             r.problems.push(p.clone());
         }
     }
-    Board {
+    let board = Board {
         round: req.round.clone(),
+        branch: req.branch.clone(),
         projects: rows,
+    };
+    if never_ran(req, &board.projects) {
+        return Err(BoardError::NeverRan {
+            round: req.round.clone(),
+            branch: req.branch.clone(),
+        });
     }
+    Ok(board)
+}
+
+/// Nothing knows the round, and nothing failed to answer (an unreachable forge or chat
+/// may be hiding a round that ran).
+fn never_ran(req: &BoardRequest, rows: &[BoardRow]) -> bool {
+    req.journal.is_none()
+        && rows
+            .iter()
+            .all(|r| r.change_request.is_none() && r.chat.is_none() && r.problems.is_empty())
 }
 
 /// A reaction `sync` added (or, in a dry-run, would add).
@@ -263,8 +455,8 @@ pub struct SyncReport {
     pub round: String,
     /// Reactions added (or that would be added).
     pub added: Vec<Added>,
-    /// Projects without a thread in the round (nothing to react to).
-    pub without_thread: Vec<String>,
+    /// Projects without a message in the round (nothing to react to).
+    pub without_message: Vec<String>,
     /// Problems reading the forge or adding reactions.
     pub problems: Vec<String>,
 }
@@ -272,24 +464,32 @@ pub struct SyncReport {
 /// Adds the reactions the forge already knows to each project's thread: approved,
 /// merged, tagged (a tag on the merge commit), CI failing on the change request. A
 /// reaction already on the message is not added again, so running it twice changes
-/// nothing. With `dry_run`, says what it would add.
-pub async fn sync(req: &BoardRequest, dry_run: bool) -> SyncReport {
+/// nothing. With `dry_run`, says what it would add. A round that never ran is
+/// [`BoardError::NeverRan`], as for [`board`].
+pub async fn sync(req: &BoardRequest, dry_run: bool) -> Result<SyncReport, BoardError> {
     let (statuses, problem) = thread_statuses(req).await;
     let facts = gather(req, &statuses, true).await;
+    let rows: Vec<BoardRow> = facts.iter().map(|f| f.row.clone()).collect();
+    if problem.is_none() && never_ran(req, &rows) {
+        return Err(BoardError::NeverRan {
+            round: req.round.clone(),
+            branch: req.branch.clone(),
+        });
+    }
     let mut report = SyncReport {
         round: req.round.clone(),
         added: Vec::new(),
-        without_thread: Vec::new(),
+        without_message: Vec::new(),
         problems: problem.into_iter().collect(),
     };
     let legend = &req.legend;
     for f in facts {
-        let name = f.row.project.clone();
+        let name = f.row.name.clone();
         report
             .problems
             .extend(f.row.problems.iter().map(|p| format!("{name}: {p}")));
         let Some(thread) = f.thread else {
-            report.without_thread.push(name);
+            report.without_message.push(name);
             continue;
         };
         let mut wanted: Vec<(&str, &str)> = Vec::new();
@@ -330,5 +530,5 @@ pub async fn sync(req: &BoardRequest, dry_run: bool) -> SyncReport {
             });
         }
     }
-    report
+    Ok(report)
 }

@@ -3,9 +3,12 @@
 //! Checks, per project, what a round would trip over, and says how to fix it: the
 //! repository is reachable with the configured credentials, its base branch exists, the
 //! forge API answers for it with the token, the token may push and open change requests
-//! (as far as the forge says without trying: [`upkeep_forge::Forge::access`]), and the
-//! `make` targets of the three steps
-//! exist (`make -n <target>` in a fresh clone). Checks of the chat are done by the binary,
+//! (as far as the forge says without trying: [`upkeep_forge::Forge::access`]), no branch
+//! protection stands in the way of the round's branch
+//! ([`upkeep_forge::Forge::branch_access`]), and the `make` targets of the three steps
+//! exist (`make -n <target>` in a fresh clone). A project whose `repo` is a local path
+//! without a repository, or whose forge client could not be set up, fails its first check
+//! and the other projects are still checked. Checks of the chat are done by the binary,
 //! which holds the concrete adapter.
 
 use std::path::PathBuf;
@@ -58,10 +61,26 @@ impl Check {
     }
 }
 
+/// A project to check: set up with its forge client, or not, and why.
+pub enum DoctorProject {
+    /// Its forge client and credentials are ready.
+    Ready(ProjectSetup),
+    /// Its forge client could not be set up (no token, the forge did not answer): the
+    /// project gets a failed `forge API` check and the others are still checked.
+    Unavailable {
+        /// The project.
+        project: upkeep_config::ResolvedProject,
+        /// What went wrong, with its causes.
+        problem: String,
+        /// How to fix it.
+        fix: Option<String>,
+    },
+}
+
 /// Input to [`check_projects`].
 pub struct DoctorRequest {
-    /// The projects to check.
-    pub projects: Vec<ProjectSetup>,
+    /// The projects to check, in configuration order.
+    pub projects: Vec<DoctorProject>,
     /// Where their clones are cached (`<cache>/<project>`).
     pub cache: PathBuf,
     /// The maintenance branch of today's round (to query change requests by).
@@ -88,9 +107,34 @@ fn check(
 #[allow(clippy::too_many_lines)] // A flat list of checks reads best in one place.
 pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
     let mut out = Vec::new();
-    for setup in &req.projects {
+    for entry in &req.projects {
+        let setup = match entry {
+            DoctorProject::Ready(setup) => setup,
+            DoctorProject::Unavailable {
+                project,
+                problem,
+                fix,
+            } => {
+                if let Some(missing) = crate::missing_repository(project) {
+                    out.push(no_repository(&missing));
+                }
+                out.push(check(
+                    &project.name,
+                    "forge API",
+                    Verdict::Fail,
+                    problem.clone(),
+                    fix.as_deref(),
+                ));
+                continue;
+            }
+        };
         let p = &setup.project;
         let name = p.name.as_str();
+        // 0. A local path names a repository (git would only say "could not find").
+        if let Some(missing) = crate::missing_repository(p) {
+            out.push(no_repository(&missing));
+            continue;
+        }
         // 1. Reachable with the credentials, and the base branch is there.
         let refs = {
             let (url, creds) = (p.remote.url.clone(), setup.credentials.clone());
@@ -186,6 +230,7 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
         // without trying); after a failing API it would only repeat that failure.
         if api_answers {
             out.push(access_check(name, setup).await);
+            out.extend(branch_check(name, setup, &req.branch).await);
         }
 
         // 3. The make targets exist.
@@ -267,6 +312,75 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
     out
 }
 
+/// The failed `repository reachable` check of a local path without a repository.
+fn no_repository(missing: &crate::MissingRepository) -> Check {
+    check(
+        &missing.project,
+        "repository reachable",
+        Verdict::Fail,
+        format!(
+            "no repository at {} ({})",
+            missing.path.display(),
+            missing.why
+        ),
+        Some(
+            "set the project's `repo` to the repository's path or URL (a relative path is read from the configuration file's directory)",
+        ),
+    )
+}
+
+/// The document printed by `maintain doctor --output json`: `{"projects": [{"name",
+/// "checks": [{"check", "verdict", "detail", "fix"}]}], "setup": [{"check", …}],
+/// "failed"}` — projects in the order checked, `setup` the checks of the whole setup
+/// (the chat), `failed` the number of failed checks.
+#[must_use]
+pub fn to_json(checks: &[Check]) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct Item<'a> {
+        check: &'a str,
+        verdict: Verdict,
+        detail: &'a str,
+        fix: Option<&'a str>,
+    }
+    #[derive(Serialize)]
+    struct Project<'a> {
+        name: &'a str,
+        checks: Vec<Item<'a>>,
+    }
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        projects: Vec<Project<'a>>,
+        setup: Vec<Item<'a>>,
+        failed: usize,
+    }
+    fn item(c: &Check) -> Item<'_> {
+        Item {
+            check: &c.check,
+            verdict: c.verdict,
+            detail: &c.detail,
+            fix: c.fix.as_deref(),
+        }
+    }
+    let mut doc = Doc {
+        projects: Vec::new(),
+        setup: Vec::new(),
+        failed: checks.iter().filter(|c| c.verdict == Verdict::Fail).count(),
+    };
+    for c in checks {
+        match c.project.as_deref() {
+            None => doc.setup.push(item(c)),
+            Some(name) => match doc.projects.iter_mut().find(|p| p.name == name) {
+                Some(p) => p.checks.push(item(c)),
+                None => doc.projects.push(Project {
+                    name,
+                    checks: vec![item(c)],
+                }),
+            },
+        }
+    }
+    serde_json::to_value(doc).unwrap_or_default()
+}
+
 const ACCESS: &str = "token can push and open change requests";
 
 /// What the forge says the token may do: a refusal fails, an unknown is a warning (a
@@ -286,7 +400,14 @@ async fn access_check(name: &str, setup: &ProjectSetup) -> Check {
     };
     let fix = access.fix.as_deref();
     if access.is_sufficient() {
-        return check(name, ACCESS, Verdict::Ok, access.detail, None);
+        // Allowed, with a limit worth knowing (GitHub: no `workflow` scope, so a round
+        // whose upgrade touches `.github/workflows` cannot push).
+        let verdict = if fix.is_some() {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        };
+        return check(name, ACCESS, verdict, access.detail, fix);
     }
     let refused: Vec<&str> = [
         (access.can_push, "cannot push"),
@@ -315,6 +436,30 @@ async fn access_check(name: &str, setup: &ProjectSetup) -> Check {
             fix,
         )
     }
+}
+
+const BRANCH: &str = "maintenance branch can be pushed";
+
+/// Whether a protection rule stands in the way of pushing the round's branch (it exists
+/// when a round already ran today). Said only when the branch is protected: an
+/// unprotected or unknown branch is the usual case and adds no line.
+async fn branch_check(name: &str, setup: &ProjectSetup, branch: &str) -> Option<Check> {
+    let access = setup.forge.branch_access(&setup.repo, branch).await.ok()?;
+    if access.protected != Some(true) {
+        return None;
+    }
+    let verdict = match access.can_update {
+        Some(true) => Verdict::Ok,
+        Some(false) => Verdict::Fail,
+        None => Verdict::Warn,
+    };
+    Some(check(
+        name,
+        BRANCH,
+        verdict,
+        access.detail,
+        access.fix.as_deref(),
+    ))
 }
 
 /// The checks as text: one line per check, with the fix under failures.
@@ -351,4 +496,103 @@ pub fn render_text(checks: &[Check]) -> String {
         }
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+    use upkeep_forge::github::GitHub;
+    use upkeep_forge::retry::RetryPolicy;
+    use upkeep_forge::{Forge, RepoId};
+    use upkeep_git::Credentials;
+    use upkeep_testkit::github::FakeGitHub;
+
+    use super::*;
+
+    /// GitHub's limits reach the report: a token without `workflow` is a warning, a
+    /// protected branch the round would push to a failure saying what the user needs.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn github_scopes_and_protection_are_reported() {
+        upkeep_testkit::install_crypto_provider();
+        let github = FakeGitHub::start().await;
+        let path = github.create_repo("team/api");
+        let branch = "feature/maintenance-26-01-02";
+        github.commit("team/api", branch, "an earlier round today");
+        github.protect_branch(
+            "team/api",
+            branch,
+            &serde_json::json!({
+                "required_status_checks": null,
+                "enforce_admins": true,
+                "required_pull_request_reviews": {"required_approving_review_count": 1},
+                "restrictions": null,
+            }),
+        );
+        github.set_scopes("repo");
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "state_dir = \"state\"\n[maintain]\n[[maintain.projects]]\nname = \"api\"\nrepo = \"{}\"\n",
+            path.display()
+        );
+        let config = upkeep_config::Config::from_str(
+            &text,
+            &dir.path().join("upkeep.toml"),
+            std::iter::empty::<(String, String)>(),
+        )
+        .unwrap()
+        .maintain()
+        .unwrap()
+        .clone();
+        let forge: Arc<dyn Forge> = Arc::new(
+            GitHub::new(
+                &github.url(),
+                SecretString::from("ghp_doctor".to_owned()),
+                RetryPolicy::fast(),
+            )
+            .unwrap(),
+        );
+        let projects = config
+            .resolved_projects()
+            .into_iter()
+            .map(|project| ProjectSetup {
+                project,
+                forge: forge.clone(),
+                repo: RepoId::new("team/api"),
+                credentials: Credentials::none(),
+            })
+            .collect();
+        let checks = check_projects(&DoctorRequest {
+            projects,
+            cache: dir.path().join("cache"),
+            branch: branch.to_owned(),
+        })
+        .await;
+        let find = |name: &str| {
+            checks
+                .iter()
+                .find(|c| c.check == name)
+                .unwrap_or_else(|| panic!("no {name} check: {checks:#?}"))
+        };
+        let access = find(ACCESS);
+        assert_eq!(access.verdict, Verdict::Warn, "{access:#?}");
+        assert!(
+            access.fix.as_deref().unwrap().contains("`workflow` scope"),
+            "{access:#?}"
+        );
+        let protected = find(BRANCH);
+        assert_eq!(protected.verdict, Verdict::Fail, "{protected:#?}");
+        assert_eq!(
+            protected.fix.as_deref(),
+            Some(&*format!(
+                "`{branch}` is protected; the token's user needs to be allowed to bypass required pull requests"
+            ))
+        );
+        let text = render_text(&checks);
+        assert!(
+            text.contains(&format!("FAIL  {BRANCH}: `{branch}` is protected")),
+            "{text}"
+        );
+    }
 }

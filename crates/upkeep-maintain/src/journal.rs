@@ -123,6 +123,8 @@ impl Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailedStage {
+    /// The repository's own `.upkeep.toml` is invalid.
+    Config,
     /// The clone or the upgrade step.
     Upgrade,
     /// The build step.
@@ -142,6 +144,7 @@ impl FailedStage {
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::Config => "config",
             Self::Upgrade => "upgrade",
             Self::Build => "build",
             Self::Test => "test",

@@ -39,9 +39,11 @@
 
 pub mod board;
 pub mod demo;
+pub mod discover;
 pub mod doctor;
 pub mod gitdiff;
 pub mod journal;
+pub mod render;
 pub mod report;
 mod round;
 pub mod step;
@@ -49,8 +51,9 @@ pub mod step;
 pub use journal::{FailedStage, Failure, Journal, ProjectRecord, Stage, Status};
 pub use report::{ProjectReport, RoundReport, Unfinished};
 pub use round::{
-    Event, NoProgress, Progress, ProjectSetup, ReportRequest, Round, Shard, ShardError, StateSetup,
-    branch_name, log_path, report_round, run_round, select,
+    Event, MissingRepository, NoProgress, Progress, ProjectSetup, ReportRequest, Round, Shard,
+    ShardError, StateSetup, branch_name, log_path, missing_repository, report_round, run_round,
+    select,
 };
 pub use tokio_util::sync::CancellationToken;
 

@@ -227,31 +227,27 @@ impl RoundReport {
     }
 
     /// The document printed by `--output json`:
-    /// `{"round", "projects": [{"name", "status", "failed_stage", "change_request",
-    /// "upgrades", "diff", "duration_ms"}]}`. `diff` is the lockfile diff (the document of
-    /// `maintain deps diff --output json`) of the change request — or, for a failed
-    /// project, of its failed tree: what it upgraded before it failed.
+    /// `{"round", "projects": [{"name", "status", "failed_stage", "failure", "skip_reason",
+    /// "change_request", "upgrades", "diff", "duration_ms"}], "problems"}`. `diff` is the
+    /// lockfile diff (the document of `maintain deps diff --output json`) of the change
+    /// request — or, for a failed project, of its failed tree: what it upgraded before it
+    /// failed. The field names are those of `maintain status --output json`.
     #[must_use]
     pub fn to_json(&self) -> serde_json::Value {
         #[derive(Serialize)]
         struct Cr<'a> {
-            url: &'a str,
             number: u64,
-        }
-        #[derive(Serialize)]
-        struct Upgrades {
-            major: usize,
-            minor: usize,
-            patch: usize,
-            other: usize,
+            url: &'a str,
         }
         #[derive(Serialize)]
         struct Row<'a> {
             name: &'a str,
             status: Status,
             failed_stage: Option<FailedStage>,
+            failure: Option<&'a Failure>,
+            skip_reason: Option<&'a str>,
             change_request: Option<Cr<'a>>,
-            upgrades: Upgrades,
+            upgrades: UpgradeCounts,
             diff: Option<&'a DiffReport>,
             duration_ms: u64,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -261,6 +257,7 @@ impl RoundReport {
         struct Doc<'a> {
             round: &'a str,
             projects: Vec<Row<'a>>,
+            problems: &'a [String],
         }
         let doc = Doc {
             round: &self.round,
@@ -271,21 +268,19 @@ impl RoundReport {
                     name: &p.name,
                     status: p.status,
                     failed_stage: p.failed_stage(),
+                    failure: p.failure.as_ref(),
+                    skip_reason: p.skip_reason.as_deref(),
                     change_request: p.change_request.as_ref().map(|c| Cr {
-                        url: &c.url,
                         number: c.number,
+                        url: &c.url,
                     }),
-                    upgrades: Upgrades {
-                        major: p.upgrades.major,
-                        minor: p.upgrades.minor,
-                        patch: p.upgrades.patch,
-                        other: p.upgrades.other,
-                    },
+                    upgrades: p.upgrades,
                     diff: p.diff.as_ref(),
                     duration_ms: p.duration_ms,
                     unfinished: p.unfinished.as_ref(),
                 })
                 .collect(),
+            problems: &self.warnings,
         };
         serde_json::to_value(doc).unwrap_or_default()
     }
@@ -606,11 +601,15 @@ mod tests {
                 "round": "2026-11-22",
                 "projects": [
                     {"name": "api", "status": "changed", "failed_stage": null,
-                     "change_request": {"url": "https://example.com/pr/1", "number": 1},
+                     "failure": null, "skip_reason": null,
+                     "change_request": {"number": 1, "url": "https://example.com/pr/1"},
                      "upgrades": {"major": 1, "minor": 0, "patch": 0, "other": 0},
                      "diff": null,
                      "duration_ms": 1500},
                     {"name": "web", "status": "failed", "failed_stage": "test",
+                     "failure": {"stage": "test", "message": "`make test` exited with 2",
+                       "cause": "exit code 2", "exit_code": 2, "log": null, "log_tail": ""},
+                     "skip_reason": null,
                      "change_request": null,
                      "upgrades": {"major": 1, "minor": 0, "patch": 0, "other": 0},
                      "diff": {"lockfiles": [{"path": "requirements.txt", "ecosystem": "pypi",
@@ -618,7 +617,8 @@ mod tests {
                          "kind": "major", "direct": true, "likely_breaking": true}]}],
                        "errors": []},
                      "duration_ms": 1500},
-                ]
+                ],
+                "problems": []
             })
         );
         let text = report.render_text();

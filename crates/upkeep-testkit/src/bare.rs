@@ -125,6 +125,55 @@ impl BareRepo {
         oid
     }
 
+    /// Adds a commit to `branch` whose tree is its parent's with `files` (top-level
+    /// `(name, content)` pairs) written over it, and returns it. A missing branch starts
+    /// at the tip of `main`, or as a root commit when there is no `main` either.
+    pub fn commit_files(&self, branch: &str, files: &[(&str, &str)], message: &str) -> Oid {
+        let repo = self.repo();
+        let parent = self
+            .tip(branch)
+            .or_else(|| self.tip("main"))
+            .map(|oid| repo.find_commit(oid).expect("parent commit"));
+        let base_tree = parent.as_ref().map(|p| p.tree().expect("parent tree"));
+        let mut builder = repo.treebuilder(base_tree.as_ref()).expect("tree builder");
+        for (name, content) in files {
+            let blob = repo.blob(content.as_bytes()).expect("blob");
+            builder.insert(name, blob, 0o100_644).expect("tree entry");
+        }
+        let tree = repo
+            .find_tree(builder.write().expect("write tree"))
+            .expect("tree");
+        let sig = self.signature();
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let oid = repo
+            .commit(None, &sig, &sig, message, &tree, &parents)
+            .expect("commit");
+        self.set_branch(branch, oid);
+        oid
+    }
+
+    /// Adds a commit to `branch` that writes `content` to `file` (a `/`-separated path,
+    /// directories created as needed) on top of the branch's tree, and returns it. A
+    /// missing branch starts like in [`Self::commit_on`].
+    pub fn commit_file(&self, branch: &str, file: &str, content: &str, message: &str) -> Oid {
+        let repo = self.repo();
+        let parent = self
+            .tip(branch)
+            .or_else(|| self.tip("main"))
+            .map(|oid| repo.find_commit(oid).expect("parent commit"));
+        let blob = repo.blob(content.as_bytes()).expect("blob");
+        let base_tree = parent.as_ref().map(|p| p.tree().expect("tree"));
+        let tree_id = insert_path(&repo, base_tree.as_ref(), file, blob);
+        let tree = repo.find_tree(tree_id).expect("tree");
+        let sig = self.signature();
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let oid = repo
+            .commit(None, &sig, &sig, message, &tree, &parents)
+            .expect("commit");
+        self.set_branch(branch, oid);
+        oid
+    }
+
     /// Points `branch` at `oid` (created or moved anywhere).
     pub fn set_branch(&self, branch: &str, oid: Oid) {
         self.repo()
@@ -288,6 +337,28 @@ impl BareRepo {
     }
 }
 
+/// `tree` with `blob` at `path` (directories created or extended), written; returns the
+/// new tree.
+fn insert_path(repo: &Repository, tree: Option<&git2::Tree<'_>>, path: &str, blob: Oid) -> Oid {
+    let mut builder = repo.treebuilder(tree).expect("treebuilder");
+    match path.split_once('/') {
+        None => {
+            builder.insert(path, blob, 0o100_644).expect("insert blob");
+        }
+        Some((dir, rest)) => {
+            let sub = tree
+                .and_then(|t| t.get_name(dir))
+                .and_then(|e| e.to_object(repo).ok())
+                .and_then(|o| o.into_tree().ok());
+            let sub_oid = insert_path(repo, sub.as_ref(), rest, blob);
+            builder
+                .insert(dir, sub_oid, 0o040_000)
+                .expect("insert tree");
+        }
+    }
+    builder.write().expect("write tree")
+}
+
 fn meta(commit: &git2::Commit<'_>) -> CommitMeta {
     let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
     let author = commit.author();
@@ -332,5 +403,12 @@ mod tests {
         assert_eq!(bare.resolve("v1"), Some(root));
         assert!(bare.delete_branch("feature"));
         assert_eq!(bare.branches().len(), 1);
+        let file = bare.commit_file("docs", "a/b/c.txt", "hello\n", "add c");
+        let repo = git2::Repository::open_bare(bare.path()).unwrap();
+        let tree = repo.find_commit(file).unwrap().tree().unwrap();
+        let entry = tree.get_path(std::path::Path::new("a/b/c.txt")).unwrap();
+        let blob = repo.find_blob(entry.id()).unwrap();
+        assert_eq!(blob.content(), b"hello\n");
+        assert_eq!(bare.commit(file).unwrap().parents, [f1]);
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`bare`]: server-side operations on a bare repository (commit onto a branch, merge,
 //!   tag) for forge fakes and adapter harnesses.
+//! - [`browser`]: headless Chromium loads an HTML page and returns the DOM it built, for
+//!   tests of what is on the page.
 //! - [`git`]: real bare repositories and working clones in temp dirs, with fixed author
 //!   and dates and signing off, plus history builders (linear, diverged, merges).
 //! - [`github`], [`gitlab`], [`slack`], [`sentry`]: HTTP fakes of those services on
@@ -10,6 +12,7 @@
 //! - [`init_tracing`]: log output for a test run, switched on by `UPKEEP_TEST_LOG`.
 
 pub mod bare;
+pub mod browser;
 pub mod faults;
 pub mod git;
 pub mod github;

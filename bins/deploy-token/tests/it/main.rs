@@ -5,6 +5,7 @@ use std::process::Output;
 
 use upkeep_testkit::git::Fixture;
 
+mod help;
 mod messages;
 mod tokens;
 

@@ -80,7 +80,9 @@ fn run_prints_the_documented_json_and_exits_1_on_failures() {
             "diff",
             "duration_ms",
             "failed_stage",
+            "failure",
             "name",
+            "skip_reason",
             "status",
             "upgrades"
         ]
@@ -188,7 +190,7 @@ fn status_and_doctor_on_a_finished_round() {
     assert!(out.status.success(), "{}", stderr(&out));
     let board: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(board["projects"][0]["change_request"]["state"], "open");
-    assert_eq!(board["projects"][0]["round_result"], "changed");
+    assert_eq!(board["projects"][0]["status"], "changed");
 
     let out = run(setup.maintain(&["doctor"]));
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));

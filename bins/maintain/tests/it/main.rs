@@ -3,6 +3,8 @@
 
 mod cli;
 mod faults;
+mod projects;
+mod reports;
 mod resume;
 mod shards;
 mod support;

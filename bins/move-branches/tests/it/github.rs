@@ -134,3 +134,121 @@ async fn approving_an_old_plan_after_a_push_to_stable_is_refused() {
         h.gh.branch_tip("packit/ogr", "main")
     );
 }
+
+/// A protection rule on `stable` of `packit/ogr` (a classic rule, as `PUT
+/// …/branches/stable/protection` takes it).
+fn protect_stable(h: &Hub, rule: &serde_json::Value) {
+    h.gh.protect_branch("packit/ogr", "stable", rule);
+}
+
+/// A protected `stable` whose rule binds the token's user: the plan says so and what the
+/// user needs, the run moves nothing there; once the rule lets the user through, it moves.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_protected_stable_is_named_in_the_plan_and_not_moved() {
+    let h = hub().await;
+    green(&h, "ogr");
+    green(&h, "packit");
+    let rule = serde_json::json!({
+        "required_status_checks": null,
+        "enforce_admins": true,
+        "required_pull_request_reviews": {"required_approving_review_count": 1},
+        "restrictions": null,
+    });
+    protect_stable(&h, &rule);
+    let before = h.gh.branch_tip("packit/ogr", "stable");
+
+    let plan = h.s.run(&["plan"]).await;
+    assert!(
+        plan.stdout.contains(
+            "`stable` is protected; the token's user needs to be allowed to bypass required pull requests"
+        ),
+        "{plan:?}"
+    );
+    let r = h.s.run(&["run", "--yes"]).await;
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_eq!(h.gh.branch_tip("packit/ogr", "stable"), before);
+    assert_ne!(
+        h.gh.branch_tip("packit/packit", "stable"),
+        h.gh.branch_tip("packit/packit", "main"),
+        "packit depends on ogr: it waits"
+    );
+
+    // The rule lets the token's user bypass required pull requests: the move goes through.
+    let login = h.gh.login();
+    protect_stable(
+        &h,
+        &serde_json::json!({
+            "required_status_checks": null,
+            "enforce_admins": true,
+            "required_pull_request_reviews": {
+                "required_approving_review_count": 1,
+                "bypass_pull_request_allowances": {"users": [login], "teams": []},
+            },
+            "restrictions": null,
+        }),
+    );
+    let plan = h.s.run(&["plan"]).await;
+    assert!(!plan.stdout.contains("is protected"), "{plan:?}");
+    let r = h.s.run(&["run", "--yes"]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    for repo in ["packit/ogr", "packit/packit"] {
+        assert_eq!(
+            h.gh.branch_tip(repo, "stable"),
+            h.gh.branch_tip(repo, "main")
+        );
+    }
+}
+
+/// An administrator promotes a protected `stable` (the rule does not include
+/// administrators), but a rollback is a force push, which GitHub blocks for everyone until
+/// the rule allows force pushes.
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_of_a_protected_stable_needs_force_pushes_allowed() {
+    let h = hub().await;
+    green(&h, "ogr");
+    green(&h, "packit");
+    let rule = |force: bool| {
+        serde_json::json!({
+            "required_status_checks": {"strict": false, "contexts": ["ci/tests"]},
+            "enforce_admins": false,
+            "required_pull_request_reviews": {"required_approving_review_count": 1},
+            "restrictions": null,
+            "allow_force_pushes": force,
+        })
+    };
+    protect_stable(&h, &rule(false));
+    // A rollback reads the clone: git fetches `https://github.com/packit/ogr` from the
+    // fake's bare repository (`url.<path>.insteadOf` in the run's global git config).
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".gitconfig"),
+        format!(
+            "[url \"{}\"]\n\tinsteadOf = https://github.com/packit/ogr\n",
+            h.gh.repo_path("packit/ogr").display()
+        ),
+    )
+    .unwrap();
+    let mut h = h;
+    h.s.env
+        .push(("HOME".into(), home.path().display().to_string()));
+    let first = h.gh.branch_tip("packit/ogr", "stable").unwrap();
+    let r = h.s.run(&["run", "--yes"]).await;
+    assert_eq!(r.code, 0, "an administrator bypasses the rule: {r:?}");
+    let promoted = h.gh.branch_tip("packit/ogr", "stable").unwrap();
+    assert_ne!(promoted, first);
+
+    let r = h.s.run(&["rollback", "ogr", "--yes"]).await;
+    assert_ne!(r.code, 0, "{r:?}");
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("Cannot force-push to this branch"), "{r:?}");
+    assert_eq!(
+        h.gh.branch_tip("packit/ogr", "stable").unwrap(),
+        promoted,
+        "refused: nothing moved"
+    );
+
+    protect_stable(&h, &rule(true));
+    let r = h.s.run(&["rollback", "ogr", "--yes"]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(h.gh.branch_tip("packit/ogr", "stable").unwrap(), first);
+}

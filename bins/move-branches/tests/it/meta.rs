@@ -67,3 +67,88 @@ fn completions_work_with_a_broken_configuration_and_option_values_named_like_com
     let (code, _, err) = run(dir.path(), &["completions", "tcsh"]);
     assert_eq!(code, 2, "an unknown shell is a usage error: {err}");
 }
+
+#[test]
+fn every_subcommand_has_a_man_page_and_every_reference_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let (code, listing, err) = run(dir.path(), &["man", "--dir", pages.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let mut written: Vec<String> = fs_err::read_dir(&pages)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "move-branches-completions.1",
+            "move-branches-man.1",
+            "move-branches-plan.1",
+            "move-branches-rollback.1",
+            "move-branches-run.1",
+            "move-branches-status.1",
+            "move-branches.1",
+        ]
+    );
+    assert_eq!(listing.lines().count(), written.len(), "{listing}");
+    for file in &written {
+        let page = fs_err::read_to_string(pages.join(file)).unwrap();
+        for reference in page.split_whitespace().filter(|w| w.ends_with("(1)")) {
+            let target = format!(
+                "{}.1",
+                reference.trim_end_matches("(1)").replace("\\-", "-")
+            );
+            assert!(written.contains(&target), "{file} refers to {reference}");
+        }
+    }
+
+    // One page on stdout, by subcommand.
+    let (code, out, err) = run(dir.path(), &["man", "plan"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(".TH move-branches-plan 1"), "{out}");
+    assert!(out.contains("\\-\\-no\\-gates"), "{out}");
+    let (code, out, err) = run(dir.path(), &["man", "promote"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.starts_with(
+            "error: no man page for `promote`; there are pages for: plan, run, status, rollback,"
+        ),
+        "{err}"
+    );
+}
+
+/// The `--output` paragraph of `move-branches <sub> --help`.
+fn output_help(dir: &Path, sub: &str) -> String {
+    let (code, out, err) = run(dir, &[sub, "--help"]);
+    assert_eq!(code, 0, "{err}");
+    let start = out
+        .find("      --output")
+        .unwrap_or_else(|| panic!("{out}"));
+    let rest = &out[start..];
+    let end = rest[1..].find("\n  -").map_or(rest.len(), |i| i + 1);
+    rest[..end].to_owned()
+}
+
+#[test]
+fn each_output_help_names_its_own_command() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sub, what) in [
+        ("plan", "How to print the plan"),
+        ("run", "How to print the run"),
+        ("status", "How to print each repo's status"),
+        ("rollback", "How to print the rollback"),
+    ] {
+        let help = output_help(dir.path(), sub);
+        assert!(help.contains(what), "{sub}: {help}");
+        assert!(
+            !help.contains("deps diff") && !help.contains("markdown"),
+            "{sub}: {help}"
+        );
+    }
+    // A format the command does not have is refused by the parser, before any
+    // configuration is read (it used to print JSON).
+    let (code, out, err) = run(dir.path(), &["status", "--output", "markdown"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("invalid value 'markdown'"), "{err}");
+}

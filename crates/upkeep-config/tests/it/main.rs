@@ -1,6 +1,7 @@
 //! Integration tests of upkeep-config: loading, overrides, error messages, the example.
 
 mod bad_input;
+mod discover;
 mod env;
 mod errors;
 mod example;

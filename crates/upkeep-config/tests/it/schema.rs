@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use upkeep_config::TOP_LEVEL_KEYS;
 use upkeep_config::schema::{
-    self, REFERENCE_PATH, SCHEMA_PATH, json_schema, json_schema_text, reference_markdown,
-    splice_reference,
+    self, REFERENCE_PATH, REPO_SCHEMA_PATH, SCHEMA_PATH, json_schema, json_schema_text,
+    reference_markdown, repo_json_schema, repo_json_schema_text, repo_reference_markdown,
+    splice_reference, splice_repo_reference,
 };
 
 fn workspace() -> PathBuf {
@@ -34,8 +35,18 @@ fn committed_files_are_fresh() {
             schema::REFERENCE_END
         )
     });
+    let fresh = splice_repo_reference(&fresh, &repo_reference_markdown()).unwrap_or_else(|| {
+        panic!(
+            "{REFERENCE_PATH} lacks the markers {} / {}",
+            schema::REPO_REFERENCE_BEGIN,
+            schema::REPO_REFERENCE_END
+        )
+    });
     if doc != fresh {
         stale.push(REFERENCE_PATH);
+    }
+    if read(REPO_SCHEMA_PATH) != repo_json_schema_text() {
+        stale.push(REPO_SCHEMA_PATH);
     }
     assert!(
         stale.is_empty(),
@@ -47,8 +58,12 @@ fn committed_files_are_fresh() {
 
 /// Validates TOML text against the generated schema; `Err` holds the validator's words.
 fn check(toml_text: &str) -> Result<(), String> {
+    check_against(toml_text, &json_schema())
+}
+
+fn check_against(toml_text: &str, schema: &schemars::Schema) -> Result<(), String> {
     let instance: serde_json::Value = toml::from_str(toml_text).map_err(|e| e.to_string())?;
-    let schema = serde_json::to_value(json_schema()).unwrap();
+    let schema = serde_json::to_value(schema).unwrap();
     let mut compiler = boon::Compiler::new();
     let mut schemas = boon::Schemas::new();
     compiler
@@ -151,4 +166,27 @@ fn top_level_keys_are_the_schemas_top_level_values() {
         .collect();
     values.sort_unstable();
     assert_eq!(values, TOP_LEVEL_KEYS);
+}
+
+/// The `.upkeep.toml` schema accepts what the loader accepts and refuses the keys a
+/// repository may not set.
+#[test]
+fn the_repo_schema_agrees_with_the_loader() {
+    let load = |t: &str| upkeep_config::RepoSettings::from_str(t, Path::new("r@main:.upkeep.toml"));
+    let schema = repo_json_schema();
+    let good = "labels = [\"deps\"]\nreviewers = [\"ann\"]\n[steps.build]\ncommand = \"make image\"\ntimeout = \"2h\"\n[env]\nPY = \"3.12\"\n";
+    load(good).unwrap();
+    check_against(good, &schema).unwrap();
+    for (text, why) in [
+        ("state_dir = \"/tmp\"\n", "state elsewhere"),
+        ("[[projects]]\nname = \"x\"\n", "adding projects"),
+        ("[steps.build]\ntimeout = 5\n", "a number as duration"),
+        ("skp = true\n", "unknown key"),
+    ] {
+        assert!(load(text).is_err(), "the loader accepts {why}");
+        assert!(
+            check_against(text, &schema).is_err(),
+            "the schema accepts {why}"
+        );
+    }
 }

@@ -75,6 +75,34 @@ pub trait Harness: Send + Sync {
     async fn close(&self, number: u64);
 }
 
+/// A harness whose backing store can protect branches, for [`protection_suite!`].
+///
+/// "Bypass" is whatever lets the token's user move a protected branch on that forge
+/// (GitHub: the Admin role and a rule that does not include administrators; GitLab: a
+/// role the rule allows to push).
+#[async_trait]
+pub trait ProtectingHarness: Harness {
+    /// Protects `branch`: only a user who may bypass the rule moves it, and nobody
+    /// rewrites it (a rollback) unless `allow_rewrites`.
+    async fn protect(&self, branch: &str, allow_rewrites: bool);
+
+    /// Whether the token's user may bypass branch protection.
+    async fn set_bypass(&self, bypass: bool);
+}
+
+/// Generates one `#[tokio::test]` per protection case (promotion and rollback against a
+/// protected target), each with a fresh harness from the given
+/// `async fn() -> impl ProtectingHarness`.
+macro_rules! protection_suite {
+    ($make:path) => {
+        $crate::behaviour::behaviour_suite!(@cases $make;
+            protected_target_refuses_a_move_without_bypass,
+            protected_target_rollback_needs_rewrites_allowed,
+        );
+    };
+}
+pub(crate) use protection_suite;
+
 /// Generates one `#[tokio::test]` per behaviour case, each with a fresh harness from the
 /// given `async fn() -> impl Harness`.
 macro_rules! behaviour_suite {
@@ -545,4 +573,99 @@ pub async fn ci_verdicts(h: &impl Harness) {
         1,
         "the latest signal per name wins: {verdict:?}"
     );
+}
+
+/// `stable` at `main`'s first commit, `main` one ahead: returns (old, new).
+async fn stable_behind_main(h: &impl Harness) -> (String, String) {
+    let old = h
+        .forge()
+        .branch_tip(&h.repo(), "main")
+        .await
+        .unwrap()
+        .unwrap();
+    h.set_branch("stable", &old).await;
+    let new = h.commit_on("main", "to promote").await;
+    (old, new)
+}
+
+/// Promotion onto a protected target: a token's user who may not bypass the rule gets an
+/// error naming the protection and what they need, and the branch stays; one who may
+/// bypass moves it. `branch_access` says the same beforehand.
+pub async fn protected_target_refuses_a_move_without_bypass(h: &impl ProtectingHarness) {
+    let forge = h.forge();
+    let repo = h.repo();
+    let (old, new) = stable_behind_main(h).await;
+    h.protect("stable", false).await;
+    h.set_bypass(false).await;
+
+    let access = forge.branch_access(&repo, "stable").await.unwrap();
+    assert_eq!(access.protected, Some(true), "{access:?}");
+    assert_ne!(access.can_update, Some(true), "{access:?}");
+    let fix = access.fix.clone().unwrap_or_default();
+    assert!(
+        fix.starts_with("`stable` is protected; the token's user needs"),
+        "{access:?}"
+    );
+
+    let promote = BranchMove {
+        branch: "stable".into(),
+        expected_old: old.clone(),
+        new: new.clone(),
+        allow_backwards: false,
+    };
+    let err = forge.move_branch(&repo, &promote).await.unwrap_err();
+    match &err {
+        ForgeError::BranchProtected {
+            branch, message, ..
+        } => {
+            assert_eq!(branch, "stable");
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected BranchProtected, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("protected branch `stable`"), "{text}");
+    assert!(text.contains("the token's user needs"), "{text}");
+    assert_eq!(
+        forge.branch_tip(&repo, "stable").await.unwrap().as_deref(),
+        Some(old.as_str())
+    );
+
+    h.set_bypass(true).await;
+    let access = forge.branch_access(&repo, "stable").await.unwrap();
+    assert_eq!(
+        (access.protected, access.can_update),
+        (Some(true), Some(true)),
+        "{access:?}"
+    );
+    forge.move_branch(&repo, &promote).await.unwrap();
+    assert_eq!(forge.branch_tip(&repo, "stable").await.unwrap(), Some(new));
+}
+
+/// Rollback of a protected target: a rewrite is refused (naming the protection) even for
+/// a user who may bypass, until the rule allows rewrites.
+pub async fn protected_target_rollback_needs_rewrites_allowed(h: &impl ProtectingHarness) {
+    let forge = h.forge();
+    let repo = h.repo();
+    let (old, new) = stable_behind_main(h).await;
+    h.set_branch("stable", &new).await;
+    h.protect("stable", false).await;
+    h.set_bypass(true).await;
+    let rollback = BranchMove {
+        branch: "stable".into(),
+        expected_old: new.clone(),
+        new: old.clone(),
+        allow_backwards: true,
+    };
+    match forge.move_branch(&repo, &rollback).await {
+        Err(ForgeError::BranchProtected { branch, .. }) => assert_eq!(branch, "stable"),
+        other => panic!("expected BranchProtected for a rewrite, got {other:?}"),
+    }
+    assert_eq!(
+        forge.branch_tip(&repo, "stable").await.unwrap().as_deref(),
+        Some(new.as_str())
+    );
+    h.protect("stable", true).await;
+    forge.move_branch(&repo, &rollback).await.unwrap();
+    assert_eq!(forge.branch_tip(&repo, "stable").await.unwrap(), Some(old));
 }

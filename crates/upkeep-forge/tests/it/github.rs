@@ -8,12 +8,13 @@ use secrecy::SecretString;
 use upkeep_forge::github::GitHub;
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{
-    BranchMove, ChangeRequestSpec, CheckSource, Forge, ForgeError, RepoId, UpsertAction, Verdict,
+    BranchMove, ChangeRequestSpec, CheckSource, Forge, ForgeError, PersonRole, RepoId,
+    UpsertAction, Verdict,
 };
 use upkeep_testkit::faults::{Endpoint, Fault};
-use upkeep_testkit::github::FakeGitHub;
+use upkeep_testkit::github::{FakeGitHub, Layout, Role, UpdateRefs};
 
-use crate::behaviour::{Harness, Review, Signal};
+use crate::behaviour::{Harness, ProtectingHarness, Review, Signal};
 
 const REPO: &str = "acme/api";
 const TOKEN: &str = "ghp_fakeTOKEN0123456789secretvalue";
@@ -33,8 +34,12 @@ fn client(fake: &FakeGitHub, token: &str) -> GitHub {
 }
 
 async fn harness() -> GitHubHarness {
+    harness_with(Layout::GitHubCom).await
+}
+
+async fn harness_with(layout: Layout) -> GitHubHarness {
     upkeep_testkit::init_tracing();
-    let fake = FakeGitHub::start().await;
+    let fake = FakeGitHub::start_with(layout).await;
     fake.create_repo(REPO);
     fake.require_token(TOKEN);
     let forge = Arc::new(client(&fake, TOKEN));
@@ -97,6 +102,43 @@ impl Harness for GitHubHarness {
 }
 
 crate::behaviour::behaviour_suite!(harness);
+
+/// GitHub's classic protection rules: pull requests required (administrators bypass them
+/// unless the rule includes them), force pushes blocked unless allowed.
+#[async_trait]
+impl ProtectingHarness for GitHubHarness {
+    async fn protect(&self, branch: &str, allow_rewrites: bool) {
+        self.fake.protect_branch(
+            REPO,
+            branch,
+            &serde_json::json!({
+                "required_status_checks": null,
+                "enforce_admins": false,
+                "required_pull_request_reviews": {"required_approving_review_count": 1},
+                "restrictions": null,
+                "allow_force_pushes": allow_rewrites,
+            }),
+        );
+    }
+
+    async fn set_bypass(&self, bypass: bool) {
+        self.fake
+            .set_role(REPO, if bypass { Role::Admin } else { Role::Write });
+    }
+}
+
+crate::behaviour::protection_suite!(harness);
+
+/// The same suite against GitHub Enterprise Server's layout: REST under `/api/v3`,
+/// GraphQL at `/api/graphql` (not `/api/v3/graphql`).
+mod enterprise {
+    async fn harness() -> super::GitHubHarness {
+        super::harness_with(super::Layout::Enterprise).await
+    }
+
+    crate::behaviour::behaviour_suite!(harness);
+    crate::behaviour::protection_suite!(harness);
+}
 
 fn repo() -> RepoId {
     RepoId::new(REPO)
@@ -320,6 +362,46 @@ async fn secondary_rate_limit_403_is_retried() {
     h.fake.faults().script(endpoint.clone(), 2, secondary);
     assert!(h.forge.tags(&repo()).await.unwrap().is_empty());
     assert_eq!(h.fake.faults().log().count(&endpoint), 3);
+}
+
+/// A secondary limit with neither `Retry-After` nor a reset: GitHub asks for at least a
+/// minute's wait, which the policy's `unhinted_limit_wait` gives. With a wait longer than
+/// the policy accepts, the adapter gives up after one request (it used to retry five times
+/// within seconds); with a short one (tests), it retries and succeeds.
+#[tokio::test]
+async fn secondary_rate_limit_without_a_hint_waits_the_policy_minimum() {
+    let h = harness().await;
+    let secondary = Fault::Respond {
+        status: 403,
+        headers: vec![],
+        body: r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}"#.into(),
+    };
+    let endpoint = Endpoint::get("/repos/{owner}/{repo}/tags");
+    let patient = GitHub::new(
+        &h.fake.url(),
+        SecretString::from(TOKEN.to_owned()),
+        RetryPolicy {
+            unhinted_limit_wait: std::time::Duration::from_hours(1),
+            ..RetryPolicy::fast()
+        },
+    )
+    .unwrap();
+    h.fake
+        .faults()
+        .script(endpoint.clone(), 1, secondary.clone());
+    match patient.tags(&repo()).await {
+        Err(ForgeError::RateLimited { reset: None, .. }) => {}
+        other => panic!("expected RateLimited without reset, got {other:?}"),
+    }
+    assert_eq!(
+        h.fake.faults().log().count(&endpoint),
+        1,
+        "not retried at once"
+    );
+
+    h.fake.faults().script(endpoint.clone(), 2, secondary);
+    assert!(h.forge.tags(&repo()).await.unwrap().is_empty());
+    assert_eq!(h.fake.faults().log().count(&endpoint), 4);
 }
 
 #[tokio::test]
@@ -794,4 +876,392 @@ async fn access_to_an_unknown_repository_is_not_found() {
     let h = harness().await;
     let err = h.forge.access(&RepoId::new("acme/nope")).await.unwrap_err();
     assert!(matches!(err, ForgeError::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn graphql_lives_beside_rest_on_enterprise_servers() {
+    use upkeep_forge::github::graphql_url;
+    assert_eq!(
+        graphql_url("https://api.github.com"),
+        "https://api.github.com/graphql"
+    );
+    assert_eq!(
+        graphql_url("https://ghe.example.com/api/v3"),
+        "https://ghe.example.com/api/graphql"
+    );
+    assert_eq!(
+        graphql_url("https://example.com/github/api/v3/"),
+        "https://example.com/github/api/graphql"
+    );
+}
+
+fn move_stable(h: &GitHubHarness) -> (String, String) {
+    let old = h.fake.branch_tip(REPO, "main").unwrap();
+    h.fake.set_branch(REPO, "stable", &old);
+    let new = h.fake.commit(REPO, "main", "ship");
+    (old, new)
+}
+
+/// Enterprise servers that list `updateRefs` under a schema preview only answer it to
+/// requests asking for the preview's media type.
+#[tokio::test]
+async fn update_refs_is_asked_for_with_its_preview_media_type() {
+    let h = harness_with(Layout::Enterprise).await;
+    h.fake.set_update_refs(UpdateRefs::PreviewOnly);
+    let (old, new) = move_stable(&h);
+    h.forge
+        .move_branch(
+            &repo(),
+            &BranchMove {
+                branch: "stable".into(),
+                expected_old: old,
+                new: new.clone(),
+                allow_backwards: false,
+            },
+        )
+        .await
+        .unwrap();
+    let log = h.fake.faults().log();
+    assert_eq!(log.count(&Endpoint::post("/api/graphql")), 1);
+    assert_eq!(
+        log.count(&Endpoint::any(
+            "/api/v3/repos/{owner}/{repo}/git/refs/{*ref}"
+        )),
+        0,
+        "moved through updateRefs, not the REST fallback"
+    );
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
+}
+
+/// A server without `updateRefs` gets the REST ref update, with the tip checked first;
+/// it is asked about `updateRefs` once, not on every move.
+#[tokio::test]
+async fn without_update_refs_moves_fall_back_to_rest_after_checking_the_tip() {
+    let h = harness_with(Layout::Enterprise).await;
+    h.fake.set_update_refs(UpdateRefs::Absent);
+    let (old, new) = move_stable(&h);
+    let forward = BranchMove {
+        branch: "stable".into(),
+        expected_old: old.clone(),
+        new: new.clone(),
+        allow_backwards: false,
+    };
+    h.forge.move_branch(&repo(), &forward).await.unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new.clone()));
+    let rest = Endpoint::new(
+        http::Method::PATCH,
+        "/api/v3/repos/{owner}/{repo}/git/refs/{*ref}",
+    );
+    let graphql = Endpoint::post("/api/graphql");
+    assert_eq!(h.fake.faults().log().count(&rest), 1);
+    assert_eq!(h.fake.faults().log().count(&graphql), 1);
+
+    // The compare-and-swap still holds as far as a read can make it: a branch that moved
+    // since the plan is left alone.
+    let theirs = h.fake.commit(REPO, "stable", "someone else's");
+    let newer = h.fake.commit(REPO, "main", "more");
+    let stale = BranchMove {
+        branch: "stable".into(),
+        expected_old: new.clone(),
+        new: newer,
+        allow_backwards: false,
+    };
+    match h.forge.move_branch(&repo(), &stale).await {
+        Err(ForgeError::BranchMoved { actual, .. }) => assert_eq!(actual, Some(theirs.clone())),
+        other => panic!("expected BranchMoved, got {other:?}"),
+    }
+    // A rollback goes through REST with force.
+    let back = BranchMove {
+        branch: "stable".into(),
+        expected_old: theirs,
+        new: old.clone(),
+        allow_backwards: true,
+    };
+    h.forge.move_branch(&repo(), &back).await.unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(old));
+    assert_eq!(
+        h.fake.faults().log().count(&graphql),
+        1,
+        "updateRefs is not asked for again"
+    );
+    assert_eq!(h.fake.faults().log().count(&rest), 2);
+}
+
+fn rule(enforce_admins: bool, bypass: &[&str], push: Option<&[&str]>) -> serde_json::Value {
+    serde_json::json!({
+        "required_status_checks": null,
+        "enforce_admins": enforce_admins,
+        "required_pull_request_reviews": {
+            "required_approving_review_count": 1,
+            "bypass_pull_request_allowances": {"users": bypass, "teams": []},
+        },
+        "restrictions": push.map(|users| serde_json::json!({"users": users, "teams": []})),
+    })
+}
+
+fn promote(old: &str, new: &str) -> BranchMove {
+    BranchMove {
+        branch: "stable".into(),
+        expected_old: old.to_owned(),
+        new: new.to_owned(),
+        allow_backwards: false,
+    }
+}
+
+/// A rule that includes administrators binds them like anyone: the error says what the
+/// token's user lacks, and naming them in the rule lets them through.
+#[tokio::test]
+async fn a_rule_including_administrators_binds_them_by_name() {
+    let h = harness().await;
+    let (old, new) = move_stable(&h);
+    h.fake
+        .protect_branch(REPO, "stable", &rule(true, &[], Some(&["release-manager"])));
+    let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(access.can_update, Some(false), "{access:?}");
+    assert_eq!(
+        access.fix.as_deref(),
+        Some(
+            "`stable` is protected; the token's user needs to be allowed to bypass required pull requests and to be listed in who may push to it"
+        )
+    );
+    assert!(
+        access.detail.contains("the rule includes administrators"),
+        "{access:?}"
+    );
+    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+        Err(ForgeError::BranchProtected { message, fix, .. }) => {
+            assert!(
+                message.contains("Changes must be made through a pull request."),
+                "{message}"
+            );
+            assert!(
+                message.contains("You're not authorized to push to this branch."),
+                "{message}"
+            );
+            assert_eq!(fix, access.fix);
+        }
+        other => panic!("expected BranchProtected, got {other:?}"),
+    }
+    let login = h.fake.login();
+    h.fake.protect_branch(
+        REPO,
+        "stable",
+        &rule(true, &[login.as_str()], Some(&[login.as_str()])),
+    );
+    let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(access.can_update, Some(true), "{access:?}");
+    h.forge
+        .move_branch(&repo(), &promote(&old, &new))
+        .await
+        .unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
+}
+
+/// Required status checks bind a non-administrator: the new tip must have passed them.
+#[tokio::test]
+async fn required_status_checks_must_have_passed_on_the_new_tip() {
+    let h = harness().await;
+    let (old, new) = move_stable(&h);
+    h.fake.protect_branch(
+        REPO,
+        "stable",
+        &serde_json::json!({
+            "required_status_checks": {"strict": true, "contexts": ["ci"]},
+            "enforce_admins": false,
+            "required_pull_request_reviews": null,
+            "restrictions": null,
+        }),
+    );
+    h.fake.set_role(REPO, Role::Write);
+    let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(
+        access.can_update, None,
+        "only admins read the rule: {access:?}"
+    );
+    assert!(access.detail.contains("status checks: ci"), "{access:?}");
+    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+        Err(ForgeError::BranchProtected { message, .. }) => {
+            assert_eq!(
+                message,
+                "Protected branch update failed for refs/heads/stable.\n\nRequired status check \"ci\" is expected."
+            );
+        }
+        other => panic!("expected BranchProtected, got {other:?}"),
+    }
+    h.fake.add_status(REPO, &new, "ci", "success");
+    h.forge
+        .move_branch(&repo(), &promote(&old, &new))
+        .await
+        .unwrap();
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
+}
+
+/// The REST fallback meets the same rules and reports them the same way.
+#[tokio::test]
+async fn the_rest_fallback_reports_protection_too() {
+    let h = harness_with(Layout::Enterprise).await;
+    h.fake.set_update_refs(UpdateRefs::Absent);
+    let (old, new) = move_stable(&h);
+    h.fake
+        .protect_branch(REPO, "stable", &rule(false, &[], None));
+    h.fake.set_role(REPO, Role::Write);
+    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+        Err(ForgeError::BranchProtected { message, fix, .. }) => {
+            assert_eq!(message, "Changes must be made through a pull request.");
+            assert!(fix.unwrap().contains("the Admin role"));
+        }
+        other => panic!("expected BranchProtected, got {other:?}"),
+    }
+    assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(old));
+}
+
+#[tokio::test]
+async fn branch_access_is_a_few_reads() {
+    let h = harness().await;
+    h.fake.faults().reset_log();
+    let open = h.forge.branch_access(&repo(), "main").await.unwrap();
+    assert_eq!((open.protected, open.can_update), (Some(false), Some(true)));
+    assert_eq!(h.fake.faults().log().total(), 2, "repository + branch");
+
+    let (_, _) = move_stable(&h);
+    h.fake
+        .protect_branch(REPO, "stable", &rule(true, &["someone"], None));
+    h.fake.faults().reset_log();
+    let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert!(access.is_refused(), "{access:?}");
+    assert_eq!(
+        h.fake.faults().log().total(),
+        4,
+        "repository, branch, rule, user"
+    );
+
+    let missing = h.forge.branch_access(&repo(), "nowhere").await.unwrap();
+    assert_eq!((missing.protected, missing.can_update), (None, None));
+    assert!(missing.detail.contains("does not exist"), "{missing:?}");
+}
+
+#[tokio::test]
+async fn access_says_when_the_token_lacks_the_workflow_scope() {
+    let h = harness().await;
+    h.fake.set_scopes("repo");
+    let access = h.forge.access(&repo()).await.unwrap();
+    assert!(access.is_sufficient(), "{access:?}");
+    assert_eq!(
+        access.fix.as_deref(),
+        Some(
+            "the token needs the `workflow` scope to push changes to `.github/workflows` (GitHub refuses such pushes without it)"
+        )
+    );
+}
+
+/// A reviewer who is not a collaborator: GitHub opens the pull request, then refuses the
+/// review request with a 422 naming nobody. The pull request is returned (so the round
+/// records it), the refused reviewer is reported in `not_applied` — once, not per
+/// attempt — and the collaborator still gets the request.
+#[tokio::test]
+async fn a_reviewer_who_is_not_a_collaborator_does_not_lose_the_pull_request() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    h.fake.set_collaborators(REPO, &["alice", "bob"]);
+    let mut wanted = spec("feature/x");
+    wanted.reviewers = vec!["alice".into(), "mallory".into()];
+    let opened = h
+        .forge
+        .upsert_change_request(&repo(), &wanted)
+        .await
+        .unwrap();
+    assert_eq!(opened.action, UpsertAction::Created);
+    assert_eq!(opened.not_applied.len(), 1, "{opened:?}");
+    let refused = &opened.not_applied[0];
+    assert_eq!(refused.user, "mallory");
+    assert_eq!(refused.role, PersonRole::Reviewer);
+    assert!(
+        refused
+            .reason
+            .contains("Reviews may only be requested from collaborators"),
+        "{refused:?}"
+    );
+    let pulls = h.fake.pulls(REPO);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].requested_reviewers, ["alice"]);
+
+    // A re-run finds the pull request, asks for the missing reviewer once more (one
+    // refused request), and changes nothing else.
+    h.fake.faults().reset_log();
+    let again = h
+        .forge
+        .upsert_change_request(&repo(), &wanted)
+        .await
+        .unwrap();
+    assert_eq!(again.action, UpsertAction::Unchanged);
+    assert_eq!(again.change_request.number, opened.change_request.number);
+    assert_eq!(again.not_applied.len(), 1);
+    assert_eq!(
+        h.fake.faults().log().count(&Endpoint::post(
+            "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers"
+        )),
+        1
+    );
+}
+
+/// The create went through but its answer was lost; the retried create hears "already
+/// exists", and GitHub's list trails the create for a few reads. The list is asked again
+/// (it used to be reported as a conflict at once), and the one pull request is adopted.
+#[tokio::test]
+async fn a_pull_request_list_lagging_after_already_exists_is_asked_again() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    let create = Endpoint::post("/repos/{owner}/{repo}/pulls");
+    h.fake
+        .faults()
+        .script(create.clone(), 1, Fault::DropAfterHandling);
+    // The list before the create, and two after "already exists", miss the new one.
+    h.fake.lag_pull_lists(REPO, 3);
+    let upserted = h
+        .forge
+        .upsert_change_request(&repo(), &spec("feature/x"))
+        .await
+        .unwrap();
+    assert_eq!(upserted.action, UpsertAction::Created);
+    let pulls = h.fake.pulls(REPO);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(upserted.change_request.number, pulls[0].number);
+    let log = h.fake.faults().log();
+    assert_eq!(log.count(&create), 2);
+    assert_eq!(
+        log.count(&Endpoint::get("/repos/{owner}/{repo}/pulls")),
+        4,
+        "{log:?}"
+    );
+}
+
+/// GitHub refuses a pull request or issue body over 65,536 characters with a 422; the
+/// fake does too (the round cuts its bodies to fit: upkeep-maintain's
+/// `change_request_body`).
+#[tokio::test]
+async fn a_body_over_65536_characters_is_refused() {
+    let h = harness().await;
+    h.fake.commit(REPO, "feature/x", "change");
+    let mut long = spec("feature/x");
+    long.body = "é".repeat(65_537);
+    match h.forge.upsert_change_request(&repo(), &long).await {
+        Err(ForgeError::Validation { errors, .. }) => assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("body is too long (maximum is 65536 characters)")),
+            "{errors:?}"
+        ),
+        other => panic!("expected a 422, got {other:?}"),
+    }
+    assert!(h.fake.pulls(REPO).is_empty());
+    // Exactly at the limit (in characters, not bytes) is fine.
+    long.body = "é".repeat(65_536);
+    let opened = h.forge.upsert_change_request(&repo(), &long).await.unwrap();
+    // And an update past it is refused as well.
+    long.body.push('x');
+    assert!(matches!(
+        h.forge.upsert_change_request(&repo(), &long).await,
+        Err(ForgeError::Validation { .. })
+    ));
+    assert_eq!(h.fake.pulls(REPO)[0].number, opened.change_request.number);
 }

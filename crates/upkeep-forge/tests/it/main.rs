@@ -16,6 +16,10 @@ mod github;
 mod recorded;
 
 #[cfg(feature = "gitlab")]
+mod discover_gitlab;
+#[cfg(feature = "local")]
+mod discover_local;
+#[cfg(feature = "gitlab")]
 mod gitlab;
 #[cfg(feature = "local")]
 mod local;

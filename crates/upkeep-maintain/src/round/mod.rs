@@ -47,7 +47,7 @@ use self::messages::{Naming, project_messages, round_summary, wants_message};
 pub use self::pipeline::log_path;
 use self::records::Records;
 pub use self::reporting::{ReportRequest, report_round};
-pub use self::select::{branch_name, select};
+pub use self::select::{MissingRepository, branch_name, missing_repository, select};
 pub use self::shard::{Shard, ShardError};
 
 /// One project of a round, with the forge that serves it and how to authenticate.

@@ -144,6 +144,47 @@ async fn pipeline(
     ctx.journal
         .update_project(name, |p| p.base = Some(base.to_string()))?;
 
+    // 1b. The repository's own `.upkeep.toml` at the base, merged over the central
+    // settings. A file that does not parse fails this project (stage `config`), never
+    // the round; `skip = true` ends it here.
+    let settings_file = cache_dir.join(upkeep_config::REPO_SETTINGS_FILE);
+    let effective;
+    let project = match fs_err::read(&settings_file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => project,
+        Err(e) => {
+            return Ok(Err(fail(
+                FailedStage::Config,
+                format!("cannot read {}: {e}", upkeep_config::REPO_SETTINGS_FILE),
+                "unreadable .upkeep.toml",
+            )));
+        }
+        Ok(bytes) => match crate::discover::parse_repo_settings(name, &project.base_branch, &bytes)
+        {
+            crate::discover::RepoSettingsRead::Valid(settings) => {
+                if settings.skip {
+                    let reason = settings.reason.clone().unwrap_or_default();
+                    ctx.journal
+                        .update_project(name, |p| {
+                            p.skip_reason =
+                                Some(format!("{}: {reason}", upkeep_config::REPO_SETTINGS_FILE));
+                        })?;
+                    return Ok(Ok(Status::Skipped));
+                }
+                effective = project.clone().with_repo_settings(&settings);
+                &effective
+            }
+            crate::discover::RepoSettingsRead::Invalid(message)
+            | crate::discover::RepoSettingsRead::Unreadable(message) => {
+                return Ok(Err(fail(
+                    FailedStage::Config,
+                    message,
+                    "invalid .upkeep.toml",
+                )));
+            }
+            crate::discover::RepoSettingsRead::Absent => project,
+        },
+    };
+
     // 2. upgrade → build → test.
     for (stage, failed_stage, step) in [
         (Stage::Upgrade, FailedStage::Upgrade, &project.upgrade),

@@ -43,3 +43,42 @@ pub fn select<'a>(
 pub fn branch_name(config: &MaintainConfig, date: NaiveDate) -> String {
     config.branch.render(date)
 }
+
+/// A project whose `repo` is a local path with no git repository there: a mistake in the
+/// configuration, found before anything runs (a round would otherwise fail the project
+/// at its first git step, with git's words for it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("project `{project}`: no repository at {} ({why})", path.display())]
+pub struct MissingRepository {
+    /// The project.
+    pub project: String,
+    /// The path its `repo` names (absolute).
+    pub path: std::path::PathBuf,
+    /// `the directory does not exist`, `it is not a directory`, `it is not a git
+    /// repository`.
+    pub why: &'static str,
+}
+
+/// Whether a project's repository is a local path without a git repository (bare, or a
+/// work tree with `.git`) at it. Remote URLs are not checked here: reaching them is
+/// `maintain doctor`'s job.
+#[must_use]
+pub fn missing_repository(project: &upkeep_config::ResolvedProject) -> Option<MissingRepository> {
+    let remote = &project.remote;
+    if remote.kind != upkeep_config::ForgeKind::Local || remote.host.is_some() {
+        return None;
+    }
+    let path = std::path::PathBuf::from(&remote.url);
+    let why = match std::fs::metadata(&path) {
+        Err(_) => "the directory does not exist",
+        Ok(m) if !m.is_dir() => "it is not a directory",
+        Ok(_) if path.join("HEAD").is_file() && path.join("objects").is_dir() => return None,
+        Ok(_) if path.join(".git").exists() => return None,
+        Ok(_) => "it is not a git repository",
+    };
+    Some(MissingRepository {
+        project: project.name.clone(),
+        path,
+        why,
+    })
+}

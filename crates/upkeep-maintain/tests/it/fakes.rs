@@ -371,11 +371,11 @@ async fn sync_adds_what_the_forge_knows_once_and_status_shows_it() {
         .github
         .add_review("team/signals", number, "ann", "APPROVED");
 
-    let first = board::sync(&hosted.board_request(), false).await;
+    let first = board::sync(&hosted.board_request(), false).await.unwrap();
     assert!(first.problems.is_empty(), "{:?}", first.problems);
     let added: Vec<&str> = first.added.iter().map(|a| a.reaction.as_str()).collect();
     assert_eq!(added, ["white_check_mark"]);
-    let again = board::sync(&hosted.board_request(), false).await;
+    let again = board::sync(&hosted.board_request(), false).await.unwrap();
     assert!(
         again.added.is_empty(),
         "sync must be idempotent: {:?}",
@@ -383,18 +383,21 @@ async fn sync_adds_what_the_forge_knows_once_and_status_shows_it() {
     );
 
     let _merge = hosted.github.merge_pull("team/signals", number);
-    let merged = board::sync(&hosted.board_request(), false).await;
+    let merged = board::sync(&hosted.board_request(), false).await.unwrap();
     let added: Vec<&str> = merged.added.iter().map(|a| a.reaction.as_str()).collect();
     assert_eq!(added, ["twisted_rightwards_arrows"]);
 
-    let b = board::board(&hosted.board_request()).await;
+    let b = board::board(&hosted.board_request()).await.unwrap();
     let p = &b.projects[0];
     assert_eq!(
         p.change_request.as_ref().unwrap().state,
         upkeep_forge::ChangeRequestState::Merged
     );
-    assert_eq!(p.furthest_stage.as_deref(), Some("merged"));
-    assert_eq!(p.round_result.as_deref(), Some("changed"));
+    assert_eq!(
+        p.chat.as_ref().unwrap().furthest_stage,
+        Some(upkeep_chat::Stage::Merged)
+    );
+    assert_eq!(p.status, Some(Status::Changed));
 }
 
 #[tokio::test]
@@ -515,12 +518,18 @@ async fn round_opens_a_merge_request_on_gitlab() {
 
 #[tokio::test]
 async fn doctor_reports_a_token_that_cannot_push() {
-    use upkeep_maintain::doctor::{DoctorRequest, Verdict, check_projects, render_text};
+    use upkeep_maintain::doctor::{
+        DoctorProject, DoctorRequest, Verdict, check_projects, render_text,
+    };
     let hosted = Hosted::new(vec![Sample::green("signals"), Sample::green("dashboard")]).await;
     hosted.github.set_permissions("team/signals", false);
     let config = hosted.config();
     let checks = check_projects(&DoctorRequest {
-        projects: hosted.setups(&config),
+        projects: hosted
+            .setups(&config)
+            .into_iter()
+            .map(DoctorProject::Ready)
+            .collect(),
         cache: hosted.state.path().join("doctor"),
         branch: BRANCH.to_owned(),
     })

@@ -53,6 +53,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 mod graphql;
+mod groups;
 mod protection;
 
 use protection::Rule;
@@ -136,6 +137,12 @@ struct Project {
     access_level: Option<u32>,
     /// Protected-branch rules.
     rules: Vec<Rule>,
+    /// Topics (`topics`, and `tag_list` as before 14.0).
+    topics: Vec<String>,
+    /// Archived (read-only).
+    archived: bool,
+    /// The project this one was forked from (`forked_from_project`).
+    forked_from: Option<u64>,
 }
 
 impl Project {
@@ -206,7 +213,7 @@ impl World {
     fn project_json(&self, p: &Project) -> Value {
         let name = p.path.rsplit('/').next().unwrap_or(&p.path);
         let namespace = p.path.rsplit_once('/').map_or("", |(ns, _)| ns);
-        json!({
+        let mut value = json!({
             "id": p.id,
             "name": name,
             "path": name,
@@ -219,14 +226,31 @@ impl World {
             "ssh_url_to_repo": format!("git@fake-gitlab:{}.git", p.path),
             "web_url": format!("{}/{}", self.base_url, p.path),
             "namespace": {"full_path": namespace, "path": namespace.rsplit('/').next().unwrap_or(namespace)},
-            "archived": false,
+            "archived": p.archived,
+            "topics": p.topics,
+            "tag_list": p.topics,
+            "empty_repo": p.bare.branches().is_empty(),
+            "forks_count": 0,
             "created_at": TIME,
             "last_activity_at": TIME,
             "permissions": {
                 "project_access": p.access_level.map(|level| json!({"access_level": level, "notification_level": 3})),
                 "group_access": null,
             },
-        })
+        });
+        // GitLab shows `forked_from_project` on forks only.
+        if let Some(parent) = p
+            .forked_from
+            .and_then(|id| self.projects.iter().find(|q| q.id == id))
+        {
+            value["forked_from_project"] = json!({
+                "id": parent.id,
+                "path_with_namespace": parent.path,
+                "name": parent.path.rsplit('/').next().unwrap_or(&parent.path),
+                "web_url": format!("{}/{}", self.base_url, parent.path),
+            });
+        }
+        value
     }
 
     fn mr_json(&self, p: &Project, mr: &MergeRequest) -> Value {
@@ -450,6 +474,9 @@ impl FakeGitLab {
                 merge: vec![(merge, protection::MAINTAINER)],
                 allow_force_push: false,
             }],
+            topics: Vec::new(),
+            archived: false,
+            forked_from: None,
         };
         project.sync_policy();
         world.projects.push(project);
@@ -669,6 +696,7 @@ fn router(world: Shared) -> Router {
         .route("/user", get(current_user))
         .route("/users", get(users))
         .route("/projects/{id}", get(project))
+        .route("/groups/{id}/projects", get(groups::projects))
         .route(
             "/projects/{id}/merge_requests",
             get(list_mrs).post(create_mr),
