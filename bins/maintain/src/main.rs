@@ -238,7 +238,12 @@ fn dispatch(cli: Cli) -> Result<Exit, Report> {
             args,
             output,
             tokens,
-        } => runtime()?.block_on(report_cmd::run(config, &tokens, &global(output.into()), args)),
+        } => runtime()?.block_on(report_cmd::run(
+            config,
+            &tokens,
+            &global(output.into()),
+            args,
+        )),
         Command::Run {
             args,
             output,

@@ -163,11 +163,10 @@ async fn pipeline(
             crate::discover::RepoSettingsRead::Valid(settings) => {
                 if settings.skip {
                     let reason = settings.reason.clone().unwrap_or_default();
-                    ctx.journal
-                        .update_project(name, |p| {
-                            p.skip_reason =
-                                Some(format!("{}: {reason}", upkeep_config::REPO_SETTINGS_FILE));
-                        })?;
+                    ctx.journal.update_project(name, |p| {
+                        p.skip_reason =
+                            Some(format!("{}: {reason}", upkeep_config::REPO_SETTINGS_FILE));
+                    })?;
                     return Ok(Ok(Status::Skipped));
                 }
                 effective = project.clone().with_repo_settings(&settings);
