@@ -67,6 +67,8 @@ async fn the_packit_set_is_promoted_level_by_level() {
     assert_eq!(o.result, "success");
     let phases: Vec<&str> = o.phases.iter().map(|p| p.name).collect();
     assert_eq!(phases, ["plan", "gates", "apply"]);
-    // Today's cost (docs/performance.md): 9.3 per moved repo; it must not grow.
-    assert!(o.requests <= 65, "{} requests: {:?}", o.requests, o.phases);
+    // Today's cost: 9.3 per moved repo (docs/performance.md) plus the plan's branch
+    // protection check (the repository and the target branch, issue 14.3): 11.3. It must
+    // not grow; issue 18.3 brings it down.
+    assert!(o.requests <= 79, "{} requests: {:?}", o.requests, o.phases);
 }

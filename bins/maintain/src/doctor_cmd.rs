@@ -60,8 +60,15 @@ pub async fn run(
         branch: upkeep_maintain::branch_name(&maintain, today),
     })
     .await;
-    // The convention, read at the base branch without running anything.
+    // The convention, read at the base branch without running anything; not for a project
+    // whose repository could not be reached (its failed check already says why).
     for p in &resolved {
+        let unreachable = checks
+            .iter()
+            .any(|c| c.project.as_deref() == Some(p.name.as_str()) && c.verdict == Verdict::Fail);
+        if unreachable {
+            continue;
+        }
         if let Some(reader) = upkeep_maintain::discover::reader_for(&readers, p) {
             let topics = set
                 .project(&p.name)

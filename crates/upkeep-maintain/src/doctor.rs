@@ -556,11 +556,13 @@ mod tests {
         let projects = config
             .resolved_projects()
             .into_iter()
-            .map(|project| ProjectSetup {
-                project,
-                forge: forge.clone(),
-                repo: RepoId::new("team/api"),
-                credentials: Credentials::none(),
+            .map(|project| {
+                DoctorProject::Ready(ProjectSetup {
+                    project,
+                    forge: forge.clone(),
+                    repo: RepoId::new("team/api"),
+                    credentials: Credentials::none(),
+                })
             })
             .collect();
         let checks = check_projects(&DoctorRequest {

@@ -270,6 +270,7 @@ fn every_subcommand_has_its_man_page_and_every_reference_resolves() {
             "maintain-deps.1",
             "maintain-doctor.1",
             "maintain-man.1",
+            "maintain-projects.1",
             "maintain-run.1",
             "maintain-status.1",
             "maintain-sync.1",
