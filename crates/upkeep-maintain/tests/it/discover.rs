@@ -221,7 +221,7 @@ async fn a_round_resolves_its_set_once_and_re_runs_see_the_same_set() {
     let text = "state_dir = \"state\"\n[maintain]\n[[maintain.discover]]\ndirectory = \"repos\"\ntopics = [\"upkeep\"]\n";
     let maintain = config(state.path(), text);
     let forge = Arc::new(LocalForge::new(state.path().join("forge")));
-    let record = discover::set_path(&maintain.paths.journal, "2026-11-22");
+    let record = discover::set_path(&state.path().join("state/state"), "2026-11-22");
     let (first, source) = load_or_resolve(&maintain, &listers(&maintain, &forge), &record, true)
         .await
         .unwrap();
@@ -236,7 +236,7 @@ async fn a_round_resolves_its_set_once_and_re_runs_see_the_same_set() {
     assert_eq!(source, SetSource::Recorded);
     assert_eq!(again, first);
     // … and the next round (another record) finds it.
-    let next = discover::set_path(&maintain.paths.journal, "2026-11-29");
+    let next = discover::set_path(&state.path().join("state/state"), "2026-11-29");
     let (next_set, _) = load_or_resolve(&maintain, &listers(&maintain, &forge), &next, true)
         .await
         .unwrap();
@@ -293,9 +293,12 @@ async fn a_repository_settings_file_changes_a_step_or_fails_only_its_project() {
         projects: World::setups(&applied, &as_forge),
         config: Arc::new(applied),
         excluded: Vec::new(),
+        shard: None,
+        help_other_shards: false,
         jobs: NonZeroUsize::new(2).unwrap(),
         dry_run: false,
         retry_failed: false,
+        state: crate::support::state_in(state.path()),
         chat: Arc::new(ConsoleChat::new(transcript, ConsoleFormat::Text)) as Arc<dyn ChatThreads>,
         progress: Arc::new(NoProgress),
         cancel: CancellationToken::new(),

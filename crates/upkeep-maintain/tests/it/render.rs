@@ -179,6 +179,7 @@ fn report_row(name: &str, status: Status) -> ProjectReport {
         diff: None,
         duration_ms: 1500,
         from_earlier_run: false,
+        unfinished: None,
     }
 }
 
@@ -221,8 +222,10 @@ fn hostile_report() -> RoundReport {
             report_row("dashboard", Status::Unchanged),
             legacy,
         ],
-        journal: None,
+        state: None,
+        state_saved: true,
         summary: None,
+        summary_delivery: None,
         messages: Vec::new(),
         warnings: vec!["cannot post the round summary: <!channel> is down".into()],
     }
