@@ -63,9 +63,11 @@ pub async fn run(
     // The convention, read at the base branch without running anything; not for a project
     // whose repository could not be reached (its failed check already says why).
     for p in &resolved {
-        let unreachable = checks
-            .iter()
-            .any(|c| c.project.as_deref() == Some(p.name.as_str()) && c.verdict == Verdict::Fail);
+        let unreachable = checks.iter().any(|c| {
+            c.project.as_deref() == Some(p.name.as_str())
+                && c.verdict == Verdict::Fail
+                && matches!(c.check.as_str(), "repository reachable" | "forge API")
+        });
         if unreachable {
             continue;
         }

@@ -271,6 +271,7 @@ fn every_subcommand_has_its_man_page_and_every_reference_resolves() {
             "maintain-doctor.1",
             "maintain-man.1",
             "maintain-projects.1",
+            "maintain-report.1",
             "maintain-run.1",
             "maintain-status.1",
             "maintain-sync.1",
@@ -305,8 +306,9 @@ fn every_subcommand_has_its_man_page_and_every_reference_resolves() {
     let out = run(maintain().args(["man", "round"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out)
-            .starts_with("error: no man page for `round`; there are pages for: run, status,"),
+        stderr(&out).starts_with(
+            "error: no man page for `round`; there are pages for: run, report, status,"
+        ),
         "{}",
         stderr(&out)
     );
