@@ -2,8 +2,7 @@
 //! round this runner takes (`--shard`, or the CI system's own variables).
 
 use upkeep_cli::Report;
-use upkeep_config::{Config, ForgeKind};
-use upkeep_git::Credentials;
+use upkeep_config::Config;
 use upkeep_maintain::{Shard, StateSetup};
 use upkeep_state::{GitStore, GitStoreConfig, StateStore};
 
@@ -21,15 +20,14 @@ pub fn state_setup(config: &Config, tokens: &Tokens) -> Result<StateSetup, Repor
             ))
         })?,
         Some(remote) => {
-            let secrets = tokens.secrets();
-            let credentials = match remote.kind {
-                ForgeKind::Github => secrets.github_token.map(Credentials::https_token),
-                ForgeKind::Gitlab => secrets
-                    .gitlab_token
-                    .map(|t| Credentials::https_token(t).with_username("oauth2")),
-                ForgeKind::Local => None,
-            }
-            .unwrap_or_else(Credentials::none);
+            // The one place a remote and the secrets become git credentials: the same
+            // scheme rules and plain-http refusal as every forge.
+            let credentials = upkeep_forge::connect::git_credentials(
+                remote,
+                &tokens.secrets(),
+                "the state repository",
+            )
+            .map_err(upkeep_cli::connect_report)?;
             let store = GitStore::open(GitStoreConfig::new(
                 remote.url.clone(),
                 credentials,
