@@ -26,7 +26,7 @@ use upkeep_testkit::git::{HttpAuth, HttpGitServer, basic_auth_header};
 use upkeep_testkit::github::FakeGitHub;
 use upkeep_testkit::slack::{DEFAULT_SCOPES, FakeMessage, FakeSlack};
 
-use crate::support::{BUMP, REQUIREMENTS};
+use crate::support::{meta_of, push_makefile};
 
 const GITHUB_SECRET: &str = "ghp_FAULTSUITE_SECRET_4f1d2c9b8a7e6d5c";
 const SLACK_SECRET: &str = "xoxb-FAULTSUITE-SECRET-9e8d7c6b5a4f";
@@ -322,40 +322,7 @@ impl Lab {
 /// Pushes a Makefile (with a short build, so that time-based kills can land in it) and
 /// the lockfile to the fake repo's `main`.
 fn seed_main(dir: &Path, bare: &Path, name: &str) {
-    push_makefile(dir, bare, name, "echo 3 passed");
-}
-
-fn push_makefile(dir: &Path, bare: &Path, name: &str, test: &str) {
-    use upkeep_testkit::git::git;
-    let work = dir.join(format!("seed-{name}"));
-    if !work.exists() {
-        std::fs::create_dir_all(&work).unwrap();
-        git(&work, &["clone", "--quiet", &bare.to_string_lossy(), "."]);
-    }
-    let makefile = format!(
-        ".PHONY: upgrade build test\nupgrade:\n\t{BUMP}\nbuild:\n\tsleep 0.2; echo built {name}\ntest:\n\t{test}\n"
-    );
-    std::fs::write(work.join("Makefile"), makefile).unwrap();
-    std::fs::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "--quiet", "-m", "project files"]);
-    git(
-        &work,
-        &["push", "--quiet", "origin", "HEAD:refs/heads/main"],
-    );
-}
-
-fn meta_of(m: &FakeMessage) -> Option<(String, String, Option<String>)> {
-    let meta = m.metadata.as_ref()?;
-    let payload = meta.get("event_payload")?;
-    Some((
-        meta.get("event_type")?.as_str()?.to_owned(),
-        payload.get("round")?.as_str()?.to_owned(),
-        payload
-            .get("project")
-            .and_then(|p| p.as_str())
-            .map(str::to_owned),
-    ))
+    push_makefile(dir, bare, name, "0.2", "echo 3 passed");
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -453,7 +420,7 @@ async fn sigkill_at_random_points_then_rerun_doubles_nothing_and_leaks_no_token(
 async fn a_step_that_prints_its_environment_shows_no_token() {
     let mut lab = Lab::new().await;
     let bare = lab.github.repo_path("team/svc-b");
-    push_makefile(lab.dir.path(), &bare, "svc-b", "env | sort; exit 1");
+    push_makefile(lab.dir.path(), &bare, "svc-b", "0.2", "env | sort; exit 1");
     let out = lab.command("2027-03-01").output().await.unwrap();
     lab.outputs
         .push(String::from_utf8_lossy(&out.stdout).into_owned());

@@ -23,7 +23,7 @@ use upkeep_testkit::git::{FaultyGitServer, HttpAuth, HttpGitServer};
 use upkeep_testkit::github::FakeGitHub;
 use upkeep_testkit::slack::{DEFAULT_SCOPES, FakeMessage, FakeSlack};
 
-use crate::support::{BUMP, REQUIREMENTS};
+use crate::support::{meta_of, push_makefile};
 
 const GITHUB_SECRET: &str = "ghp_SHARDSUITE_SECRET_7a6b5c4d3e2f1a0b";
 const SLACK_SECRET: &str = "xoxb-SHARDSUITE-SECRET-1a2b3c4d5e6f";
@@ -58,7 +58,7 @@ impl Lab {
         for name in &names {
             let bare = github.create_repo(&format!("team/{name}"));
             std::os::unix::fs::symlink(&bare, root.join(format!("team/{name}.git"))).unwrap();
-            seed(dir.path(), &bare, name);
+            push_makefile(dir.path(), &bare, name, "0.3", "echo 3 passed");
         }
         let git = HttpGitServer::start(
             &root,
@@ -238,38 +238,6 @@ impl Lab {
             }
         }
     }
-}
-
-/// The project files on `main`: a lockfile that `make upgrade` bumps, a short build.
-fn seed(dir: &Path, bare: &Path, name: &str) {
-    use upkeep_testkit::git::git;
-    let work = dir.join(format!("seed-{name}"));
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["clone", "--quiet", &bare.to_string_lossy(), "."]);
-    let makefile = format!(
-        ".PHONY: upgrade build test\nupgrade:\n\t{BUMP}\nbuild:\n\tsleep 0.3; echo built {name}\ntest:\n\techo 3 passed\n"
-    );
-    std::fs::write(work.join("Makefile"), makefile).unwrap();
-    std::fs::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "--quiet", "-m", "project files"]);
-    git(
-        &work,
-        &["push", "--quiet", "origin", "HEAD:refs/heads/main"],
-    );
-}
-
-fn meta_of(m: &FakeMessage) -> Option<(String, String, Option<String>)> {
-    let meta = m.metadata.as_ref()?;
-    let payload = meta.get("event_payload")?;
-    Some((
-        meta.get("event_type")?.as_str()?.to_owned(),
-        payload.get("round")?.as_str()?.to_owned(),
-        payload
-            .get("project")
-            .and_then(|p| p.as_str())
-            .map(str::to_owned),
-    ))
 }
 
 fn tail(text: &str) -> String {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use upkeep_testkit::git::Fixture;
+use upkeep_testkit::slack::FakeMessage;
 
 pub const REQUIREMENTS: &str = "django==4.2.16\n    # via -r requirements.in\nrequests==2.31.0\n    # via -r requirements.in\n";
 pub const BUMP: &str = "printf 'django==5.1.4\\n    # via -r requirements.in\\nrequests==2.32.3\\n    # via -r requirements.in\\n' > requirements.txt";
@@ -159,4 +160,41 @@ fn regex_escape(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Commits the project files of a round's test project (a Makefile whose build sleeps
+/// `build_secs`, whose test runs `test`, and a pinned requirements file) to `bare`'s
+/// `main`, through a work tree under `dir`.
+pub fn push_makefile(dir: &Path, bare: &Path, name: &str, build_secs: &str, test: &str) {
+    use upkeep_testkit::git::git;
+    let work = dir.join(format!("seed-{name}"));
+    if !work.exists() {
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["clone", "--quiet", &bare.to_string_lossy(), "."]);
+    }
+    let makefile = format!(
+        ".PHONY: upgrade build test\nupgrade:\n\t{BUMP}\nbuild:\n\tsleep {build_secs}; echo built {name}\ntest:\n\t{test}\n"
+    );
+    std::fs::write(work.join("Makefile"), makefile).unwrap();
+    std::fs::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "--quiet", "-m", "project files"]);
+    git(
+        &work,
+        &["push", "--quiet", "origin", "HEAD:refs/heads/main"],
+    );
+}
+
+/// A chat message's (event type, round, project) from its metadata.
+pub fn meta_of(m: &FakeMessage) -> Option<(String, String, Option<String>)> {
+    let meta = m.metadata.as_ref()?;
+    let payload = meta.get("event_payload")?;
+    Some((
+        meta.get("event_type")?.as_str()?.to_owned(),
+        payload.get("round")?.as_str()?.to_owned(),
+        payload
+            .get("project")
+            .and_then(|p| p.as_str())
+            .map(str::to_owned),
+    ))
 }
