@@ -4,7 +4,6 @@
 use upkeep_cli::Report;
 use upkeep_config::Config;
 use upkeep_maintain::{Shard, StateSetup};
-use upkeep_state::{GitStore, GitStoreConfig, StateStore};
 
 use crate::wiring::Tokens;
 
@@ -12,43 +11,18 @@ use crate::wiring::Tokens;
 /// the token of its forge).
 pub fn state_setup(config: &Config, tokens: &Tokens) -> Result<StateSetup, Report> {
     let state = &config.state;
-    let mut setup = match &state.remote {
+    let mut setup = match upkeep_cli::shared_state_store(state, &tokens.secrets())? {
+        Some(store) => StateSetup::new(store),
         None => StateSetup::local(state.dir.clone()).map_err(|e| {
             Report::failure(e).hint(format!(
                 "check that {} can be created and written, or set [state] dir",
                 state.dir.display()
             ))
         })?,
-        Some(remote) => {
-            // The one place a remote and the secrets become git credentials: the same
-            // scheme rules and plain-http refusal as every forge.
-            let credentials = upkeep_forge::connect::git_credentials(
-                remote,
-                &tokens.secrets(),
-                "the state repository",
-            )
-            .map_err(upkeep_cli::connect_report)?;
-            let store = GitStore::open(GitStoreConfig::new(
-                remote.url.clone(),
-                credentials,
-                state.dir.clone(),
-            ))
-            .map_err(|e| {
-                Report::failure(StateSetupError(e))
-                    .hint("check [state] repo and that the token may push to it")
-            })?;
-            let store: std::sync::Arc<dyn StateStore> = std::sync::Arc::new(store);
-            StateSetup::new(store)
-        }
     };
     setup.lease = state.lease.get();
     Ok(setup)
 }
-
-/// The state repository could not be opened.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot open the state repository")]
-pub struct StateSetupError(#[source] upkeep_state::Error);
 
 /// The CI variables a shard is read from when `--shard` is not given.
 #[derive(Debug, Default, Clone)]

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use upkeep_branches::apply::ApplyEvent;
 use upkeep_branches::{
-    ApplyOptions, ApproveAll, ApproveDigest, Approver, End, Job, JobEvent, LocalNotes, Outcome,
-    Override, PlanOptions, Promotion, Refusal, RepoOutcome, Rollback, RunResult, StatusOptions,
-    render,
+    ApplyOptions, ApproveAll, ApproveDigest, Approver, End, Job, JobEvent, LocalNotes, NoteStore,
+    Outcome, Override, PlanOptions, Promotion, Refusal, RepoOutcome, Rollback, RunResult,
+    StateNotes, StatusOptions, render,
 };
 use upkeep_cli::{Exit, Report, TextOrJson};
 use upkeep_config::{BranchesConfig, Config};
@@ -137,7 +137,9 @@ fn lib_error(e: upkeep_branches::Error) -> Report {
         }
         E::HistoryParse { .. } | E::HistoryContended { .. } => Some("check `[branches.history]`"),
         E::Git { repo, .. } if repo == "history" => Some("check `[branches.history]`"),
-        E::Note { .. } => Some("check that the state directory (`state_dir`) is writable"),
+        E::Note { .. } => Some(
+            "check that the state directory (`state_dir`) is writable, or with [state] repo that the token may push to it",
+        ),
         E::NoApprovers { .. } => {
             Some("name a person in [branches.approval.slack] approvers, or a group with members")
         }
@@ -206,6 +208,18 @@ fn progress(event: &ApplyEvent) {
     }
 }
 
+/// Where the note of a run in progress lives: the shared state repository when `[state]
+/// repo` is set (a run killed with its CI runner is recovered on a fresh one), else
+/// files under `<state_dir>/in-progress`.
+fn notes(ctx: &Ctx<'_>) -> Result<Arc<dyn NoteStore>, Report> {
+    Ok(
+        match upkeep_cli::shared_state_store(&ctx.config.state, &ctx.cli.secrets.secrets())? {
+            Some(store) => Arc::new(StateNotes::new(store)),
+            None => Arc::new(LocalNotes::new(ctx.config.state_dir.join("in-progress"))),
+        },
+    )
+}
+
 /// The job around a run or rollback; `again` is the command that applies the same plan
 /// (for the message when nobody can be asked).
 fn job(
@@ -238,12 +252,7 @@ fn job(
             again,
         }),
     };
-    let mut job = Job::new(
-        ctx.actor()?,
-        approver,
-        Arc::new(LocalNotes::new(ctx.config.state_dir.join("in-progress"))),
-        key,
-    );
+    let mut job = Job::new(ctx.actor()?, approver, notes(ctx)?, key);
     job.history = setup::history(&branches, &ctx.forges);
     job.deploy_token = setup::deploy_token(&ctx.config, &ctx.forges)?;
     job.dry_run = approval.is_some_and(|a| a.dry_run);

@@ -300,6 +300,19 @@ pub fn connect_report(e: upkeep_forge::connect::ConnectError) -> Report {
     }
 }
 
+/// The shared state store `[state] repo` names (`None`: the tool keeps its state in
+/// local files), with the hints every binary gives when it cannot be opened.
+pub fn shared_state_store(
+    state: &upkeep_config::StateConfig,
+    secrets: &upkeep_config::Secrets,
+) -> Result<Option<std::sync::Arc<dyn upkeep_state::StateStore>>, Report> {
+    use upkeep_forge::connect::StateStoreError;
+    upkeep_forge::connect::shared_state_store(state, secrets).map_err(|e| match e {
+        StateStoreError::Connect(e) => connect_report(e),
+        e => Report::failure(e).hint("check [state] repo and that the token may push to it"),
+    })
+}
+
 /// Who is operating, declared once for every binary; decided by
 /// [`upkeep_lock::Actor::resolve`] so that every tool records and checks the same name.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -54,7 +54,7 @@ pub use job::{
     End, Job, JobEvent, Outcome, Planner, Promotion, Refusal, Rollback, preview, promote, roll_back,
 };
 pub use model::{Override, RepoSpec, levels};
-pub use notes::{LocalNotes, NoteStore, note_key};
+pub use notes::{LocalNotes, NoteStore, StateNotes, note_key};
 pub use notify::{ChatNotifier, Notice, Notifier, Notifiers, SentryNotifier};
 pub use plan::{Plan, PlanOptions, RepoPlan, plan};
 pub use rollback::plan_rollback;

@@ -5,17 +5,20 @@
 //! history, and no entry claims a move that did not happen.
 //!
 //! Where notes live is a [`NoteStore`]: [`LocalNotes`] keeps them in a directory (the
-//! embedded default); a store shared by throwaway CI runners implements the same three
-//! calls. Notes are keyed by the set of repos promoted together ([`note_key`]), so runs
+//! embedded default); [`StateNotes`] keeps them in an [`upkeep_state::StateStore`] — a
+//! git repository every throwaway CI runner can reach, so a run killed with its runner
+//! is recovered by the next run on a fresh one. Notes are keyed by the set of repos promoted together ([`note_key`]), so runs
 //! of one configuration find each other's notes whatever they `--skip`.
 
 use std::fmt::Write as _;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use sha2::{Digest as _, Sha256};
+use upkeep_state::{Cas, Key, StateStore, StateStoreExt as _};
 
 use crate::apply::{RepoOutcome, RepoResult, RunResult};
 use crate::history::{History, HistoryEntry};
@@ -122,6 +125,126 @@ impl NoteStore for LocalNotes {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Self::error(key, format!("remove {}", path.display()), e)),
         }
+    }
+}
+
+/// Notes in a shared [`StateStore`], under `branches/<key>/in-progress` (see the key
+/// layout in [`upkeep_state`]): with a [`GitStore`](upkeep_state::GitStore), one ref
+/// per note in a repository every runner can push to. Saving replaces the note
+/// compare-and-swap on what is there, and a lost push answer is settled by the store
+/// reading the ref again, so a note is whole or absent on every runner.
+#[derive(Debug, Clone)]
+pub struct StateNotes {
+    store: Arc<dyn StateStore>,
+}
+
+/// How often [`StateNotes::clear`] retries when the note changed under it (another run
+/// of the same configuration saved one in between).
+const CLEAR_ATTEMPTS: u32 = 5;
+
+impl StateNotes {
+    /// Notes in `store`.
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        Self { store }
+    }
+
+    /// The store key of the note under `key`.
+    pub fn store_key(key: &str) -> Result<Key> {
+        Key::from_segments(["branches", key, "in-progress"])
+            .map_err(|e| Self::error(key, "name its record".to_owned(), e))
+    }
+
+    fn error(key: &str, doing: String, source: upkeep_state::Error) -> Error {
+        Error::Note {
+            key: key.to_owned(),
+            doing,
+            source: Box::new(source),
+        }
+    }
+
+    /// Runs `call` on the blocking pool: the git store talks to a remote.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        key: &str,
+        call: impl FnOnce(&dyn StateStore) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || call(store.as_ref()))
+            .await
+            .map_err(|e| Error::Note {
+                key: key.to_owned(),
+                doing: "finish its store call".to_owned(),
+                source: Box::new(e),
+            })?
+    }
+}
+
+#[async_trait]
+impl NoteStore for StateNotes {
+    async fn load(&self, key: &str) -> Result<Option<HistoryEntry>> {
+        let store_key = Self::store_key(key)?;
+        let owned = key.to_owned();
+        self.blocking(key, move |store| {
+            let place = format!("{store_key} in {}", store.location());
+            let Some(record) = store
+                .read(&store_key)
+                .map_err(|e| Self::error(&owned, format!("read {place}"), e))?
+            else {
+                return Ok(None);
+            };
+            serde_json::from_slice(&record.value)
+                .map(Some)
+                .map_err(|e| Error::NoteUnreadable {
+                    key: owned,
+                    place,
+                    message: e.to_string(),
+                })
+        })
+        .await
+    }
+
+    async fn save(&self, key: &str, note: &HistoryEntry) -> Result<()> {
+        let store_key = Self::store_key(key)?;
+        let json = serde_json::to_vec_pretty(note).map_err(|e| Error::Note {
+            key: key.to_owned(),
+            doing: "serialise".to_owned(),
+            source: Box::new(e),
+        })?;
+        let owned = key.to_owned();
+        self.blocking(key, move |store| {
+            store
+                .update(&store_key, |_| Ok(Some(json.clone())))
+                .map(drop)
+                .map_err(|e| {
+                    let place = format!("{store_key} in {}", store.location());
+                    Self::error(&owned, format!("write {place}"), e)
+                })
+        })
+        .await
+    }
+
+    async fn clear(&self, key: &str) -> Result<()> {
+        let store_key = Self::store_key(key)?;
+        let owned = key.to_owned();
+        self.blocking(key, move |store| {
+            let place = format!("{store_key} in {}", store.location());
+            let fail = |e| Self::error(&owned, format!("remove {place}"), e);
+            let mut current = store.read(&store_key).map_err(fail)?;
+            for _ in 0..CLEAR_ATTEMPTS {
+                let Some(record) = current else {
+                    return Ok(());
+                };
+                match store.delete(&store_key, &record.version).map_err(fail)? {
+                    Cas::Done(()) => return Ok(()),
+                    Cas::Conflict { current: newer } => current = newer,
+                }
+            }
+            Err(fail(upkeep_state::Error::Contended {
+                key: store_key.to_string(),
+                attempts: CLEAR_ATTEMPTS,
+            }))
+        })
+        .await
     }
 }
 

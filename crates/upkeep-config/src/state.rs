@@ -10,7 +10,8 @@ use crate::remote::{ForgeKind, Remote};
 use crate::types::HumanDuration;
 
 /// `[state]`: where the tools keep what must outlive one run — each round's record per
-/// project, the claims of the runners working them, the round summary. Files under `dir`
+/// project, the claims of the runners working them, the round summary, and
+/// move-branches' note of a run in progress. Files under `dir`
 /// unless `repo` names a git repository; set `repo` when several CI runners share a round
 /// (shards) or when the runner's disk is thrown away after each job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -14,7 +14,9 @@
 //!   [`ConnectError::PlainHttp`] rather than sent in clear or silently dropped;
 //! - git gets the token of the remote's forge for http(s) URLs only, as the password of
 //!   `x-access-token` (GitHub) or `oauth2` (GitLab, which takes any token kind so);
-//! - one client per (kind, API URL), shared by every repository it serves.
+//! - one client per (kind, API URL), shared by every repository it serves;
+//! - the shared state store (`[state] repo`) is opened with the same credentials rules
+//!   ([`shared_state_store`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -189,6 +191,50 @@ pub fn git_credentials(
         Kind::Gitlab => Credentials::https_token(token).with_username("oauth2"),
         _ => Credentials::https_token(token),
     })
+}
+
+/// Why the state store `[state]` names could not be opened. Never contains a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateStoreError {
+    /// The state repository's credentials could not be decided (e.g. a token over plain
+    /// http).
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The state repository could not be opened (its local copy could not be made).
+    #[error("cannot open the state repository {url}")]
+    Open {
+        /// The repository's URL as configured (config validation refuses credentials in
+        /// it).
+        url: String,
+        /// The store's error.
+        #[source]
+        source: upkeep_state::Error,
+    },
+}
+
+/// The shared state store `[state] repo` names, with the token of its forge, or `None`
+/// when `repo` is unset (the caller keeps its state in local files). Opening makes the
+/// local copy under `[state] dir`; nothing is fetched or pushed until the first read or
+/// write.
+pub fn shared_state_store(
+    state: &upkeep_config::StateConfig,
+    secrets: &Secrets,
+) -> Result<Option<Arc<dyn upkeep_state::StateStore>>, StateStoreError> {
+    let Some(remote) = &state.remote else {
+        return Ok(None);
+    };
+    let credentials = git_credentials(remote, secrets, "the state repository")?;
+    let store = upkeep_state::GitStore::open(upkeep_state::GitStoreConfig::new(
+        remote.url.clone(),
+        credentials,
+        state.dir.clone(),
+    ))
+    .map_err(|source| StateStoreError::Open {
+        url: remote.url.clone(),
+        source,
+    })?;
+    Ok(Some(Arc::new(store)))
 }
 
 /// Forge clients for configured remotes, built on first use from the secrets and shared

@@ -273,3 +273,79 @@ async fn moves_of_a_killed_run_are_in_the_history() {
         }
     }
 }
+
+/// With `[state] repo`, the note of a run in progress lives in the state repository, so a
+/// run killed together with its CI runner (its disk gone) is recovered by the next run on
+/// a fresh runner: every move the dead run made is in the history, and the note is
+/// removed from the state repository once recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_with_its_runner_is_recovered_on_a_fresh_runner_from_the_state_repo() {
+    let mut s = Scenario::new();
+    for (name, deps) in REPOS {
+        let bare = s.repo(name, deps);
+        upkeep_testkit::git::git(bare.path(), &["config", "core.logAllRefUpdates", "always"]);
+        upkeep_testkit::git::install_pre_receive_hook(bare.path(), "cat >/dev/null; sleep 0.15");
+        if name != "tokman" {
+            bare.commit_on("main", &format!("fix: {name}"));
+        }
+    }
+    s.all_green().await;
+    let state_repo = s.path().join("state.git");
+    upkeep_testkit::git::git(s.path(), &["init", "--bare", "-q", "state.git"]);
+    s.extra = format!("[state]\nrepo = {:?}\n", state_repo.to_string_lossy());
+    let notes_in_state = || {
+        upkeep_testkit::git::git(
+            &state_repo,
+            &[
+                "for-each-ref",
+                "--format=%(refname)",
+                "refs/upkeep/branches",
+            ],
+        )
+    };
+    let runner = |n: u32| {
+        let mut cmd = command(&s);
+        cmd.env("UPKEEP_STATE_DIR", s.path().join(format!("runner-{n}")));
+        cmd
+    };
+
+    let from = tips(&s, "stable");
+    let mut child = runner(1).spawn().unwrap();
+    while REPOS
+        .iter()
+        .all(|(r, _)| tips(&s, "stable")[*r] == from[*r])
+    {
+        assert!(child.try_wait().unwrap().is_none(), "ended before moving");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().await.unwrap();
+    settle(&s).await;
+    let refs = notes_in_state();
+    assert!(
+        refs.lines().any(|r| r.ends_with("/in-progress")),
+        "the killed run's note is not in the state repository: {refs:?}"
+    );
+    fs_err::remove_dir_all(s.path().join("runner-1")).unwrap();
+
+    let out = runner(2).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!s.path().join("runner-2/in-progress").exists());
+    let history = s.history_lines();
+    for (name, _) in REPOS {
+        for (old, new) in reflog(&s, name) {
+            assert!(
+                history
+                    .iter()
+                    .any(|e| e["repos"].as_array().unwrap().iter().any(|r| {
+                        r["name"] == name
+                            && r["from"] == old.as_str()
+                            && r["to"] == new.as_str()
+                            && r["outcome"] == "moved"
+                    })),
+                "{name} moved {old}..{new} but no history entry says so"
+            );
+        }
+    }
+    assert_eq!(notes_in_state().trim(), "", "the note outlived its run");
+}

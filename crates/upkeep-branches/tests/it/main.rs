@@ -9,5 +9,6 @@ mod fixture;
 mod gates;
 mod history;
 mod job;
+mod notes;
 mod plan_apply;
 mod status_rollback;
