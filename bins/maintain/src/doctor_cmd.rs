@@ -30,7 +30,8 @@ pub async fn run(
     let today = chrono::Local::now().date_naive();
     // Today's round's set (as recorded, else found now without recording it).
     let round = today.format("%Y-%m-%d").to_string();
-    let found = wiring::project_set(&config, &maintain, tokens, &round, false).await?;
+    let state = crate::state_cmd::state_setup(&config, tokens)?;
+    let found = wiring::project_set(&config, &maintain, tokens, state.store, &round, false).await?;
     let (maintain, set, readers) = (found.maintain, found.set, found.readers);
     let (selected, _) =
         upkeep_maintain::select(&maintain, &args.only, &[]).map_err(Report::user)?;

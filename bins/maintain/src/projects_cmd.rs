@@ -32,7 +32,8 @@ pub async fn run(
     let config = wiring::load_config(config_path)?;
     let maintain = wiring::maintain_section(&config)?;
     let (round, _) = round_id_and_date(args.round.as_deref(), args.date);
-    let found = wiring::project_set(&config, &maintain, tokens, &round, false).await?;
+    let state = crate::state_cmd::state_setup(&config, tokens)?;
+    let found = wiring::project_set(&config, &maintain, tokens, state.store, &round, false).await?;
     let view = upkeep_maintain::discover::view(
         &round,
         &found.set,

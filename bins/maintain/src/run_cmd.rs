@@ -104,8 +104,18 @@ pub async fn run(
     let config = wiring::load_config(config_path)?;
     let maintain = wiring::maintain_section(&config)?;
     let (id, date) = round_id_and_date(args.round.as_deref(), args.date);
-    // The round's set: resolved once (recorded next to the journal), reused by re-runs.
-    let round_set = wiring::project_set(&config, &maintain, tokens, &id, !args.dry_run).await?;
+    let state = state_cmd::state_setup(&config, tokens)?;
+    // The round's set: resolved once (recorded in the round's state), reused by re-runs
+    // and by every shard.
+    let round_set = wiring::project_set(
+        &config,
+        &maintain,
+        tokens,
+        state.store.clone(),
+        &id,
+        !args.dry_run,
+    )
+    .await?;
     let maintain = round_set.maintain;
     for w in &round_set.set.warnings {
         tracing::warn!("{w}");
@@ -135,7 +145,6 @@ pub async fn run(
         args.shards,
         &state_cmd::CiShardVars::from_env(),
     )?;
-    let state = state_cmd::state_setup(&config, tokens)?;
     let jobs = args.jobs.unwrap_or_else(|| maintain.jobs());
     let cancel = CancellationToken::new();
     cancel_on_signals(&cancel);

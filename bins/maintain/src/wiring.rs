@@ -209,12 +209,13 @@ pub struct RoundSet {
     pub readers: Readers,
 }
 
-/// The round's project set: recorded for round `round` (next to its journal), or
+/// The round's project set: recorded for round `round` in the round's state `store`, or
 /// resolved from the discover rules now and recorded when `save`.
 pub async fn project_set(
     config: &Config,
     maintain: &MaintainConfig,
     tokens: &Tokens,
+    store: Arc<dyn upkeep_state::StateStore>,
     round: &str,
     save: bool,
 ) -> Result<RoundSet, Report> {
@@ -254,10 +255,9 @@ pub async fn project_set(
         };
         listers.insert(rule.label.clone(), lister);
     }
-    // Next to the round's local state; with a state repository each runner resolves the
-    // same set from the same listing.
-    let record = discover::set_path(&config.state.dir, round);
-    let (set, source) = discover::load_or_resolve(maintain, &listers, &record, save)
+    // In the round's state (the local directory or the shared state repository), so that
+    // re-runs and every shard work on one set.
+    let (set, source) = discover::load_or_resolve(maintain, &listers, store, round, save)
         .await
         .map_err(discover_report)?;
     let applied = set.apply(maintain).map_err(discover_report)?;
@@ -286,7 +286,7 @@ fn discover_report(e: DiscoverError) -> Report {
                 .to_owned(),
         ),
         DiscoverError::Record { .. } => Some(
-            "the round's project set is kept next to its journal; remove the file to list again"
+            "the round's project set is kept in the round's state (`rounds/<round>/set`): check [state]; a new --round lists again"
                 .to_owned(),
         ),
         _ => None,

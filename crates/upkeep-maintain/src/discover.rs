@@ -12,16 +12,17 @@
 //!
 //! Why recorded: a forge's listing changes while a round runs (someone archives a
 //! repository, adds a topic). A re-run of the round, or another shard of it, must work
-//! on the same set, so the first run writes the set next to the round's journal
-//! ([`set_path`]: `<journal dir>/<round>.projects.json`, written atomically) and later
-//! runs read it instead of listing again ([`load_or_resolve`]).
+//! on the same set, so the first run records the set in the round's state ([`set_key`]:
+//! `rounds/<round>/set`, in the local state directory or the shared state repository,
+//! written compare-and-swap so that of two shards resolving at once one set wins) and
+//! later runs read it instead of listing again ([`load_or_resolve`]).
 //!
 //! A repository's own `.upkeep.toml` is not part of the set: it is read from the base
 //! branch each time a project runs (the round's `config` stage), so a fix to it takes
 //! effect on the next run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -31,6 +32,7 @@ use upkeep_config::{
     Remote, RepoSettings, ResolvedProject,
 };
 use upkeep_forge::{Discover, ForgeError, ListScope, ListedRepo, Listing, RepoId};
+use upkeep_state::{Cas, Expected, Key, StateStore, StateStoreExt as _};
 
 /// Where a project of the set came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,15 +152,15 @@ pub enum DiscoverError {
         message: String,
     },
     /// The recorded set could not be read or written.
-    #[error("cannot {doing} the round's project set {}", path.display())]
+    #[error("cannot {doing} the round's project set ({place})")]
     Record {
         /// Reading or writing.
         doing: &'static str,
-        /// The file.
-        path: PathBuf,
+        /// The record and its store.
+        place: String,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -464,44 +466,57 @@ impl ProjectSet {
     }
 }
 
-/// Where the set of round `round` is recorded: next to its journal.
-#[must_use]
-pub fn set_path(journal_dir: &Path, round: &str) -> PathBuf {
-    journal_dir.join(format!("{round}.projects.json"))
+/// The key the set of round `round` is recorded under in the round's state:
+/// `rounds/<round>/set`, next to its per-project records.
+pub fn set_key(round: &str) -> Result<Key, DiscoverError> {
+    Key::from_segments(["rounds", round, "set"]).map_err(|e| DiscoverError::Record {
+        doing: "name",
+        place: format!("round {round}"),
+        source: Box::new(e),
+    })
 }
 
-/// The set recorded for a round, if any.
-pub fn load_set(path: &Path) -> Result<Option<ProjectSet>, DiscoverError> {
-    let text = match fs_err::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(DiscoverError::Record {
-                doing: "read",
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| DiscoverError::Record {
-            doing: "read",
-            path: path.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })
-}
-
-/// Writes the set atomically (`upkeep_fs::write_atomic`): a crash leaves the old record
-/// or the new one, whole.
-pub fn save_set(path: &Path, set: &ProjectSet) -> Result<(), DiscoverError> {
-    let err = |source| DiscoverError::Record {
-        doing: "write",
-        path: path.to_owned(),
+/// The set recorded for round `round`, if any.
+pub fn load_set(store: &dyn StateStore, round: &str) -> Result<Option<ProjectSet>, DiscoverError> {
+    let key = set_key(round)?;
+    let err = |source: Box<dyn std::error::Error + Send + Sync>| DiscoverError::Record {
+        doing: "read",
+        place: format!("{key} in {}", store.location()),
         source,
     };
-    let json = serde_json::to_vec_pretty(set).map_err(|e| err(std::io::Error::other(e)))?;
-    upkeep_fs::write_atomic(path, &json).map_err(err)
+    let Some(record) = store.read(&key).map_err(|e| err(Box::new(e)))? else {
+        return Ok(None);
+    };
+    record.json().map(Some).map_err(|e| err(Box::new(e)))
+}
+
+/// Records `set` for round `round` unless a set is recorded already, and returns the
+/// round's set: the first runner to record wins (compare-and-swap on an absent record),
+/// and every other runner of the round — a shard that resolved at the same time —
+/// works on the winner's set.
+pub fn record_set(
+    store: &dyn StateStore,
+    round: &str,
+    set: ProjectSet,
+) -> Result<ProjectSet, DiscoverError> {
+    let key = set_key(round)?;
+    let err = |source: Box<dyn std::error::Error + Send + Sync>| DiscoverError::Record {
+        doing: "write",
+        place: format!("{key} in {}", store.location()),
+        source,
+    };
+    match store
+        .write_json(&key, &Expected::Absent, &set)
+        .map_err(|e| err(Box::new(e)))?
+    {
+        Cas::Done(_) => Ok(set),
+        Cas::Conflict {
+            current: Some(record),
+        } => record.json().map_err(|e| err(Box::new(e))),
+        Cas::Conflict { current: None } => Err(err(
+            "the record was deleted while it was being written; run again".into(),
+        )),
+    }
 }
 
 /// Whether the set came from the record or was listed now.
@@ -516,30 +531,63 @@ pub enum SetSource {
     Recorded,
 }
 
-/// The round's set: the recorded one when `record` exists, else resolved now and (when
-/// `save`) recorded there. Without discover rules nothing is listed or recorded.
+/// The round's set: the one recorded for `round` in `store` when there is one, else
+/// resolved now and (when `save`) recorded there — by whichever runner of the round
+/// records first ([`record_set`]). Without discover rules nothing is listed or recorded.
 pub async fn load_or_resolve(
     maintain: &MaintainConfig,
     listers: &BTreeMap<String, Arc<dyn Discover>>,
-    record: &Path,
+    store: Arc<dyn StateStore>,
+    round: &str,
     save: bool,
 ) -> Result<(ProjectSet, SetSource), DiscoverError> {
     if maintain.discover.is_empty() {
         return Ok((resolve(maintain, listers).await?, SetSource::Listed));
     }
-    if let Some(mut set) = load_set(record)? {
-        for rule in set.stale_rules(maintain) {
-            set.warnings.push(format!(
-                "the round's project set names rule `{rule}`, which the configuration no longer has; its projects run with the [maintain] defaults"
-            ));
-        }
-        return Ok((set, SetSource::Recorded));
+    let owned = round.to_owned();
+    let recorded = in_store(&store, move |store| load_set(store, &owned)).await?;
+    if let Some(set) = recorded {
+        return Ok((with_stale_rule_warnings(set, maintain), SetSource::Recorded));
     }
     let set = resolve(maintain, listers).await?;
-    if save {
-        save_set(record, &set)?;
+    if !save {
+        return Ok((set, SetSource::Resolved));
     }
-    Ok((set, SetSource::Resolved))
+    let (owned, mine) = (round.to_owned(), set.clone());
+    let kept = in_store(&store, move |store| record_set(store, &owned, mine)).await?;
+    if kept == set {
+        Ok((set, SetSource::Resolved))
+    } else {
+        // Another runner of the round recorded its set first.
+        Ok((
+            with_stale_rule_warnings(kept, maintain),
+            SetSource::Recorded,
+        ))
+    }
+}
+
+/// Runs `call` on the blocking pool: the git store talks to a remote.
+async fn in_store<T: Send + 'static>(
+    store: &Arc<dyn StateStore>,
+    call: impl FnOnce(&dyn StateStore) -> Result<T, DiscoverError> + Send + 'static,
+) -> Result<T, DiscoverError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || call(store.as_ref()))
+        .await
+        .map_err(|e| DiscoverError::Record {
+            doing: "finish reading or writing",
+            place: "the state store".to_owned(),
+            source: Box::new(e),
+        })?
+}
+
+fn with_stale_rule_warnings(mut set: ProjectSet, maintain: &MaintainConfig) -> ProjectSet {
+    for rule in set.stale_rules(maintain) {
+        set.warnings.push(format!(
+            "the round's project set names rule `{rule}`, which the configuration no longer has; its projects run with the [maintain] defaults"
+        ));
+    }
+    set
 }
 
 /// A repository's `.upkeep.toml` as read for display or a check.

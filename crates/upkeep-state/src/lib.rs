@@ -25,6 +25,7 @@
 //! | `rounds/<round>/projects/<project>` | what the round did for one project |
 //! | `rounds/<round>/claims/<project>` | the lease of the runner working that project |
 //! | `rounds/<round>/summary` | the round's summary message |
+//! | `rounds/<round>/set` | the round's project set, when discover rules find projects |
 //! | `branches/<config>/in-progress` | move-branches' in-progress note |
 //!
 //! A key holding a record cannot also be a prefix of another key (git cannot have both

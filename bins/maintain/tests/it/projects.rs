@@ -126,7 +126,7 @@ fn projects_shows_where_each_came_from_its_steps_and_what_was_left_out() {
     // Showing the set records nothing: the round lists again when it starts.
     assert!(
         !dir.path()
-            .join(".upkeep/state/2026-11-22.projects.json")
+            .join(".upkeep/state/rounds/2026-11-22/set")
             .exists()
     );
 }
@@ -155,7 +155,7 @@ fn a_round_records_its_set_and_a_re_run_keeps_it() {
     let log = std::fs::read_to_string(dir.path().join(".upkeep/logs/2026-11-22/web/test.log"))
         .unwrap_or_default();
     assert!(log.contains("fast"), "web ran its own test step: {log}");
-    let record = dir.path().join(".upkeep/state/2026-11-22.projects.json");
+    let record = dir.path().join(".upkeep/state/rounds/2026-11-22/set");
     assert!(record.is_file());
 
     // A new repository wearing the topic: this round keeps its set, the next finds it.

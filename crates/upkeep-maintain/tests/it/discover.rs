@@ -15,6 +15,7 @@ use upkeep_maintain::discover::{
     self, DiscoverError, Origin, ProjectSet, SetSource, load_or_resolve, resolve,
 };
 use upkeep_maintain::{CancellationToken, FailedStage, NoProgress, Round, Status};
+use upkeep_state::{LocalStore, StateStore};
 use upkeep_testkit::bare::BareRepo;
 use upkeep_testkit::git::Clock;
 
@@ -221,26 +222,31 @@ async fn a_round_resolves_its_set_once_and_re_runs_see_the_same_set() {
     let text = "state_dir = \"state\"\n[maintain]\n[[maintain.discover]]\ndirectory = \"repos\"\ntopics = [\"upkeep\"]\n";
     let maintain = config(state.path(), text);
     let forge = Arc::new(LocalForge::new(state.path().join("forge")));
-    let record = discover::set_path(&state.path().join("state/state"), "2026-11-22");
-    let (first, source) = load_or_resolve(&maintain, &listers(&maintain, &forge), &record, true)
-        .await
-        .unwrap();
+    let store: Arc<dyn StateStore> =
+        Arc::new(LocalStore::open(state.path().join("state/state")).unwrap());
+    let resolve_round = |round: &'static str| {
+        let (maintain, store, listers) = (&maintain, store.clone(), listers(&maintain, &forge));
+        async move { load_or_resolve(maintain, &listers, store, round, true).await }
+    };
+    let (first, source) = resolve_round("2026-11-22").await.unwrap();
     assert_eq!(source, SetSource::Resolved);
     assert_eq!(names(&first), ["api"]);
-    assert!(record.is_file());
+    assert_eq!(
+        discover::load_set(store.as_ref(), "2026-11-22").unwrap(),
+        Some(first.clone())
+    );
     // A repository wearing the topic appears mid-round: the round keeps its set …
     repo(&repos, "late", "upkeep", &[]);
-    let (again, source) = load_or_resolve(&maintain, &listers(&maintain, &forge), &record, true)
-        .await
-        .unwrap();
+    let (again, source) = resolve_round("2026-11-22").await.unwrap();
     assert_eq!(source, SetSource::Recorded);
     assert_eq!(again, first);
     // … and the next round (another record) finds it.
-    let next = discover::set_path(&state.path().join("state/state"), "2026-11-29");
-    let (next_set, _) = load_or_resolve(&maintain, &listers(&maintain, &forge), &next, true)
-        .await
-        .unwrap();
+    let (next_set, _) = resolve_round("2026-11-29").await.unwrap();
     assert_eq!(names(&next_set), ["api", "late"]);
+    // Two shards resolved round 2026-11-29 at once and differ: the first recorded wins,
+    // and the other works on the winner's set.
+    let winner = discover::record_set(store.as_ref(), "2026-11-29", first.clone()).unwrap();
+    assert_eq!(winner, next_set);
 }
 
 /// A real round over discovered projects: one carries a `.upkeep.toml` that changes its
