@@ -24,7 +24,7 @@ pub mod round;
 #[must_use]
 pub fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
+    let model = fs_err::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
             s.lines()
@@ -40,7 +40,7 @@ pub fn machine() -> String {
 /// tests, and numbers taken under load say so.
 #[must_use]
 pub fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
+    fs_err::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
         .unwrap_or(0.0)
@@ -65,6 +65,6 @@ pub fn flag(args: &[String], name: &str) -> bool {
 pub fn write_json(path: Option<&str>, value: &serde_json::Value) {
     if let Some(path) = path {
         let text = serde_json::to_string_pretty(value).expect("JSON");
-        std::fs::write(path, text + "\n").unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+        fs_err::write(path, text + "\n").unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
     }
 }

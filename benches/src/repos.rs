@@ -198,7 +198,7 @@ pub fn add_small_commit(bare: &Path, n: usize) -> io::Result<()> {
 /// Total size in bytes of the files under `dir` (recursively); 0 when missing.
 #[must_use]
 pub fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = fs_err::read_dir(dir) else {
         return 0;
     };
     entries
@@ -217,7 +217,7 @@ pub fn dir_size(dir: &Path) -> u64 {
 #[must_use]
 pub fn packs(clone: &Path) -> std::collections::BTreeMap<String, u64> {
     let dir = clone.join(".git/objects/pack");
-    std::fs::read_dir(dir)
+    fs_err::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)

@@ -257,7 +257,7 @@ fn config(spec: &RoundSpec) -> upkeep_config::MaintainConfig {
 /// The peak resident set size of this process so far, from `/proc/self/status`.
 #[must_use]
 pub fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    fs_err::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()

@@ -1,5 +1,9 @@
 //! What the forge examples share: a repository URL in, the right forge adapter and
 //! repository id out — through the factory the binaries use for every configured repo.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "an example program: like a binary, it reads its tokens from the environment"
+)]
 
 use std::error::Error;
 use std::sync::Arc;

@@ -9,7 +9,10 @@
 //! The channel is an id or `#name`; the round is its id, by default the round's date.
 //! The token needs `channels:history` and `reactions:read` (and `channels:read` for a
 //! `#name`): see `examples/slack-app-manifest.yml`.
-
+#![expect(
+    clippy::disallowed_methods,
+    reason = "an example program: like a binary, it reads its tokens from the environment"
+)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // an example's output is the point
 
 use std::process::ExitCode;

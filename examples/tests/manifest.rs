@@ -60,7 +60,7 @@ fn slack_manifest_has_a_bot_user() {
 
 #[test]
 fn operating_guide_explains_every_scope() {
-    let guide = std::fs::read_to_string(examples_dir().join("../docs/operating.md")).unwrap();
+    let guide = fs_err::read_to_string(examples_dir().join("../docs/operating.md")).unwrap();
     let section = guide
         .split("## The Slack app")
         .nth(1)

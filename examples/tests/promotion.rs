@@ -40,7 +40,7 @@ fn friday_promotion_waits_for_approval_in_slack() {
     let run = get(step, &["run"]).as_str().unwrap();
     assert_eq!(run, "move-branches --config upkeep.toml run --job");
     assert!(get(step, &["env", "SLACK_API_TOKEN"]).is_string());
-    let text = std::fs::read_to_string(examples_dir().join(rel)).unwrap();
+    let text = fs_err::read_to_string(examples_dir().join(rel)).unwrap();
     assert!(text.contains("[branches.approval.slack]"));
     assert_runs_real_commands(rel, &text);
 }
@@ -51,9 +51,9 @@ fn friday_promotion_waits_for_approval_in_slack() {
 fn no_scheduled_promotion_approves_blindly() {
     let dir = examples_dir().join("schedules");
     let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    for entry in fs_err::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = fs_err::read_to_string(&path).unwrap();
         for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
             if line.contains("move-branches --config") && line.contains(" run") {
                 seen += 1;

@@ -11,7 +11,7 @@ fn examples_dir() -> PathBuf {
 
 fn yaml(rel: &str) -> Value {
     let path = examples_dir().join(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = fs_err::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"))
 }
 
@@ -78,7 +78,7 @@ fn github_actions_workflow() {
             "{name:?} runs something"
         );
     }
-    let text = std::fs::read_to_string(examples_dir().join(rel)).unwrap();
+    let text = fs_err::read_to_string(examples_dir().join(rel)).unwrap();
     assert_runs_real_commands(rel, &text);
     // `exit 78` is no longer neutral on GitHub Actions: a skipped week must stay green.
     assert!(!text.contains("exit 78"), "{rel}: exit 78 shows red");
@@ -134,7 +134,7 @@ fn steps_text(job: &Value) -> String {
 fn image_workflow_builds_and_publishes_the_image_the_templates_use() {
     let rel = "schedules/upkeep-image.yml";
     let wf = yaml(rel);
-    let text = std::fs::read_to_string(examples_dir().join(rel)).unwrap();
+    let text = fs_err::read_to_string(examples_dir().join(rel)).unwrap();
     assert!(text.contains("docker/build-push-action"), "{rel}");
     assert!(text.contains("push: true"), "{rel}");
     assert_eq!(
@@ -142,10 +142,10 @@ fn image_workflow_builds_and_publishes_the_image_the_templates_use() {
         Some("write")
     );
     let templates =
-        std::fs::read_to_string(examples_dir().join("schedules/github-actions.yml")).unwrap();
+        fs_err::read_to_string(examples_dir().join("schedules/github-actions.yml")).unwrap();
     assert!(templates.contains("ghcr.io/example/upkeep"));
     assert!(text.contains("ghcr.io/${{ github.repository_owner }}/upkeep"));
-    let ignore = std::fs::read_to_string(examples_dir().join("../.dockerignore")).unwrap();
+    let ignore = fs_err::read_to_string(examples_dir().join("../.dockerignore")).unwrap();
     assert!(
         ignore.lines().any(|l| l.trim() == "target/"),
         ".dockerignore keeps target/ out of the build context"
@@ -170,7 +170,7 @@ fn gitlab_ci_pipeline() {
     }
     assert_runs_real_commands(
         rel,
-        &std::fs::read_to_string(examples_dir().join(rel)).unwrap(),
+        &fs_err::read_to_string(examples_dir().join(rel)).unwrap(),
     );
     // Shards by `parallel:` (GitLab sets CI_NODE_INDEX/CI_NODE_TOTAL), a report stage
     // after them even when a shard failed, and no cache as the round's state.
@@ -193,7 +193,7 @@ fn gitlab_ci_pipeline() {
 fn kubernetes_cronjob() {
     use serde::Deserialize as _;
     let rel = "schedules/kubernetes-cronjob.yml";
-    let text = std::fs::read_to_string(examples_dir().join(rel)).unwrap();
+    let text = fs_err::read_to_string(examples_dir().join(rel)).unwrap();
     let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
         .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{rel}: {e}")))
         .collect();
@@ -227,9 +227,9 @@ fn kubernetes_cronjob() {
 #[test]
 fn systemd_units() {
     let service =
-        std::fs::read_to_string(examples_dir().join("schedules/upkeep-maintain.service")).unwrap();
+        fs_err::read_to_string(examples_dir().join("schedules/upkeep-maintain.service")).unwrap();
     let timer =
-        std::fs::read_to_string(examples_dir().join("schedules/upkeep-maintain.timer")).unwrap();
+        fs_err::read_to_string(examples_dir().join("schedules/upkeep-maintain.timer")).unwrap();
     let sections = |text: &str| -> Vec<String> {
         text.lines()
             .filter(|l| l.starts_with('['))
@@ -251,7 +251,7 @@ fn systemd_units() {
 
 #[test]
 fn dockerfile_is_multi_stage_and_non_root() {
-    let text = std::fs::read_to_string(examples_dir().join("../Dockerfile")).unwrap();
+    let text = fs_err::read_to_string(examples_dir().join("../Dockerfile")).unwrap();
     assert!(
         text.lines().filter(|l| l.starts_with("FROM ")).count() >= 2,
         "multi-stage"

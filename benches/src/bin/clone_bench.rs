@@ -70,8 +70,8 @@ struct Calibration {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from)
+    fs_err::create_dir_all(to).expect("mkdir");
+    for e in fs_err::read_dir(from)
         .expect("read dir")
         .filter_map(Result::ok)
     {
@@ -79,7 +79,7 @@ fn copy_dir(from: &Path, to: &Path) {
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             copy_dir(&e.path(), &target);
         } else {
-            std::fs::copy(e.path(), &target).expect("copy");
+            fs_err::copy(e.path(), &target).expect("copy");
         }
     }
 }

@@ -39,7 +39,7 @@ fn main() {
         .expect("tokio runtime");
     if let Some(spec) = arg::<String>(&args, "--child") {
         let spec: RoundSpec =
-            serde_json::from_slice(&std::fs::read(&spec).expect("spec file")).expect("spec JSON");
+            serde_json::from_slice(&fs_err::read(&spec).expect("spec file")).expect("spec JSON");
         let run = runtime.block_on(upkeep_benches::round::run(&spec));
         println!("{}", serde_json::to_string(&run).expect("JSON"));
         return;
@@ -179,7 +179,7 @@ async fn measure(setup: &Setup, n: usize, step: f64, latency_ms: u64) -> Outcome
         NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
     );
     let spec_file = work.path().join("spec.json");
-    std::fs::write(&spec_file, serde_json::to_vec(&spec).expect("JSON")).expect("spec file");
+    fs_err::write(&spec_file, serde_json::to_vec(&spec).expect("JSON")).expect("spec file");
     hosted.reset_logs();
 
     let output = tokio::process::Command::new(std::env::current_exe().expect("own path"))
@@ -227,7 +227,7 @@ async fn measure_sharded(setup: &Setup, hosted: &Hosted, n: usize, step: f64) ->
     for index in 1..=setup.shards {
         let spec = spec_of(&format!("shard-{index}"), Some((index, setup.shards)));
         let file = work.path().join(format!("spec-{index}.json"));
-        std::fs::write(&file, serde_json::to_vec(&spec).expect("JSON")).expect("spec file");
+        fs_err::write(&file, serde_json::to_vec(&spec).expect("JSON")).expect("spec file");
         children.push(
             tokio::process::Command::new(std::env::current_exe().expect("own path"))
                 .arg("--child")

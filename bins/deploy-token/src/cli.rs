@@ -230,6 +230,10 @@ pub fn run(cli: Cli) -> Result<Exit, Report> {
 
 /// The configuration (optional with `--repo`), the lock repository's credentials from
 /// the tokens, the operator, and the Slack announcer of `[lock] slack_channel`.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the binary's edge: UPKEEP_* overrides come from the environment"
+)]
 fn session(cli: &Cli) -> Result<Session, Report> {
     let config = match Config::load(&cli.config, std::env::vars()) {
         Ok(config) => Some(config),

@@ -25,11 +25,11 @@ pub struct DemoArgs {
 /// Runs `maintain demo`.
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<Exit, Report> {
     let (root, _guard) = if let Some(dir) = &args.keep {
-        if dir.exists() && std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_some()) {
+        if dir.exists() && fs_err::read_dir(dir).map_or(true, |mut d| d.next().is_some()) {
             return Err(Report::user(NotEmpty(dir.clone()))
                 .hint("pass a new directory to --keep, or leave --keep out"));
         }
-        std::fs::create_dir_all(dir).map_err(Report::failure)?;
+        fs_err::create_dir_all(dir).map_err(Report::failure)?;
         (std::path::absolute(dir).map_err(Report::failure)?, None)
     } else {
         let tmp = tempfile::Builder::new()

@@ -2,10 +2,8 @@
 
 use std::path::Path;
 
-use upkeep_chat::{SlackChat, SlackConfig};
 use upkeep_cli::{Exit, GlobalArgs, Output, Report};
-use upkeep_config::ChatKind;
-use upkeep_maintain::doctor::{self, Check, DoctorProject, DoctorRequest, Verdict};
+use upkeep_maintain::doctor::{self, DoctorProject, DoctorRequest, Verdict};
 
 use crate::wiring::{self, Tokens};
 
@@ -59,42 +57,18 @@ pub async fn run(
         projects,
         cache: maintain.paths.cache.clone(),
         branch: upkeep_maintain::branch_name(&maintain, today),
+        set: Some(set),
+        readers,
     })
     .await;
-    // The convention, read at the base branch without running anything; not for a project
-    // whose repository could not be reached (its failed check already says why).
-    for p in &resolved {
-        let unreachable = checks.iter().any(|c| {
-            c.project.as_deref() == Some(p.name.as_str())
-                && c.verdict == Verdict::Fail
-                && matches!(c.check.as_str(), "repository reachable" | "forge API")
-        });
-        if unreachable {
-            continue;
-        }
-        if let Some(reader) = upkeep_maintain::discover::reader_for(&readers, p) {
-            let topics = set
-                .project(&p.name)
-                .map(|e| e.topics.clone())
-                .unwrap_or_default();
-            checks.extend(
-                upkeep_maintain::discover::convention_checks(p, &topics, reader.as_ref()).await,
-            );
-        }
-    }
-    // Each project's checks together, in project order (a stable sort).
-    checks.sort_by_key(|c| {
-        c.project
-            .as_ref()
-            .and_then(|n| resolved.iter().position(|p| &p.name == n))
-            .unwrap_or(usize::MAX)
-    });
     checks.extend(
-        set.warnings
-            .iter()
-            .map(|w| Check::global("discovery", Verdict::Warn, w.clone(), None)),
+        doctor::chat_checks(
+            &maintain.chat,
+            tokens.secrets().slack_api_token,
+            tokens.slack_api_url.as_deref(),
+        )
+        .await,
     );
-    checks.extend(chat_checks(&maintain, tokens).await);
     if global.output == Output::Json {
         upkeep_cli::print_json(&doctor::to_json(&checks)).map_err(Report::failure)?;
     } else {
@@ -122,83 +96,4 @@ fn split_report(report: &Report) -> (String, Option<String>) {
     }
     let fix = (!hints.is_empty()).then(|| hints.join("; "));
     (problem.join(": "), fix)
-}
-
-async fn chat_checks(maintain: &upkeep_config::MaintainConfig, tokens: &Tokens) -> Vec<Check> {
-    if maintain.chat.kind == ChatKind::Console {
-        return vec![Check::global(
-            "chat",
-            Verdict::Ok,
-            "console (messages are printed; set [maintain.chat] kind = \"slack\" to post)"
-                .to_owned(),
-            None,
-        )];
-    }
-    let Some(token) = tokens.secrets().slack_api_token else {
-        return vec![Check::global(
-            "slack token",
-            Verdict::Fail,
-            "SLACK_API_TOKEN is not set".to_owned(),
-            Some("export SLACK_API_TOKEN=xoxb-… (a bot token)".to_owned()),
-        )];
-    };
-    let Some(channel) = maintain.chat.channel.clone() else {
-        return vec![Check::global(
-            "slack channel",
-            Verdict::Fail,
-            "no channel configured".to_owned(),
-            Some("set [maintain.chat] channel".to_owned()),
-        )];
-    };
-    let mut config = SlackConfig::new(token, channel.clone());
-    if let Some(url) = &tokens.slack_api_url {
-        url.clone_into(&mut config.api_url);
-    }
-    let slack = match SlackChat::new(config) {
-        Ok(s) => s,
-        Err(e) => return vec![Check::global("slack", Verdict::Fail, e.to_string(), None)],
-    };
-    let mut out = Vec::new();
-    match slack.auth_test().await {
-        Ok(info) => {
-            let missing = info.missing_scopes();
-            out.push(if missing.is_empty() {
-                Check::global(
-                    "slack token",
-                    Verdict::Ok,
-                    format!("workspace {}", info.team),
-                    None,
-                )
-            } else {
-                Check::global(
-                    "slack token scopes",
-                    Verdict::Fail,
-                    format!("missing {}", missing.join(", ")),
-                    Some("add the scopes to the Slack app and reinstall it".to_owned()),
-                )
-            });
-        }
-        Err(e) => out.push(Check::global(
-            "slack token",
-            Verdict::Fail,
-            e.to_string(),
-            Some("check SLACK_API_TOKEN".to_owned()),
-        )),
-    }
-    let probe = upkeep_chat::RoundId::new("doctor-probe");
-    match upkeep_chat::ChatThreads::read_round_status(&slack, &probe).await {
-        Ok(_) => out.push(Check::global(
-            "slack channel",
-            Verdict::Ok,
-            format!("{channel} is readable"),
-            None,
-        )),
-        Err(e) => out.push(Check::global(
-            "slack channel",
-            Verdict::Fail,
-            e.to_string(),
-            Some(format!("invite the bot to {channel} (/invite @yourbot)")),
-        )),
-    }
-    out
 }

@@ -17,6 +17,10 @@ use upkeep_maintain::discover::{self, DiscoverError, ProjectSet, Readers, SetSou
 pub type Tokens = upkeep_cli::TokenArgs;
 
 /// Loads the configuration file with `UPKEEP_…` overrides from the environment.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the binary's edge: UPKEEP_* overrides come from the environment"
+)]
 pub fn load_config(path: &Path) -> Result<Config, Report> {
     let config = Config::load(path, std::env::vars()).map_err(|e| {
         let missing = matches!(&e, upkeep_config::Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound);

@@ -75,6 +75,10 @@ impl Forges {
 }
 
 /// Loads the configuration's `[branches]` section.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the binary's edge: UPKEEP_* overrides come from the environment"
+)]
 pub fn load(path: &Path) -> Result<Config, Report> {
     let config = Config::load(path, std::env::vars()).map_err(|e| {
         let hint = if path.exists() {

@@ -331,6 +331,10 @@ pub struct ActorArgs {
 
 impl ActorArgs {
     /// `--actor`, else git's `user.name` (seen from the current directory), else `$USER`.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the binaries' edge: the login name comes from the environment"
+    )]
     pub fn resolve(&self) -> Result<String, Report> {
         let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
         let login = std::env::var("USER").ok();
@@ -346,6 +350,10 @@ impl ActorArgs {
 
 /// Whether to colour stderr: a terminal, and `NO_COLOR` unset or empty.
 #[must_use]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the binaries' edge: NO_COLOR is read from the environment"
+)]
 pub fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
@@ -446,7 +454,7 @@ impl MetaCommand {
                 command.build();
                 let pages = man_pages(&command);
                 if let Some(dir) = dir {
-                    std::fs::create_dir_all(dir)?;
+                    fs_err::create_dir_all(dir)?;
                     for (_, page) in &pages {
                         let path = page.generate_to(dir)?;
                         writeln!(out, "{}", path.display())?;
@@ -619,7 +627,7 @@ mod tests {
     #[test]
     fn man_dir_writes_every_page_that_is_referenced() {
         let dir = std::env::temp_dir().join(format!("upkeep-cli-man-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = fs_err::remove_dir_all(&dir);
         let mut listing = Vec::new();
         MetaCommand::Man {
             subcommand: Vec::new(),
@@ -627,7 +635,7 @@ mod tests {
         }
         .write::<DemoCli>(&mut listing)
         .unwrap();
-        let mut written: Vec<String> = std::fs::read_dir(&dir)
+        let mut written: Vec<String> = fs_err::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -644,7 +652,7 @@ mod tests {
         assert_eq!(String::from_utf8(listing).unwrap().lines().count(), 4);
         // Every `name(1)` reference in a page is a page that was written.
         for file in &written {
-            let page = std::fs::read_to_string(dir.join(file)).unwrap();
+            let page = fs_err::read_to_string(dir.join(file)).unwrap();
             for reference in page.split_whitespace().filter(|w| w.ends_with("(1)")) {
                 let target = format!(
                     "{}.1",
@@ -653,7 +661,7 @@ mod tests {
                 assert!(written.contains(&target), "{file} refers to {reference}");
             }
         }
-        std::fs::remove_dir_all(&dir).unwrap();
+        fs_err::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -467,14 +467,14 @@ mod tests {
         let n = note(vec![result("a", "a1", "a2", RepoOutcome::Planned)]);
         store.save(&key, &n).await.unwrap();
         assert_eq!(store.load(&key).await.unwrap(), Some(n));
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("notes"))
+        let leftovers: Vec<_> = fs_err::read_dir(dir.path().join("notes"))
             .unwrap()
             .collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
         store.clear(&key).await.unwrap();
         store.clear(&key).await.unwrap();
         assert_eq!(store.load(&key).await.unwrap(), None);
-        std::fs::write(store.path(&key), "{ half").unwrap();
+        fs_err::write(store.path(&key), "{ half").unwrap();
         assert!(matches!(
             store.load(&key).await,
             Err(Error::NoteUnreadable { .. })

@@ -21,12 +21,12 @@ fn main() -> ExitCode {
     let schema_path = root.join(schema::SCHEMA_PATH);
     let reference_path = root.join(schema::REFERENCE_PATH);
     let result = (|| -> Result<(), String> {
-        std::fs::write(&schema_path, schema::json_schema_text())
+        fs_err::write(&schema_path, schema::json_schema_text())
             .map_err(|e| format!("cannot write {}: {e}", schema_path.display()))?;
         let repo_schema_path = root.join(schema::REPO_SCHEMA_PATH);
-        std::fs::write(&repo_schema_path, schema::repo_json_schema_text())
+        fs_err::write(&repo_schema_path, schema::repo_json_schema_text())
             .map_err(|e| format!("cannot write {}: {e}", repo_schema_path.display()))?;
-        let doc = std::fs::read_to_string(&reference_path)
+        let doc = fs_err::read_to_string(&reference_path)
             .map_err(|e| format!("cannot read {}: {e}", reference_path.display()))?;
         let new =
             schema::splice_reference(&doc, &schema::reference_markdown()).ok_or_else(|| {
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
                     schema::REPO_REFERENCE_END
                 )
             })?;
-        std::fs::write(&reference_path, new)
+        fs_err::write(&reference_path, new)
             .map_err(|e| format!("cannot write {}: {e}", reference_path.display()))?;
         Ok(())
     })();

@@ -144,14 +144,18 @@ fn benches(c: &mut Criterion) {
 }
 
 #[allow(clippy::print_stdout)] // Reports where the inputs were written.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a bench binary: where to write its inputs comes from its environment"
+)]
 fn main() {
     if let Some(dir) = std::env::var_os("UPKEEP_BENCH_WRITE") {
         let dir = std::path::PathBuf::from(dir);
         for (side, new) in [("old", false), ("new", true)] {
             let d = dir.join(side);
-            std::fs::create_dir_all(&d).expect("create bench dir");
-            std::fs::write(d.join("package-lock.json"), package_lock(3_000, new)).expect("write");
-            std::fs::write(d.join("Cargo.lock"), cargo_lock(800, new)).expect("write");
+            fs_err::create_dir_all(&d).expect("create bench dir");
+            fs_err::write(d.join("package-lock.json"), package_lock(3_000, new)).expect("write");
+            fs_err::write(d.join("Cargo.lock"), cargo_lock(800, new)).expect("write");
         }
         println!("inputs written to {}", dir.display());
         return;

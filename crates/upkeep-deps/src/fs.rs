@@ -56,7 +56,7 @@ impl TreeSource for DirTree {
     }
 
     fn read_file(&self, path: &str) -> std::result::Result<Option<Vec<u8>>, SourceError> {
-        match std::fs::read(self.root.join(path)) {
+        match fs_err::read(self.root.join(path)) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
@@ -95,7 +95,7 @@ impl TreeSource for SingleFile {
             return Ok(Some(self.contents.clone()));
         }
         let name = path.rsplit('/').next().unwrap_or(path);
-        match std::fs::read(self.actual.with_file_name(name)) {
+        match fs_err::read(self.actual.with_file_name(name)) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
@@ -109,7 +109,7 @@ impl TreeSource for SingleFile {
 /// not a lockfile name (`old/Cargo.lock` vs `/tmp/x`). Both files must be readable.
 pub fn diff_files(old: &Path, new: &Path) -> Result<DiffReport> {
     let read = |path: &Path| {
-        std::fs::read(path).map_err(|source| Error::ReadFile {
+        fs_err::read(path).map_err(|source| Error::ReadFile {
             path: path.to_path_buf(),
             source,
         })

@@ -808,20 +808,11 @@ fn normalise(error: &octocrab::Error, doing: &str, what: &str) -> ForgeError {
     }
 }
 
-/// `Display` of an error and its sources, on one line.
+/// [`upkeep_text::error_chain`] of an octocrab error, first line only: octocrab appends a
+/// backtrace location to some messages.
 fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    // Octocrab appends a backtrace location to some messages: keep the first line.
-    out.lines().next().unwrap_or_default().to_owned()
+    let chain = upkeep_text::error_chain(error);
+    chain.lines().next().unwrap_or_default().to_owned()
 }
 
 /// Whether a 403/429 is a rate limit, and until when.

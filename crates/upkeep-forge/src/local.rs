@@ -580,7 +580,7 @@ impl Forge for LocalForge {
             let mut detail = Vec::new();
             let mut fix = None;
             let can_push = if let Some(path) = upkeep_git::local_repo_path(repo.as_str()) {
-                let meta = std::fs::metadata(&path)
+                let meta = fs_err::metadata(&path)
                     .ok()
                     .filter(std::fs::Metadata::is_dir)
                     .ok_or_else(|| not_found(format!("repository {repo}")))?;
@@ -602,7 +602,7 @@ impl Forge for LocalForge {
                 Ok(dir) => {
                     let existing = dir.ancestors().find(|d| d.is_dir());
                     let writable = existing.is_some_and(|d| {
-                        std::fs::metadata(d).is_ok_and(|m| !m.permissions().readonly())
+                        fs_err::metadata(d).is_ok_and(|m| !m.permissions().readonly())
                     });
                     if writable {
                         detail.push(format!(

@@ -107,12 +107,13 @@ impl CacheLock {
         }
         let mut name = dir.as_os_str().to_owned();
         name.push(".lock");
-        let file = std::fs::OpenOptions::new()
+        let file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(std::path::PathBuf::from(name))
-            .map_err(err)?;
+            .map_err(err)?
+            .into_file();
         file.lock().map_err(err)?;
         Ok(Self(file))
     }
@@ -125,7 +126,7 @@ impl Drop for CacheLock {
 }
 
 fn is_missing_or_empty(dir: &Path) -> bool {
-    match std::fs::read_dir(dir) {
+    match fs_err::read_dir(dir) {
         Ok(mut entries) => entries.next().is_none(),
         Err(_) => !dir.exists(),
     }

@@ -74,7 +74,10 @@ pub fn run_preflight(checks: &[PreflightSpec], dir: &Path) -> Result<Vec<Preflig
                 break Some(status);
             }
             if started.elapsed() >= check.timeout {
-                kill_group(child.id());
+                // The check leads its own group (`process_group(0)` above).
+                if let Ok(pgid) = i32::try_from(child.id()) {
+                    upkeep_process::signal_group(pgid, libc::SIGKILL);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -104,15 +107,6 @@ pub fn run_preflight(checks: &[PreflightSpec], dir: &Path) -> Result<Vec<Preflig
         });
     }
     Ok(passed)
-}
-
-/// Kills every process in the group led by `pid` (safe code: the `kill` utility does it).
-fn kill_group(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 fn tail(output: &str) -> String {

@@ -287,8 +287,8 @@ pub fn create_samples(root: &Path) -> Result<PathBuf, DemoError> {
             repo: bare.clone(),
             detail,
         };
-        std::fs::create_dir_all(&work).map_err(|e| err(e.to_string()))?;
-        std::fs::create_dir_all(&remotes).map_err(|e| err(e.to_string()))?;
+        fs_err::create_dir_all(&work).map_err(|e| err(e.to_string()))?;
+        fs_err::create_dir_all(&remotes).map_err(|e| err(e.to_string()))?;
         git(
             &remotes,
             &[
@@ -309,9 +309,9 @@ pub fn create_samples(root: &Path) -> Result<PathBuf, DemoError> {
             };
             let path = work.join(file);
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+                fs_err::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
             }
-            std::fs::write(path, contents).map_err(|e| err(e.to_string()))?;
+            fs_err::write(path, contents).map_err(|e| err(e.to_string()))?;
         }
         git(&work, &["add", "."]).map_err(err)?;
         git(
@@ -326,9 +326,9 @@ pub fn create_samples(root: &Path) -> Result<PathBuf, DemoError> {
         .map_err(err)?;
         git(&work, &["push", "--quiet", &bare.to_string_lossy(), "main"]).map_err(err)?;
     }
-    let _ = std::fs::remove_dir_all(&seed);
+    let _ = fs_err::remove_dir_all(&seed);
     let config = root.join("upkeep.toml");
-    std::fs::write(&config, DEMO_CONFIG).map_err(|e| DemoError::Sample {
+    fs_err::write(&config, DEMO_CONFIG).map_err(|e| DemoError::Sample {
         repo: config.clone(),
         detail: e.to_string(),
     })?;

@@ -190,7 +190,7 @@ type Identity = (ForgeKind, Option<String>, String);
 fn identity(remote: &Remote) -> Identity {
     let path = if remote.kind == ForgeKind::Local {
         // One directory reached by two paths (a symlink, `..`) is one repository.
-        std::fs::canonicalize(&remote.path).map_or_else(
+        fs_err::canonicalize(&remote.path).map_or_else(
             |_| remote.path.clone(),
             |p| p.to_string_lossy().into_owned(),
         )

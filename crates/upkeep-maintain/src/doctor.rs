@@ -8,8 +8,10 @@
 //! ([`upkeep_forge::Forge::branch_access`]), and the `make` targets of the three steps
 //! exist (`make -n <target>` in a fresh clone). A project whose `repo` is a local path
 //! without a repository, or whose forge client could not be set up, fails its first check
-//! and the other projects are still checked. Checks of the chat are done by the binary,
-//! which holds the concrete adapter.
+//! and the other projects are still checked. Projects a reader can see without a clone
+//! also get the convention checks (the `make` targets and the topic, at the base
+//! branch), and [`chat_checks`] checks the chat: the Slack token, its scopes and the
+//! channel.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::discover::{ProjectSet, Readers};
 use crate::round::ProjectSetup;
 use crate::step::{StepEnd, StepSpec, run_step};
 
@@ -77,6 +80,17 @@ pub enum DoctorProject {
     },
 }
 
+impl DoctorProject {
+    /// The project checked.
+    #[must_use]
+    pub fn project(&self) -> &upkeep_config::ResolvedProject {
+        match self {
+            Self::Ready(setup) => &setup.project,
+            Self::Unavailable { project, .. } => project,
+        }
+    }
+}
+
 /// Input to [`check_projects`].
 pub struct DoctorRequest {
     /// The projects to check, in configuration order.
@@ -85,6 +99,13 @@ pub struct DoctorRequest {
     pub cache: PathBuf,
     /// The maintenance branch of today's round (to query change requests by).
     pub branch: String,
+    /// The round's project set, when discover rules found projects: the topics the
+    /// convention checks name, and the discovery warnings (a rule that matched nothing).
+    pub set: Option<ProjectSet>,
+    /// Clients that read a project's files at its base branch without a clone; a
+    /// project with one gets the convention checks
+    /// ([`convention_checks`](crate::discover::convention_checks)).
+    pub readers: Readers,
 }
 
 fn check(
@@ -103,9 +124,52 @@ fn check(
     }
 }
 
-/// Checks every project; one project's problems never hide another's.
-#[allow(clippy::too_many_lines)] // A flat list of checks reads best in one place.
+/// Checks every project; one project's problems never hide another's. Each project's
+/// checks come together, in project order, then the discovery warnings.
 pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
+    let mut out = project_checks(req).await;
+    // The convention, read at the base branch without running anything; not for a
+    // project whose repository could not be reached (its failed check already says why).
+    for entry in &req.projects {
+        let p = entry.project();
+        let unreachable = out.iter().any(|c| {
+            c.project.as_deref() == Some(p.name.as_str())
+                && c.verdict == Verdict::Fail
+                && matches!(c.check.as_str(), "repository reachable" | "forge API")
+        });
+        if unreachable {
+            continue;
+        }
+        if let Some(reader) = crate::discover::reader_for(&req.readers, p) {
+            let topics = req
+                .set
+                .as_ref()
+                .and_then(|set| set.project(&p.name))
+                .map(|e| e.topics.clone())
+                .unwrap_or_default();
+            out.extend(crate::discover::convention_checks(p, &topics, reader.as_ref()).await);
+        }
+    }
+    // Each project's checks together, in project order (a stable sort).
+    out.sort_by_key(|c| {
+        c.project
+            .as_ref()
+            .and_then(|n| req.projects.iter().position(|p| &p.project().name == n))
+            .unwrap_or(usize::MAX)
+    });
+    if let Some(set) = &req.set {
+        out.extend(
+            set.warnings
+                .iter()
+                .map(|w| Check::global("discovery", Verdict::Warn, w.clone(), None)),
+        );
+    }
+    out
+}
+
+/// The checks of each project's own setup, in project order.
+#[allow(clippy::too_many_lines)] // A flat list of checks reads best in one place.
+async fn project_checks(req: &DoctorRequest) -> Vec<Check> {
     let mut out = Vec::new();
     for entry in &req.projects {
         let setup = match entry {
@@ -287,7 +351,7 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
                 pid_file: None,
             };
             let outcome = run_step(&spec, &CancellationToken::new()).await;
-            let _ = std::fs::remove_file(&spec.log);
+            let _ = fs_err::remove_file(&spec.log);
             match outcome {
                 Ok(o) if o.end == StepEnd::Passed => out.push(check(
                     name,
@@ -308,6 +372,93 @@ pub async fn check_projects(req: &DoctorRequest) -> Vec<Check> {
                 Err(e) => out.push(check(name, &format!("make {target}"), Verdict::Fail, upkeep_text::error_chain(&e), Some("is `make` installed?"))),
             }
         }
+    }
+    out
+}
+
+/// The checks of `[maintain.chat]`: for Slack, that `token` is set and has the scopes a
+/// round needs, and that the channel is readable (the bot is a member). `api_url`
+/// points the client elsewhere than Slack (tests).
+pub async fn chat_checks(
+    chat: &upkeep_config::ChatConfig,
+    token: Option<secrecy::SecretString>,
+    api_url: Option<&str>,
+) -> Vec<Check> {
+    use upkeep_chat::{SlackChat, SlackConfig};
+    if chat.kind == upkeep_config::ChatKind::Console {
+        return vec![Check::global(
+            "chat",
+            Verdict::Ok,
+            "console (messages are printed; set [maintain.chat] kind = \"slack\" to post)"
+                .to_owned(),
+            None,
+        )];
+    }
+    let Some(token) = token else {
+        return vec![Check::global(
+            "slack token",
+            Verdict::Fail,
+            "SLACK_API_TOKEN is not set".to_owned(),
+            Some("export SLACK_API_TOKEN=xoxb-… (a bot token)".to_owned()),
+        )];
+    };
+    let Some(channel) = chat.channel.clone() else {
+        return vec![Check::global(
+            "slack channel",
+            Verdict::Fail,
+            "no channel configured".to_owned(),
+            Some("set [maintain.chat] channel".to_owned()),
+        )];
+    };
+    let mut config = SlackConfig::new(token, channel.clone());
+    if let Some(url) = api_url {
+        url.clone_into(&mut config.api_url);
+    }
+    let slack = match SlackChat::new(config) {
+        Ok(s) => s,
+        Err(e) => return vec![Check::global("slack", Verdict::Fail, e.to_string(), None)],
+    };
+    let mut out = Vec::new();
+    match slack.auth_test().await {
+        Ok(info) => {
+            let missing = info.missing_scopes();
+            out.push(if missing.is_empty() {
+                Check::global(
+                    "slack token",
+                    Verdict::Ok,
+                    format!("workspace {}", info.team),
+                    None,
+                )
+            } else {
+                Check::global(
+                    "slack token scopes",
+                    Verdict::Fail,
+                    format!("missing {}", missing.join(", ")),
+                    Some("add the scopes to the Slack app and reinstall it".to_owned()),
+                )
+            });
+        }
+        Err(e) => out.push(Check::global(
+            "slack token",
+            Verdict::Fail,
+            e.to_string(),
+            Some("check SLACK_API_TOKEN".to_owned()),
+        )),
+    }
+    let probe = upkeep_chat::RoundId::new("doctor-probe");
+    match upkeep_chat::ChatThreads::read_round_status(&slack, &probe).await {
+        Ok(_) => out.push(Check::global(
+            "slack channel",
+            Verdict::Ok,
+            format!("{channel} is readable"),
+            None,
+        )),
+        Err(e) => out.push(Check::global(
+            "slack channel",
+            Verdict::Fail,
+            e.to_string(),
+            Some(format!("invite the bot to {channel} (/invite @yourbot)")),
+        )),
     }
     out
 }
@@ -509,6 +660,8 @@ mod tests {
     use upkeep_git::Credentials;
     use upkeep_testkit::github::FakeGitHub;
 
+    use crate::discover::Readers;
+
     use super::*;
 
     /// GitHub's limits reach the report: a token without `workflow` is a warning, a
@@ -569,6 +722,8 @@ mod tests {
             projects,
             cache: dir.path().join("cache"),
             branch: branch.to_owned(),
+            set: None,
+            readers: Readers::default(),
         })
         .await;
         let find = |name: &str| {

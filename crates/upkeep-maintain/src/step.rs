@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-
-/// How long a step gets after `SIGTERM` before its process group gets `SIGKILL`.
-const KILL_GRACE: Duration = Duration::from_secs(2);
+// The group signalling and grace period every command of upkeep's uses. A step is not
+// run through `upkeep_process::run_shell` itself: it also stops on the round's
+// cancellation and records its group in a pid file for a later run's orphan clean-up.
+use upkeep_process::{KILL_GRACE, signal_group};
 
 /// How many lines of a log travel in a [`StepOutcome`].
 pub const TAIL_LINES: usize = 20;
@@ -160,7 +161,7 @@ pub async fn run_step(
     let pgid = child.id().and_then(|id| i32::try_from(id).ok());
     if let (Some(pid_file), Some(pgid)) = (&spec.pid_file, pgid) {
         // Best effort: without it only the orphan clean-up of a later run is lost.
-        let _ = std::fs::write(pid_file, pgid.to_string());
+        let _ = fs_err::write(pid_file, pgid.to_string());
     }
     tracing::debug!(step = %spec.name, command = %spec.command, dir = %spec.dir.display(), ?pgid, "step started");
     let wait_err = |source| StepError::Wait {
@@ -197,7 +198,7 @@ pub async fn run_step(
         signal_group(pgid, libc::SIGKILL);
     }
     if let Some(pid_file) = &spec.pid_file {
-        let _ = std::fs::remove_file(pid_file);
+        let _ = fs_err::remove_file(pid_file);
     }
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut tail = read_tail(&spec.log, TAIL_LINES);
@@ -223,30 +224,19 @@ pub async fn run_step(
     })
 }
 
-/// Sends `signal` to every process in group `pgid`; a group that is already gone is fine.
-#[allow(unsafe_code)]
-fn signal_group(pgid: i32, signal: i32) {
-    if pgid <= 1 {
-        return;
-    }
-    // SAFETY: killpg takes plain integers and has no memory effects; the group id is
-    // the one our child was put in with `process_group(0)`, never 0 or 1.
-    let _ = unsafe { libc::killpg(pgid, signal) };
-}
-
 /// Stops the process group recorded in `pid_file` by a run that was killed before its
 /// step ended (SIGKILL on `maintain` leaves the step's group running), if that group's
 /// leader still runs in `dir`, the project's clone: a recycled process id belonging to
 /// something else is never signalled. Returns whether a group was stopped.
 pub fn reap_orphan(pid_file: &Path, dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(pid_file) else {
+    let Ok(text) = fs_err::read_to_string(pid_file) else {
         return false;
     };
-    let _ = std::fs::remove_file(pid_file);
+    let _ = fs_err::remove_file(pid_file);
     let Ok(pgid) = text.trim().parse::<i32>() else {
         return false;
     };
-    let cwd = std::fs::read_link(format!("/proc/{pgid}/cwd")).ok();
+    let cwd = fs_err::read_link(format!("/proc/{pgid}/cwd")).ok();
     let same = match (
         cwd.and_then(|c| c.canonicalize().ok()),
         dir.canonicalize().ok(),
@@ -264,7 +254,7 @@ pub fn reap_orphan(pid_file: &Path, dir: &Path) -> bool {
 /// The last `lines` lines of a file (lossily decoded); empty when unreadable.
 #[must_use]
 pub fn read_tail(path: &Path, lines: usize) -> String {
-    let Ok(bytes) = std::fs::read(path) else {
+    let Ok(bytes) = fs_err::read(path) else {
         return String::new();
     };
     let text = String::from_utf8_lossy(&bytes);
@@ -377,7 +367,7 @@ mod tests {
         use std::os::unix::process::CommandExt as _;
         let tmp = tempfile::tempdir().unwrap();
         let work = tmp.path().join("clone");
-        std::fs::create_dir_all(&work).unwrap();
+        fs_err::create_dir_all(&work).unwrap();
         let mut child = std::process::Command::new("sh")
             .args(["-c", "sleep 30"])
             .current_dir(&work)
@@ -385,12 +375,12 @@ mod tests {
             .spawn()
             .unwrap();
         let pid_file = tmp.path().join("build.pid");
-        std::fs::write(&pid_file, child.id().to_string()).unwrap();
+        fs_err::write(&pid_file, child.id().to_string()).unwrap();
         assert!(
             !reap_orphan(&pid_file, tmp.path()),
             "another directory: left alone"
         );
-        std::fs::write(&pid_file, child.id().to_string()).unwrap();
+        fs_err::write(&pid_file, child.id().to_string()).unwrap();
         assert!(reap_orphan(&pid_file, &work));
         let status = child.wait().unwrap();
         assert!(!status.success());

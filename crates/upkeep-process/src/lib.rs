@@ -123,16 +123,17 @@ pub async fn run_shell(shell: &Shell, tail: usize) -> Result<Finished, Error> {
     let mut file = match &shell.log {
         Some(path) => {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
+                fs_err::create_dir_all(parent)
                     .map_err(|e| output_err(format!("create {}", parent.display()), e))?;
             }
-            std::fs::File::options()
+            fs_err::File::options()
                 .create(true)
                 .truncate(true)
                 .read(true)
                 .write(true)
                 .open(path)
                 .map_err(|e| output_err(format!("create {}", path.display()), e))?
+                .into_file()
         }
         None => tempfile::tempfile()
             .map_err(|e| output_err("create a temporary output file".to_owned(), e))?,
@@ -246,7 +247,7 @@ mod tests {
 
     fn alive(pid: &str) -> bool {
         std::path::Path::new(&format!("/proc/{}", pid.trim())).exists()
-            && !std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            && !fs_err::read_to_string(format!("/proc/{}/stat", pid.trim()))
                 .unwrap_or_default()
                 .contains(") Z ")
     }
@@ -282,7 +283,7 @@ mod tests {
         .unwrap();
         assert_eq!(done.ended, Ended::TimedOut);
         assert_eq!(done.output, "started\n");
-        let pid = std::fs::read_to_string(dir.path().join("bg.pid")).unwrap();
+        let pid = fs_err::read_to_string(dir.path().join("bg.pid")).unwrap();
         // The kill is sent before run_shell returns; the kernel may take a moment to
         // reap, which is not what is measured here.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -303,7 +304,7 @@ mod tests {
             .await
             .unwrap();
         assert!(done.ended.success(), "{done:?}");
-        let pid = std::fs::read_to_string(dir.path().join("bg.pid")).unwrap();
+        let pid = fs_err::read_to_string(dir.path().join("bg.pid")).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while alive(&pid) {
             assert!(

@@ -1,4 +1,8 @@
 //! The embedded default: records as files in a directory.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "every error here names its path (Error::Io), and the file locks need std::fs::File"
+)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write as _};

@@ -126,10 +126,10 @@ pub fn read_ref(repo: &Path, refname: &str) -> Option<Oid> {
 /// `remote:` lines.
 pub fn install_pre_receive_hook(bare: &Path, script: &str) {
     let hooks = bare.join("hooks");
-    std::fs::create_dir_all(&hooks).expect("hooks dir");
+    fs_err::create_dir_all(&hooks).expect("hooks dir");
     let hook = hooks.join("pre-receive");
-    std::fs::write(&hook, format!("#!/bin/sh\n{script}\n")).expect("write hook");
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod hook");
+    fs_err::write(&hook, format!("#!/bin/sh\n{script}\n")).expect("write hook");
+    fs_err::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod hook");
 }
 
 /// A bare repository plus a working clone of it (`origin` = the bare repo), both in one
@@ -309,12 +309,12 @@ impl WorkClone {
             let full = self.path.join(path);
             if let Some(bytes) = contents {
                 if let Some(parent) = full.parent() {
-                    std::fs::create_dir_all(parent).expect("mkdir");
+                    fs_err::create_dir_all(parent).expect("mkdir");
                 }
-                std::fs::write(&full, bytes).expect("write file");
+                fs_err::write(&full, bytes).expect("write file");
                 index.add_path(Path::new(path)).expect("stage file");
             } else {
-                std::fs::remove_file(&full).expect("remove file");
+                fs_err::remove_file(&full).expect("remove file");
                 index.remove_path(Path::new(path)).expect("unstage file");
             }
         }
@@ -354,7 +354,7 @@ impl WorkClone {
     /// continues the count). Returns their ids, oldest first.
     pub fn linear_history(&self, n: usize) -> Vec<Oid> {
         use std::fmt::Write as _;
-        let mut lines = std::fs::read_to_string(self.path.join("history.txt")).unwrap_or_default();
+        let mut lines = fs_err::read_to_string(self.path.join("history.txt")).unwrap_or_default();
         let start = lines.lines().count();
         (start + 1..=start + n)
             .map(|k| {

@@ -22,6 +22,10 @@ pub mod slack;
 
 /// Turns on `tracing` output for tests when `UPKEEP_TEST_LOG` is set (its value is an
 /// `EnvFilter` directive such as `debug` or `upkeep_git=trace`). Safe to call many times.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "test set-up: the person running the tests asks for logs"
+)]
 pub fn init_tracing() {
     if let Ok(filter) = std::env::var("UPKEEP_TEST_LOG") {
         let _ = tracing_subscriber::fmt()

@@ -101,7 +101,7 @@ const GAPS: &[Gap] = &[
 type Methods = Vec<(String, boon::SchemaIndex, boon::SchemaIndex)>;
 
 static SCHEMAS: LazyLock<(boon::Schemas, Methods)> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(SPEC).expect("read the Slack OpenAPI description");
+    let text = fs_err::read_to_string(SPEC).expect("read the Slack OpenAPI description");
     let spec: Value = serde_json::from_str(&text).expect("parse the Slack description");
     let mut compiler = boon::Compiler::new();
     // OpenAPI 2.0 schemas are JSON Schema draft 4 (with extensions boon ignores).

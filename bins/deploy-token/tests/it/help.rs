@@ -80,7 +80,7 @@ fn every_subcommand_has_a_man_page_and_every_reference_resolves() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out).1);
-    let mut written: Vec<String> = std::fs::read_dir(&pages)
+    let mut written: Vec<String> = fs_err::read_dir(&pages)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -94,7 +94,7 @@ fn every_subcommand_has_a_man_page_and_every_reference_resolves() {
         );
     }
     for file in &written {
-        let page = std::fs::read_to_string(pages.join(file)).unwrap();
+        let page = fs_err::read_to_string(pages.join(file)).unwrap();
         for reference in page.split_whitespace().filter(|w| w.ends_with("(1)")) {
             let target = format!(
                 "{}.1",

@@ -143,7 +143,7 @@ fn a_relative_repo_path_works_from_where_you_stand() {
 fn preflight_from_the_config_stops_the_acquire() {
     let fx = Fixture::new();
     let config = fx.root().join("upkeep.toml");
-    std::fs::write(
+    fs_err::write(
         &config,
         format!(
             r#"
@@ -196,7 +196,7 @@ fn configuration_errors_are_user_errors_with_hints() {
         text(&out)
     );
 
-    std::fs::write(
+    fs_err::write(
         dir.path().join("upkeep.toml"),
         "[lock]\nrepo = \"x\"\nlease = \"0s\"\n",
     )
@@ -296,14 +296,14 @@ fn mentions(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+        for entry in fs_err::read_dir(&d).into_iter().flatten().flatten() {
             let path = entry.path();
             let named = path.to_string_lossy().contains(needle);
             if path.is_dir() {
                 stack.push(path.clone());
             }
             let in_contents =
-                std::fs::read(&path).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle));
+                fs_err::read(&path).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle));
             if named || in_contents {
                 found.push(path);
             }
@@ -328,7 +328,7 @@ fn changes_are_announced_in_the_configured_slack_channel() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let slack = rt.block_on(upkeep_testkit::slack::FakeSlack::start());
     let fx = Fixture::new();
-    std::fs::write(
+    fs_err::write(
         fx.root().join("upkeep.toml"),
         format!(
             "[lock]\nrepo = \"{}\"\nslack_channel = \"{}\"\n",

@@ -122,7 +122,7 @@ fn a_reason_is_capped_and_shown_inert() {
 #[test]
 fn a_failed_preflight_exits_4() {
     let fx = Fixture::new();
-    std::fs::write(
+    fs_err::write(
         fx.root().join("upkeep.toml"),
         format!(
             "[lock]\nrepo = \"{}\"\n\n[[lock.preflight]]\nname = \"kingfisher is idle\"\n\
@@ -147,7 +147,7 @@ fn a_failed_preflight_exits_4() {
 fn the_operator_is_gits_user_name_then_the_login_name() {
     let fx = Fixture::new();
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         home.path().join(".gitconfig"),
         "[user]\n\tname = Ann Example\n",
     )

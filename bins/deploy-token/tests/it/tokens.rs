@@ -21,7 +21,7 @@ fn served(forge: &str, user: &str) -> (tempfile::TempDir, HttpGitServer) {
             password: SECRET.into(),
         },
     );
-    std::fs::write(
+    fs_err::write(
         dir.path().join("upkeep.toml"),
         format!(
             "[lock]\nrepo = \"{}\"\nforge = \"{forge}\"\n",
@@ -91,7 +91,7 @@ fn the_gitlab_token_goes_to_git_as_oauth2() {
 #[test]
 fn a_token_never_travels_over_plain_http_on_a_network() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("upkeep.toml"),
         "[lock]\nrepo = \"http://git.example.invalid/ops/locks.git\"\nforge = \"github\"\n",
     )

@@ -159,7 +159,7 @@ fn tokens_never_reach_output_journal_or_clone_config() {
         .env("GITHUB_TOKEN", token));
     assert!(!stdout(&help).contains(token));
     for entry in walk(setup.dir.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
+        let bytes = fs_err::read(&entry).unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&bytes).contains(token),
             "token written to {}",
@@ -170,7 +170,7 @@ fn tokens_never_reach_output_journal_or_clone_config() {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    for e in fs_err::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
         if p.is_dir() {
             out.extend(walk(&p));

@@ -73,10 +73,10 @@ impl Lab {
         slack.add_channel(CHANNEL, "maintenance", true);
         // git over HTTP serves `team/<name>.git`, which are the fake GitHub's own repos.
         let root = dir.path().join("git-root");
-        std::fs::create_dir_all(root.join("team")).unwrap();
+        fs_err::create_dir_all(root.join("team")).unwrap();
         for name in NAMES {
             let bare = github.create_repo(&format!("team/{name}"));
-            std::os::unix::fs::symlink(&bare, root.join(format!("team/{name}.git"))).unwrap();
+            fs_err::os::unix::fs::symlink(&bare, root.join(format!("team/{name}.git"))).unwrap();
             seed_main(dir.path(), &bare, name);
         }
         let git = HttpGitServer::start(
@@ -97,7 +97,7 @@ impl Lab {
                 github.url()
             );
         }
-        std::fs::write(dir.path().join("upkeep.toml"), text).unwrap();
+        fs_err::write(dir.path().join("upkeep.toml"), text).unwrap();
         Self {
             dir,
             github,
@@ -280,7 +280,7 @@ impl Lab {
         places.extend(files_under(&self.dir.path().join(".upkeep")));
         places.push((
             "upkeep.toml".into(),
-            std::fs::read(self.dir.path().join("upkeep.toml")).unwrap(),
+            fs_err::read(self.dir.path().join("upkeep.toml")).unwrap(),
         ));
         for m in self.slack.messages(CHANNEL) {
             places.push((format!("slack {}", m.ts), format!("{m:?}").into_bytes()));
@@ -331,12 +331,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    for entry in fs_err::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         match entry.file_type() {
             Ok(t) if t.is_dir() => out.extend(files_under(&path)),
             Ok(t) if t.is_file() => {
-                if let Ok(bytes) = std::fs::read(&path) {
+                if let Ok(bytes) = fs_err::read(&path) {
                     out.push((path.display().to_string(), bytes));
                 }
             }
@@ -427,7 +427,7 @@ async fn a_step_that_prints_its_environment_shows_no_token() {
     lab.outputs
         .push(String::from_utf8_lossy(&out.stderr).into_owned());
     assert_eq!(out.status.code(), Some(1), "{}", lab.outputs[1]);
-    let log = std::fs::read_to_string(
+    let log = fs_err::read_to_string(
         lab.dir
             .path()
             .join(".upkeep/logs/2027-03-01/svc-b/test.log"),

@@ -66,7 +66,7 @@ fn world() -> tempfile::TempDir {
     );
     repo(&repos, "notes", "docs", &[("Makefile", &full)]);
     repo(dir.path(), "billing", "", &[("Makefile", &full)]);
-    std::fs::write(
+    fs_err::write(
         dir.path().join("upkeep.toml"),
         "[maintain]\n\n[[maintain.projects]]\nname = \"billing\"\nrepo = \"billing.git\"\n\n\
          [[maintain.discover]]\nname = \"services\"\ndirectory = \"repos\"\ntopics = [\"upkeep\"]\n",
@@ -152,7 +152,7 @@ fn a_round_records_its_set_and_a_re_run_keeps_it() {
     assert_eq!(status("api").as_deref(), Some("changed"));
     assert_eq!(status("web").as_deref(), Some("changed"));
     assert_eq!(status("worker").as_deref(), Some("failed"));
-    let log = std::fs::read_to_string(dir.path().join(".upkeep/logs/2026-11-22/web/test.log"))
+    let log = fs_err::read_to_string(dir.path().join(".upkeep/logs/2026-11-22/web/test.log"))
         .unwrap_or_default();
     assert!(log.contains("fast"), "web ran its own test step: {log}");
     let record = dir.path().join(".upkeep/state/rounds/2026-11-22/set");
@@ -208,7 +208,7 @@ fn doctor_names_discovered_repos_that_break_the_convention() {
 #[test]
 fn a_forge_rule_this_build_cannot_list_is_a_user_error() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("upkeep.toml"),
         "[maintain]\n[[maintain.discover]]\ngithub_org = \"acme\"\n",
     )
@@ -243,7 +243,7 @@ async fn projects_lists_a_gitlab_group_across_pages() {
         "settings",
     );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("upkeep.toml"),
         format!(
             "[maintain]\n[[maintain.discover]]\ngitlab_group = \"team\"\napi_url = \"{}\"\n\

@@ -71,7 +71,7 @@ fn status_html_of_a_real_round_in_a_real_browser() {
         return;
     };
     let file = setup.dir.path().join("board.html");
-    std::fs::write(&file, &page).unwrap();
+    fs_err::write(&file, &page).unwrap();
     let dom = Dom::parse(&browser::dump_dom(&chromium, &file, Duration::from_mins(2)));
     let body = dom.body();
     for tag in ["script", "img"] {
@@ -141,7 +141,7 @@ fn status_of_a_round_that_never_ran_says_so_and_exits_2() {
 fn a_repo_path_without_a_repository_is_a_config_error_and_a_doctor_failure() {
     let setup = Setup::new(&[Project::green("signals"), Project::green("gone")]);
     let gone = setup.fixture("gone").url();
-    std::fs::remove_dir_all(&gone).unwrap();
+    fs_err::remove_dir_all(&gone).unwrap();
 
     let out = run(setup.maintain(&["run", "--round", "2026-11-22"]));
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
@@ -189,13 +189,13 @@ fn doctor_checks_every_project_when_one_forge_cannot_be_set_up() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let mut text = std::fs::read_to_string(setup.config()).unwrap();
+    let mut text = fs_err::read_to_string(setup.config()).unwrap();
     let _ = write!(
         text,
         "[[maintain.projects]]\nname = \"api\"\nrepo = \"https://github.com/team/api.git\"\n\
          [[maintain.projects]]\nname = \"billing\"\nrepo = \"https://gitlab.example.com/team/billing.git\"\napi_url = \"http://127.0.0.1:{port}\"\n"
     );
-    std::fs::write(setup.config(), text).unwrap();
+    fs_err::write(setup.config(), text).unwrap();
     let out = run(setup
         .maintain(&["doctor"])
         .env("GITLAB_TOKEN", "glpat-doctor-test-token"));
@@ -256,7 +256,7 @@ fn every_subcommand_has_its_man_page_and_every_reference_resolves() {
     let dir = tmp.path().join("man1");
     let out = run(maintain().args(["man", "--dir"]).arg(&dir));
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut written: Vec<String> = std::fs::read_dir(&dir)
+    let mut written: Vec<String> = fs_err::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -280,10 +280,10 @@ fn every_subcommand_has_its_man_page_and_every_reference_resolves() {
     );
     assert_eq!(stdout(&out).lines().count(), written.len());
     // `maintain-run(1)` and its siblings, referenced from maintain(1), exist.
-    let top = std::fs::read_to_string(dir.join("maintain.1")).unwrap();
+    let top = fs_err::read_to_string(dir.join("maintain.1")).unwrap();
     assert!(top.contains("maintain\\-run(1)"), "{top}");
     for file in &written {
-        let page = std::fs::read_to_string(dir.join(file)).unwrap();
+        let page = fs_err::read_to_string(dir.join(file)).unwrap();
         for reference in page.split_whitespace().filter(|w| w.ends_with("(1)")) {
             let target = format!(
                 "{}.1",

@@ -107,7 +107,7 @@ fn ctrl_c_stops_steps_keeps_the_journal_and_exits_130() {
 
 fn walk_pids(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    for e in fs_err::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
         if p.is_dir() {
             out.extend(walk_pids(&p));

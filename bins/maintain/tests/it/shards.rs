@@ -53,11 +53,11 @@ impl Lab {
         slack.add_token(SLACK_SECRET, DEFAULT_SCOPES);
         slack.add_channel(CHANNEL, "maintenance", true);
         let root = dir.path().join("git-root");
-        std::fs::create_dir_all(root.join("team")).unwrap();
+        fs_err::create_dir_all(root.join("team")).unwrap();
         let names: Vec<String> = (0..projects).map(|i| format!("svc-{i:02}")).collect();
         for name in &names {
             let bare = github.create_repo(&format!("team/{name}"));
-            std::os::unix::fs::symlink(&bare, root.join(format!("team/{name}.git"))).unwrap();
+            fs_err::os::unix::fs::symlink(&bare, root.join(format!("team/{name}.git"))).unwrap();
             push_makefile(dir.path(), &bare, name, "0.3", "echo 3 passed");
         }
         let git = HttpGitServer::start(
@@ -94,8 +94,8 @@ impl Lab {
     /// A runner's own directory with the configuration in it, created empty when new.
     fn runner(&self, name: &str) -> PathBuf {
         let dir = self.dir.path().join("runners").join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("upkeep.toml"), &self.config).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
+        fs_err::write(dir.join("upkeep.toml"), &self.config).unwrap();
         dir
     }
 

@@ -60,7 +60,7 @@ impl Setup {
             );
             fixtures.push((p.name, fx));
         }
-        std::fs::write(dir.path().join("upkeep.toml"), text).unwrap();
+        fs_err::write(dir.path().join("upkeep.toml"), text).unwrap();
         Self { dir, fixtures }
     }
 
@@ -96,7 +96,7 @@ impl Setup {
             "{}.upkeep/change-requests",
             self.fixture(name).url()
         ));
-        std::fs::read_dir(dir).map_or(0, Iterator::count)
+        fs_err::read_dir(dir).map_or(0, Iterator::count)
     }
 }
 
@@ -169,14 +169,14 @@ pub fn push_makefile(dir: &Path, bare: &Path, name: &str, build_secs: &str, test
     use upkeep_testkit::git::git;
     let work = dir.join(format!("seed-{name}"));
     if !work.exists() {
-        std::fs::create_dir_all(&work).unwrap();
+        fs_err::create_dir_all(&work).unwrap();
         git(&work, &["clone", "--quiet", &bare.to_string_lossy(), "."]);
     }
     let makefile = format!(
         ".PHONY: upgrade build test\nupgrade:\n\t{BUMP}\nbuild:\n\tsleep {build_secs}; echo built {name}\ntest:\n\t{test}\n"
     );
-    std::fs::write(work.join("Makefile"), makefile).unwrap();
-    std::fs::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
+    fs_err::write(work.join("Makefile"), makefile).unwrap();
+    fs_err::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
     git(&work, &["add", "."]);
     git(&work, &["commit", "--quiet", "-m", "project files"]);
     git(

@@ -84,7 +84,7 @@ fn tips(s: &Scenario, branch: &str) -> BTreeMap<String, String> {
 /// Updates of `refs/heads/stable` the repo's reflog shows, as `(old, new)`.
 fn reflog(s: &Scenario, name: &str) -> Vec<(String, String)> {
     let file = s.bare(name).path().join("logs/refs/heads/stable");
-    std::fs::read_to_string(file)
+    fs_err::read_to_string(file)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {

@@ -51,7 +51,7 @@ async fn text_from_people_and_gates_is_shown_inert_and_capped() {
         .bind(|| insta::assert_snapshot!("hostile_actor_refused", run.stderr));
 
     let out = s.path().join("gate-output.txt");
-    std::fs::write(
+    fs_err::write(
         &out,
         format!("{long}\n\u{1b}]0;owned\u{7}stage is fine\u{1b}[2J\n"),
     )
@@ -81,9 +81,9 @@ async fn a_command_gate_that_times_out_is_killed_with_its_children() {
     let gates = &r.stdout[r.stdout.find("gates:").unwrap()..];
     s.filters()
         .bind(|| insta::assert_snapshot!("gate_timed_out", gates));
-    let pid = std::fs::read_to_string(s.path().join("bg.pid")).unwrap();
+    let pid = fs_err::read_to_string(s.path().join("bg.pid")).unwrap();
     let alive = || {
-        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+        fs_err::read_to_string(format!("/proc/{}/stat", pid.trim()))
             .is_ok_and(|stat| !stat.contains(") Z "))
     };
     // The kill was sent before the run ended; this only waits for the kernel.

@@ -220,7 +220,7 @@ async fn rollback_of_a_protected_stable_needs_force_pushes_allowed() {
     // A rollback reads the clone: git fetches `https://github.com/packit/ogr` from the
     // fake's bare repository (`url.<path>.insteadOf` in the run's global git config).
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         home.path().join(".gitconfig"),
         format!(
             "[url \"{}\"]\n\tinsteadOf = https://github.com/packit/ogr\n",

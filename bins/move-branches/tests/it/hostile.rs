@@ -84,7 +84,7 @@ async fn hostile_commit_messages_and_gate_output_are_shown_inert() {
         sentry.url(),
         trap.path().join("gate.txt").display()
     );
-    std::fs::write(
+    fs_err::write(
         trap.path().join("gate.txt"),
         format!("stage said: {evil}\n"),
     )

@@ -308,13 +308,13 @@ async fn a_push_whose_answer_is_lost_is_reported_as_it_happened() {
     let a = w.repo("a", &[]);
     a.commit_on("main", "fix: one");
     let hook = a.path().join("hooks/reference-transaction");
-    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(hook.parent().unwrap()).unwrap();
+    fs_err::write(
         &hook,
         "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\nwhile read old new ref; do\n  [ \"$ref\" = refs/heads/stable ] && kill -9 \"$PPID\"\ndone\nexit 0\n",
     )
     .unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs_err::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let options = PlanOptions {
         cache_dir: w.cache(),
         ..PlanOptions::default()

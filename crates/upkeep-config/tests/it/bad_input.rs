@@ -69,7 +69,7 @@ fn an_empty_file_loads_and_asking_for_a_section_names_the_file() {
 fn a_file_that_is_not_utf8_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("upkeep.toml");
-    std::fs::write(&path, b"[maintain]\nname = \"caf\xe9\"\n").unwrap();
+    fs_err::write(&path, b"[maintain]\nname = \"caf\xe9\"\n").unwrap();
     let e = Config::load(&path, std::iter::empty::<(String, String)>()).unwrap_err();
     let text = message(&e).replace(&dir.path().display().to_string(), "[DIR]");
     insta::assert_snapshot!(text);

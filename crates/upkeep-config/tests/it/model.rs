@@ -226,7 +226,7 @@ fn load_reads_files_and_names_missing_ones() {
     let e = upkeep_config::Config::load(&path, crate::NO_ENV).unwrap_err();
     assert!(matches!(e, upkeep_config::Error::Read { .. }));
     assert!(e.to_string().contains("upkeep.toml"));
-    std::fs::write(&path, "[lock]\nrepo = \"state.git\"\n").unwrap();
+    fs_err::write(&path, "[lock]\nrepo = \"state.git\"\n").unwrap();
     let c = upkeep_config::Config::load(&path, crate::NO_ENV).unwrap();
     assert_eq!(
         c.lock().unwrap().remote.url,

@@ -17,7 +17,7 @@ fn workspace() -> PathBuf {
 
 fn read(rel: &str) -> String {
     let p = workspace().join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    fs_err::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// CI's guard: a config field changed without regenerating the schema or the reference.

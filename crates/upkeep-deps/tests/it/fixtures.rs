@@ -37,7 +37,7 @@ impl Listing {
 type Reader = fn(&Path, &str) -> BTreeMap<String, Listing>;
 
 fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    fs_err::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn json(path: &Path) -> Value {

@@ -34,7 +34,7 @@ const MANIFESTS: &[&str] = &[
 
 fn fixture_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
+        for entry in fs_err::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 walk(&path, out);
@@ -95,7 +95,7 @@ fn cut_points(len: usize) -> Vec<usize> {
 #[test]
 fn every_fixture_under_every_name_truncated_and_corrupted() {
     for path in fixture_files() {
-        let bytes = std::fs::read(&path).unwrap();
+        let bytes = fs_err::read(&path).unwrap();
         exercise(&bytes);
         for cut in cut_points(bytes.len()) {
             exercise(&bytes[..cut]);

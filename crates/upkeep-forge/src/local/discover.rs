@@ -41,7 +41,7 @@ impl Discover for LocalForge {
 }
 
 fn list_directory(dir: &Path) -> Result<Listing> {
-    let entries = match std::fs::read_dir(dir) {
+    let entries = match fs_err::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ForgeError::NotFound {

@@ -42,12 +42,13 @@ impl RecordsLock {
         fs_err::create_dir_all(dir).map_err(io_error(format!("create {}", dir.display())))?;
         let path = dir.join(LOCK_FILE);
         let doing = || format!("lock {}", path.display());
-        let file = std::fs::OpenOptions::new()
+        let file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(io_error(doing()))?;
+            .map_err(io_error(doing()))?
+            .into_file();
         file.lock().map_err(io_error(doing()))?;
         Ok(Self { _file: file })
     }
@@ -266,8 +267,8 @@ pub(crate) fn create_record(dir: &Path, record: &mut ChangeRequestRecord) -> Res
         record.number = number;
         let path = record_path(dir, number);
         let tmp = write_temp(&path, &to_json(record))?;
-        let linked = std::fs::hard_link(&tmp, &path);
-        let _ = std::fs::remove_file(&tmp);
+        let linked = fs_err::hard_link(&tmp, &path);
+        let _ = fs_err::remove_file(&tmp);
         match linked {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => number += 1,
@@ -364,8 +365,8 @@ mod tests {
         create_record(dir.path(), &mut b).unwrap();
         assert_eq!((a.number, b.number), (1, 2));
         // A stray temporary and a note next to the records are ignored.
-        std::fs::write(dir.path().join("change-requests/.3.json.tmp-1-1"), "{").unwrap();
-        std::fs::write(dir.path().join("change-requests/README"), "notes").unwrap();
+        fs_err::write(dir.path().join("change-requests/.3.json.tmp-1-1"), "{").unwrap();
+        fs_err::write(dir.path().join("change-requests/README"), "notes").unwrap();
         let all = read_all(dir.path()).unwrap();
         assert_eq!(
             all.iter().map(|r| r.head.as_str()).collect::<Vec<_>>(),
@@ -377,8 +378,8 @@ mod tests {
     fn hand_written_records_need_only_the_essentials() {
         let dir = tempfile::tempdir().unwrap();
         let path = record_path(dir.path(), 7);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(
             &path,
             r#"{"number":7,"title":"x","head":"f","base":"main","state":"approved"}"#,
         )
@@ -422,7 +423,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut a = record("a");
         create_record(dir.path(), &mut a).unwrap();
-        std::fs::copy(record_path(dir.path(), 1), record_path(dir.path(), 3)).unwrap();
+        fs_err::copy(record_path(dir.path(), 1), record_path(dir.path(), 3)).unwrap();
         let err = read_one(dir.path(), 3).unwrap_err();
         let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
         assert!(text.contains("3.json"), "{text}");
@@ -435,8 +436,8 @@ mod tests {
     fn a_broken_file_names_itself() {
         let dir = tempfile::tempdir().unwrap();
         let path = record_path(dir.path(), 1);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, "{not json").unwrap();
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, "{not json").unwrap();
         let err = read_all(dir.path()).unwrap_err();
         assert!(err.to_string().contains("1.json"), "{err}");
     }

@@ -27,9 +27,9 @@ async fn a_directory_lists_its_bare_repositories_with_topics_and_flags() {
     set_config(&fork, "upkeep.fork", "yes");
     BareRepo::init(repos.join("empty.git"), clock.clone());
     // Not repositories: a plain directory, a file, a broken `*.git`.
-    std::fs::create_dir_all(repos.join("notes")).unwrap();
-    std::fs::write(repos.join("README"), "hi").unwrap();
-    std::fs::create_dir_all(repos.join("broken.git")).unwrap();
+    fs_err::create_dir_all(repos.join("notes")).unwrap();
+    fs_err::write(repos.join("README"), "hi").unwrap();
+    fs_err::create_dir_all(repos.join("broken.git")).unwrap();
 
     let forge = LocalForge::new(dir.path().join("work"));
     let listing = forge

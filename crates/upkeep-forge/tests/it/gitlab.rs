@@ -634,7 +634,7 @@ async fn the_token_never_appears_in_errors_logs_or_git_config() {
     assert!(!logged.contains(secret), "token leaked into logs");
     for entry in walk(work.path()) {
         if entry.is_file() {
-            let bytes = std::fs::read(&entry).unwrap();
+            let bytes = fs_err::read(&entry).unwrap();
             assert!(
                 !String::from_utf8_lossy(&bytes).contains(secret),
                 "token written to {}",
@@ -646,7 +646,7 @@ async fn the_token_never_appears_in_errors_logs_or_git_config() {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in fs_err::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             out.extend(walk(&path));

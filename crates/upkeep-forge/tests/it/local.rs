@@ -136,28 +136,28 @@ async fn records_are_json_files_next_to_the_remote_and_editable_by_hand() {
         format!("file://{}", file.display())
     );
     let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        serde_json::from_str(&fs_err::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(json["head"], "feature");
     assert_eq!(json["reviewers"], serde_json::json!(["ann"]));
     assert_eq!(json["state"], "open");
 
     // A person approves by editing the file.
     json["approvers"] = serde_json::json!(["ann"]);
-    std::fs::write(&file, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    fs_err::write(&file, serde_json::to_string_pretty(&json).unwrap()).unwrap();
     let cr = h.forge.change_request(&h.repo, 1).await.unwrap();
     assert_eq!(cr.state, ChangeRequestState::Approved);
     assert_eq!(cr.approvers, ["ann"]);
 
     // ... or closes it.
     json["state"] = "closed".into();
-    std::fs::write(&file, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    fs_err::write(&file, serde_json::to_string_pretty(&json).unwrap()).unwrap();
     assert_eq!(
         h.forge.change_request(&h.repo, 1).await.unwrap().state,
         ChangeRequestState::Closed
     );
 
     // No temporary files are left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(dir.join("change-requests"))
+    let leftovers: Vec<_> = fs_err::read_dir(dir.join("change-requests"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.contains(".tmp"))
@@ -341,15 +341,15 @@ async fn a_copied_record_never_overwrites_the_original() {
         .await
         .unwrap();
     let crs = h.dir.path().join("api.git.upkeep/change-requests");
-    let original = std::fs::read_to_string(crs.join("1.json")).unwrap();
+    let original = fs_err::read_to_string(crs.join("1.json")).unwrap();
     // The docs invite hand edits: a person copies #1 to start #3.
-    std::fs::copy(crs.join("1.json"), crs.join("3.json")).unwrap();
+    fs_err::copy(crs.join("1.json"), crs.join("3.json")).unwrap();
 
     let err = h.forge.approve(&h.repo, 3, "ann").await.unwrap_err();
     let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
     assert!(text.contains("3.json"), "{text}");
     assert_eq!(
-        std::fs::read_to_string(crs.join("1.json")).unwrap(),
+        fs_err::read_to_string(crs.join("1.json")).unwrap(),
         original,
         "#1 must be untouched"
     );
@@ -357,11 +357,11 @@ async fn a_copied_record_never_overwrites_the_original() {
     // Once the copy says which number it is, it is a change request of its own.
     let mut json: serde_json::Value = serde_json::from_str(&original).unwrap();
     json["number"] = 3.into();
-    std::fs::write(crs.join("3.json"), json.to_string()).unwrap();
+    fs_err::write(crs.join("3.json"), json.to_string()).unwrap();
     let cr = h.forge.approve(&h.repo, 3, "ann").await.unwrap();
     assert_eq!((cr.number, cr.state), (3, ChangeRequestState::Approved));
     assert_eq!(
-        std::fs::read_to_string(crs.join("1.json")).unwrap(),
+        fs_err::read_to_string(crs.join("1.json")).unwrap(),
         original
     );
 }
@@ -420,9 +420,9 @@ async fn an_upsert_waits_for_another_process_holding_the_records_lock() {
     h.bare.commit_on("feature", "change");
     let dir = h.forge.records_dir(&h.repo).unwrap();
     let crs = dir.join("change-requests");
-    std::fs::create_dir_all(&crs).unwrap();
+    fs_err::create_dir_all(&crs).unwrap();
     // Another process is between looking for an open change request and recording one.
-    let lock = std::fs::File::create(dir.join(LOCK_FILE)).unwrap();
+    let lock = fs_err::File::create(dir.join(LOCK_FILE)).unwrap();
     lock.lock().unwrap();
     let upsert = {
         let (forge, repo) = (h.forge.clone(), h.repo.clone());
@@ -438,14 +438,14 @@ async fn an_upsert_waits_for_another_process_holding_the_records_lock() {
     let mut theirs: serde_json::Value = serde_json::json!({
         "number": 1, "title": "Opened elsewhere", "head": "feature", "base": "main",
     });
-    std::fs::write(crs.join("1.json"), theirs.to_string()).unwrap();
+    fs_err::write(crs.join("1.json"), theirs.to_string()).unwrap();
     drop(lock);
 
     let upserted = upsert.await.unwrap().unwrap();
     assert_eq!(upserted.change_request.number, 1);
     assert_eq!(upserted.action, UpsertAction::Updated);
     assert!(!crs.join("2.json").exists());
-    theirs = serde_json::from_str(&std::fs::read_to_string(crs.join("1.json")).unwrap()).unwrap();
+    theirs = serde_json::from_str(&fs_err::read_to_string(crs.join("1.json")).unwrap()).unwrap();
     assert_eq!(theirs["title"], "Update feature");
 }
 
@@ -491,7 +491,7 @@ fn two_forges_racing_upserts_on_threads_record_one_change_request_per_head() {
         runs.into_iter().map(|r| r.join().unwrap()).sum()
     });
     assert_eq!(created, heads.len());
-    let files = std::fs::read_dir(dir.path().join("api.git.upkeep/change-requests"))
+    let files = fs_err::read_dir(dir.path().join("api.git.upkeep/change-requests"))
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -564,10 +564,10 @@ async fn access_follows_the_permissions_of_the_remote_directory() {
     assert_eq!(access.fix, None);
 
     let path = h.bare.path().to_owned();
-    let before = std::fs::metadata(&path).unwrap().permissions();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before = fs_err::metadata(&path).unwrap().permissions();
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o555)).unwrap();
     let access = h.forge.access(&h.repo).await;
-    std::fs::set_permissions(&path, before).unwrap();
+    fs_err::set_permissions(&path, before).unwrap();
     let access = access.unwrap();
     assert_eq!(access.can_push, Some(false), "{access:?}");
     assert_eq!(access.can_open_change_requests, Some(true), "{access:?}");

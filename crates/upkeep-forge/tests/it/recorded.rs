@@ -33,7 +33,7 @@ struct Interaction {
 
 fn load(file: &str) -> Vec<Interaction> {
     let path = fixtures().join(file);
-    let text = std::fs::read_to_string(&path)
+    let text = fs_err::read_to_string(&path)
         .unwrap_or_else(|e| panic!("recorded fixture {} is readable: {e}", path.display()));
     let raw: Vec<Value> = serde_json::from_str(&text).unwrap();
     raw.into_iter()
@@ -488,7 +488,7 @@ async fn branch_protection() {
 
 #[test]
 fn every_recorded_scenario_is_replayed() {
-    let mut files: Vec<String> = std::fs::read_dir(fixtures())
+    let mut files: Vec<String> = fs_err::read_dir(fixtures())
         .expect("the recorded fixtures are beside the repository, in ../shared")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|name| Path::new(name).extension().is_some_and(|e| e == "json"))

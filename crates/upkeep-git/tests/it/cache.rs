@@ -41,7 +41,7 @@ fn clones_once_then_refreshes() {
     assert_eq!(refreshed.action, SyncAction::Refreshed);
     assert_eq!(refreshed.head, new);
     assert!(refreshed.stats.received_objects > 0);
-    assert_eq!(std::fs::read_to_string(dir.join("new.txt")).unwrap(), "new");
+    assert_eq!(fs_err::read_to_string(dir.join("new.txt")).unwrap(), "new");
     assert_eq!(refreshed.repo.resolve("main").unwrap(), new);
 }
 
@@ -57,18 +57,18 @@ fn refresh_resets_and_cleans_leftovers_of_the_previous_run() {
         .repo
         .checkout_new_branch("feature/maintenance", "main")
         .unwrap();
-    std::fs::write(dir.join("history.txt"), "modified").unwrap();
+    fs_err::write(dir.join("history.txt"), "modified").unwrap();
     first
         .repo
         .commit_all("local work", &crate::author())
         .unwrap()
         .unwrap();
-    std::fs::write(dir.join("history.txt"), "modified again").unwrap();
-    std::fs::write(dir.join("untracked.txt"), "junk").unwrap();
-    std::fs::create_dir_all(dir.join("build/out")).unwrap();
-    std::fs::write(dir.join("build/out/artifact"), "ignored junk").unwrap();
-    std::fs::create_dir_all(dir.join("newdir")).unwrap();
-    std::fs::write(dir.join("newdir/x"), "junk").unwrap();
+    fs_err::write(dir.join("history.txt"), "modified again").unwrap();
+    fs_err::write(dir.join("untracked.txt"), "junk").unwrap();
+    fs_err::create_dir_all(dir.join("build/out")).unwrap();
+    fs_err::write(dir.join("build/out/artifact"), "ignored junk").unwrap();
+    fs_err::create_dir_all(dir.join("newdir")).unwrap();
+    fs_err::write(dir.join("newdir/x"), "junk").unwrap();
     drop(first);
 
     let report = sync(&fx, &dir);
@@ -83,7 +83,7 @@ fn refresh_resets_and_cleans_leftovers_of_the_previous_run() {
     assert!(!dir.join("build").exists(), "ignored files are removed too");
     assert!(!dir.join("newdir").exists());
     assert_eq!(
-        std::fs::read_to_string(dir.join("history.txt")).unwrap(),
+        fs_err::read_to_string(dir.join("history.txt")).unwrap(),
         "line 1\nline 2\n"
     );
 }
@@ -110,29 +110,29 @@ fn a_corrupt_cache_is_detected_and_recloned() {
     let dir = cache_dir(&fx);
     sync(&fx, &dir);
 
-    std::fs::remove_file(dir.join(".git/HEAD")).unwrap();
+    fs_err::remove_file(dir.join(".git/HEAD")).unwrap();
     assert_recloned(&fx, &dir, "missing HEAD");
 
-    std::fs::write(dir.join(".git/HEAD"), "garbage\n").unwrap();
+    fs_err::write(dir.join(".git/HEAD"), "garbage\n").unwrap();
     assert_recloned(&fx, &dir, "garbled HEAD");
 
-    std::fs::remove_dir_all(dir.join(".git/objects")).unwrap();
+    fs_err::remove_dir_all(dir.join(".git/objects")).unwrap();
     assert_recloned(&fx, &dir, "missing objects");
 
     // Garble every object file (loose objects and packs).
     let mut garbled = 0;
     let mut stack = vec![dir.join(".git/objects")];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
+        for entry in fs_err::read_dir(&d).unwrap() {
             let p = entry.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let mut perms = std::fs::metadata(&p).unwrap().permissions();
+                let mut perms = fs_err::metadata(&p).unwrap().permissions();
                 #[allow(clippy::permissions_set_readonly_false)]
                 perms.set_readonly(false);
-                std::fs::set_permissions(&p, perms).unwrap();
-                std::fs::write(&p, b"not an object").unwrap();
+                fs_err::set_permissions(&p, perms).unwrap();
+                fs_err::write(&p, b"not an object").unwrap();
                 garbled += 1;
             }
         }
@@ -191,20 +191,20 @@ fn a_missing_branch_is_a_distinct_error() {
 fn a_directory_that_is_not_a_clone_is_never_deleted() {
     let (fx, _) = pushed_history(1);
     let dir = cache_dir(&fx);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("precious.txt"), "keep me").unwrap();
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(dir.join("precious.txt"), "keep me").unwrap();
     match ensure_clone(&fx.url(), &dir, "main", &Credentials::none()) {
         Err(Error::CacheDirNotAClone { path }) => assert_eq!(path, dir),
         other => panic!("expected CacheDirNotAClone, got {other:?}"),
     }
     assert_eq!(
-        std::fs::read_to_string(dir.join("precious.txt")).unwrap(),
+        fs_err::read_to_string(dir.join("precious.txt")).unwrap(),
         "keep me"
     );
 
     // An empty directory is fine.
     let empty = fx.root().join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
+    fs_err::create_dir_all(&empty).unwrap();
     assert_eq!(sync(&fx, &empty).action, SyncAction::Cloned);
 }
 
@@ -215,13 +215,13 @@ fn an_unreachable_remote_keeps_the_cache() {
     sync(&fx, &dir);
     // Same URL, but the remote is gone (server down).
     let moved = fx.root().join("moved.git");
-    std::fs::rename(fx.bare(), &moved).unwrap();
+    fs_err::rename(fx.bare(), &moved).unwrap();
     match ensure_clone(&fx.url(), &dir, "main", &Credentials::none()) {
         Err(Error::Fetch { url, .. }) => assert_eq!(url, fx.url()),
         other => panic!("expected Fetch error, got {other:?}"),
     }
     assert!(dir.join(".git").exists(), "cache kept for the next try");
-    std::fs::rename(&moved, fx.bare()).unwrap();
+    fs_err::rename(&moved, fx.bare()).unwrap();
     let report = sync(&fx, &dir);
     assert_eq!(report.action, SyncAction::Refreshed);
     assert_eq!(report.head, c[0]);
@@ -257,17 +257,17 @@ fn file_urls_work() {
 fn a_checkout_made_by_hand_at_the_cache_path_is_never_reset_or_deleted() {
     let (fx, _) = pushed_history(2);
     let dir = cache_dir(&fx);
-    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    fs_err::create_dir_all(dir.parent().unwrap()).unwrap();
     upkeep_testkit::git::git(
         fx.root(),
         &["clone", "-q", &fx.url(), dir.to_str().unwrap()],
     );
-    std::fs::write(dir.join("work-in-progress.txt"), "unsaved thoughts").unwrap();
+    fs_err::write(dir.join("work-in-progress.txt"), "unsaved thoughts").unwrap();
 
     let err = ensure_clone(&fx.url(), &dir, "main", &Credentials::none()).unwrap_err();
     assert!(matches!(err, Error::CacheDirNotAClone { .. }), "{err}");
     assert_eq!(
-        std::fs::read_to_string(dir.join("work-in-progress.txt")).unwrap(),
+        fs_err::read_to_string(dir.join("work-in-progress.txt")).unwrap(),
         "unsaved thoughts",
         "the person's file survives"
     );

@@ -23,13 +23,13 @@ fn checkout_new_branch_creates_switches_and_resets() {
         "work tree follows the base"
     );
     assert_eq!(
-        std::fs::read_to_string(fx.work().path().join("history.txt")).unwrap(),
+        fs_err::read_to_string(fx.work().path().join("history.txt")).unwrap(),
         "line 1\n"
     );
     assert!(repo.status_is_clean().unwrap());
 
     // Existing branch (the current one): reset to another base, dirty changes dropped.
-    std::fs::write(fx.work().path().join("history.txt"), "dirty").unwrap();
+    fs_err::write(fx.work().path().join("history.txt"), "dirty").unwrap();
     repo.checkout_new_branch("feature/maintenance-24-06-01", "origin/main")
         .unwrap();
     assert_eq!(repo.resolve("feature/maintenance-24-06-01").unwrap(), c[2]);
@@ -56,12 +56,12 @@ fn commit_all_stages_additions_changes_and_deletions() {
     fx.commit_file(".gitignore", "target/\n", "ignore target");
     let repo = open_work(&fx);
     let w = fx.work().path();
-    std::fs::write(w.join("history.txt"), "changed\n").unwrap();
-    std::fs::remove_file(w.join("old.txt")).unwrap();
-    std::fs::create_dir_all(w.join("new/dir")).unwrap();
-    std::fs::write(w.join("new/dir/file.txt"), "new").unwrap();
-    std::fs::create_dir_all(w.join("target")).unwrap();
-    std::fs::write(w.join("target/build.o"), "ignored").unwrap();
+    fs_err::write(w.join("history.txt"), "changed\n").unwrap();
+    fs_err::remove_file(w.join("old.txt")).unwrap();
+    fs_err::create_dir_all(w.join("new/dir")).unwrap();
+    fs_err::write(w.join("new/dir/file.txt"), "new").unwrap();
+    fs_err::create_dir_all(w.join("target")).unwrap();
+    fs_err::write(w.join("target/build.o"), "ignored").unwrap();
 
     assert!(!repo.status_is_clean().unwrap());
     assert_eq!(
@@ -104,8 +104,8 @@ fn commit_all_reports_nothing_to_commit() {
     assert_eq!(repo.commit_all("nothing", &author()).unwrap(), None);
     // Touching a file without changing it is still nothing.
     let f = fx.work().path().join("history.txt");
-    let same = std::fs::read(&f).unwrap();
-    std::fs::write(&f, same).unwrap();
+    let same = fs_err::read(&f).unwrap();
+    fs_err::write(&f, same).unwrap();
     assert_eq!(repo.commit_all("nothing", &author()).unwrap(), None);
     assert_eq!(
         repo.resolve("HEAD").unwrap(),
@@ -119,7 +119,7 @@ fn commit_all_makes_a_root_commit_on_an_unborn_branch() {
     let fx = upkeep_testkit::git::Fixture::new();
     let repo = open_work(&fx);
     assert_eq!(repo.current_branch().unwrap(), None);
-    std::fs::write(fx.work().path().join("README"), "hi").unwrap();
+    fs_err::write(fx.work().path().join("README"), "hi").unwrap();
     let id = repo.commit_all("Initial", &author()).unwrap().unwrap();
     assert_eq!(repo.git2().find_commit(id).unwrap().parent_count(), 0);
     assert_eq!(repo.current_branch().unwrap().as_deref(), Some("main"));

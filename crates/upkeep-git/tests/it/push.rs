@@ -269,12 +269,12 @@ fn multi_ref_pushes_are_atomic() {
     // An `update` hook (run once per ref) refuses only the tag; with an atomic push the
     // branch update must not land either.
     let hook = fx.bare().join("hooks/update");
-    std::fs::write(
+    fs_err::write(
         &hook,
         "#!/bin/sh\ncase \"$1\" in refs/tags/*) echo \"no tags today\" >&2; exit 1;; esac\nexit 0\n",
     )
     .unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs_err::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let next = fx.commit_file("n", "n", "next");
     let repo = open_work(&fx);
     let req = PushRequest::single(next, MAIN, Expect::Tip(c[1])).and(
@@ -304,7 +304,7 @@ fn multi_ref_pushes_are_atomic() {
     ));
     assert_eq!(fx.bare_ref(MAIN), Some(c[1]));
 
-    std::fs::remove_file(&hook).unwrap();
+    fs_err::remove_file(&hook).unwrap();
     let out = repo
         .push(
             &fx.url(),
@@ -398,7 +398,7 @@ fn fetch_and_ls_remote() {
     assert!(stats.received_objects > 0, "{stats:?}");
     assert_eq!(repo.resolve("upstream/release").unwrap(), theirs);
     assert_eq!(repo.ahead_behind("upstream/release", c[1]).unwrap(), (1, 0));
-    let config = std::fs::read_to_string(fx.work().path().join(".git/config")).unwrap();
+    let config = fs_err::read_to_string(fx.work().path().join(".git/config")).unwrap();
     assert!(
         !config.contains("upstream"),
         "an anonymous fetch leaves no remote behind: {config}"

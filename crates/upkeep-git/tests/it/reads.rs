@@ -332,7 +332,7 @@ fn fetch_matching_lists_a_prefix_and_downloads_only_what_is_missing() {
         assert_eq!(local.len(), 2, "{local:?}");
 
         // Nothing new: nothing to download, the same answer.
-        let packs = || std::fs::read_dir(dir.join("objects/pack")).unwrap().count();
+        let packs = || fs_err::read_dir(dir.join("objects/pack")).unwrap().count();
         let before = packs();
         let again = scratch.fetch_matching(&url, &none, &wanted).unwrap();
         assert_eq!(again.len(), 2);

@@ -91,7 +91,7 @@ fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
 }
 
 fn git_config(dir: &std::path::Path) -> String {
-    std::fs::read_to_string(dir.join(".git/config")).unwrap()
+    fs_err::read_to_string(dir.join(".git/config")).unwrap()
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn token_auth_works_end_to_end_over_smart_http() {
         assert_eq!(first.head, c[1]);
         assert!(first.stats.received_objects > 0);
 
-        std::fs::write(dir.join("upgrade.txt"), "bumped").unwrap();
+        fs_err::write(dir.join("upgrade.txt"), "bumped").unwrap();
         let ours = first
             .repo
             .commit_all("Upgrade", &crate::author())

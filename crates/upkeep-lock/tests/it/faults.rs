@@ -176,8 +176,8 @@ fn fifty_acquirers_under_faults_never_two_holders_and_fencing_rises() {
     let fx = Fixture::new();
     install_pre_receive_hook(fx.bare(), PRE_RECEIVE);
     let hook = fx.bare().join("hooks/reference-transaction");
-    std::fs::write(&hook, REFERENCE_TRANSACTION).unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::write(&hook, REFERENCE_TRANSACTION).unwrap();
+    fs_err::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
 
     let clock = Clock(AtomicI64::new(0));
     let room = Room::default();
@@ -249,12 +249,12 @@ fn fifty_acquirers_under_faults_never_two_holders_and_fencing_rises() {
 fn a_lock_change_whose_answer_is_lost_is_reported_as_made() {
     let fx = Fixture::new();
     let hook = fx.bare().join("hooks/reference-transaction");
-    std::fs::write(
+    fs_err::write(
         &hook,
         "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\ncat >/dev/null\nkill -9 \"$PPID\"\n",
     )
     .unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let clock = Clock(AtomicI64::new(0));
     let alice = store(&fx.url(), fx.root(), "alice");
     let got = alice

@@ -496,12 +496,12 @@ fn a_preflight_timeout_kills_what_the_check_started() {
         timeout: std::time::Duration::from_millis(300),
     };
     assert!(upkeep_lock::run_preflight(&[slow], dir.path()).is_err());
-    let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap();
+    let pid = fs_err::read_to_string(dir.path().join("child.pid")).unwrap();
     // Give the kill a moment to be delivered, then the grandchild must be gone.
     let mut alive = true;
     for _ in 0..50 {
         // Gone, or a zombie waiting for a reaper (killed all the same).
-        alive = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|stat| {
+        alive = fs_err::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|stat| {
             stat.rsplit_once(')')
                 .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
         });
@@ -510,7 +510,7 @@ fn a_preflight_timeout_kills_what_the_check_started() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let state = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = fs_err::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
     assert!(
         !alive,
         "the check's child process survived the timeout: {state}"

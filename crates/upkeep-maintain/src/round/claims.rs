@@ -47,7 +47,7 @@ struct Local {
 impl Runner {
     /// This process, labelled `label` (`shard-2/4`, `run`, `report`).
     pub(crate) fn this_process(label: &str) -> Self {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        let host = fs_err::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .ok()
             .filter(|h| !h.is_empty())
@@ -136,7 +136,7 @@ fn parse_owner(owner: &str) -> Option<(&str, Local)> {
 /// The start time of process `pid` in clock ticks since boot (`/proc/<pid>/stat`, field
 /// 22): with the pid it names one process, even after the pid is reused.
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count after the last `)`.
     let (_, rest) = stat.rsplit_once(')')?;
     rest.split_whitespace().nth(19)?.parse().ok()
@@ -144,8 +144,8 @@ fn start_time(pid: u32) -> Option<u64> {
 
 /// The kernel boot and the pid namespace: processes with one tag see the same pids.
 fn machine_tag() -> Option<String> {
-    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let boot = fs_err::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let ns = fs_err::read_link("/proc/self/ns/pid").ok()?;
     let digest = Sha256::digest(format!("{}\n{}", boot.trim(), ns.display()).as_bytes());
     Some(hex(&digest[..4]))
 }

@@ -16,14 +16,15 @@ pub(super) fn lock_file(
 ) -> std::result::Result<std::fs::File, LockError> {
     let io = |e| LockError::Io(path.to_owned(), e);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
+        fs_err::create_dir_all(parent).map_err(io)?;
     }
-    let file = std::fs::OpenOptions::new()
+    let file = fs_err::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(io)?;
+        .map_err(io)?
+        .into_file();
     if wait {
         file.lock().map_err(io)?;
     } else {

@@ -69,7 +69,7 @@ pub fn missing_repository(project: &upkeep_config::ResolvedProject) -> Option<Mi
         return None;
     }
     let path = std::path::PathBuf::from(&remote.url);
-    let why = match std::fs::metadata(&path) {
+    let why = match fs_err::metadata(&path) {
         Err(_) => "the directory does not exist",
         Ok(m) if !m.is_dir() => "it is not a directory",
         Ok(_) if path.join("HEAD").is_file() && path.join("objects").is_dir() => return None,

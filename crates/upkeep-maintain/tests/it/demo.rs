@@ -35,7 +35,7 @@ async fn the_demo_summary_is_short_and_every_message_says_what_matters() {
     change_request_opens_with_the_direct_changes(&outcome);
 
     // The kept configuration posts to the channel the demo showed.
-    let config = std::fs::read_to_string(tmp.path().join("upkeep.toml")).unwrap();
+    let config = fs_err::read_to_string(tmp.path().join("upkeep.toml")).unwrap();
     assert!(
         config.contains("channel = \"#team-maintenance\""),
         "{config}"

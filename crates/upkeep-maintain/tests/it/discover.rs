@@ -101,7 +101,7 @@ async fn rules_keep_what_matches_and_say_why_the_rest_is_left_out() {
     // The listed project's repository also sits in the directory under another name:
     // found by the rule, it is left out as listed.
     let listed_again = repos.join("billing.git");
-    std::os::unix::fs::symlink(listed.path(), &listed_again).unwrap();
+    fs_err::os::unix::fs::symlink(listed.path(), &listed_again).unwrap();
 
     let text = format!(
         "state_dir = \"state\"\n[maintain]\n\
@@ -316,7 +316,7 @@ async fn a_repository_settings_file_changes_a_step_or_fails_only_its_project() {
     // The repository's test command ran instead of `make test`.
     assert_eq!(row("api").status, Status::Changed, "{:?}", row("api"));
     let test_log = upkeep_maintain::log_path(&maintain.paths.logs, "2026-11-22", "api", "test");
-    let log = std::fs::read_to_string(&test_log).unwrap();
+    let log = fs_err::read_to_string(&test_log).unwrap();
     assert!(log.contains("repo-level test"), "{log}");
     assert!(!log.contains("3 passed"), "{log}");
     // Its labels were added to the central ones on the change request.
@@ -366,7 +366,7 @@ async fn a_repository_settings_file_changes_a_step_or_fails_only_its_project() {
         row("resting").skip_reason
     );
     assert_eq!(row("plain").status, Status::Changed);
-    let plain_log = std::fs::read_to_string(upkeep_maintain::log_path(
+    let plain_log = fs_err::read_to_string(upkeep_maintain::log_path(
         &maintain.paths.logs,
         "2026-11-22",
         "plain",

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use upkeep_forge::Forge;
+use upkeep_maintain::discover::Readers;
 use upkeep_maintain::doctor::{DoctorProject, DoctorRequest, Verdict, check_projects, to_json};
 
 use crate::support::{BRANCH, Sample, World};
@@ -19,7 +20,7 @@ async fn a_missing_repository_and_an_unreachable_forge_fail_only_their_projects(
     ]);
     let config = world.config();
     let gone = world.fixture("gone").bare().to_owned();
-    std::fs::remove_dir_all(&gone).unwrap();
+    fs_err::remove_dir_all(&gone).unwrap();
     let forge: Arc<dyn Forge> = world.forge.clone();
     let projects = World::setups(&config, &forge)
         .into_iter()
@@ -40,6 +41,8 @@ async fn a_missing_repository_and_an_unreachable_forge_fail_only_their_projects(
         projects,
         cache: world.state.path().join("doctor"),
         branch: BRANCH.to_owned(),
+        set: None,
+        readers: Readers::default(),
     })
     .await;
     let of = |project: &str| -> Vec<_> {

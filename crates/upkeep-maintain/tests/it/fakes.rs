@@ -59,10 +59,10 @@ impl Hosted {
         let work = state
             .path()
             .join(format!("seed-{}-{}", s.name, rand_suffix()));
-        std::fs::create_dir_all(&work).unwrap();
+        fs_err::create_dir_all(&work).unwrap();
         git(&work, &["clone", "--quiet", &bare.to_string_lossy(), "."]);
-        std::fs::write(work.join("Makefile"), makefile(s)).unwrap();
-        std::fs::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
+        fs_err::write(work.join("Makefile"), makefile(s)).unwrap();
+        fs_err::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
         git(&work, &["add", "."]);
         git(
             &work,
@@ -518,6 +518,7 @@ async fn round_opens_a_merge_request_on_gitlab() {
 
 #[tokio::test]
 async fn doctor_reports_a_token_that_cannot_push() {
+    use upkeep_maintain::discover::Readers;
     use upkeep_maintain::doctor::{
         DoctorProject, DoctorRequest, Verdict, check_projects, render_text,
     };
@@ -532,6 +533,8 @@ async fn doctor_reports_a_token_that_cannot_push() {
             .collect(),
         cache: hosted.state.path().join("doctor"),
         branch: BRANCH.to_owned(),
+        set: None,
+        readers: Readers::default(),
     })
     .await;
     let access = |project: &str| {

@@ -103,20 +103,20 @@ impl Lab {
         let slack = FakeSlack::start().await;
         slack.add_token(SLACK_SECRET, DEFAULT_SCOPES);
         let state = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(state.path().join("markers")).unwrap();
+        fs_err::create_dir_all(state.path().join("markers")).unwrap();
         let names: Vec<String> = (0..PROJECTS).map(|i| format!("svc-{i}")).collect();
         for name in &names {
             let bare = github.create_repo(&format!("team/{name}"));
             let work = state.path().join(format!("seed-{name}"));
-            std::fs::create_dir_all(&work).unwrap();
+            fs_err::create_dir_all(&work).unwrap();
             let git = |args: &[&str]| upkeep_testkit::git::git(&work, args);
             git(&["clone", "--quiet", &bare.to_string_lossy(), "."]);
-            std::fs::write(
+            fs_err::write(
                 work.join("Makefile"),
                 makefile(&state.path().join("markers"), name),
             )
             .unwrap();
-            std::fs::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
+            fs_err::write(work.join("requirements.txt"), REQUIREMENTS).unwrap();
             git(&["add", "."]);
             git(&["commit", "--quiet", "-m", "project files"]);
             git(&["push", "--quiet", "origin", "HEAD:refs/heads/main"]);
@@ -274,7 +274,7 @@ impl Lab {
         if rng.chance(25) {
             let name = rng.pick(&self.names).clone();
             injected.push(format!("test step of {name} killed by SIGKILL"));
-            std::fs::write(self.marker(&name), "").unwrap();
+            fs_err::write(self.marker(&name), "").unwrap();
         }
         injected
     }
@@ -293,7 +293,7 @@ impl Lab {
         self.github.faults().clear();
         self.slack.faults().clear();
         for name in &self.names {
-            let _ = std::fs::remove_file(self.marker(name));
+            let _ = fs_err::remove_file(self.marker(name));
         }
     }
 
@@ -474,7 +474,7 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Every regular file under `dir`, with its contents.
 pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = fs_err::read_dir(dir) else {
         return out;
     };
     for entry in entries.flatten() {
@@ -485,7 +485,7 @@ pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
         if kind.is_dir() {
             out.extend(files_under(&path));
         } else if kind.is_file()
-            && let Ok(bytes) = std::fs::read(&path)
+            && let Ok(bytes) = fs_err::read(&path)
         {
             out.push((path.display().to_string(), bytes));
         }
@@ -493,6 +493,10 @@ pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "whoever runs the tests may ask for more rounds"
+)]
 fn rounds() -> usize {
     std::env::var("UPKEEP_FAULT_ROUNDS")
         .ok()

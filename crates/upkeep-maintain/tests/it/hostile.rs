@@ -63,24 +63,24 @@ fn seed(github: &FakeGitHub, state: &Path, package: &str, evil: &str) {
     ] {
         let bare = github.create_repo(&format!("team/{name}"));
         let work = state.join(format!("seed-{name}"));
-        std::fs::create_dir_all(&work).unwrap();
+        fs_err::create_dir_all(&work).unwrap();
         let git = |args: &[&str]| upkeep_testkit::git::git(&work, args);
         git(&["clone", "--quiet", &bare.to_string_lossy(), "."]);
         let makefile = format!(
             ".PHONY: upgrade build test\nupgrade:\n\tcp package-lock.next package-lock.json\nbuild:\n\techo built\ntest:\n\t{test}\n"
         );
-        std::fs::write(work.join("Makefile"), makefile).unwrap();
-        std::fs::write(
+        fs_err::write(work.join("Makefile"), makefile).unwrap();
+        fs_err::write(
             work.join("package-lock.json"),
             package_lock(package, "1.0.0"),
         )
         .unwrap();
-        std::fs::write(
+        fs_err::write(
             work.join("package-lock.next"),
             package_lock(package, "2.0.0"),
         )
         .unwrap();
-        std::fs::write(
+        fs_err::write(
             work.join("evil.txt"),
             format!("AssertionError: {evil}\nsecond line {evil}\n"),
         )

@@ -92,7 +92,7 @@ async fn each_failing_step_is_reported_with_its_stage_and_nothing_is_pushed() {
         assert_eq!(f.stage, stage, "{name}");
         assert_eq!(f.exit_code, Some(code), "{name}");
         assert!(f.log_tail.contains(line), "{name}: {}", f.log_tail);
-        let log = std::fs::read_to_string(f.log.as_ref().unwrap()).unwrap();
+        let log = fs_err::read_to_string(f.log.as_ref().unwrap()).unwrap();
         assert!(log.contains(line), "{name}: {log}");
         assert!(
             world.remote_branch(name).is_none(),
@@ -352,7 +352,7 @@ async fn an_amended_maintenance_commit_is_never_overwritten() {
         BRANCH,
         &format!("origin/{BRANCH}"),
     ]);
-    std::fs::write(teammate.path().join("NOTES.md"), "pinned urllib3 by hand\n").unwrap();
+    fs_err::write(teammate.path().join("NOTES.md"), "pinned urllib3 by hand\n").unwrap();
     git(&["add", "NOTES.md"]);
     git(&[
         "-c",

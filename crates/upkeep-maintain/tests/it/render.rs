@@ -345,7 +345,7 @@ fn html_board_in_a_real_browser() {
     };
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("board.html");
-    std::fs::write(&page, html::board_page(&hostile_board())).unwrap();
+    fs_err::write(&page, html::board_page(&hostile_board())).unwrap();
     let dom = Dom::parse(&browser::dump_dom(&chromium, &page, Duration::from_mins(2)));
     let body = dom.body();
 

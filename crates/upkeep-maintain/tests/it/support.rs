@@ -37,7 +37,7 @@ pub fn journal_in(root: &std::path::Path, round: &str) -> Option<Journal> {
 
 /// Forgets everything the state store under `root` knows of `round`.
 pub fn forget_round(root: &std::path::Path, round: &str) {
-    std::fs::remove_dir_all(root.join("state/state/rounds").join(round)).unwrap();
+    fs_err::remove_dir_all(root.join("state/state/rounds").join(round)).unwrap();
 }
 
 /// A sample project's Makefile recipes (each one shell line) and step timeouts.
@@ -233,10 +233,10 @@ impl World {
             .records_dir(&RepoId::new(self.fixture(project).url()))
             .unwrap()
             .join("change-requests");
-        let mut out: Vec<serde_json::Value> = std::fs::read_dir(&dir)
+        let mut out: Vec<serde_json::Value> = fs_err::read_dir(&dir)
             .map(|d| {
                 d.filter_map(Result::ok)
-                    .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+                    .map(|e| serde_json::from_slice(&fs_err::read(e.path()).unwrap()).unwrap())
                     .collect()
             })
             .unwrap_or_default();

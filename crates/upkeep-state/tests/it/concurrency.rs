@@ -251,6 +251,10 @@ fn local_processes_lose_no_update() {
 /// The child of [`local_processes_lose_no_update`]; does nothing when run on its own.
 #[test]
 #[ignore = "run by local_processes_lose_no_update in child processes"]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the parent test hands its child the directory through the environment"
+)]
 fn local_process_child() {
     let Some(dir) = std::env::var_os(CHILD_DIR) else {
         return;

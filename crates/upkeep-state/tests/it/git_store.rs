@@ -40,9 +40,9 @@ fn oid(record: &Record) -> Oid {
 /// Installs `script` as the bare repository's `reference-transaction` hook.
 fn install_reference_transaction_hook(bare: &Path, script: &str) {
     let hook = bare.join("hooks/reference-transaction");
-    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
-    std::fs::write(&hook, script).unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::create_dir_all(hook.parent().unwrap()).unwrap();
+    fs_err::write(&hook, script).unwrap();
+    fs_err::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// Kills `receive-pack` right after it committed a ref update to a commit id starting
@@ -203,12 +203,12 @@ fn ref_prefix_and_url_are_checked_and_a_url_with_a_secret_is_refused_unshown() {
 
 /// Recursively collects every file's bytes under `dir`.
 fn all_bytes(dir: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in fs_err::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             all_bytes(&path, out);
         } else {
-            out.push((path.clone(), std::fs::read(&path).unwrap()));
+            out.push((path.clone(), fs_err::read(&path).unwrap()));
         }
     }
 }
@@ -472,13 +472,13 @@ fn a_ref_locked_on_the_server_is_a_transient_failure_that_passes() {
     let v1 = done(store.write(&k, &Expected::Absent, b"1").unwrap());
     // Another update of the ref is in progress on the server (or died holding the lock).
     let lock = fx.bare().join("refs/upkeep/rounds/r1/projects/api.lock");
-    std::fs::write(&lock, "").unwrap();
+    fs_err::write(&lock, "").unwrap();
     let err = store.write(&k, &v1.expected(), b"2").unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     assert!(matches!(err, Error::Git { .. }));
     assert_eq!(store.read(&k).unwrap(), Some(v1.clone()));
     // Once the lock is gone, the caller's retry from the same version works.
-    std::fs::remove_file(&lock).unwrap();
+    fs_err::remove_file(&lock).unwrap();
     let v2 = done(store.write(&k, &v1.expected(), b"2").unwrap());
     assert_eq!(store.read(&k).unwrap(), Some(v2));
 }

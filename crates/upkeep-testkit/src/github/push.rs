@@ -106,10 +106,10 @@ exit $refused
 /// Installs the hook in `key`'s bare repository and writes its policy.
 pub(super) fn install(world: &World, key: &str) {
     let hooks = world.repos[key].bare.path().join("hooks");
-    std::fs::create_dir_all(&hooks).expect("hooks directory");
+    fs_err::create_dir_all(&hooks).expect("hooks directory");
     let hook = hooks.join("pre-receive");
-    std::fs::write(&hook, PRE_RECEIVE).expect("write the pre-receive hook");
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
+    fs_err::write(&hook, PRE_RECEIVE).expect("write the pre-receive hook");
+    fs_err::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
         .expect("make the hook executable");
     sync(world, key);
 }
@@ -165,7 +165,7 @@ pub(super) fn sync(world: &World, key: &str) {
     for line in passed {
         let _ = writeln!(policy, "{line}");
     }
-    std::fs::write(repo.bare.path().join(POLICY), policy).expect("write the push policy");
+    fs_err::write(repo.bare.path().join(POLICY), policy).expect("write the push policy");
 }
 
 /// Rewrites every repository's policy (after a change of the token's scopes).
@@ -201,8 +201,8 @@ mod tests {
 
         fn commit_file(&self, file: &str, content: &str) -> String {
             let full = self.path.join(file);
-            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-            std::fs::write(full, content).unwrap();
+            fs_err::create_dir_all(full.parent().unwrap()).unwrap();
+            fs_err::write(full, content).unwrap();
             git(&self.path, &["add", "-A"]);
             git(
                 &self.path,

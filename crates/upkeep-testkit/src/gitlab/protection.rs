@@ -210,13 +210,13 @@ exit $status
 /// Installs the `pre-receive` hook in a bare repository.
 pub(super) fn install_hook(bare: &Path) {
     let hooks = bare.join("hooks");
-    std::fs::create_dir_all(&hooks).expect("hooks dir");
+    fs_err::create_dir_all(&hooks).expect("hooks dir");
     let hook = hooks.join("pre-receive");
-    std::fs::write(&hook, PRE_RECEIVE).expect("write pre-receive");
+    fs_err::write(&hook, PRE_RECEIVE).expect("write pre-receive");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
+        fs_err::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
             .expect("chmod pre-receive");
     }
 }
@@ -236,7 +236,7 @@ pub(super) fn write_policy(bare: &Path, rules: &[Rule], user: Option<u32>) {
             u8::from(rule.allow_force_push)
         );
     }
-    std::fs::write(bare.join(POLICY_FILE), text).expect("write protection policy");
+    fs_err::write(bare.join(POLICY_FILE), text).expect("write protection policy");
 }
 
 #[cfg(test)]
