@@ -14,7 +14,7 @@ use upkeep_forge::{Forge, RepoId};
 
 /// `https://github.com/OWNER/NAME`, `https://gitlab.com/GROUP/NAME` or the path of a bare
 /// repository → its forge adapter (token from `GITHUB_TOKEN` / `GITLAB_TOKEN`) and id.
-pub async fn forge_for(repo_url: &str) -> Result<(Arc<dyn Forge>, RepoId), Box<dyn Error>> {
+pub(crate) async fn forge_for(repo_url: &str) -> Result<(Arc<dyn Forge>, RepoId), Box<dyn Error>> {
     // The same rules as `repo = "…"` in upkeep.toml: forge kind and API URL inferred.
     let remote = Remote::resolve(repo_url, None, None, &std::env::current_dir()?)?;
     let forges = Forges::new(

@@ -44,7 +44,7 @@ async fn main() -> ExitCode {
 
 /// Promotes `repos` (name and path of a bare repository each), records the run in
 /// `history`, and keeps clones and the in-progress note under `state`.
-pub async fn promote(
+pub(crate) async fn promote(
     history: &str,
     repos: &[(&str, &str)],
     state: &Path,

@@ -40,7 +40,7 @@ Exit codes:
     mut_arg("sentry_auth_token", hidden),
     mut_arg("sentry_dsn", hidden)
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Logging (`--output` belongs to each subcommand).
     #[command(flatten)]
     pub global: LogArgs,
@@ -211,7 +211,7 @@ impl Command {
     }
 }
 
-pub fn run(cli: Cli) -> Result<Exit, Report> {
+pub(crate) fn run(cli: Cli) -> Result<Exit, Report> {
     if let Command::Meta(meta) = &cli.command {
         return Ok(meta.run::<Cli>());
     }

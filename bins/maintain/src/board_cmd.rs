@@ -12,7 +12,7 @@ use crate::wiring::{self, Tokens};
 
 /// Options of `maintain status`.
 #[derive(Debug, clap::Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// The round [default: today's date].
     #[arg(long)]
     pub round: Option<String>,
@@ -23,7 +23,7 @@ pub struct StatusArgs {
 
 /// Options of `maintain sync`.
 #[derive(Debug, clap::Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// The round [default: today's date].
     #[arg(long)]
     pub round: Option<String>,
@@ -71,7 +71,7 @@ async fn request(
 
 /// How `maintain status` prints the board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BoardOutput {
+pub(crate) enum BoardOutput {
     /// A table for people.
     Text,
     /// The JSON document.
@@ -91,7 +91,7 @@ fn never_ran(e: BoardError) -> Report {
 
 /// Runs `maintain status`.
 #[allow(clippy::print_stdout)] // The board is the command's data.
-pub async fn status(
+pub(crate) async fn status(
     config_path: &Path,
     tokens: &Tokens,
     _global: &GlobalArgs,
@@ -114,7 +114,7 @@ pub async fn status(
 
 /// Runs `maintain sync`.
 #[allow(clippy::print_stdout)] // The list of reactions is the command's data.
-pub async fn sync(
+pub(crate) async fn sync(
     config_path: &Path,
     tokens: &Tokens,
     global: &GlobalArgs,

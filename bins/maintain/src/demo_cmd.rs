@@ -12,7 +12,7 @@ use crate::run_cmd::cancel_on_signals;
 
 /// `maintain demo` options.
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Build the sample projects here and keep them (default: a temporary directory,
     /// removed afterwards). The directory must be empty or not exist.
     #[arg(long, value_name = "DIR")]
@@ -23,7 +23,7 @@ pub struct DemoArgs {
 }
 
 /// Runs `maintain demo`.
-pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<Exit, Report> {
+pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<Exit, Report> {
     let (root, _guard) = if let Some(dir) = &args.keep {
         if dir.exists() && fs_err::read_dir(dir).map_or(true, |mut d| d.next().is_some()) {
             return Err(Report::user(NotEmpty(dir.clone()))

@@ -8,14 +8,14 @@ use upkeep_deps::{DiffReport, Error};
 
 /// `maintain deps …`
 #[derive(Debug, clap::Args)]
-pub struct DepsArgs {
+pub(crate) struct DepsArgs {
     #[command(subcommand)]
     pub command: DepsCommand,
 }
 
 /// The `deps` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum DepsCommand {
+pub(crate) enum DepsCommand {
     /// Show what changed between two lockfiles, or between every lockfile of two
     /// directories (paired by relative path, honouring .gitignore).
     ///
@@ -28,7 +28,7 @@ pub enum DepsCommand {
 
 /// `maintain deps diff OLD NEW`
 #[derive(Debug, clap::Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The old lockfile or directory.
     pub old: PathBuf,
     /// The new lockfile or directory.
@@ -41,7 +41,7 @@ pub struct DiffArgs {
 
 /// How the diff is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DepsOutput {
+pub(crate) enum DepsOutput {
     /// Aligned text for terminals.
     Text,
     /// The pull-request table.
@@ -53,7 +53,7 @@ pub enum DepsOutput {
 impl DepsOutput {
     /// The format asked for by the global `--output` and `--markdown`.
     #[must_use]
-    pub fn from_flags(output: Output, markdown: bool) -> Self {
+    pub(crate) fn from_flags(output: Output, markdown: bool) -> Self {
         match output {
             Output::Json => Self::Json,
             Output::Markdown => Self::Markdown,
@@ -64,7 +64,7 @@ impl DepsOutput {
 }
 
 /// Runs `maintain deps …`.
-pub fn run(args: DepsArgs, output: Output) -> Result<Exit, Report> {
+pub(crate) fn run(args: DepsArgs, output: Output) -> Result<Exit, Report> {
     match args.command {
         DepsCommand::Diff(diff) => {
             let format = DepsOutput::from_flags(output, diff.markdown);
@@ -76,7 +76,7 @@ pub fn run(args: DepsArgs, output: Output) -> Result<Exit, Report> {
 }
 
 /// Writes the data to stdout; a closed pipe (`| head`) is not an error.
-pub fn print_stdout(text: &str) {
+pub(crate) fn print_stdout(text: &str) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     let newline = if text.ends_with('\n') { "" } else { "\n" };
@@ -85,7 +85,11 @@ pub fn print_stdout(text: &str) {
 
 /// Diffs two files or two directories and renders the report; the exit code is
 /// [`Exit::Partial`] when some lockfile could not be diffed.
-pub fn diff_paths(old: &Path, new: &Path, format: DepsOutput) -> Result<(String, Exit), Report> {
+pub(crate) fn diff_paths(
+    old: &Path,
+    new: &Path,
+    format: DepsOutput,
+) -> Result<(String, Exit), Report> {
     let report = diff(old, new)?;
     let text = match format {
         DepsOutput::Text => upkeep_deps::render_text(&report),

@@ -9,7 +9,7 @@ use crate::wiring::{self, Tokens};
 
 /// Options of `maintain doctor`.
 #[derive(Debug, clap::Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Only these projects (repeatable, or comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "PROJECT")]
     pub only: Vec<String>,
@@ -17,7 +17,7 @@ pub struct DoctorArgs {
 
 /// Runs `maintain doctor`.
 #[allow(clippy::print_stdout)] // The checks are the command's data.
-pub async fn run(
+pub(crate) async fn run(
     config_path: &Path,
     tokens: &Tokens,
     global: &GlobalArgs,

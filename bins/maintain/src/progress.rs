@@ -16,7 +16,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use upkeep_maintain::{Event, Progress, Stage, Status};
 
 /// Draws the round's progress.
-pub struct Display {
+pub(crate) struct Display {
     mode: Mode,
 }
 
@@ -32,7 +32,7 @@ enum Mode {
 
 impl Display {
     /// Bars when stderr is a terminal, lines otherwise; nothing when `quiet`.
-    pub fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         if quiet {
             Self { mode: Mode::Quiet }
         } else if std::io::stderr().is_terminal() {
@@ -43,7 +43,7 @@ impl Display {
     }
 
     /// Bars drawn to `target`.
-    pub fn bars(target: ProgressDrawTarget, color: bool) -> Self {
+    pub(crate) fn bars(target: ProgressDrawTarget, color: bool) -> Self {
         Self {
             mode: Mode::Bars {
                 multi: MultiProgress::with_draw_target(target),
@@ -55,7 +55,7 @@ impl Display {
 
     /// Where the console chat writes: `out` itself, or, while bars are drawn, `out`
     /// through them, a whole line at a time with the bars lifted off the screen.
-    pub fn console(&self, out: Box<dyn Write + Send>) -> Box<dyn Write + Send> {
+    pub(crate) fn console(&self, out: Box<dyn Write + Send>) -> Box<dyn Write + Send> {
         match &self.mode {
             Mode::Bars { multi, .. } => Box::new(AroundBars {
                 multi: multi.clone(),
@@ -67,7 +67,7 @@ impl Display {
     }
 
     /// Removes every bar (before the report is printed).
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Mode::Bars { multi, bars, .. } = &self.mode {
             for (_, bar) in lock(bars).drain() {
                 bar.finish_and_clear();

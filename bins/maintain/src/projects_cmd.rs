@@ -10,7 +10,7 @@ use crate::wiring::{self, Tokens};
 
 /// Options of `maintain projects`.
 #[derive(Debug, clap::Args)]
-pub struct ProjectsArgs {
+pub(crate) struct ProjectsArgs {
     /// The round whose set to show: its recorded set when it has run, else the set the
     /// discover rules find now [default: today's date, YYYY-MM-DD].
     #[arg(long)]
@@ -23,7 +23,7 @@ pub struct ProjectsArgs {
 /// Runs `maintain projects`: lists nothing on a forge when the round has recorded its
 /// set, records nothing when it has not.
 #[allow(clippy::print_stdout)] // The set is the command's data.
-pub async fn run(
+pub(crate) async fn run(
     config_path: &Path,
     tokens: &Tokens,
     global: &GlobalArgs,

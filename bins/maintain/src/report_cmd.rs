@@ -12,7 +12,7 @@ use crate::wiring::{self, Tokens};
 
 /// `maintain report` options.
 #[derive(Debug, clap::Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// The round [default: today's date, YYYY-MM-DD].
     #[arg(long)]
     pub round: Option<String>,
@@ -23,7 +23,7 @@ pub struct ReportArgs {
 
 /// Runs `maintain report`: the round as the state store has it, the summary posted or
 /// updated once, the exit code of the round.
-pub async fn run(
+pub(crate) async fn run(
     config_path: &Path,
     tokens: &Tokens,
     global: &GlobalArgs,

@@ -16,7 +16,7 @@ use crate::wiring::{self, Tokens};
 
 /// `maintain run` options.
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Run the steps and show the diff, the change requests and the messages that would be
     /// sent; push, open and post nothing (and write no state).
     #[arg(long)]
@@ -58,7 +58,10 @@ pub struct RunArgs {
 
 /// The round's id and date from the flags: today by default, the date inside a
 /// `YYYY-MM-DD` round id otherwise.
-pub fn round_id_and_date(round: Option<&str>, date: Option<NaiveDate>) -> (String, NaiveDate) {
+pub(crate) fn round_id_and_date(
+    round: Option<&str>,
+    date: Option<NaiveDate>,
+) -> (String, NaiveDate) {
     let today = chrono::Local::now().date_naive();
     match (round, date) {
         (Some(r), Some(d)) => (r.to_owned(), d),
@@ -72,7 +75,7 @@ pub fn round_id_and_date(round: Option<&str>, date: Option<NaiveDate>) -> (Strin
 }
 
 /// Cancels `token` on the first Ctrl-C (SIGINT) or SIGTERM.
-pub fn cancel_on_signals(token: &CancellationToken) {
+pub(crate) fn cancel_on_signals(token: &CancellationToken) {
     let token = token.clone();
     tokio::spawn(async move {
         let mut term =
@@ -95,7 +98,7 @@ pub fn cancel_on_signals(token: &CancellationToken) {
 }
 
 /// Runs `maintain run`.
-pub async fn run(
+pub(crate) async fn run(
     config_path: &Path,
     tokens: &Tokens,
     global: &GlobalArgs,
@@ -214,7 +217,7 @@ fn check_repositories(
 
 /// The exit code a round maps to: interrupted, then a project failed (or has not
 /// ended), then the state store did not take everything; else success.
-pub fn exit_for(report: &RoundReport) -> Exit {
+pub(crate) fn exit_for(report: &RoundReport) -> Exit {
     if report.interrupted {
         Exit::Interrupted
     } else if report.has_failures() {
@@ -229,7 +232,7 @@ pub fn exit_for(report: &RoundReport) -> Exit {
 /// Prints the report on stdout (and, in a dry-run, the change requests and messages that
 /// would have been sent).
 #[allow(clippy::print_stdout)] // The report is the command's data.
-pub async fn print_report(
+pub(crate) async fn print_report(
     report: &RoundReport,
     maintain: &upkeep_config::MaintainConfig,
     output: Output,

@@ -9,7 +9,7 @@ use crate::wiring::Tokens;
 
 /// The state store `[state]` names: files under `dir`, or the git repository `repo` (with
 /// the token of its forge).
-pub fn state_setup(config: &Config, tokens: &Tokens) -> Result<StateSetup, Report> {
+pub(crate) fn state_setup(config: &Config, tokens: &Tokens) -> Result<StateSetup, Report> {
     let state = &config.state;
     let mut setup = match upkeep_cli::shared_state_store(state, &tokens.secrets())? {
         Some(store) => StateSetup::new(store),
@@ -26,7 +26,7 @@ pub fn state_setup(config: &Config, tokens: &Tokens) -> Result<StateSetup, Repor
 
 /// The CI variables a shard is read from when `--shard` is not given.
 #[derive(Debug, Default, Clone)]
-pub struct CiShardVars {
+pub(crate) struct CiShardVars {
     /// GitLab `parallel:`: `CI_NODE_INDEX` (1-based).
     pub ci_node_index: Option<String>,
     /// GitLab `parallel:`: `CI_NODE_TOTAL`.
@@ -41,7 +41,7 @@ impl CiShardVars {
         clippy::disallowed_methods,
         reason = "the binary's edge: the CI system says which shard this is through the environment"
     )]
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let var = |name| {
             std::env::var(name)
                 .ok()
@@ -57,7 +57,7 @@ impl CiShardVars {
 
 /// `--shard` was wrong, or the CI variables do not make a shard.
 #[derive(Debug, thiserror::Error)]
-pub enum ShardSource {
+pub(crate) enum ShardSource {
     /// `--shard` (or `UPKEEP_SHARD`) did not parse.
     #[error("--shard {0}")]
     Flag(#[source] upkeep_maintain::ShardError),
@@ -98,7 +98,7 @@ pub enum ShardSource {
 /// This runner's shard: `--shard I/N` (or `UPKEEP_SHARD`); else GitLab's `CI_NODE_INDEX`
 /// and `CI_NODE_TOTAL`; else a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX` (0-based)
 /// with `--shards N` (or `UPKEEP_SHARDS`); else none: the whole round.
-pub fn shard(
+pub(crate) fn shard(
     flag: Option<&str>,
     shards: Option<u32>,
     ci: &CiShardVars,

@@ -14,14 +14,14 @@ use upkeep_maintain::ProjectSetup;
 use upkeep_maintain::discover::{self, DiscoverError, ProjectSet, Readers, SetSource};
 
 /// Tokens, from the environment (or flags, for a one-off): declared once in upkeep-cli.
-pub type Tokens = upkeep_cli::TokenArgs;
+pub(crate) type Tokens = upkeep_cli::TokenArgs;
 
 /// Loads the configuration file with `UPKEEP_…` overrides from the environment.
 #[expect(
     clippy::disallowed_methods,
     reason = "the binary's edge: UPKEEP_* overrides come from the environment"
 )]
-pub fn load_config(path: &Path) -> Result<Config, Report> {
+pub(crate) fn load_config(path: &Path) -> Result<Config, Report> {
     let config = Config::load(path, std::env::vars()).map_err(|e| {
         let missing = matches!(&e, upkeep_config::Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
         let report = Report::user(e);
@@ -37,7 +37,7 @@ pub fn load_config(path: &Path) -> Result<Config, Report> {
 }
 
 /// The `[maintain]` section.
-pub fn maintain_section(config: &Config) -> Result<MaintainConfig, Report> {
+pub(crate) fn maintain_section(config: &Config) -> Result<MaintainConfig, Report> {
     config.maintain().cloned().map_err(|e| {
         Report::user(e).hint("add a [maintain] section with [[maintain.projects]] entries")
     })
@@ -45,7 +45,7 @@ pub fn maintain_section(config: &Config) -> Result<MaintainConfig, Report> {
 
 /// Builds the forge adapter, repository id and credentials of every project, through
 /// the one factory (`upkeep_forge::connect`).
-pub async fn project_setups(
+pub(crate) async fn project_setups(
     config: &Config,
     projects: &[ResolvedProject],
     tokens: &Tokens,
@@ -79,7 +79,7 @@ pub async fn project_setups(
 /// A Slack token the configuration needs is not set.
 #[derive(Debug, thiserror::Error)]
 #[error("{what} needs {var}, which is not set")]
-pub struct MissingToken {
+pub(crate) struct MissingToken {
     what: &'static str,
     var: &'static str,
 }
@@ -87,16 +87,16 @@ pub struct MissingToken {
 /// The chat could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the Slack client")]
-pub struct ChatSetup(#[source] upkeep_chat::ChatError);
+pub(crate) struct ChatSetup(#[source] upkeep_chat::ChatError);
 
 /// `[maintain.chat] kind = "slack"` without a channel.
 #[derive(Debug, thiserror::Error)]
 #[error("[maintain.chat] kind is \"slack\" but no channel is set")]
-pub struct NoChannel;
+pub(crate) struct NoChannel;
 
 /// The team chat: the console (writing to `console`, see [`console_out`]) unless Slack is
 /// configured.
-pub fn chat(
+pub(crate) fn chat(
     maintain: &MaintainConfig,
     tokens: &Tokens,
     console: Box<dyn std::io::Write + Send>,
@@ -129,7 +129,7 @@ pub fn chat(
 
 /// Where the console chat writes: stdout, or stderr when stdout carries a JSON or
 /// Markdown document.
-pub fn console_out(output: Output) -> Box<dyn std::io::Write + Send> {
+pub(crate) fn console_out(output: Output) -> Box<dyn std::io::Write + Send> {
     if output == Output::Text {
         Box::new(std::io::stdout())
     } else {
@@ -138,7 +138,7 @@ pub fn console_out(output: Output) -> Box<dyn std::io::Write + Send> {
 }
 
 /// The console chat with the configured checklist, writing to `out`.
-pub fn console_chat(
+pub(crate) fn console_chat(
     maintain: &MaintainConfig,
     out: Box<dyn std::io::Write + Send>,
 ) -> Arc<dyn ChatThreads> {
@@ -156,7 +156,7 @@ pub fn console_chat(
 }
 
 /// The checklist and legend from the configuration.
-pub fn playbook(maintain: &MaintainConfig) -> Playbook {
+pub(crate) fn playbook(maintain: &MaintainConfig) -> Playbook {
     let mut playbook = Playbook::default();
     let defaults = playbook.checklist.items.clone();
     playbook.checklist.items = maintain
@@ -195,14 +195,14 @@ pub fn playbook(maintain: &MaintainConfig) -> Playbook {
 #[error(
     "discover rule `{rule}` lists {source_desc}: listing {forge} repositories is not available yet"
 )]
-pub struct ListingUnavailable {
+pub(crate) struct ListingUnavailable {
     rule: String,
     source_desc: String,
     forge: ForgeKind,
 }
 
 /// A round's project set and what was needed to find it.
-pub struct RoundSet {
+pub(crate) struct RoundSet {
     /// The `[maintain]` section with the discovered projects added.
     pub maintain: MaintainConfig,
     /// The set, as recorded or resolved.
@@ -215,7 +215,7 @@ pub struct RoundSet {
 
 /// The round's project set: recorded for round `round` in the round's state `store`, or
 /// resolved from the discover rules now and recorded when `save`.
-pub async fn project_set(
+pub(crate) async fn project_set(
     config: &Config,
     maintain: &MaintainConfig,
     tokens: &Tokens,

@@ -13,7 +13,7 @@ const SLACK_POLL_FLOOR: std::time::Duration = std::time::Duration::from_millis(1
 
 /// The approver `[branches.approval.slack]` describes, for the job named `key`, and a
 /// warning when it would poll Slack faster than Slack allows.
-pub fn slack(
+pub(crate) fn slack(
     config: &SlackApproval,
     secrets: &TokenArgs,
     key: &str,
@@ -51,7 +51,7 @@ pub fn slack(
 }
 
 /// What to do about a check of the Slack approval that failed before anything was posted.
-pub fn hint(e: &ChatError) -> Option<&'static str> {
+pub(crate) fn hint(e: &ChatError) -> Option<&'static str> {
     Some(match e {
         ChatError::MissingScope { .. } => {
             "add the scopes to the Slack app (examples/slack-app-manifest.yml lists them all) and reinstall it to the workspace"

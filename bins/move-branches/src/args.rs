@@ -15,7 +15,7 @@ use upkeep_cli::{ActorArgs, EXIT_CODES_HELP, LogArgs, TextOrJson, TokenArgs};
 /// `move-branches plan`.
 #[derive(Debug, Parser)]
 #[command(version, after_help = EXIT_CODES_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Logging (`--output` belongs to each subcommand).
     #[command(flatten)]
     pub global: LogArgs,
@@ -35,7 +35,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Show what a run would move, the commits that would ship, gate evidence and the
     /// plan digest. Changes nothing.
     Plan(PlanArgs),
@@ -53,7 +53,7 @@ pub enum Command {
 
 /// Which repos and commits to plan.
 #[derive(Debug, Clone, Args)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Promote a repo to this commit instead of its source tip: `--to packit-service=1787687aba71`.
     /// Also accepted as `--packit-service=1787687aba71`.
     #[arg(long = "to", value_name = "REPO=REV")]
@@ -69,7 +69,7 @@ pub struct Selection {
 /// `plan`.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Overrides: --<repo>=<rev> is the same as --to <repo>=<rev>.")]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Repos and commits.
     #[command(flatten)]
     pub selection: Selection,
@@ -84,7 +84,7 @@ pub struct PlanArgs {
 
 /// How a change is approved, and whether it runs as a job.
 #[derive(Debug, Clone, Args)]
-pub struct ApprovalArgs {
+pub(crate) struct ApprovalArgs {
     /// Approve without asking.
     #[arg(long, conflicts_with = "approve")]
     pub yes: bool,
@@ -110,7 +110,7 @@ pub struct ApprovalArgs {
 /// `run`.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Overrides: --<repo>=<rev> is the same as --to <repo>=<rev>.")]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Repos and commits.
     #[command(flatten)]
     pub selection: Selection,
@@ -128,7 +128,7 @@ pub struct RunArgs {
 
 /// `status`.
 #[derive(Debug, Clone, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Only these repos (default: all).
     pub repos: Vec<String>,
     /// How to print each repo's status: text, or one JSON document
@@ -139,7 +139,7 @@ pub struct StatusArgs {
 
 /// `rollback`.
 #[derive(Debug, Clone, Args)]
-pub struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     /// The repo to roll back.
     pub repo: String,
     /// The commit to move back to (default: the previous promotion in the history).
@@ -157,7 +157,7 @@ pub struct RollbackArgs {
 impl Command {
     /// The subcommand's `--output` (text for `completions` and `man`).
     #[must_use]
-    pub fn output(&self) -> TextOrJson {
+    pub(crate) fn output(&self) -> TextOrJson {
         match self {
             Self::Plan(a) => a.output,
             Self::Run(a) => a.output,
@@ -179,7 +179,7 @@ impl Command {
 /// argument that is neither an option nor an option's value: in
 /// `move-branches --config run status --x=1` the subcommand is `status`, not `run`.
 #[must_use]
-pub fn rewrite_overrides(argv: Vec<String>) -> Vec<String> {
+pub(crate) fn rewrite_overrides(argv: Vec<String>) -> Vec<String> {
     let cmd = Cli::command();
     let Some(sub_pos) = subcommand_position(&cmd, &argv) else {
         return argv;

@@ -79,13 +79,13 @@ fn out(text: bool, data: &str) {
 
 /// A message for people on stderr.
 #[allow(clippy::print_stderr)]
-pub fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     eprintln!("{text}");
 }
 
 /// An unknown repo name given as `what` (an override, `--skip`, a `status` argument),
 /// with the closest configured name when it looks like a typo.
-pub fn unknown_repo(name: &str, known: Vec<String>, what: &str) -> Report {
+pub(crate) fn unknown_repo(name: &str, known: Vec<String>, what: &str) -> Report {
     let names: Vec<&str> = known.iter().map(String::as_str).collect();
     let guess = upkeep_config::did_you_mean(name, &names).map(str::to_owned);
     let mut r = Report::user(upkeep_branches::Error::UnknownRepo {
@@ -313,7 +313,7 @@ async fn promotion(
 }
 
 /// `plan`.
-pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<Exit, Report> {
+pub(crate) async fn plan(cli: &Cli, args: &PlanArgs) -> Result<Exit, Report> {
     let mut ctx = Ctx::new(cli)?;
     let request = promotion(&mut ctx, &args.selection, None, !args.no_gates).await?;
     let (plan, gates) = upkeep_branches::preview(&request, !args.no_gates)
@@ -356,7 +356,7 @@ fn gate_hints(gates: &upkeep_branches::gates::GateReport) {
 }
 
 /// `run`.
-pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
+pub(crate) async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
     let mut ctx = Ctx::new(cli)?;
     let mut request = promotion(&mut ctx, &args.selection, Some(&args.approval), true).await?;
     if args.no_wait {
@@ -371,7 +371,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<Exit, Report> {
 }
 
 /// `rollback`.
-pub async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
+pub(crate) async fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, Report> {
     let mut ctx = Ctx::new(cli)?;
     let branches = ctx.branches();
     let known = ctx.known_repos([&args.repo])?;
@@ -431,7 +431,7 @@ fn finish(ctx: &Ctx<'_>, outcome: &Outcome, job: bool) -> Result<Exit, Report> {
 }
 
 /// `status`.
-pub async fn status(cli: &Cli, args: &StatusArgs) -> Result<Exit, Report> {
+pub(crate) async fn status(cli: &Cli, args: &StatusArgs) -> Result<Exit, Report> {
     let mut ctx = Ctx::new(cli)?;
     let branches = ctx.branches();
     let known = ctx.known_repos(&args.repos)?;

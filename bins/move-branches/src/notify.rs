@@ -11,7 +11,7 @@ use upkeep_cli::TokenArgs;
 
 /// The notifiers `[branches.notify]` asks for, and warnings for the ones that cannot be
 /// built (a missing secret) or for nobody being told at all.
-pub fn notifiers(config: &NotifyConfig, secrets: &TokenArgs) -> (Notifiers, Vec<String>) {
+pub(crate) fn notifiers(config: &NotifyConfig, secrets: &TokenArgs) -> (Notifiers, Vec<String>) {
     let mut all = Notifiers::default();
     let mut warnings = Vec::new();
     if let Some(channel) = &config.slack_channel {

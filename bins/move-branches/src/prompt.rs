@@ -6,7 +6,7 @@ use chrono::Utc;
 use upkeep_branches::{Approval, ApprovalRequest, Approver, Decision};
 
 /// Asks `question` on the terminal; without one, nothing can be approved.
-pub struct Prompt {
+pub(crate) struct Prompt {
     /// "Move these branches?"
     pub question: &'static str,
     /// The command that applies the plan without asking, less `--approve <digest>`.

@@ -15,14 +15,14 @@ use upkeep_lock::LockTarget;
 
 /// Forge clients and git credentials for the configured remotes, through the one
 /// factory (`upkeep_forge::connect`).
-pub struct Forges {
+pub(crate) struct Forges {
     inner: upkeep_forge::connect::Forges,
 }
 
 impl Forges {
     /// Checks every remote the configuration names right away, so that a token that
     /// would travel over plain http stops the run before anything is read or moved.
-    pub fn new(config: &Config, secrets: Secrets) -> Result<Self, Report> {
+    pub(crate) fn new(config: &Config, secrets: Secrets) -> Result<Self, Report> {
         let inner = upkeep_forge::connect::Forges::new(secrets, &config.state_dir);
         let branches = config.branches.iter();
         let remotes = branches
@@ -53,7 +53,7 @@ impl Forges {
 
     /// The adapter for `remote` (built on first use) and the repo's id on it. `what`
     /// names the repo in errors.
-    pub async fn get(
+    pub(crate) async fn get(
         &mut self,
         remote: &Remote,
         what: &str,
@@ -67,7 +67,7 @@ impl Forges {
     }
 
     /// Credentials for git to `remote` (checked in [`Forges::new`]).
-    pub fn credentials(&self, remote: &Remote) -> Credentials {
+    pub(crate) fn credentials(&self, remote: &Remote) -> Credentials {
         self.inner
             .credentials(remote, &remote.url)
             .unwrap_or_else(|_| Credentials::none())
@@ -79,7 +79,7 @@ impl Forges {
     clippy::disallowed_methods,
     reason = "the binary's edge: UPKEEP_* overrides come from the environment"
 )]
-pub fn load(path: &Path) -> Result<Config, Report> {
+pub(crate) fn load(path: &Path) -> Result<Config, Report> {
     let config = Config::load(path, std::env::vars()).map_err(|e| {
         let hint = if path.exists() {
             "fix the configuration and re-run".to_owned()
@@ -97,7 +97,7 @@ pub fn load(path: &Path) -> Result<Config, Report> {
 
 /// The repos to promote, in file order, without the skipped ones (their names are
 /// checked; dependencies on a skipped repo are dropped).
-pub async fn repo_specs(
+pub(crate) async fn repo_specs(
     branches: &BranchesConfig,
     forges: &mut Forges,
     skip: &[String],
@@ -136,7 +136,7 @@ pub async fn repo_specs(
 }
 
 /// The configured gates.
-pub async fn gates(
+pub(crate) async fn gates(
     branches: &BranchesConfig,
     base_dir: &Path,
     forges: &mut Forges,
@@ -206,7 +206,10 @@ pub async fn gates(
 }
 
 /// The deploy token a run must hold (`[branches.deploy_token]` and `[lock]`).
-pub fn deploy_token(config: &Config, forges: &Forges) -> Result<Option<DeployToken>, Report> {
+pub(crate) fn deploy_token(
+    config: &Config,
+    forges: &Forges,
+) -> Result<Option<DeployToken>, Report> {
     let mode = match config.branches.as_ref().map(|b| b.deploy_token.mode) {
         Some(DeployTokenMode::Acquire) => TokenMode::Acquire,
         Some(DeployTokenMode::Verify) => TokenMode::Verify,
@@ -221,7 +224,7 @@ pub fn deploy_token(config: &Config, forges: &Forges) -> Result<Option<DeployTok
 }
 
 /// The history store, when configured.
-pub fn history(branches: &BranchesConfig, forges: &Forges) -> Option<HistoryStore> {
+pub(crate) fn history(branches: &BranchesConfig, forges: &Forges) -> Option<HistoryStore> {
     branches.history.as_ref().map(|h| HistoryStore {
         url: h.remote.url.clone(),
         branch: h.branch.clone(),

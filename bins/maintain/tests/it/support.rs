@@ -7,11 +7,11 @@ use std::process::{Command, Output};
 use upkeep_testkit::git::Fixture;
 use upkeep_testkit::slack::FakeMessage;
 
-pub const REQUIREMENTS: &str = "django==4.2.16\n    # via -r requirements.in\nrequests==2.31.0\n    # via -r requirements.in\n";
-pub const BUMP: &str = "printf 'django==5.1.4\\n    # via -r requirements.in\\nrequests==2.32.3\\n    # via -r requirements.in\\n' > requirements.txt";
+pub(crate) const REQUIREMENTS: &str = "django==4.2.16\n    # via -r requirements.in\nrequests==2.31.0\n    # via -r requirements.in\n";
+pub(crate) const BUMP: &str = "printf 'django==5.1.4\\n    # via -r requirements.in\\nrequests==2.32.3\\n    # via -r requirements.in\\n' > requirements.txt";
 
 /// A project: name and its three recipes.
-pub struct Project {
+pub(crate) struct Project {
     pub name: &'static str,
     pub upgrade: &'static str,
     pub build: &'static str,
@@ -19,7 +19,7 @@ pub struct Project {
 }
 
 impl Project {
-    pub fn green(name: &'static str) -> Self {
+    pub(crate) fn green(name: &'static str) -> Self {
         Self {
             name,
             upgrade: BUMP,
@@ -28,7 +28,7 @@ impl Project {
         }
     }
 
-    pub fn makefile(&self) -> String {
+    pub(crate) fn makefile(&self) -> String {
         format!(
             ".PHONY: upgrade build test\nupgrade:\n\t{}\nbuild:\n\t{}\ntest:\n\t{}\n",
             self.upgrade, self.build, self.test
@@ -37,13 +37,13 @@ impl Project {
 }
 
 /// Bare repositories for the projects and an `upkeep.toml` naming them.
-pub struct Setup {
+pub(crate) struct Setup {
     pub dir: tempfile::TempDir,
     pub fixtures: Vec<(&'static str, Fixture)>,
 }
 
 impl Setup {
-    pub fn new(projects: &[Project]) -> Self {
+    pub(crate) fn new(projects: &[Project]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut text = String::from("[maintain]\n");
         let mut fixtures = Vec::new();
@@ -64,34 +64,34 @@ impl Setup {
         Self { dir, fixtures }
     }
 
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.dir.path().join("upkeep.toml")
     }
 
-    pub fn fixture(&self, name: &str) -> &Fixture {
+    pub(crate) fn fixture(&self, name: &str) -> &Fixture {
         &self.fixtures.iter().find(|(n, _)| *n == name).unwrap().1
     }
 
-    pub fn set_makefile(&self, p: &Project) {
+    pub(crate) fn set_makefile(&self, p: &Project) {
         let fx = self.fixture(p.name);
         fx.commit_file("Makefile", &p.makefile(), "new Makefile");
         fx.push_branch("main");
     }
 
     /// The round's records in the default state store (`.upkeep/state`).
-    pub fn journal(&self) -> Option<upkeep_maintain::Journal> {
+    pub(crate) fn journal(&self) -> Option<upkeep_maintain::Journal> {
         journal_in(&self.dir.path().join(".upkeep/state"), "2026-11-22")
     }
 
     /// `maintain --config <file> <args>` with a clean environment.
-    pub fn maintain(&self, args: &[&str]) -> Command {
+    pub(crate) fn maintain(&self, args: &[&str]) -> Command {
         let mut cmd = maintain();
         cmd.arg("--config").arg(self.config()).args(args);
         cmd
     }
 
     /// The change request files of a project (local forge).
-    pub fn change_requests(&self, name: &str) -> usize {
+    pub(crate) fn change_requests(&self, name: &str) -> usize {
         let dir = PathBuf::from(format!(
             "{}.upkeep/change-requests",
             self.fixture(name).url()
@@ -101,13 +101,13 @@ impl Setup {
 }
 
 /// The records of `round` in the local state store `dir`, if any.
-pub fn journal_in(dir: &Path, round: &str) -> Option<upkeep_maintain::Journal> {
+pub(crate) fn journal_in(dir: &Path, round: &str) -> Option<upkeep_maintain::Journal> {
     let store = upkeep_state::LocalStore::open(dir).unwrap();
     upkeep_maintain::Journal::load(&store, round).unwrap()
 }
 
 /// The binary with no tokens, no colour and no user config in its environment.
-pub fn maintain() -> Command {
+pub(crate) fn maintain() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_maintain"));
     for var in [
         "GITHUB_TOKEN",
@@ -122,22 +122,22 @@ pub fn maintain() -> Command {
     cmd
 }
 
-pub fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> Output {
+pub(crate) fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> Output {
     let cmd: &mut Command = cmd.borrow_mut();
     cmd.output().expect("run maintain")
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Insta settings that hide what changes between runs: temp paths, durations, SHAs,
 /// column padding that follows from them.
-pub fn filters(root: &Path) -> insta::Settings {
+pub(crate) fn filters(root: &Path) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     let root = root.display().to_string();
     settings.add_filter(&regex_escape(&root), "[ROOT]");
@@ -165,7 +165,7 @@ fn regex_escape(s: &str) -> String {
 /// Commits the project files of a round's test project (a Makefile whose build sleeps
 /// `build_secs`, whose test runs `test`, and a pinned requirements file) to `bare`'s
 /// `main`, through a work tree under `dir`.
-pub fn push_makefile(dir: &Path, bare: &Path, name: &str, build_secs: &str, test: &str) {
+pub(crate) fn push_makefile(dir: &Path, bare: &Path, name: &str, build_secs: &str, test: &str) {
     use upkeep_testkit::git::git;
     let work = dir.join(format!("seed-{name}"));
     if !work.exists() {
@@ -186,7 +186,7 @@ pub fn push_makefile(dir: &Path, bare: &Path, name: &str, build_secs: &str, test
 }
 
 /// A chat message's (event type, round, project) from its metadata.
-pub fn meta_of(m: &FakeMessage) -> Option<(String, String, Option<String>)> {
+pub(crate) fn meta_of(m: &FakeMessage) -> Option<(String, String, Option<String>)> {
     let meta = m.metadata.as_ref()?;
     let payload = meta.get("event_payload")?;
     Some((

@@ -9,19 +9,19 @@ use upkeep_testkit::gitlab::{FakeGitLab, TOKEN};
 
 use crate::scenario::{Run, Scenario};
 
-pub struct Lab {
+pub(crate) struct Lab {
     pub s: Scenario,
     pub gl: FakeGitLab,
 }
 
-pub const OGR: &str = "packit/ogr";
-pub const PACKIT: &str = "packit/packit";
+pub(crate) const OGR: &str = "packit/ogr";
+pub(crate) const PACKIT: &str = "packit/packit";
 const HELLO: &str = "packit/hello-world";
 
 /// `packit` depends on `ogr`; each has one new commit on `main`. The fake serves its
 /// API behind `/gitlab`, as a self-hosted GitLab under a sub-path does, so the
 /// configuration's `api_url` must be honoured. `extra` is appended to the configuration.
-pub async fn lab(extra: &str) -> Lab {
+pub(crate) async fn lab(extra: &str) -> Lab {
     let gl = FakeGitLab::start_with_prefix("/gitlab").await;
     let mut s = Scenario::new();
     for (name, deps) in [("ogr", "[]"), ("packit", "[\"ogr\"]")] {
@@ -43,13 +43,13 @@ pub async fn lab(extra: &str) -> Lab {
 }
 
 impl Lab {
-    pub fn tip(&self, path: &str, branch: &str) -> String {
+    pub(crate) fn tip(&self, path: &str, branch: &str) -> String {
         self.gl.branch_tip(path, branch).unwrap()
     }
 
     /// A validation project whose `main` has a green pipeline, gating through
     /// `[branches.ci.validation]` instead of the target commits.
-    pub fn validation_only(&mut self) {
+    pub(crate) fn validation_only(&mut self) {
         self.gl.create_project(HELLO);
         let tip = self.tip(HELLO, "main");
         self.gl.add_pipeline(HELLO, &tip, "success");
@@ -65,7 +65,7 @@ impl Lab {
     /// the gates never ask about it), `meanwhile` runs and then a green pipeline is
     /// added for `sha` so the run goes on. The run cannot pass the wait before
     /// `meanwhile` is done, so the interleaving is fixed, whatever the timing.
-    pub async fn run_interleaved(
+    pub(crate) async fn run_interleaved(
         &self,
         args: &[&str],
         project: &str,

@@ -10,7 +10,7 @@ use upkeep_forge::{CheckState, RepoId};
 use upkeep_testkit::bare::BareRepo;
 use upkeep_testkit::git::Clock;
 
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub tmp: TempDir,
     pub clock: Clock,
     pub repos: Vec<(String, BareRepo, Vec<String>)>,
@@ -19,14 +19,14 @@ pub struct Scenario {
     pub env: Vec<(String, String)>,
 }
 
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}\n{}", self.stdout, self.stderr))
     }
@@ -43,7 +43,7 @@ impl std::fmt::Debug for Run {
 }
 
 impl Scenario {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let clock = Clock::default();
         let history = BareRepo::init(tmp.path().join("history.git"), clock.clone());
@@ -58,7 +58,7 @@ impl Scenario {
     }
 
     /// A repo with one commit on `main` and `stable` at it.
-    pub fn repo(&mut self, name: &str, deps: &[&str]) -> BareRepo {
+    pub(crate) fn repo(&mut self, name: &str, deps: &[&str]) -> BareRepo {
         let bare = BareRepo::init(
             self.tmp.path().join(format!("{name}.git")),
             self.clock.clone(),
@@ -73,20 +73,20 @@ impl Scenario {
         bare
     }
 
-    pub fn bare(&self, name: &str) -> &BareRepo {
+    pub(crate) fn bare(&self, name: &str) -> &BareRepo {
         &self.repos.iter().find(|r| r.0 == name).unwrap().1
     }
 
-    pub fn tip(&self, name: &str, branch: &str) -> String {
+    pub(crate) fn tip(&self, name: &str, branch: &str) -> String {
         self.bare(name).tip(branch).unwrap().to_string()
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.tmp.path()
     }
 
     /// Records a CI signal for a commit of a local repo.
-    pub async fn check(&self, name: &str, sha: &str, check: &str, state: CheckState) {
+    pub(crate) async fn check(&self, name: &str, sha: &str, check: &str, state: CheckState) {
         let forge = LocalForge::new(self.path().join("test-forge"));
         forge
             .record_check(
@@ -103,7 +103,7 @@ impl Scenario {
     }
 
     /// Green CI on every source tip.
-    pub async fn all_green(&self) {
+    pub(crate) async fn all_green(&self) {
         for (name, bare, _) in &self.repos {
             self.check(
                 name,
@@ -115,11 +115,11 @@ impl Scenario {
         }
     }
 
-    pub fn config_path(&self) -> PathBuf {
+    pub(crate) fn config_path(&self) -> PathBuf {
         self.path().join("upkeep.toml")
     }
 
-    pub fn write_config(&self) {
+    pub(crate) fn write_config(&self) {
         let mut t = String::from("[branches]\n");
         let _ = writeln!(
             t,
@@ -137,7 +137,7 @@ impl Scenario {
         fs_err::write(self.config_path(), t).unwrap();
     }
 
-    pub async fn run(&self, args: &[&str]) -> Run {
+    pub(crate) async fn run(&self, args: &[&str]) -> Run {
         self.write_config();
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_move-branches"));
         cmd.arg("--config")
@@ -174,7 +174,7 @@ impl Scenario {
     }
 
     /// The history lines as JSON.
-    pub fn history_lines(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn history_lines(&self) -> Vec<serde_json::Value> {
         let Some(tip) = self.history.tip("main") else {
             return Vec::new();
         };
@@ -191,7 +191,7 @@ impl Scenario {
 impl Scenario {
     /// Insta settings that hide what changes between runs: the temp dir, SHAs, digests,
     /// timestamps.
-    pub fn filters(&self) -> insta::Settings {
+    pub(crate) fn filters(&self) -> insta::Settings {
         let mut settings = insta::Settings::clone_current();
         let root: String = self
             .path()
@@ -218,7 +218,7 @@ impl Scenario {
 }
 
 /// `ogr`, and `packit` depending on it, each with a green commit to promote.
-pub async fn two_repos() -> Scenario {
+pub(crate) async fn two_repos() -> Scenario {
     let mut s = Scenario::new();
     s.repo("ogr", &[]).commit_on("main", "fix: a");
     s.repo("packit", &["ogr"]).commit_on("main", "fix: b");

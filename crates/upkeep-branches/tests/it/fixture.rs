@@ -11,7 +11,7 @@ use upkeep_git::{Credentials, Oid};
 use upkeep_testkit::bare::BareRepo;
 use upkeep_testkit::git::Clock;
 
-pub struct World {
+pub(crate) struct World {
     pub tmp: TempDir,
     pub clock: Clock,
     pub forge: Arc<LocalForge>,
@@ -19,7 +19,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         upkeep_testkit::init_tracing();
         let tmp = tempfile::tempdir().unwrap();
         let forge = Arc::new(LocalForge::new(tmp.path().join("forge-work")));
@@ -32,7 +32,7 @@ impl World {
     }
 
     /// A repo with one commit on `main` and `stable` at it.
-    pub fn repo(&mut self, name: &str, deps: &[&str]) -> BareRepo {
+    pub(crate) fn repo(&mut self, name: &str, deps: &[&str]) -> BareRepo {
         let bare = BareRepo::init(
             self.tmp.path().join(format!("{name}.git")),
             self.clock.clone(),
@@ -47,15 +47,15 @@ impl World {
         bare
     }
 
-    pub fn bare(&self, name: &str) -> &BareRepo {
+    pub(crate) fn bare(&self, name: &str) -> &BareRepo {
         &self.repos.iter().find(|r| r.0 == name).unwrap().1
     }
 
-    pub fn id(&self, name: &str) -> RepoId {
+    pub(crate) fn id(&self, name: &str) -> RepoId {
         RepoId::new(self.bare(name).path().to_string_lossy().into_owned())
     }
 
-    pub fn specs(&self) -> Vec<RepoSpec> {
+    pub(crate) fn specs(&self) -> Vec<RepoSpec> {
         self.repos
             .iter()
             .map(|(name, bare, deps)| RepoSpec {
@@ -72,15 +72,15 @@ impl World {
             .collect()
     }
 
-    pub fn cache(&self) -> PathBuf {
+    pub(crate) fn cache(&self) -> PathBuf {
         self.tmp.path().join("cache")
     }
 
-    pub fn tip(&self, name: &str, branch: &str) -> Oid {
+    pub(crate) fn tip(&self, name: &str, branch: &str) -> Oid {
         self.bare(name).tip(branch).unwrap()
     }
 
-    pub async fn check(&self, name: &str, sha: &str, check: &str, state: CheckState) {
+    pub(crate) async fn check(&self, name: &str, sha: &str, check: &str, state: CheckState) {
         self.forge
             .record_check(
                 &self.id(name),

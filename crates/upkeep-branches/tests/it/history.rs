@@ -6,7 +6,7 @@ use upkeep_testkit::bare::BareRepo;
 
 use crate::fixture::World;
 
-pub fn entry(n: u32, repo: &str, from: &str, to: &str, command: Command) -> HistoryEntry {
+pub(crate) fn entry(n: u32, repo: &str, from: &str, to: &str, command: Command) -> HistoryEntry {
     HistoryEntry {
         schema: SCHEMA,
         command,
@@ -30,7 +30,7 @@ pub fn entry(n: u32, repo: &str, from: &str, to: &str, command: Command) -> Hist
     }
 }
 
-pub fn store(w: &World, bare: &BareRepo, clone: &str) -> HistoryStore {
+pub(crate) fn store(w: &World, bare: &BareRepo, clone: &str) -> HistoryStore {
     HistoryStore {
         url: bare.path().to_string_lossy().into_owned(),
         branch: "main".into(),

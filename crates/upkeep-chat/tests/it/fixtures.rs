@@ -8,7 +8,7 @@ use upkeep_chat::{
     UpgradeCounts, UpgradeKind,
 };
 
-pub const ROUND: &str = "2025-06-02";
+pub(crate) const ROUND: &str = "2025-06-02";
 
 fn pr(url: &str, number: u64, kind: &str) -> ChangeRequestLink {
     ChangeRequestLink {
@@ -31,7 +31,7 @@ fn change(package: &str, from: &str, to: &str, kind: UpgradeKind, direct: bool) 
 
 /// Five projects: two changed, one failed (with a name, branch and log that need escaping),
 /// one unchanged, one skipped.
-pub fn projects() -> Vec<ProjectMessage> {
+pub(crate) fn projects() -> Vec<ProjectMessage> {
     use UpgradeKind::{Major, Minor, Patch};
     let round = RoundId::new(ROUND);
     let branch = Some("feature/maintenance-25-06-02".to_owned());
@@ -114,12 +114,12 @@ pub fn projects() -> Vec<ProjectMessage> {
     ]
 }
 
-pub fn summary(projects: &[ProjectMessage]) -> RoundSummary {
+pub(crate) fn summary(projects: &[ProjectMessage]) -> RoundSummary {
     RoundSummary::from_messages(RoundId::new(ROUND), projects)
 }
 
 /// The projects that get a message of their own by default (changed and failed ones).
-pub fn posted(projects: &[ProjectMessage]) -> Vec<ProjectMessage> {
+pub(crate) fn posted(projects: &[ProjectMessage]) -> Vec<ProjectMessage> {
     projects
         .iter()
         .filter(|p| p.wants_own_message(false))
@@ -129,10 +129,10 @@ pub fn posted(projects: &[ProjectMessage]) -> Vec<ProjectMessage> {
 
 /// A `Write` whose bytes the test can read while the adapter holds the writer.
 #[derive(Clone, Default)]
-pub struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct SharedBuf(Arc<Mutex<Vec<u8>>>);
 
 impl SharedBuf {
-    pub fn take(&self) -> String {
+    pub(crate) fn take(&self) -> String {
         String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
     }
 }

@@ -286,7 +286,7 @@ impl Ctx<'_> {
         }
     }
 
-    pub fn error_at(
+    pub(crate) fn error_at(
         &self,
         line: Option<usize>,
         column: Option<usize>,
@@ -302,22 +302,27 @@ impl Ctx<'_> {
     }
 
     /// An error at a 1-based line (whole line).
-    pub fn error_line(&self, line: usize, message: impl Into<String>) -> FileError {
+    pub(crate) fn error_line(&self, line: usize, message: impl Into<String>) -> FileError {
         self.error_at(Some(line), None, message)
     }
 
     /// An error at a byte offset of `text`.
-    pub fn error_offset(&self, text: &str, offset: usize, message: impl Into<String>) -> FileError {
+    pub(crate) fn error_offset(
+        &self,
+        text: &str,
+        offset: usize,
+        message: impl Into<String>,
+    ) -> FileError {
         let (line, column) = line_col(text, offset);
         self.error_at(Some(line), Some(column), message)
     }
 
     /// An error without a position.
-    pub fn error(&self, message: impl Into<String>) -> FileError {
+    pub(crate) fn error(&self, message: impl Into<String>) -> FileError {
         self.error_at(None, None, message)
     }
 
-    pub fn json<T: serde::de::DeserializeOwned>(&self, text: &str) -> Result<T, FileError> {
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, text: &str) -> Result<T, FileError> {
         serde_json::from_str(text).map_err(|e| {
             let (line, column) = (e.line(), e.column());
             self.error_at(
@@ -328,7 +333,7 @@ impl Ctx<'_> {
         })
     }
 
-    pub fn toml<T: serde::de::DeserializeOwned>(&self, text: &str) -> Result<T, FileError> {
+    pub(crate) fn toml<T: serde::de::DeserializeOwned>(&self, text: &str) -> Result<T, FileError> {
         toml::from_str(text).map_err(|e| {
             let message = format!("invalid TOML: {}", e.message());
             match e.span() {
@@ -338,7 +343,7 @@ impl Ctx<'_> {
         })
     }
 
-    pub fn yaml<T: serde::de::DeserializeOwned>(&self, text: &str) -> Result<T, FileError> {
+    pub(crate) fn yaml<T: serde::de::DeserializeOwned>(&self, text: &str) -> Result<T, FileError> {
         serde_yaml_ng::from_str(text).map_err(|e| {
             let message = format!("invalid YAML: {}", strip_position(&e.to_string()));
             match e.location() {

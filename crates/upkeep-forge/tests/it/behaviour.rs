@@ -24,7 +24,7 @@ use upkeep_forge::{
 /// A CI signal a harness can put on a commit. Adapters decide how (a commit status, a check
 /// run, a pipeline, a recorded file); the suite only cares about the merged verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// Passed.
     Success,
     /// Failed.
@@ -35,7 +35,7 @@ pub enum Signal {
 
 /// A review a harness can leave on a change request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Review {
+pub(crate) enum Review {
     /// Approve (GitHub review `APPROVED`, GitLab approval).
     Approve,
     /// Ask for changes (GitHub review `CHANGES_REQUESTED`; GitLab: unapprove + a blocking
@@ -45,7 +45,7 @@ pub enum Review {
 
 /// An adapter under test plus the controls of its backing store.
 #[async_trait]
-pub trait Harness: Send + Sync {
+pub(crate) trait Harness: Send + Sync {
     /// The adapter under test.
     fn forge(&self) -> Arc<dyn Forge>;
 
@@ -81,7 +81,7 @@ pub trait Harness: Send + Sync {
 /// (GitHub: the Admin role and a rule that does not include administrators; GitLab: a
 /// role the rule allows to push).
 #[async_trait]
-pub trait ProtectingHarness: Harness {
+pub(crate) trait ProtectingHarness: Harness {
     /// Protects `branch`: only a user who may bypass the rule moves it, and nobody
     /// rewrites it (a rollback) unless `allow_rewrites`.
     async fn protect(&self, branch: &str, allow_rewrites: bool);
@@ -148,7 +148,7 @@ fn spec(head: &str, title: &str) -> ChangeRequestSpec {
 }
 
 /// No change request → created → the same spec again is `Unchanged` → still one.
-pub async fn find_create_and_reupsert_yield_one(h: &impl Harness) {
+pub(crate) async fn find_create_and_reupsert_yield_one(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let head = "feature/maintenance-26-01-02";
@@ -196,7 +196,7 @@ pub async fn find_create_and_reupsert_yield_one(h: &impl Harness) {
 }
 
 /// Re-upserting with a new title, body and an extra label updates the one change request.
-pub async fn upsert_updates_title_body_and_labels(h: &impl Harness) {
+pub(crate) async fn upsert_updates_title_body_and_labels(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let head = "feature/update-me";
@@ -227,7 +227,7 @@ pub async fn upsert_updates_title_body_and_labels(h: &impl Harness) {
 }
 
 /// A draft is opened as a draft and reads back as one, with the title as given.
-pub async fn drafts_round_trip(h: &impl Harness) {
+pub(crate) async fn drafts_round_trip(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     h.commit_on("draft-branch", "wip").await;
@@ -248,7 +248,7 @@ pub async fn drafts_round_trip(h: &impl Harness) {
 
 /// open → approved (with approvers) → changes requested → approved by all → merged, and a
 /// merged change request is no longer found as open.
-pub async fn review_and_merge_states(h: &impl Harness) {
+pub(crate) async fn review_and_merge_states(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let head = "feature/reviewed";
@@ -296,7 +296,7 @@ pub async fn review_and_merge_states(h: &impl Harness) {
 
 /// A closed change request reads as closed, and re-upserting the same head opens a new one
 /// rather than editing the closed one.
-pub async fn closed_state_and_lookup_of_closed(h: &impl Harness) {
+pub(crate) async fn closed_state_and_lookup_of_closed(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let head = "feature/closed";
@@ -328,7 +328,7 @@ pub async fn closed_state_and_lookup_of_closed(h: &impl Harness) {
 }
 
 /// The tip of an existing branch is its last commit; a missing branch is `None`.
-pub async fn branch_tip_and_missing_branch(h: &impl Harness) {
+pub(crate) async fn branch_tip_and_missing_branch(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let sha = h.commit_on("tipped", "one").await;
@@ -345,7 +345,7 @@ pub async fn branch_tip_and_missing_branch(h: &impl Harness) {
 }
 
 /// ahead/behind counts and the commits in head, newest first.
-pub async fn compare_counts_and_commits(h: &impl Harness) {
+pub(crate) async fn compare_counts_and_commits(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let base_tip = forge.branch_tip(&repo, "main").await.unwrap().unwrap();
@@ -377,7 +377,7 @@ pub async fn compare_counts_and_commits(h: &impl Harness) {
 }
 
 /// A fast-forward move with the right expected tip moves the branch.
-pub async fn move_branch_fast_forward(h: &impl Harness) {
+pub(crate) async fn move_branch_fast_forward(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let old = forge.branch_tip(&repo, "main").await.unwrap().unwrap();
@@ -402,7 +402,7 @@ pub async fn move_branch_fast_forward(h: &impl Harness) {
 /// Someone moved the branch since it was read: the move is refused and says where the
 /// branch is; the branch stays where that someone put it. The compare-and-swap is judged
 /// before the fast-forward rule, so the caller learns the real reason.
-pub async fn move_branch_loses_cas_when_branch_moved(h: &impl Harness) {
+pub(crate) async fn move_branch_loses_cas_when_branch_moved(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let seen = forge.branch_tip(&repo, "main").await.unwrap().unwrap();
@@ -450,7 +450,7 @@ pub async fn move_branch_loses_cas_when_branch_moved(h: &impl Harness) {
 
 /// Moving a branch to a commit that is not a descendant of its tip is refused unless
 /// `allow_backwards` (a rollback) is set.
-pub async fn move_branch_refuses_backwards_unless_allowed(h: &impl Harness) {
+pub(crate) async fn move_branch_refuses_backwards_unless_allowed(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let base = forge.branch_tip(&repo, "main").await.unwrap().unwrap();
@@ -496,7 +496,7 @@ pub async fn move_branch_refuses_backwards_unless_allowed(h: &impl Harness) {
 }
 
 /// Tags: none at first; lightweight and annotated tags are listed, peeled to commits.
-pub async fn tags_list_and_create(h: &impl Harness) {
+pub(crate) async fn tags_list_and_create(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     assert!(forge.tags(&repo).await.unwrap().is_empty());
@@ -537,7 +537,7 @@ pub async fn tags_list_and_create(h: &impl Harness) {
 
 /// No signal is `Missing` (never green); pending, failure and success come through, and a
 /// failure among successes fails.
-pub async fn ci_verdicts(h: &impl Harness) {
+pub(crate) async fn ci_verdicts(h: &impl Harness) {
     let forge = h.forge();
     let repo = h.repo();
     let none = h.commit_on("ci", "no ci yet").await;
@@ -591,7 +591,7 @@ async fn stable_behind_main(h: &impl Harness) -> (String, String) {
 /// Promotion onto a protected target: a token's user who may not bypass the rule gets an
 /// error naming the protection and what they need, and the branch stays; one who may
 /// bypass moves it. `branch_access` says the same beforehand.
-pub async fn protected_target_refuses_a_move_without_bypass(h: &impl ProtectingHarness) {
+pub(crate) async fn protected_target_refuses_a_move_without_bypass(h: &impl ProtectingHarness) {
     let forge = h.forge();
     let repo = h.repo();
     let (old, new) = stable_behind_main(h).await;
@@ -644,7 +644,7 @@ pub async fn protected_target_refuses_a_move_without_bypass(h: &impl ProtectingH
 
 /// Rollback of a protected target: a rewrite is refused (naming the protection) even for
 /// a user who may bypass, until the rule allows rewrites.
-pub async fn protected_target_rollback_needs_rewrites_allowed(h: &impl ProtectingHarness) {
+pub(crate) async fn protected_target_rollback_needs_rewrites_allowed(h: &impl ProtectingHarness) {
     let forge = h.forge();
     let repo = h.repo();
     let (old, new) = stable_behind_main(h).await;

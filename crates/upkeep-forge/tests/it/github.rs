@@ -621,7 +621,7 @@ mod capture {
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
-    pub struct Buffer(pub Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Buffer(pub Arc<Mutex<Vec<u8>>>);
 
     impl Write for Buffer {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

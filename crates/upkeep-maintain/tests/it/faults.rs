@@ -36,8 +36,8 @@ use upkeep_testkit::slack::{DEFAULT_SCOPES, FakeMessage, FakeSlack};
 use crate::support::{BUMP, REQUIREMENTS};
 
 /// Distinctive fake tokens: finding one of these anywhere is a leak.
-pub const GITHUB_SECRET: &str = "ghp_FAULTSUITE_SECRET_4f1d2c9b8a7e6d5c";
-pub const SLACK_SECRET: &str = "xoxb-FAULTSUITE-SECRET-9e8d7c6b5a4f";
+pub(crate) const GITHUB_SECRET: &str = "ghp_FAULTSUITE_SECRET_4f1d2c9b8a7e6d5c";
+pub(crate) const SLACK_SECRET: &str = "xoxb-FAULTSUITE-SECRET-9e8d7c6b5a4f";
 
 /// Rounds per test: four tests with different seeds make the 100 rounds, about
 /// 30 s on two cores. `UPKEEP_FAULT_ROUNDS=N` runs N per test instead (a longer soak).
@@ -46,14 +46,14 @@ const ROUNDS: usize = 25;
 const PROJECTS: usize = 3;
 
 /// xorshift64*: tiny and deterministic; enough to pick faults reproducibly.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed | 1)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -62,15 +62,15 @@ impl Rng {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         usize::try_from(self.next_u64() % u64::try_from(n).unwrap()).unwrap()
     }
 
-    pub fn chance(&mut self, percent: usize) -> bool {
+    pub(crate) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }
@@ -467,12 +467,12 @@ fn meta_of(m: &FakeMessage) -> Option<(String, String, Option<String>)> {
     Some((kind, round, project))
 }
 
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Every regular file under `dir`, with its contents.
-pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let Ok(entries) = fs_err::read_dir(dir) else {
         return out;

@@ -17,32 +17,32 @@ use upkeep_maintain::{
 };
 use upkeep_testkit::git::Fixture;
 
-pub const DATE: (i32, u32, u32) = (2026, 11, 22);
-pub const BRANCH: &str = "feature/maintenance-26-11-22";
+pub(crate) const DATE: (i32, u32, u32) = (2026, 11, 22);
+pub(crate) const BRANCH: &str = "feature/maintenance-26-11-22";
 
-pub fn date() -> NaiveDate {
+pub(crate) fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(DATE.0, DATE.1, DATE.2).unwrap()
 }
 
 /// The state store of a test whose configuration says `state_dir = "state"` next to
 /// `root/upkeep.toml`: files under `root/state/state`.
-pub fn state_in(root: &std::path::Path) -> StateSetup {
+pub(crate) fn state_in(root: &std::path::Path) -> StateSetup {
     StateSetup::local(root.join("state/state")).unwrap()
 }
 
 /// The round's journal in the state store under `root` (see [`state_in`]).
-pub fn journal_in(root: &std::path::Path, round: &str) -> Option<Journal> {
+pub(crate) fn journal_in(root: &std::path::Path, round: &str) -> Option<Journal> {
     Journal::load(state_in(root).store.as_ref(), round).unwrap()
 }
 
 /// Forgets everything the state store under `root` knows of `round`.
-pub fn forget_round(root: &std::path::Path, round: &str) {
+pub(crate) fn forget_round(root: &std::path::Path, round: &str) {
     fs_err::remove_dir_all(root.join("state/state/rounds").join(round)).unwrap();
 }
 
 /// A sample project's Makefile recipes (each one shell line) and step timeouts.
 #[derive(Clone)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub name: String,
     pub upgrade: String,
     pub build: String,
@@ -50,14 +50,14 @@ pub struct Sample {
     pub test_timeout: Option<&'static str>,
 }
 
-pub const REQUIREMENTS: &str = "django==4.2.16\n    # via -r requirements.in\nrequests==2.31.0\n    # via -r requirements.in\n";
+pub(crate) const REQUIREMENTS: &str = "django==4.2.16\n    # via -r requirements.in\nrequests==2.31.0\n    # via -r requirements.in\n";
 
 /// `make upgrade` that bumps django to 5.1.4 and requests to 2.32.3.
-pub const BUMP: &str = "printf 'django==5.1.4\\n    # via -r requirements.in\\nrequests==2.32.3\\n    # via -r requirements.in\\n' > requirements.txt";
+pub(crate) const BUMP: &str = "printf 'django==5.1.4\\n    # via -r requirements.in\\nrequests==2.32.3\\n    # via -r requirements.in\\n' > requirements.txt";
 
 impl Sample {
     /// Upgrades (a major and a minor bump), builds and tests fine.
-    pub fn green(name: &str) -> Self {
+    pub(crate) fn green(name: &str) -> Self {
         Self {
             name: name.to_owned(),
             upgrade: BUMP.to_owned(),
@@ -68,7 +68,7 @@ impl Sample {
     }
 
     /// Nothing to upgrade.
-    pub fn up_to_date(name: &str) -> Self {
+    pub(crate) fn up_to_date(name: &str) -> Self {
         Self {
             upgrade: "echo nothing to upgrade".to_owned(),
             ..Self::green(name)
@@ -85,10 +85,10 @@ impl Sample {
 
 /// A shared buffer the console chat writes into.
 #[derive(Clone, Default)]
-pub struct Transcript(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Transcript(Arc<Mutex<Vec<u8>>>);
 
 impl Transcript {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
@@ -103,7 +103,7 @@ impl Write for Transcript {
     }
 }
 
-pub struct World {
+pub(crate) struct World {
     pub fixtures: Vec<(Sample, Fixture)>,
     pub state: tempfile::TempDir,
     pub forge: Arc<LocalForge>,
@@ -112,7 +112,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(samples: Vec<Sample>) -> Self {
+    pub(crate) fn new(samples: Vec<Sample>) -> Self {
         upkeep_testkit::init_tracing();
         let fixtures = samples
             .into_iter()
@@ -137,7 +137,7 @@ impl World {
         }
     }
 
-    pub fn fixture(&self, name: &str) -> &Fixture {
+    pub(crate) fn fixture(&self, name: &str) -> &Fixture {
         &self
             .fixtures
             .iter()
@@ -147,13 +147,13 @@ impl World {
     }
 
     /// Replaces a project's Makefile on the remote's main branch.
-    pub fn set_makefile(&self, sample: &Sample) {
+    pub(crate) fn set_makefile(&self, sample: &Sample) {
         let fx = self.fixture(&sample.name);
         fx.commit_file("Makefile", &sample.makefile(), "new Makefile");
         fx.push_branch("main");
     }
 
-    pub fn config(&self) -> MaintainConfig {
+    pub(crate) fn config(&self) -> MaintainConfig {
         let mut text =
             String::from("state_dir = \"state\"\n[maintain]\nlabels = [\"maintenance\"]\n");
         for (s, fx) in &self.fixtures {
@@ -176,7 +176,7 @@ impl World {
         config.maintain().unwrap().clone()
     }
 
-    pub fn setups(config: &MaintainConfig, forge: &Arc<dyn Forge>) -> Vec<ProjectSetup> {
+    pub(crate) fn setups(config: &MaintainConfig, forge: &Arc<dyn Forge>) -> Vec<ProjectSetup> {
         config
             .resolved_projects()
             .into_iter()
@@ -189,7 +189,7 @@ impl World {
             .collect()
     }
 
-    pub fn round(&self) -> Round {
+    pub(crate) fn round(&self) -> Round {
         let config = self.config();
         let forge: Arc<dyn Forge> = self.forge.clone();
         let projects = Self::setups(&config, &forge);
@@ -212,22 +212,22 @@ impl World {
         }
     }
 
-    pub async fn run(&self) -> RoundReport {
+    pub(crate) async fn run(&self) -> RoundReport {
         upkeep_maintain::run_round(self.round()).await.unwrap()
     }
 
     /// The round's journal, if anything was recorded.
-    pub fn journal(&self) -> Option<Journal> {
+    pub(crate) fn journal(&self) -> Option<Journal> {
         journal_in(self.state.path(), "2026-11-22")
     }
 
     /// Forgets the round's state (as a fresh runner would have none).
-    pub fn forget_journal(&self) {
+    pub(crate) fn forget_journal(&self) {
         forget_round(self.state.path(), "2026-11-22");
     }
 
     /// The change requests the local forge holds for a project.
-    pub fn change_requests(&self, project: &str) -> Vec<serde_json::Value> {
+    pub(crate) fn change_requests(&self, project: &str) -> Vec<serde_json::Value> {
         let dir = self
             .forge
             .records_dir(&RepoId::new(self.fixture(project).url()))
@@ -244,7 +244,7 @@ impl World {
         out
     }
 
-    pub async fn open_change_request(&self, project: &str) -> Option<ChangeRequest> {
+    pub(crate) async fn open_change_request(&self, project: &str) -> Option<ChangeRequest> {
         self.forge
             .find_open_change_request(&RepoId::new(self.fixture(project).url()), BRANCH)
             .await
@@ -252,18 +252,18 @@ impl World {
     }
 
     /// The file's contents on the remote branch.
-    pub fn file_on_branch(&self, project: &str, branch: &str, path: &str) -> Option<String> {
+    pub(crate) fn file_on_branch(&self, project: &str, branch: &str, path: &str) -> Option<String> {
         let bare = self.fixture(project).bare();
         upkeep_testkit::git::try_git(bare, &["show", &format!("{branch}:{path}")]).ok()
     }
 
-    pub fn remote_branch(&self, project: &str) -> Option<upkeep_git::Oid> {
+    pub(crate) fn remote_branch(&self, project: &str) -> Option<upkeep_git::Oid> {
         self.fixture(project)
             .bare_ref(&format!("refs/heads/{BRANCH}"))
     }
 }
 
-pub fn row<'a>(report: &'a RoundReport, name: &str) -> &'a upkeep_maintain::ProjectReport {
+pub(crate) fn row<'a>(report: &'a RoundReport, name: &str) -> &'a upkeep_maintain::ProjectReport {
     report
         .projects
         .iter()

@@ -12,7 +12,7 @@ use crate::{Backend, LocalBackend};
 /// Every round, `runners` runners read the key, wait for each other, and all swap from
 /// the version they read: exactly one must win, and the others must see the winner's
 /// record.
-pub fn one_winner_per_round(b: &dyn Backend, runners: usize, rounds: usize) {
+pub(crate) fn one_winner_per_round(b: &dyn Backend, runners: usize, rounds: usize) {
     let key = Key::new("rounds/r1/projects/contended").unwrap();
     let stores: Vec<_> = (0..runners)
         .map(|i| b.open(&format!("runner-{i}")))
@@ -69,7 +69,7 @@ pub fn one_winner_per_round(b: &dyn Backend, runners: usize, rounds: usize) {
 
 /// `runners` runners each write their own key `writes` times from the version they
 /// wrote last: no write may ever meet a conflict.
-pub fn many_keys_never_contend(b: &dyn Backend, runners: usize, writes: usize) {
+pub(crate) fn many_keys_never_contend(b: &dyn Backend, runners: usize, writes: usize) {
     let prefix = Key::new("rounds/r1/projects").unwrap();
     std::thread::scope(|scope| {
         for i in 0..runners {
@@ -99,7 +99,7 @@ pub fn many_keys_never_contend(b: &dyn Backend, runners: usize, writes: usize) {
 
 /// `runners` runners add one to a shared counter `each` times with `update`: no
 /// increment is lost or doubled.
-pub fn updates_lose_nothing(b: &dyn Backend, runners: usize, each: u64) {
+pub(crate) fn updates_lose_nothing(b: &dyn Backend, runners: usize, each: u64) {
     let key = Key::new("rounds/r1/counter").unwrap();
     std::thread::scope(|scope| {
         for i in 0..runners {
@@ -127,7 +127,7 @@ pub fn updates_lose_nothing(b: &dyn Backend, runners: usize, each: u64) {
 }
 
 /// `runners` runners claim one key at the same moment: exactly one holds it.
-pub fn one_lease_holder(b: &dyn Backend, runners: usize) {
+pub(crate) fn one_lease_holder(b: &dyn Backend, runners: usize) {
     let clock = Arc::new(ManualClock::new(
         chrono::Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
     ));

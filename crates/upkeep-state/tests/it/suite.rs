@@ -17,7 +17,7 @@ fn key(k: &str) -> Key {
 }
 
 /// Writes expecting `expected` and insists that it worked.
-pub fn put(store: &dyn StateStore, k: &str, expected: &Expected, value: &str) -> Record {
+pub(crate) fn put(store: &dyn StateStore, k: &str, expected: &Expected, value: &str) -> Record {
     match store.write(&key(k), expected, value.as_bytes()).unwrap() {
         Cas::Done(record) => record,
         Cas::Conflict { current } => panic!("{k}: unexpected conflict with {current:?}"),
@@ -31,14 +31,14 @@ fn conflict<T: std::fmt::Debug>(cas: Cas<T>) -> Option<Record> {
     }
 }
 
-pub fn missing_keys_read_as_nothing(b: &dyn Backend) {
+pub(crate) fn missing_keys_read_as_nothing(b: &dyn Backend) {
     let s = b.open("a");
     assert_eq!(s.read(&key("rounds/r1/summary")).unwrap(), None);
     assert!(s.list(&key("rounds")).unwrap().is_empty());
     assert!(!s.location().is_empty());
 }
 
-pub fn create_read_and_replace(b: &dyn Backend) {
+pub(crate) fn create_read_and_replace(b: &dyn Backend) {
     let s = b.open("a");
     let first = put(&*s, "rounds/r1/summary", &Expected::Absent, "one");
     assert_eq!(first.key, key("rounds/r1/summary"));
@@ -55,7 +55,7 @@ pub fn create_read_and_replace(b: &dyn Backend) {
     assert_eq!(s.read(&first.key).unwrap(), Some(third));
 }
 
-pub fn creating_twice_conflicts_with_the_first_record(b: &dyn Backend) {
+pub(crate) fn creating_twice_conflicts_with_the_first_record(b: &dyn Backend) {
     let s = b.open("a");
     let first = put(&*s, "rounds/r1/projects/api", &Expected::Absent, "mine");
     let current = conflict(s.write(&first.key, &Expected::Absent, b"theirs").unwrap());
@@ -63,7 +63,7 @@ pub fn creating_twice_conflicts_with_the_first_record(b: &dyn Backend) {
     assert_eq!(s.read(&first.key).unwrap(), Some(first));
 }
 
-pub fn stale_versions_conflict_and_show_the_current_record(b: &dyn Backend) {
+pub(crate) fn stale_versions_conflict_and_show_the_current_record(b: &dyn Backend) {
     let s = b.open("a");
     let k = key("branches/prod/in-progress");
     let v1 = put(&*s, k.as_str(), &Expected::Absent, "v1");
@@ -86,7 +86,7 @@ pub fn stale_versions_conflict_and_show_the_current_record(b: &dyn Backend) {
     assert_eq!(s.read(&k).unwrap(), Some(v2));
 }
 
-pub fn delete_is_compare_and_swap_and_versions_never_come_back(b: &dyn Backend) {
+pub(crate) fn delete_is_compare_and_swap_and_versions_never_come_back(b: &dyn Backend) {
     let s = b.open("a");
     let k = key("rounds/r1/projects/web");
     let v1 = put(&*s, k.as_str(), &Expected::Absent, "same");
@@ -111,7 +111,7 @@ pub fn delete_is_compare_and_swap_and_versions_never_come_back(b: &dyn Backend) 
     assert_eq!(conflict(s.delete(&k, &v2.version).unwrap()), Some(again));
 }
 
-pub fn lists_a_prefix_by_whole_segments(b: &dyn Backend) {
+pub(crate) fn lists_a_prefix_by_whole_segments(b: &dyn Backend) {
     let s = b.open("a");
     let round = key("rounds/r1");
     let names = ["web", "api", "group/sub/app", "ünï code"];
@@ -154,7 +154,7 @@ pub fn lists_a_prefix_by_whole_segments(b: &dyn Backend) {
     assert!(s.list(&key("nothing/here")).unwrap().is_empty());
 }
 
-pub fn a_key_cannot_be_a_prefix_of_another(b: &dyn Backend) {
+pub(crate) fn a_key_cannot_be_a_prefix_of_another(b: &dyn Backend) {
     let s = b.open("a");
     let leaf = put(&*s, "rounds/r1/projects/api", &Expected::Absent, "x");
     for k in ["rounds/r1/projects", "rounds/r1/projects/api/more"] {
@@ -185,7 +185,7 @@ struct Note {
     tip: String,
 }
 
-pub fn values_are_bytes(b: &dyn Backend) {
+pub(crate) fn values_are_bytes(b: &dyn Backend) {
     let s = b.open("a");
     let binary: Vec<u8> = (0..=255u8).chain([0, 10, 13, 10, 0]).collect();
     let k = key("blobs/binary");
@@ -212,7 +212,7 @@ pub fn values_are_bytes(b: &dyn Backend) {
     assert!(matches!(r.json::<u32>(), Err(Error::Json { .. })));
 }
 
-pub fn other_runners_see_writes_and_share_the_swap(b: &dyn Backend) {
+pub(crate) fn other_runners_see_writes_and_share_the_swap(b: &dyn Backend) {
     let (one, two) = (b.open("one"), b.open("two"));
     let k = key("rounds/r1/projects/api");
     let first = put(&*one, k.as_str(), &Expected::Absent, "from one");
@@ -230,7 +230,7 @@ pub fn other_runners_see_writes_and_share_the_swap(b: &dyn Backend) {
     assert_eq!(one.read(&k).unwrap().unwrap().value, b"from three");
 }
 
-pub fn update_reads_modifies_and_retries(b: &dyn Backend) {
+pub(crate) fn update_reads_modifies_and_retries(b: &dyn Backend) {
     let (one, two) = (b.open("one"), b.open("two"));
     let k = key("rounds/r1/counter");
     let bump = |r: Option<&Record>| {
@@ -274,7 +274,7 @@ fn acquired(claim: Claim) -> (upkeep_state::Lease, Acquisition) {
     }
 }
 
-pub fn lease_claim_hold_and_reclaim(b: &dyn Backend) {
+pub(crate) fn lease_claim_hold_and_reclaim(b: &dyn Backend) {
     let clock = Arc::new(ManualClock::new(at(9)));
     let (one, two) = (leases(b, "one", &clock), leases(b, "two", &clock));
     let k = key("rounds/r1/claims/api");
@@ -310,7 +310,7 @@ pub fn lease_claim_hold_and_reclaim(b: &dyn Backend) {
     );
 }
 
-pub fn lease_takeover_after_expiry_raises_fencing(b: &dyn Backend) {
+pub(crate) fn lease_takeover_after_expiry_raises_fencing(b: &dyn Backend) {
     let clock = Arc::new(ManualClock::new(at(9)));
     let (one, two) = (leases(b, "one", &clock), leases(b, "two", &clock));
     let k = key("rounds/r1/claims/api");
@@ -355,7 +355,7 @@ pub fn lease_takeover_after_expiry_raises_fencing(b: &dyn Backend) {
     assert_eq!(third.fencing, 3);
 }
 
-pub fn lease_renew_release_and_verify(b: &dyn Backend) {
+pub(crate) fn lease_renew_release_and_verify(b: &dyn Backend) {
     let clock = Arc::new(ManualClock::new(at(9)));
     let (one, two) = (leases(b, "one", &clock), leases(b, "two", &clock));
     let k = key("rounds/r1/claims/web");
@@ -400,7 +400,7 @@ pub fn lease_renew_release_and_verify(b: &dyn Backend) {
     two.verify(&next).unwrap();
 }
 
-pub fn lease_renewal_after_expiry_survives_if_nobody_took_over(b: &dyn Backend) {
+pub(crate) fn lease_renewal_after_expiry_survives_if_nobody_took_over(b: &dyn Backend) {
     let clock = Arc::new(ManualClock::new(at(9)));
     let one = leases(b, "one", &clock);
     let k = key("rounds/r1/claims/slow");
@@ -419,7 +419,7 @@ pub fn lease_renewal_after_expiry_survives_if_nobody_took_over(b: &dyn Backend) 
     ));
 }
 
-pub fn lease_of_a_dead_holder_can_be_ended_early(b: &dyn Backend) {
+pub(crate) fn lease_of_a_dead_holder_can_be_ended_early(b: &dyn Backend) {
     let clock = Arc::new(ManualClock::new(at(9)));
     let (one, two) = (leases(b, "one", &clock), leases(b, "two", &clock));
     let k = key("rounds/r1/claims/api");

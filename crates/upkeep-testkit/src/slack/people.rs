@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use super::{BOT_USER, FakeSlack, SlackState, error, lock, str_param};
 
 /// Users listed per reaction by `reactions.get` without `full=true` unless changed.
-pub const DEFAULT_REACTION_USERS_LIMIT: usize = 10;
+pub(super) const DEFAULT_REACTION_USERS_LIMIT: usize = 10;
 
 /// A member of the fake workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
