@@ -74,6 +74,19 @@ struct Item {
     known: Known,
     /// Failed attempts to claim it (the store failing).
     errors: u32,
+    /// How often it was found held by another runner in a row.
+    held: u32,
+}
+
+/// How long to wait before looking again at a project another runner holds, after
+/// finding it held `times` times in a row: soon at first (a helper from another shard
+/// usually finishes it within seconds, and this shard cannot end before it knows), then
+/// less often, up to `poll` (a holder that died is taken over once its lease ran out).
+fn held_wait(times: u32, poll: Duration) -> Duration {
+    let first = Duration::from_millis(250);
+    first
+        .saturating_mul(1 << times.min(10))
+        .min(poll.max(first))
 }
 
 /// What this run did with its share.
@@ -152,6 +165,7 @@ pub(super) async fn run(
             ),
             setup,
             errors: 0,
+            held: 0,
         })
         .collect();
     let poll = ctx.claims.as_ref().map_or(Duration::from_secs(1), |c| {
@@ -169,7 +183,11 @@ pub(super) async fn run(
         let mut nothing_to_help = others.is_empty();
         if !cancelled {
             loop {
-                let may_help = !others.is_empty() && Instant::now() >= next_help;
+                // Other shards' projects are looked at every `poll`, and once more as soon
+                // as this run's own work is over: a shard with nothing left exits then,
+                // rather than idling until the next look.
+                let own_work_over = queue.is_empty() && waiting.is_empty() && tasks.is_empty();
+                let may_help = !others.is_empty() && (Instant::now() >= next_help || own_work_over);
                 if queue.is_empty() && !may_help {
                     break;
                 }
@@ -188,6 +206,7 @@ pub(super) async fn run(
                         setup,
                         known: Known::Unread,
                         errors: 0,
+                        held: 0,
                     }
                 } else {
                     next_help = Instant::now() + poll;
@@ -236,7 +255,9 @@ pub(super) async fn run(
                             });
                         }
                         item.known = Known::Unread;
-                        waiting.push((item, Instant::now() + poll));
+                        let due = Instant::now() + held_wait(item.held, poll);
+                        item.held += 1;
+                        waiting.push((item, due));
                     }
                     Ok(Outcome::StoreFailed { error }) => {
                         item.errors += 1;
@@ -520,6 +541,18 @@ async fn help(
 mod tests {
     use super::*;
     use crate::journal::Failure;
+
+    #[test]
+    fn a_held_project_is_looked_at_again_soon_then_less_often() {
+        let poll = Duration::from_secs(15);
+        let waits: Vec<_> = (0..8).map(|n| held_wait(n, poll).as_millis()).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 8000, 15000, 15000]);
+        assert_eq!(
+            held_wait(3, Duration::from_millis(200)),
+            Duration::from_millis(250),
+            "never below the first wait"
+        );
+    }
 
     #[test]
     fn what_a_record_asks_for() {
