@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tokio::task::JoinSet;
+use upkeep_forge::Comparison;
 use upkeep_git::{Oid, Repo};
 
 use crate::commits::{ShipCommit, change_request_number, next_version, tag_version};
@@ -218,18 +219,25 @@ async fn plan_repo(
     tag_prefix: Option<&str>,
 ) -> Result<RepoPlan> {
     let name = spec.name.as_str();
-    let tip = |branch: String| async move {
-        spec.forge
-            .branch_tip(&spec.id, &branch)
-            .await
-            .map_err(|e| Error::forge(name, format!("read the tip of `{branch}`"), e))?
-            .ok_or_else(|| Error::BranchMissing {
-                repo: name.to_owned(),
-                branch: branch.clone(),
-            })
+    // Each ref is read once, together with how they compare when the forge answers that in
+    // the same request (GitHub: one GraphQL query).
+    let reads = spec
+        .forge
+        .promotion_reads(&spec.id, &spec.source, &spec.target)
+        .await
+        .map_err(|e| {
+            Error::forge(
+                name,
+                format!("read the tips of `{}` and `{}`", spec.source, spec.target),
+                e,
+            )
+        })?;
+    let missing = |branch: &str| Error::BranchMissing {
+        repo: name.to_owned(),
+        branch: branch.to_owned(),
     };
-    let source_tip = tip(spec.source.clone()).await?;
-    let from = tip(spec.target.clone()).await?;
+    let source_tip = reads.source_tip.ok_or_else(|| missing(&spec.source))?;
+    let from = reads.target_tip.ok_or_else(|| missing(&spec.target))?;
 
     let needs_clone = requested.is_some() || tag_prefix.is_some();
     let local = if needs_clone {
@@ -268,7 +276,16 @@ async fn plan_repo(
         (Vec::new(), None)
     } else {
         (
-            shipping_commits(spec, &from, &to, requested.is_some(), local.as_ref()).await?,
+            shipping_commits(
+                spec,
+                &from,
+                &to,
+                requested.is_some(),
+                local.as_ref(),
+                // The forge's comparison is of the source tip: no use for an override.
+                reads.comparison.filter(|_| to == source_tip),
+            )
+            .await?,
             blocked(spec).await,
         )
     };
@@ -322,15 +339,19 @@ async fn shipping_commits(
     to: &str,
     overridden: bool,
     local: Option<&LocalFacts>,
+    read: Option<Comparison>,
 ) -> Result<Vec<ShipCommit>> {
     let name = spec.name.as_str();
-    let cmp = spec.forge.compare(&spec.id, from, to).await.map_err(|e| {
-        Error::forge(
-            name,
-            format!("compare `{}` with {}", spec.target, short(to)),
-            e,
-        )
-    })?;
+    let cmp = match read {
+        Some(cmp) => cmp,
+        None => spec.forge.compare(&spec.id, from, to).await.map_err(|e| {
+            Error::forge(
+                name,
+                format!("compare `{}` with {}", spec.target, short(to)),
+                e,
+            )
+        })?,
+    };
     if cmp.behind_by > 0 {
         return Err(if overridden {
             Error::Backwards {

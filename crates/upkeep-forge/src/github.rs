@@ -31,6 +31,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
+mod promotion;
+
 use crate::retry::{Retrier, RetryPolicy};
 use crate::{
     Access, BranchAccess, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check,
@@ -800,6 +802,18 @@ fn normalise(error: &octocrab::Error, doing: &str, what: &str) -> ForgeError {
             doing,
             message: error_chain(error),
         },
+        // GitHub answers GraphQL errors with HTTP 200; their messages say what was
+        // refused ("Update of refs/heads/stable is not a fast forward").
+        octocrab::Error::Graphql { source, .. } => ForgeError::Protocol {
+            forge,
+            doing,
+            message: source
+                .0
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
         other => ForgeError::Protocol {
             forge,
             doing,
@@ -1092,13 +1106,13 @@ impl Forge for GitHub {
     /// `beforeOid` per ref and GitHub applies the update only if the ref is still there,
     /// atomically, so a concurrent move always loses one side with an error.
     ///
-    /// Steps: read the tip (a mismatch is [`ForgeError::BranchMoved`] at once, before any
-    /// fast-forward judgement, so the caller hears the real reason); unless
-    /// `allow_backwards`, check with the compare API that `new` descends from the old tip
-    /// ([`ForgeError::NotFastForward`]); then the mutation with `beforeOid` and
-    /// `force = allow_backwards`. If GitHub refuses, the tip is read again to say why; if
-    /// it already is `new` (a retried mutation whose first attempt went through), the
-    /// move is done. The same check settles a move whose every answer was lost. A refusal
+    /// Steps: the mutation first, with `beforeOid` and `force = allow_backwards` — it is
+    /// the compare-and-swap and the fast-forward check at once, so a move costs one
+    /// request (plus the repository's node id, usually cached from the plan's read). Only
+    /// when GitHub refuses is the tip read, to say why: a moved tip is
+    /// [`ForgeError::BranchMoved`], a tip already at `new` (a retried mutation whose first
+    /// attempt went through) is done, and otherwise a `new` that does not descend from
+    /// the old tip is [`ForgeError::NotFastForward`]. The same check settles a move whose every answer was lost. A refusal
     /// by branch protection is [`ForgeError::BranchProtected`], saying what the token's
     /// user needs ([`Forge::branch_access`]).
     ///
@@ -1108,35 +1122,20 @@ impl Forge for GitHub {
     async fn move_branch(&self, repo: &RepoId, request: &BranchMove) -> Result<()> {
         let (owner, name) = split(repo)?;
         let branch = &request.branch;
-        let actual = self.read_branch(repo, branch).await?;
-        if actual.as_deref() != Some(request.expected_old.as_str()) {
-            return Err(moved(repo, request, actual));
-        }
         if request.new == request.expected_old {
-            return Ok(());
-        }
-        if !request.allow_backwards {
-            let cmp = self
-                .call(
-                    &format!("checking that {branch} of {repo} moves forward"),
-                    &format!("commit {} in {repo}", request.new),
-                    || async {
-                        self.client
-                            .repos(owner, name)
-                            .compare_commits(&request.expected_old, &request.new)
-                            .per_page(1)
-                            .send()
-                            .await
-                    },
-                )
-                .await?;
-            if cmp.behind_by > 0 {
-                return Err(not_fast_forward(repo, request));
-            }
+            let actual = self.read_branch(repo, branch).await?;
+            return if actual.as_deref() == Some(request.expected_old.as_str()) {
+                Ok(())
+            } else {
+                Err(moved(repo, request, actual))
+            };
         }
         if self.no_update_refs.load(Ordering::Relaxed) {
             return self.move_branch_rest(repo, request).await;
         }
+        // `updateRefs` with `beforeOid` and `force: false` is the compare-and-swap and the
+        // fast-forward check: the mutation goes first, and the branch is read only when
+        // GitHub refuses, to say why. The node id is usually cached from the plan's read.
         let repository_id = self.node_id(owner, name).await?;
         let payload = json!({
             "query": UPDATE_REFS,
@@ -1277,6 +1276,16 @@ impl Forge for GitHub {
     /// Two requests: the combined status (statuses, latest per context) and the check
     /// runs (latest per name). GitHub's combined `state` is ignored: it says `pending`
     /// for a commit with no statuses at all, and knows nothing of check runs.
+    /// One GraphQL query: both tips, how they compare, and the node id for the move.
+    async fn promotion_reads(
+        &self,
+        repo: &RepoId,
+        source: &str,
+        target: &str,
+    ) -> Result<crate::PromotionReads> {
+        self.read_for_promotion(repo, source, target).await
+    }
+
     async fn ci_verdict(&self, repo: &RepoId, sha: &str) -> Result<CiVerdict> {
         let (owner, name) = split(repo)?;
         let what = format!("commit {sha} in {repo}");

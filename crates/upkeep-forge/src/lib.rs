@@ -60,6 +60,7 @@
 
 pub mod discover;
 pub mod error;
+pub mod promotion;
 pub mod retry;
 pub mod types;
 
@@ -78,6 +79,7 @@ pub mod connect;
 
 pub use discover::{Discover, ListScope, ListedRepo, Listing};
 pub use error::{ForgeError, Result};
+pub use promotion::PromotionReads;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -154,6 +156,23 @@ pub trait Forge: Send + Sync {
                 self.kind()
             ),
         ))
+    }
+
+    /// The tips of `source` and `target` (and, where the forge answers it in the same
+    /// request, how they compare), read once for a promotion plan. The default reads the
+    /// two tips with [`Forge::branch_tip`], one request each, and leaves the comparison to
+    /// the caller; adapters that can read everything in one request override it.
+    async fn promotion_reads(
+        &self,
+        repo: &RepoId,
+        source: &str,
+        target: &str,
+    ) -> Result<PromotionReads> {
+        Ok(PromotionReads {
+            source_tip: self.branch_tip(repo, source).await?,
+            target_tip: self.branch_tip(repo, target).await?,
+            comparison: None,
+        })
     }
 
     /// The CI verdict for a commit, merging every signal the forge has (GitHub: commit

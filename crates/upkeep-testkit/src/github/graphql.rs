@@ -1,4 +1,5 @@
-//! `POST /graphql` (GitHub Enterprise: `/api/graphql`): the `updateRefs` mutation.
+//! `POST /graphql` (GitHub Enterprise: `/api/graphql`): the `updateRefs` mutation, and
+//! the queries of [`reads`](super::reads).
 //!
 //! The request's root field picks the operation; a field the fake does not know is
 //! answered the way GitHub's GraphQL server answers a field missing from the schema
@@ -66,22 +67,20 @@ pub(super) async fn graphql(State(world): S, headers: HeaderMap, body: Bytes) ->
             }
         };
     }
-    // The first field inside the operation's selection set.
-    let field = query
-        .split_once('{')
-        .and_then(|(_, rest)| {
-            rest.trim_start()
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .next()
-        })
-        .filter(|f| !f.is_empty())
-        .unwrap_or("query");
-    let kind = if query.trim_start().starts_with("mutation") {
-        "mutation"
-    } else {
-        "query"
-    };
-    undefined_field(kind, field)
+    if query.trim_start().starts_with("mutation") {
+        // The first field inside the mutation's selection set.
+        let field = query
+            .split_once('{')
+            .and_then(|(_, rest)| {
+                rest.trim_start()
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+            })
+            .filter(|f| !f.is_empty())
+            .unwrap_or("mutation");
+        return undefined_field("mutation", field);
+    }
+    super::reads::answer(&world, &body)
 }
 
 /// `updateRefs`: applies every ref update of one repository atomically, each guarded by

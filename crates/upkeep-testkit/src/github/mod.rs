@@ -41,6 +41,7 @@ mod model;
 mod protection;
 mod pulls;
 mod push;
+mod reads;
 mod repos;
 
 use std::collections::BTreeMap;

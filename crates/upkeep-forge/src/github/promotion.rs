@@ -1,0 +1,192 @@
+//! A promotion's reads of one GitHub repository in one GraphQL query: both tips, how they
+//! compare, and the repository's node id (which `updateRefs` needs when the branch moves).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{GitHub, split};
+use crate::{CommitSummary, Comparison, ForgeError, PromotionReads, RepoId, Result};
+
+/// GitHub lists at most 100 nodes per connection page; a longer comparison is read with
+/// the REST compare (250 commits) instead.
+const COMMITS: usize = 100;
+
+/// `Repository.ref(qualifiedName:)` for both branches, `Ref.compare(headRef:)` from the
+/// target to the source, and `Repository.id`.
+pub(super) const PROMOTION_READS: &str =
+    "query($owner: String!, $name: String!, $source: String!, $target: String!) {
+  repository(owner: $owner, name: $name) {
+    id
+    head: ref(qualifiedName: $source) { target { oid } }
+    base: ref(qualifiedName: $target) {
+      target { oid }
+      compare(headRef: $source) {
+        aheadBy
+        behindBy
+        commits(first: 100) { nodes { oid messageHeadline author { name date } } }
+      }
+    }
+  }
+}";
+
+#[derive(Deserialize)]
+struct Answer {
+    data: Data,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    repository: Repository,
+}
+
+#[derive(Deserialize)]
+struct Repository {
+    id: String,
+    head: Option<Ref>,
+    base: Option<Ref>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Ref {
+    target: Option<Target>,
+    #[serde(default)]
+    compare: Option<Compare>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    oid: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Compare {
+    ahead_by: usize,
+    behind_by: usize,
+    commits: Nodes,
+}
+
+#[derive(Deserialize)]
+struct Nodes {
+    nodes: Vec<Commit>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Commit {
+    oid: String,
+    message_headline: String,
+    author: Option<Actor>,
+}
+
+#[derive(Deserialize)]
+struct Actor {
+    name: Option<String>,
+    date: Option<String>,
+}
+
+impl GitHub {
+    /// [`crate::Forge::promotion_reads`] in one request; a repository GitHub does not
+    /// resolve is read again through REST, whose answers name what is missing.
+    pub(super) async fn read_for_promotion(
+        &self,
+        repo: &RepoId,
+        source: &str,
+        target: &str,
+    ) -> Result<PromotionReads> {
+        let (owner, name) = split(repo)?;
+        let payload = json!({
+            "query": PROMOTION_READS,
+            "variables": {
+                "owner": owner,
+                "name": name,
+                "source": format!("refs/heads/{source}"),
+                "target": format!("refs/heads/{target}"),
+            },
+        });
+        let doing = format!("reading {source} and {target} of {repo}");
+        let answer = self
+            .call(&doing, &format!("repository {repo}"), || async {
+                // The whole answer: `data` and `errors` side by side, with each error's
+                // `type` (octocrab's `graphql` keeps one or the other, without the type).
+                self.client
+                    .post::<_, serde_json::Value>("/graphql", Some(&payload))
+                    .await
+            })
+            .await;
+        let answer = answer?;
+        let errors: Vec<&str> = answer["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["message"].as_str().unwrap_or("(no message)"))
+            .collect();
+        if answer["data"]["repository"].is_null() {
+            // GraphQL says "Could not resolve to a Repository" with HTTP 200: the REST
+            // reads tell a missing repository from a missing branch, as before.
+            if errors.is_empty() || answer["errors"][0]["type"] == "NOT_FOUND" {
+                return Ok(PromotionReads {
+                    source_tip: self.read_branch(repo, source).await?,
+                    target_tip: self.read_branch(repo, target).await?,
+                    comparison: None,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ForgeError::Protocol {
+                forge: crate::ForgeKind::GitHub,
+                doing,
+                message: errors.join("; "),
+            });
+        }
+        let answer: Answer = serde_json::from_value(answer).map_err(|e| ForgeError::Protocol {
+            forge: crate::ForgeKind::GitHub,
+            doing: doing.clone(),
+            message: e.to_string(),
+        })?;
+        let repository = answer.data.repository;
+        self.lock_ids()
+            .insert(format!("{owner}/{name}"), repository.id.clone());
+        let tip = |r: &Option<Ref>| {
+            r.as_ref()
+                .and_then(|r| r.target.as_ref())
+                .map(|t| t.oid.clone())
+        };
+        let source_tip = tip(&repository.head);
+        let target_tip = tip(&repository.base);
+        let comparison = repository
+            .base
+            .and_then(|b| b.compare)
+            .filter(|c| {
+                source_tip.is_some() && c.ahead_by <= COMMITS && c.commits.nodes.len() == c.ahead_by
+            })
+            .map(|c| Comparison {
+                ahead_by: c.ahead_by,
+                behind_by: c.behind_by,
+                // GitHub lists them oldest first, as the REST compare does.
+                commits: c
+                    .commits
+                    .nodes
+                    .into_iter()
+                    .rev()
+                    .map(|n| CommitSummary {
+                        sha: n.oid,
+                        subject: n.message_headline,
+                        author: n
+                            .author
+                            .as_ref()
+                            .and_then(|a| a.name.clone())
+                            .unwrap_or_default(),
+                        time: n.author.and_then(|a| a.date),
+                    })
+                    .collect(),
+                merge_base: None,
+            });
+        Ok(PromotionReads {
+            source_tip,
+            target_tip,
+            comparison,
+        })
+    }
+}

@@ -1,0 +1,475 @@
+//! GraphQL queries (reads) on the fake GitHub: the part of GitHub's schema that upkeep
+//! reads — `repository`, `Repository.ref`, `Ref.target`, `Ref.compare`, the comparison's
+//! commits — checked against that schema the way GitHub checks a query: an unknown field
+//! or argument, a missing required argument, selections on a scalar or none on an object
+//! are refused before anything runs, with GitHub's messages and `extensions.code`.
+
+use git2::Oid;
+use graphql_parser::query::{
+    Definition, Document, Field, OperationDefinition, Selection, SelectionSet, Value as GqlValue,
+};
+use serde_json::{Map, Value, json};
+
+use super::http::ok;
+use super::json::node_id;
+use super::model::{Repo, World};
+use super::repos::only_in;
+
+type Doc<'a> = Document<'a, String>;
+type Set<'a> = SelectionSet<'a, String>;
+
+/// `(field, type it returns, arguments: (name, required))` of each type the fake knows.
+/// A field of the schema: its name, the type it returns, its arguments (name, required).
+type FieldDef = (&'static str, &'static str, &'static [(&'static str, bool)]);
+
+fn schema(ty: &str) -> &'static [FieldDef] {
+    match ty {
+        "Query" => &[(
+            "repository",
+            "Repository",
+            &[("owner", true), ("name", true), ("followRenames", false)],
+        )],
+        "Repository" => &[
+            ("id", "ID", &[]),
+            ("name", "String", &[]),
+            ("nameWithOwner", "String", &[]),
+            ("ref", "Ref", &[("qualifiedName", true)]),
+        ],
+        "Ref" => &[
+            ("id", "ID", &[]),
+            ("name", "String", &[]),
+            ("prefix", "String", &[]),
+            ("target", "GitObject", &[]),
+            ("compare", "Comparison", &[("headRef", true)]),
+        ],
+        "GitObject" => &[
+            ("oid", "GitObjectID", &[]),
+            ("abbreviatedOid", "String", &[]),
+        ],
+        "Comparison" => &[
+            ("aheadBy", "Int", &[]),
+            ("behindBy", "Int", &[]),
+            ("status", "ComparisonStatus", &[]),
+            (
+                "commits",
+                "ComparisonCommitConnection",
+                &[
+                    ("first", false),
+                    ("last", false),
+                    ("after", false),
+                    ("before", false),
+                ],
+            ),
+        ],
+        "ComparisonCommitConnection" => &[("nodes", "Commit", &[]), ("totalCount", "Int", &[])],
+        "Commit" => &[
+            ("oid", "GitObjectID", &[]),
+            ("abbreviatedOid", "String", &[]),
+            ("messageHeadline", "String", &[]),
+            ("message", "String", &[]),
+            ("committedDate", "GitTimestamp", &[]),
+            ("author", "GitActor", &[]),
+        ],
+        "GitActor" => &[
+            ("name", "String", &[]),
+            ("email", "String", &[]),
+            ("date", "GitTimestamp", &[]),
+        ],
+        _ => &[],
+    }
+}
+
+fn is_scalar(ty: &str) -> bool {
+    matches!(
+        ty,
+        "ID" | "String" | "Int" | "GitObjectID" | "GitTimestamp" | "ComparisonStatus"
+    )
+}
+
+fn gql_error(message: &str, path: &[String], line: usize, column: usize, code: &Value) -> Value {
+    json!({
+        "path": path,
+        "extensions": code,
+        "locations": [{"line": line, "column": column}],
+        "message": message,
+    })
+}
+
+/// Checks `set` against the schema, as GitHub does before running a query.
+fn validate(set: &Set<'_>, ty: &str, path: &mut Vec<String>, errors: &mut Vec<Value>) {
+    for item in &set.items {
+        let Selection::Field(field) = item else {
+            errors.push(gql_error(
+                "the fake GitHub does not implement fragments",
+                path,
+                set.span.0.line,
+                set.span.0.column,
+                &json!({"code": "notImplemented"}),
+            ));
+            continue;
+        };
+        let name = field.name.as_str();
+        let (line, column) = (field.position.line, field.position.column);
+        path.push(name.to_owned());
+        if name == "__typename" {
+            path.pop();
+            continue;
+        }
+        let Some((_, returns, args)) = schema(ty).iter().find(|(f, _, _)| *f == name) else {
+            errors.push(gql_error(
+                &format!("Field '{name}' doesn't exist on type '{ty}'"),
+                path,
+                line,
+                column,
+                &json!({"code": "undefinedField", "typeName": ty, "fieldName": name}),
+            ));
+            path.pop();
+            continue;
+        };
+        for (arg, _) in &field.arguments {
+            if !args.iter().any(|(a, _)| a == arg) {
+                errors.push(gql_error(
+                    &format!("Field '{name}' doesn't accept argument '{arg}'"),
+                    path,
+                    line,
+                    column,
+                    &json!({"code": "argumentNotAccepted", "name": name, "typeName": "Field", "argumentName": arg}),
+                ));
+            }
+        }
+        let missing: Vec<&str> = args
+            .iter()
+            .filter(|(a, required)| *required && !field.arguments.iter().any(|(g, _)| g == a))
+            .map(|(a, _)| *a)
+            .collect();
+        if !missing.is_empty() {
+            errors.push(gql_error(
+                &format!("Field '{name}' is missing required arguments: {}", missing.join(", ")),
+                path,
+                line,
+                column,
+                &json!({"code": "missingRequiredArguments", "className": "Field", "name": name, "arguments": missing.join(", ")}),
+            ));
+        }
+        let has_selections = !field.selection_set.items.is_empty();
+        if is_scalar(returns) && has_selections {
+            errors.push(gql_error(
+                &format!("Selections can't be made on scalars (field '{name}' returns {returns} but has selections [{}])",
+                    field.selection_set.items.iter().filter_map(|s| match s { Selection::Field(f) => Some(f.name.clone()), _ => None }).collect::<Vec<_>>().join(", ")),
+                path,
+                line,
+                column,
+                &json!({"code": "selectionMismatch", "nodeName": format!("field '{name}'"), "typeName": returns}),
+            ));
+        } else if !is_scalar(returns) && !has_selections {
+            errors.push(gql_error(
+                &format!("Field must have selections (field '{name}' returns {returns} but has no selections. Did you mean '{name} {{ ... }}'?)"),
+                path,
+                line,
+                column,
+                &json!({"code": "selectionMismatch", "nodeName": format!("field '{name}'"), "typeName": returns}),
+            ));
+        } else if has_selections {
+            validate(&field.selection_set, returns, path, errors);
+        }
+        path.pop();
+    }
+}
+
+/// What a field resolves on.
+#[derive(Clone)]
+enum On<'w> {
+    Root,
+    Repo(&'w Repo),
+    /// The repo, the branch's short name, its tip.
+    Ref(&'w Repo, String, Oid),
+    Commit(&'w Repo, Oid),
+    /// The repo, base, head.
+    Comparison(&'w Repo, Oid, Oid),
+    /// The repo, base, head, how many commits, and whether from the newest (`last:`).
+    Connection(&'w Repo, Oid, Oid, usize, bool),
+}
+
+struct Run<'v> {
+    vars: &'v Value,
+    errors: Vec<Value>,
+}
+
+impl Run<'_> {
+    fn arg(&self, field: &Field<'_, String>, name: &str) -> Value {
+        match field
+            .arguments
+            .iter()
+            .find(|(a, _)| a == name)
+            .map(|(_, v)| v)
+        {
+            Some(GqlValue::Variable(v)) => self.vars[v.as_str()].clone(),
+            Some(GqlValue::String(s)) => Value::String(s.clone()),
+            Some(GqlValue::Int(n)) => n.as_i64().map_or(Value::Null, Value::from),
+            Some(GqlValue::Boolean(b)) => Value::Bool(*b),
+            _ => Value::Null,
+        }
+    }
+
+    fn object(
+        &mut self,
+        world: &World,
+        set: &Set<'_>,
+        on: &On<'_>,
+        path: &mut Vec<String>,
+    ) -> Value {
+        let mut out = Map::new();
+        for item in &set.items {
+            let Selection::Field(field) = item else {
+                continue;
+            };
+            let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
+            path.push(key.clone());
+            let value = self.field(world, field, on, path);
+            path.pop();
+            out.insert(key, value);
+        }
+        Value::Object(out)
+    }
+
+    /// `Comparison.commits(first:|last:)`: GitHub requires one of them, at most 100.
+    fn connection(
+        &mut self,
+        world: &World,
+        field: &Field<'_, String>,
+        repo: &Repo,
+        base: Oid,
+        head: Oid,
+        path: &mut Vec<String>,
+    ) -> Value {
+        let set = &field.selection_set;
+        let first = self.arg(field, "first");
+        let last = self.arg(field, "last");
+        let count = first.as_i64().or(last.as_i64());
+        let Some(count) = count else {
+            self.errors.push(json!({
+                        "path": path, "locations": [{"line": field.position.line, "column": field.position.column}],
+                        "message": "You must provide a `first` or `last` value to properly paginate the `commits` connection.",
+                    }));
+            return Value::Null;
+        };
+        if !(0..=100).contains(&count) {
+            self.errors.push(json!({
+                        "path": path, "locations": [{"line": field.position.line, "column": field.position.column}],
+                        "message": format!("Requesting {count} records on the `commits` connection exceeds the `{}` limit of 100 records.", if first.is_null() { "last" } else { "first" }),
+                    }));
+            return Value::Null;
+        }
+        let count = usize::try_from(count).unwrap_or_default();
+        let on = On::Connection(repo, base, head, count, first.is_null());
+        self.object(world, set, &on, path)
+    }
+
+    fn field(
+        &mut self,
+        world: &World,
+        field: &Field<'_, String>,
+        on: &On<'_>,
+        path: &mut Vec<String>,
+    ) -> Value {
+        let set = &field.selection_set;
+        match (on.clone(), field.name.as_str()) {
+            (on, "__typename") => json!(typename(&on)),
+            (On::Root, "repository") => {
+                let owner = self.arg(field, "owner");
+                let name = self.arg(field, "name");
+                let full = format!(
+                    "{}/{}",
+                    owner.as_str().unwrap_or_default(),
+                    name.as_str().unwrap_or_default()
+                );
+                if let Some(repo) = world
+                    .repos
+                    .values()
+                    .find(|r| r.full_name().eq_ignore_ascii_case(&full))
+                {
+                    self.object(world, set, &On::Repo(repo), path)
+                } else {
+                    self.errors.push(json!({
+                        "type": "NOT_FOUND",
+                        "path": path,
+                        "locations": [{"line": field.position.line, "column": field.position.column}],
+                        "message": format!("Could not resolve to a Repository with the name '{full}'."),
+                    }));
+                    Value::Null
+                }
+            }
+            (On::Repo(repo), "id") => json!(node_id("R_", repo.id)),
+            (On::Repo(repo), "name") => json!(repo.name),
+            (On::Repo(repo), "nameWithOwner") => json!(repo.full_name()),
+            (On::Repo(repo), "ref") => {
+                let wanted = self.arg(field, "qualifiedName");
+                let wanted = wanted.as_str().unwrap_or_default();
+                let short = wanted.strip_prefix("refs/heads/").unwrap_or(wanted);
+                let name: &str =
+                    if wanted.starts_with("refs/") && !wanted.starts_with("refs/heads/") {
+                        return Value::Null;
+                    } else {
+                        short
+                    };
+                match repo.bare.tip(name) {
+                    Some(oid) => {
+                        self.object(world, set, &On::Ref(repo, name.to_owned(), oid), path)
+                    }
+                    None => Value::Null,
+                }
+            }
+            (On::Ref(_, name, _), "name") => json!(name),
+            (On::Ref(..), "prefix") => json!("refs/heads/"),
+            (On::Ref(repo, name, _), "id") => json!(format!("REF_{}_{name}", repo.id)),
+            (On::Ref(repo, _, oid), "target") => {
+                self.object(world, set, &On::Commit(repo, oid), path)
+            }
+            (On::Ref(repo, _, base), "compare") => {
+                let head = self.arg(field, "headRef");
+                let head = head.as_str().unwrap_or_default();
+                match repo.bare.tip(head.strip_prefix("refs/heads/").unwrap_or(head)) {
+                    Some(head) => self.object(world, set, &On::Comparison(repo, base, head), path),
+                    None => Value::Null,
+                }
+            }
+            (On::Comparison(repo, base, head), "aheadBy")
+            | (On::Connection(repo, base, head, ..), "totalCount") => {
+                json!(only_in(&repo.git(), head, base).len())
+            }
+            (On::Comparison(repo, base, head), "behindBy") => {
+                json!(only_in(&repo.git(), base, head).len())
+            }
+            (On::Comparison(repo, base, head), "status") => {
+                json!(status(repo, base, head))
+            }
+            (On::Comparison(repo, base, head), "commits") => {
+                self.connection(world, field, repo, base, head, path)
+            }
+            (On::Connection(repo, base, head, count, from_end), "nodes") => {
+                // Oldest first, as GitHub lists a comparison: `first: n` keeps the oldest n,
+                // `last: n` the newest n.
+                let all = only_in(&repo.git(), head, base);
+                let skip = if from_end {
+                    all.len().saturating_sub(count)
+                } else {
+                    0
+                };
+                Value::Array(
+                    all.into_iter()
+                        .skip(skip)
+                        .take(count)
+                        .map(|oid| self.object(world, set, &On::Commit(repo, oid), path))
+                        .collect(),
+                )
+            }
+            (On::Commit(_, oid), "oid") => json!(oid.to_string()),
+            (On::Commit(_, oid), "abbreviatedOid") => json!(oid.to_string()[..7]),
+            (On::Commit(repo, oid), name) => commit_field(repo, oid, name, set),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// The `__typename` of what a field resolves on.
+fn typename(on: &On<'_>) -> &'static str {
+    match on {
+        On::Root => "Query",
+        On::Repo(_) => "Repository",
+        On::Ref(..) => "Ref",
+        On::Commit(..) => "Commit",
+        On::Comparison(..) => "Comparison",
+        On::Connection(..) => "ComparisonCommitConnection",
+    }
+}
+
+/// `Comparison.status`: `ComparisonStatus` of `head` against `base`.
+fn status(repo: &Repo, base: Oid, head: Oid) -> &'static str {
+    if base == head {
+        "IDENTICAL"
+    } else if repo.bare.is_ancestor(base, head) {
+        "AHEAD"
+    } else if repo.bare.is_ancestor(head, base) {
+        "BEHIND"
+    } else {
+        "DIVERGED"
+    }
+}
+
+/// A field of a `Commit` other than its oid.
+fn commit_field(repo: &Repo, oid: Oid, name: &str, set: &Set<'_>) -> Value {
+    let g = repo.git();
+    let Ok(commit) = g.find_commit(oid) else {
+        return Value::Null;
+    };
+    let author = commit.author();
+    let date = chrono::DateTime::from_timestamp(author.when().seconds(), 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    match name {
+        "messageHeadline" => json!(commit.summary().unwrap_or_default()),
+        "message" => json!(commit.message().unwrap_or_default()),
+        "committedDate" => json!(
+            chrono::DateTime::from_timestamp(commit.time().seconds(), 0)
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        ),
+        "author" => {
+            let mut out = Map::new();
+            for item in &set.items {
+                let Selection::Field(f) = item else { continue };
+                let key = f.alias.clone().unwrap_or_else(|| f.name.clone());
+                let v = match f.name.as_str() {
+                    "name" => json!(String::from_utf8_lossy(author.name_bytes())),
+                    "email" => json!(String::from_utf8_lossy(author.email_bytes())),
+                    "date" => json!(date),
+                    "__typename" => json!("GitActor"),
+                    _ => Value::Null,
+                };
+                out.insert(key, v);
+            }
+            Value::Object(out)
+        }
+        _ => Value::Null,
+    }
+}
+
+/// Answers a GraphQL query document, or refuses it as GitHub does.
+pub(super) fn answer(world: &World, body: &Value) -> axum::response::Response {
+    let query = body["query"].as_str().unwrap_or_default();
+    let doc: Doc<'_> = match graphql_parser::parse_query::<String>(query) {
+        Ok(doc) => doc,
+        Err(e) => {
+            return ok(&json!({"errors": [{"message": format!("Parse error on {e}")}]}));
+        }
+    };
+    let mut operations = doc.definitions.iter().filter_map(|d| match d {
+        Definition::Operation(op) => Some(op),
+        Definition::Fragment(_) => None,
+    });
+    let set = match (operations.next(), operations.next()) {
+        (Some(OperationDefinition::Query(q)), None) => &q.selection_set,
+        (Some(OperationDefinition::SelectionSet(s)), None) => s,
+        (Some(_), None) => {
+            return ok(
+                &json!({"errors": [{"message": "the fake GitHub answers queries and the updateRefs mutation only"}]}),
+            );
+        }
+        _ => {
+            return ok(&json!({"errors": [{"message": "An operation name is required"}]}));
+        }
+    };
+    let mut errors = Vec::new();
+    validate(set, "Query", &mut vec!["query".to_owned()], &mut errors);
+    if !errors.is_empty() {
+        return ok(&json!({"errors": errors}));
+    }
+    let mut run = Run {
+        vars: &body["variables"],
+        errors: Vec::new(),
+    };
+    let data = run.object(world, set, &On::Root, &mut Vec::new());
+    if run.errors.is_empty() {
+        ok(&json!({"data": data}))
+    } else {
+        ok(&json!({"data": data, "errors": run.errors}))
+    }
+}
