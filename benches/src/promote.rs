@@ -1,7 +1,7 @@
-//! One promotion through `upkeep-branches` and the real GitHub adapter against the fake
-//! GitHub: `plan`, the CI gate on every commit to move to, `apply` level by level, as
-//! `move-branches run --yes` runs them after wiring. Requests are counted per phase and
-//! endpoint from the fake's log.
+//! One promotion through `upkeep-branches` and the real GitHub or GitLab adapter against
+//! the fake GitHub or GitLab: `plan`, the CI gate on every commit to move to, `apply` level
+//! by level, as `move-branches run --yes` runs them after wiring. Requests are counted per
+//! phase and endpoint from the fake's log.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,10 +13,13 @@ use upkeep_branches::apply::{ApplyEvent, ApplyOptions, Progress};
 use upkeep_branches::gates::{CiGate, GateContext, Gates};
 use upkeep_branches::{PlanOptions, RepoSpec};
 use upkeep_forge::github::GitHub;
+use upkeep_forge::gitlab::{GitLab, GitLabOptions};
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{Forge, RepoId};
 use upkeep_git::Credentials;
+use upkeep_testkit::faults::Faults;
 use upkeep_testkit::github::FakeGitHub;
+use upkeep_testkit::gitlab::FakeGitLab;
 
 use crate::requests::{by_endpoint, total};
 
@@ -46,11 +49,121 @@ pub struct Phase {
     pub requests: BTreeMap<String, usize>,
 }
 
+/// Which forge a set lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Service {
+    /// The GitHub adapter against `FakeGitHub`.
+    GitHub,
+    /// The GitLab adapter against `FakeGitLab`; its branch moves are git pushes, to a
+    /// local bare repository in the fake (two smart-HTTP requests each on a real GitLab,
+    /// not in the counts).
+    GitLab,
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::GitHub => "GitHub",
+            Self::GitLab => "GitLab",
+        })
+    }
+}
+
+/// The fake a set runs against.
+enum Fake {
+    GitHub(FakeGitHub),
+    GitLab(FakeGitLab),
+}
+
+impl Fake {
+    async fn start(service: Service) -> Self {
+        match service {
+            Service::GitHub => Self::GitHub(FakeGitHub::start().await),
+            Service::GitLab => Self::GitLab(FakeGitLab::start().await),
+        }
+    }
+
+    async fn forge(&self, policy: RetryPolicy, work: &std::path::Path) -> Arc<dyn Forge> {
+        match self {
+            Self::GitHub(gh) => Arc::new(
+                GitHub::new(
+                    &gh.url(),
+                    SecretString::from("ghp_benchmark_token".to_owned()),
+                    policy,
+                )
+                .expect("GitHub adapter"),
+            ),
+            Self::GitLab(gl) => {
+                let mut options = GitLabOptions::new(
+                    gl.base_url(),
+                    SecretString::from(upkeep_testkit::gitlab::TOKEN.to_owned()),
+                    work,
+                );
+                options.retry = policy;
+                Arc::new(GitLab::connect(options).await.expect("GitLab adapter"))
+            }
+        }
+    }
+
+    /// Creates `full` with one commit on `main`; its bare repository's path.
+    fn create(&self, full: &str) -> String {
+        match self {
+            Self::GitHub(gh) => {
+                let bare = gh.create_repo(full);
+                gh.commit(full, "main", "Initial commit");
+                bare.display().to_string()
+            }
+            Self::GitLab(gl) => {
+                gl.create_project(full);
+                gl.bare(full).path().display().to_string()
+            }
+        }
+    }
+
+    fn commit(&self, full: &str, message: &str) {
+        match self {
+            Self::GitHub(gh) => drop(gh.commit(full, "main", message)),
+            Self::GitLab(gl) => drop(gl.commit(full, "main", message)),
+        }
+    }
+
+    fn set_branch(&self, full: &str, branch: &str, sha: &str) {
+        match self {
+            Self::GitHub(gh) => gh.set_branch(full, branch, sha),
+            Self::GitLab(gl) => gl.set_branch(full, branch, sha),
+        }
+    }
+
+    fn tip(&self, full: &str, branch: &str) -> Option<String> {
+        match self {
+            Self::GitHub(gh) => gh.branch_tip(full, branch),
+            Self::GitLab(gl) => gl.branch_tip(full, branch),
+        }
+    }
+
+    /// A green CI result on `sha`: a commit status on GitHub, a pipeline on GitLab.
+    fn green(&self, full: &str, sha: &str) {
+        match self {
+            Self::GitHub(gh) => gh.add_status(full, sha, "ci/tests", "success"),
+            Self::GitLab(gl) => drop(gl.add_pipeline(full, sha, "success")),
+        }
+    }
+
+    fn faults(&self) -> &Faults {
+        match self {
+            Self::GitHub(gh) => gh.faults(),
+            Self::GitLab(gl) => gl.faults(),
+        }
+    }
+}
+
 /// What one promotion of a set of repos did and cost.
 #[derive(Debug, Serialize)]
 pub struct SetOutcome {
     /// The set's name.
     pub label: String,
+    /// The forge.
+    pub service: Service,
     /// Repos in the set.
     pub repos: usize,
     /// Repos that had something to move.
@@ -80,24 +193,26 @@ pub struct SetOutcome {
     pub checks: Vec<String>,
 }
 
-/// Promotes `groups` copies of the packit set (names suffixed `-a`, `-b`, … when more
-/// than one), with `cap` requests in flight per host and `latency_ms` per request.
+/// Promotes `repos` repos made of copies of the packit set (names suffixed `-a`, `-b`, …
+/// when more than one; the last copy cut short) on `service`, with `cap` requests in
+/// flight per host and `latency_ms` per request.
 #[allow(clippy::too_many_lines)] // Set up, three phases, checks: one story.
-pub async fn run_set(label: &str, groups: usize, cap: usize, latency_ms: u64) -> SetOutcome {
-    let gh = FakeGitHub::start().await;
+pub async fn run_set(
+    label: &str,
+    service: Service,
+    repos: usize,
+    cap: usize,
+    latency_ms: u64,
+) -> SetOutcome {
+    let gh = Fake::start(service).await;
     let cache = tempfile::tempdir().expect("temp dir");
     let policy = RetryPolicy {
         max_concurrency: cap,
         ..RetryPolicy::default()
     };
-    let forge: Arc<dyn Forge> = Arc::new(
-        GitHub::new(
-            &gh.url(),
-            SecretString::from("ghp_benchmark_token".to_owned()),
-            policy,
-        )
-        .expect("GitHub adapter"),
-    );
+    let work = tempfile::tempdir().expect("temp dir");
+    let forge = gh.forge(policy, work.path()).await;
+    let groups = repos.div_ceil(PACKIT.len());
     let mut specs = Vec::new();
     for g in 0..groups {
         let suffix = if groups == 1 {
@@ -105,27 +220,24 @@ pub async fn run_set(label: &str, groups: usize, cap: usize, latency_ms: u64) ->
         } else {
             format!("-{}", char::from(b'a' + u8::try_from(g).unwrap_or(0)))
         };
-        for (i, (name, deps)) in PACKIT.iter().enumerate() {
+        // PACKIT lists every repo after the ones it depends on: a cut copy is whole.
+        for (i, (name, deps)) in PACKIT.iter().enumerate().take(repos - g * PACKIT.len()) {
             let full = format!("packit/{name}{suffix}");
-            let bare = gh.create_repo(&full);
-            let first = gh.commit(&full, "main", &format!("Initial commit of {name}"));
+            let bare = gh.create(&full);
+            let first = gh.tip(&full, "main").expect("main");
             gh.set_branch(&full, "stable", &first);
             if *name != "tokman" {
                 for c in 0..=(i % 3) {
-                    gh.commit(
-                        &full,
-                        "main",
-                        &format!("feat: {name} change {c} (#{})", 100 + c),
-                    );
+                    gh.commit(&full, &format!("feat: {name} change {c} (#{})", 100 + c));
                 }
-                let tip = gh.branch_tip(&full, "main").expect("main");
-                gh.add_status(&full, &tip, "ci/tests", "success");
+                let tip = gh.tip(&full, "main").expect("main");
+                gh.green(&full, &tip);
             }
             specs.push(RepoSpec {
                 name: format!("{name}{suffix}"),
                 forge: forge.clone(),
                 id: RepoId::new(full),
-                git_url: bare.display().to_string(),
+                git_url: bare,
                 credentials: Credentials::none(),
                 source: "main".to_owned(),
                 target: "stable".to_owned(),
@@ -188,16 +300,14 @@ pub async fn run_set(label: &str, groups: usize, cap: usize, latency_ms: u64) ->
     let moved = plan.repos.iter().filter(|r| !r.is_even()).count();
     for s in &specs {
         let full = s.id.to_string();
-        let (stable, main) = (gh.branch_tip(&full, "stable"), gh.branch_tip(&full, "main"));
+        let (stable, main) = (gh.tip(&full, "stable"), gh.tip(&full, "main"));
         if stable != main {
             checks.push(format!("{}: stable is not at main", s.name));
         }
     }
     let requests: usize = phases.iter().map(|p| total(&p.requests)).sum();
     let depth = plan.levels.len();
-    // Sequential requests per repo in each phase, as the adapter makes them today:
-    // plan = tip(source), tip(target), compare; gate = combined status, check runs;
-    // apply = read tip, compare (fast-forward check), repository node id, updateRefs.
+    // Sequential requests per repo in each phase: what each phase made, per repo.
     let per_phase_chain = |phase: &Phase, repos: usize| -> usize {
         if repos == 0 {
             0
@@ -212,6 +322,7 @@ pub async fn run_set(label: &str, groups: usize, cap: usize, latency_ms: u64) ->
     let repos = specs.len();
     SetOutcome {
         label: label.to_owned(),
+        service,
         repos,
         moved,
         depth,
@@ -228,7 +339,7 @@ pub async fn run_set(label: &str, groups: usize, cap: usize, latency_ms: u64) ->
     }
 }
 
-fn take_phase(gh: &FakeGitHub, name: &'static str, started: Instant) -> Phase {
+fn take_phase(gh: &Fake, name: &'static str, started: Instant) -> Phase {
     let phase = Phase {
         name,
         wall_s: started.elapsed().as_secs_f64(),

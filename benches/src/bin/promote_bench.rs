@@ -1,8 +1,9 @@
 //! `promote-bench`: a stable-branch promotion through `upkeep-branches` and the real
-//! GitHub adapter, against the fake GitHub with a fixed latency per request.
+//! GitHub and GitLab adapters, against the fake GitHub and GitLab with a fixed latency per
+//! request.
 //!
-//! Two sets: the packit-shaped set of the seed (8 repos, three dependency levels, one
-//! repo even) and a 40-repo set (five such groups side by side). Each runs what
+//! Sets on each forge: the packit-shaped set of the seed (8 repos, three dependency
+//! levels, one repo even) and a 50-repo set (such groups side by side, the last one cut). Each runs what
 //! `move-branches run --yes` runs after wiring: `plan`, the CI gate on every commit to
 //! move to (`gates::evaluate`), `apply` level by level. Requests are counted per phase
 //! and endpoint from the fake's log; every moved `stable` is checked to equal `main`.
@@ -15,7 +16,7 @@
 // A harness reports on stdout (tables) and stderr (progress): printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use upkeep_benches::promote::{SetOutcome, run_set};
+use upkeep_benches::promote::{Service, SetOutcome, run_set};
 use upkeep_benches::{arg, machine, write_json};
 use upkeep_forge::retry::RetryPolicy;
 
@@ -35,13 +36,14 @@ async fn bench(args: &[String]) {
     eprintln!("promote-bench: {latency_ms} ms per request; {}", machine());
     let defaults = RetryPolicy::default().max_concurrency;
     let mut outcomes = Vec::new();
-    for (label, groups, cap) in [
-        ("packit (8 repos)", 1, defaults),
-        ("40 repos", 5, defaults),
-        ("40 repos, per-host cap 64 (diagnostic)", 5, 64),
+    for (label, service, repos, cap) in [
+        ("GitHub, packit (8 repos)", Service::GitHub, 8, defaults),
+        ("GitHub, 50 repos", Service::GitHub, 50, defaults),
+        ("GitLab, packit (8 repos)", Service::GitLab, 8, defaults),
+        ("GitLab, 50 repos", Service::GitLab, 50, defaults),
     ] {
         eprintln!("  running {label} …");
-        let o = run_set(label, groups, cap, latency_ms).await;
+        let o = run_set(label, service, repos, cap, latency_ms).await;
         eprintln!("    wall {:.2} s, {} requests", o.wall_s, o.requests);
         outcomes.push(o);
     }
@@ -58,7 +60,7 @@ async fn bench(args: &[String]) {
 
 fn print_tables(outcomes: &[SetOutcome], latency_ms: u64) {
     println!(
-        "\n## Promotion: {latency_ms} ms per GitHub request ({})\n",
+        "\n## Promotion: {latency_ms} ms per forge request ({})\n",
         machine()
     );
     println!(
@@ -92,7 +94,7 @@ fn print_tables(outcomes: &[SetOutcome], latency_ms: u64) {
             o.result
         );
     }
-    if let Some(o) = outcomes.first() {
+    for o in outcomes.iter().filter(|o| o.repos == 8) {
         println!("\n### Requests by phase and endpoint ({})\n", o.label);
         println!("| phase | endpoint | requests | per moved repo |");
         println!("|---|---|---|---|");
