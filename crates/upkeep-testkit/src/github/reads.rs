@@ -328,7 +328,10 @@ impl Run<'_> {
             (On::Ref(repo, _, base), "compare") => {
                 let head = self.arg(field, "headRef");
                 let head = head.as_str().unwrap_or_default();
-                match repo.bare.tip(head.strip_prefix("refs/heads/").unwrap_or(head)) {
+                match repo
+                    .bare
+                    .tip(head.strip_prefix("refs/heads/").unwrap_or(head))
+                {
                     Some(head) => self.object(world, set, &On::Comparison(repo, base, head), path),
                     None => Value::Null,
                 }
