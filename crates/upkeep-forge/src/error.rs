@@ -177,6 +177,75 @@ pub enum ForgeError {
 }
 
 impl ForgeError {
+    /// The error with `scrub` applied to every text the server provided (the messages
+    /// of its answers), so that a token a server echoes never reaches a log or a report.
+    #[must_use]
+    pub(crate) fn scrubbed(self, scrub: impl Fn(&str) -> String) -> Self {
+        match self {
+            Self::Unauthorized {
+                forge,
+                doing,
+                message,
+            } => Self::Unauthorized {
+                forge,
+                doing,
+                message: scrub(&message),
+            },
+            Self::Forbidden {
+                forge,
+                doing,
+                missing_scope,
+                message,
+            } => Self::Forbidden {
+                forge,
+                doing,
+                missing_scope,
+                message: scrub(&message),
+            },
+            Self::Conflict {
+                forge,
+                doing,
+                message,
+            } => Self::Conflict {
+                forge,
+                doing,
+                message: scrub(&message),
+            },
+            Self::Validation {
+                forge,
+                doing,
+                message,
+                errors,
+            } => Self::Validation {
+                forge,
+                doing,
+                message: scrub(&message),
+                errors: errors.iter().map(|e| scrub(e)).collect(),
+            },
+            Self::Server {
+                forge,
+                doing,
+                status,
+                message,
+            } => Self::Server {
+                forge,
+                doing,
+                status,
+                message: scrub(&message),
+            },
+            Self::Protocol {
+                forge,
+                doing,
+                message,
+            } => Self::Protocol {
+                forge,
+                doing,
+                message: scrub(&message),
+            },
+            other => other,
+        }
+    }
+
     /// Whether retrying the same request may succeed: server errors, rate limits and
     /// transport failures.
     #[must_use]

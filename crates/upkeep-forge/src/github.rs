@@ -27,7 +27,7 @@ use http::HeaderMap;
 use octocrab::models::pulls::{PullRequest, ReviewState};
 use octocrab::params::repos::{Commitish, Reference};
 use octocrab::{Octocrab, Page};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -99,6 +99,8 @@ pub struct GitHub {
     /// Set once the server said it has no `updateRefs` (an older Enterprise server): later
     /// moves go straight to the REST fallback.
     no_update_refs: AtomicBool,
+    /// Removes the token from what the server says, before it becomes an error message.
+    scrubber: upkeep_text::Scrubber,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -161,6 +163,7 @@ impl GitHub {
             Some((http::header::ACCEPT, UPDATE_REFS_PREVIEW)),
         )?;
         Ok(Self {
+            scrubber: upkeep_text::Scrubber::new([token.expose_secret()]),
             client: build(base, token, None)?,
             graphql,
             retrier: Retrier::new(policy),
@@ -184,7 +187,10 @@ impl GitHub {
         tracing::debug!(forge = "github", "{doing}");
         self.retrier
             .run(doing, || async {
-                op().await.map_err(|e| normalise(&e, doing, what))
+                op().await.map_err(|e| {
+                    normalise(&e, doing, what)
+                        .scrubbed(|text| self.scrubber.scrub(text).into_owned())
+                })
             })
             .await
     }

@@ -462,7 +462,7 @@ impl GitLab {
                 missing.to_owned()
             };
         }
-        scrub_error(error, |t| self.scrub(t))
+        error.scrubbed(|t| self.scrub(t))
     }
 
     // ----- projects and users ----------------------------------------------------------
@@ -1798,73 +1798,6 @@ fn status_error(doing: &str, status: StatusCode, headers: &HeaderMap, body: &[u8
             doing,
             message: format!("HTTP {status}: {message}"),
         },
-    }
-}
-
-/// Applies `scrub` to every server-provided text of an error.
-fn scrub_error(error: ForgeError, scrub: impl Fn(&str) -> String) -> ForgeError {
-    match error {
-        ForgeError::Unauthorized {
-            forge,
-            doing,
-            message,
-        } => ForgeError::Unauthorized {
-            forge,
-            doing,
-            message: scrub(&message),
-        },
-        ForgeError::Forbidden {
-            forge,
-            doing,
-            missing_scope,
-            message,
-        } => ForgeError::Forbidden {
-            forge,
-            doing,
-            missing_scope,
-            message: scrub(&message),
-        },
-        ForgeError::Conflict {
-            forge,
-            doing,
-            message,
-        } => ForgeError::Conflict {
-            forge,
-            doing,
-            message: scrub(&message),
-        },
-        ForgeError::Validation {
-            forge,
-            doing,
-            message,
-            errors,
-        } => ForgeError::Validation {
-            forge,
-            doing,
-            message: scrub(&message),
-            errors: errors.iter().map(|e| scrub(e)).collect(),
-        },
-        ForgeError::Server {
-            forge,
-            doing,
-            status,
-            message,
-        } => ForgeError::Server {
-            forge,
-            doing,
-            status,
-            message: scrub(&message),
-        },
-        ForgeError::Protocol {
-            forge,
-            doing,
-            message,
-        } => ForgeError::Protocol {
-            forge,
-            doing,
-            message: scrub(&message),
-        },
-        other => other,
     }
 }
 

@@ -642,6 +642,7 @@ mod capture {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // Every way a token could leak, checked in one place.
 async fn the_token_never_appears_in_errors_or_logs() {
     let buffer = capture::Buffer::default();
     let subscriber = tracing_subscriber::fmt()
@@ -689,6 +690,24 @@ async fn the_token_never_appears_in_errors_or_logs() {
     )
     .unwrap();
     errors.push(nowhere.tags(&repo()).await.unwrap_err());
+    // A server that echoes the token in its answers (a proxy's error page, a misbehaving
+    // Enterprise server): a validation error and a server error until retries run out.
+    let echo = |status: u16| Fault::Respond {
+        status,
+        headers: Vec::new(),
+        body: format!(
+            r#"{{"message":"bad credentials {TOKEN}","errors":[{{"message":"token {TOKEN} refused"}}]}}"#
+        ),
+    };
+    for status in [422, 502] {
+        h.fake.faults().script(
+            Endpoint::get("/repos/{owner}/{repo}/tags"),
+            100,
+            echo(status),
+        );
+        errors.push(h.forge.tags(&repo()).await.unwrap_err());
+        h.fake.faults().clear();
+    }
     // A successful call, for good measure.
     h.forge.branch_tip(&repo(), "main").await.unwrap();
 
@@ -711,6 +730,20 @@ async fn the_token_never_appears_in_errors_or_logs() {
         matches!(errors[3], ForgeError::Transport { .. }),
         "{:?}",
         errors[3]
+    );
+    match &errors[4] {
+        ForgeError::Validation {
+            message, errors, ..
+        } => {
+            assert!(message.contains("bad credentials"), "{message}");
+            assert!(errors.iter().any(|e| e.contains("refused")), "{errors:?}");
+        }
+        other => panic!("expected Validation, got {other:?}"),
+    }
+    assert!(
+        matches!(errors[5], ForgeError::Server { status: 502, .. }),
+        "{:?}",
+        errors[5]
     );
     for error in &errors {
         for text in [error.to_string(), format!("{error:?}")] {
