@@ -228,11 +228,9 @@ async fn sigkill_mid_apply_then_rerun_moves_exactly_to_the_plan_and_history_stay
     }
 }
 
-/// Every move that happened is in the history: a run killed after its first level moved
-/// left no line, and the re-run finds those repos even, so their promotion is recorded
-/// nowhere (`status`, rollback points and the Sentry window miss it).
-#[tokio::test(flavor = "multi_thread")]
-async fn moves_of_a_killed_run_are_in_the_history() {
+/// The packit set with slow pushes and a reflog of `stable`, one fix on every `main` but
+/// tokman's, CI green.
+async fn slow_packit() -> Scenario {
     let mut s = Scenario::new();
     for (name, deps) in REPOS {
         let bare = s.repo(name, deps);
@@ -243,22 +241,27 @@ async fn moves_of_a_killed_run_are_in_the_history() {
         }
     }
     s.all_green().await;
-    let from = tips(&s, "stable");
-    let mut child = command(&s).spawn().unwrap();
-    while REPOS
-        .iter()
-        .all(|(r, _)| tips(&s, "stable")[*r] == from[*r])
-    {
+    s
+}
+
+/// Starts `cmd` and kills it once the first `stable` moved, then waits for the pushes it
+/// started to end.
+async fn kill_after_first_move(s: &Scenario, mut cmd: tokio::process::Command) {
+    let from = tips(s, "stable");
+    let mut child = cmd.spawn().unwrap();
+    while REPOS.iter().all(|(r, _)| tips(s, "stable")[*r] == from[*r]) {
         assert!(child.try_wait().unwrap().is_none(), "ended before moving");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     child.kill().await.unwrap();
-    settle(&s).await;
-    let out = command(&s).output().await.unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    settle(s).await;
+}
+
+/// Every update of a `stable` that its reflog shows is a `moved` entry of the history.
+fn every_move_is_in_the_history(s: &Scenario) {
     let history = s.history_lines();
     for (name, _) in REPOS {
-        for (old, new) in reflog(&s, name) {
+        for (old, new) in reflog(s, name) {
             assert!(
                 history
                     .iter()
@@ -274,22 +277,25 @@ async fn moves_of_a_killed_run_are_in_the_history() {
     }
 }
 
+/// Every move that happened is in the history: a run killed after its first level moved
+/// left no line, and the re-run finds those repos even, so their promotion is recorded
+/// nowhere (`status`, rollback points and the Sentry window miss it).
+#[tokio::test(flavor = "multi_thread")]
+async fn moves_of_a_killed_run_are_in_the_history() {
+    let s = slow_packit().await;
+    kill_after_first_move(&s, command(&s)).await;
+    let out = command(&s).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    every_move_is_in_the_history(&s);
+}
+
 /// With `[state] repo`, the note of a run in progress lives in the state repository, so a
 /// run killed together with its CI runner (its disk gone) is recovered by the next run on
 /// a fresh runner: every move the dead run made is in the history, and the note is
 /// removed from the state repository once recorded.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_killed_with_its_runner_is_recovered_on_a_fresh_runner_from_the_state_repo() {
-    let mut s = Scenario::new();
-    for (name, deps) in REPOS {
-        let bare = s.repo(name, deps);
-        upkeep_testkit::git::git(bare.path(), &["config", "core.logAllRefUpdates", "always"]);
-        upkeep_testkit::git::install_pre_receive_hook(bare.path(), "cat >/dev/null; sleep 0.15");
-        if name != "tokman" {
-            bare.commit_on("main", &format!("fix: {name}"));
-        }
-    }
-    s.all_green().await;
+    let mut s = slow_packit().await;
     let state_repo = s.path().join("state.git");
     upkeep_testkit::git::git(s.path(), &["init", "--bare", "-q", "state.git"]);
     s.extra = format!("[state]\nrepo = {:?}\n", state_repo.to_string_lossy());
@@ -309,17 +315,7 @@ async fn a_run_killed_with_its_runner_is_recovered_on_a_fresh_runner_from_the_st
         cmd
     };
 
-    let from = tips(&s, "stable");
-    let mut child = runner(1).spawn().unwrap();
-    while REPOS
-        .iter()
-        .all(|(r, _)| tips(&s, "stable")[*r] == from[*r])
-    {
-        assert!(child.try_wait().unwrap().is_none(), "ended before moving");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    child.kill().await.unwrap();
-    settle(&s).await;
+    kill_after_first_move(&s, runner(1)).await;
     let refs = notes_in_state();
     assert!(
         refs.lines().any(|r| r.ends_with("/in-progress")),
@@ -331,21 +327,6 @@ async fn a_run_killed_with_its_runner_is_recovered_on_a_fresh_runner_from_the_st
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!s.path().join("runner-2/in-progress").exists());
-    let history = s.history_lines();
-    for (name, _) in REPOS {
-        for (old, new) in reflog(&s, name) {
-            assert!(
-                history
-                    .iter()
-                    .any(|e| e["repos"].as_array().unwrap().iter().any(|r| {
-                        r["name"] == name
-                            && r["from"] == old.as_str()
-                            && r["to"] == new.as_str()
-                            && r["outcome"] == "moved"
-                    })),
-                "{name} moved {old}..{new} but no history entry says so"
-            );
-        }
-    }
+    every_move_is_in_the_history(&s);
     assert_eq!(notes_in_state().trim(), "", "the note outlived its run");
 }
