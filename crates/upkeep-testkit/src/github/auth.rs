@@ -10,8 +10,8 @@ use chrono::{Duration as ChronoDuration, Utc};
 use serde_json::json;
 
 use super::http::{DOCS, Routes, S, json_response, ok};
-use super::json::user_json;
-use super::model::{Shared, lock};
+use super::json::{ts, user_json};
+use super::model::{Shared, epoch, lock};
 
 pub(super) fn routes(r: &mut Routes) {
     r.get("/user", get_user);
@@ -86,5 +86,21 @@ pub(super) fn accepted_scopes(method: &Method, path: &str) -> &'static str {
 }
 pub(super) async fn get_user(State(world): S) -> Response {
     let world = lock(&world);
-    ok(&user_json(&world.base, &world.login))
+    // The authenticated user's own profile (GitHub's `private-user`): the simple user's
+    // fields and the profile's, as `GET /user` answers for a fresh account.
+    let mut user = user_json(&world.base, &world.login);
+    let created = ts(epoch());
+    let profile = json!({
+        "name": null, "company": null, "blog": "", "location": null, "email": null,
+        "hireable": null, "bio": null, "twitter_username": null, "public_repos": 0,
+        "public_gists": 0, "followers": 0, "following": 0, "created_at": created,
+        "updated_at": created, "private_gists": 0, "total_private_repos": 0,
+        "owned_private_repos": 0, "disk_usage": 0, "collaborators": 0,
+        "two_factor_authentication": true,
+        "plan": {"name": "free", "space": 976_562_499, "private_repos": 10000, "collaborators": 0}
+    });
+    for (k, v) in profile.as_object().expect("an object") {
+        user[k] = v.clone();
+    }
+    ok(&user)
 }

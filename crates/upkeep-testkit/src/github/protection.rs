@@ -372,6 +372,12 @@ pub(super) fn protect(
         if r.get("required_approving_review_count").is_none() {
             r["required_approving_review_count"] = json!(1);
         }
+        // GitHub shows both flags, `false` when the rule did not set them.
+        for flag in ["dismiss_stale_reviews", "require_code_owner_reviews"] {
+            if !r[flag].is_boolean() {
+                r[flag] = json!(false);
+            }
+        }
         if let Some(dismissal) = reviews.get("dismissal_restrictions") {
             r["dismissal_restrictions"] =
                 people(dismissal, Some(&format!("{url}/dismissal_restrictions")));
