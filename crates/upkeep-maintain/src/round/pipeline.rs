@@ -372,6 +372,19 @@ async fn pipeline(
     }
     match setup.forge.upsert_change_request(&setup.repo, &spec).await {
         Ok(upserted) => {
+            // People the forge did not take (GitLab Free keeps one reviewer): a warning
+            // of the round, not a failure; the forge reports them once, on the upsert
+            // that tried to set them.
+            for person in &upserted.not_applied {
+                let role = match person.role {
+                    upkeep_forge::PersonRole::Reviewer => "reviewer",
+                    upkeep_forge::PersonRole::Assignee => "assignee",
+                };
+                ctx.warn(format!(
+                    "{name}: {} was not added as {role} of {}: {}",
+                    person.user, upserted.change_request.url, person.reason
+                ));
+            }
             let cr = upserted.change_request;
             ctx.journal.update_project(name, |p| {
                 p.change_request = Some(ChangeRequestRef {

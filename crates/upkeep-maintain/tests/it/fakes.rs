@@ -441,6 +441,10 @@ async fn round_opens_a_merge_request_on_gitlab() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let fake = FakeGitLab::start().await;
     fake.create_project("team/services/signals");
+    // Two reviewers on GitLab Free (the fake's default tier): one is taken, the other is
+    // a warning of the round.
+    fake.add_user("alice");
+    fake.add_user("bob");
     let state = tempfile::tempdir().unwrap();
     let bare = fake.bare("team/services/signals").path().to_owned();
     let sample = Sample::green("signals");
@@ -458,7 +462,7 @@ async fn round_opens_a_merge_request_on_gitlab() {
         .unwrap(),
     );
     let text = format!(
-        "state_dir = \"state\"\n[maintain]\n[[maintain.projects]]\nname = \"signals\"\nrepo = \"{}\"\n",
+        "state_dir = \"state\"\n[maintain]\n[[maintain.projects]]\nname = \"signals\"\nrepo = \"{}\"\nreviewers = [\"alice\", \"bob\"]\n",
         bare.display()
     );
     let config = Config::from_str(
@@ -514,6 +518,24 @@ async fn round_opens_a_merge_request_on_gitlab() {
     );
     let link = report.messages[0].change_request.as_ref().unwrap();
     assert_eq!(link.kind, "MR");
+    let reviewers: Vec<&str> = mrs[0]["reviewers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(reviewers, ["alice"]);
+    let about_bob: Vec<&String> = report
+        .warnings
+        .iter()
+        .filter(|w| w.contains("bob"))
+        .collect();
+    assert_eq!(about_bob.len(), 1, "{:?}", report.warnings);
+    assert!(
+        about_bob[0].starts_with("signals: bob was not added as reviewer of ")
+            && about_bob[0].contains("one reviewer per merge request"),
+        "{about_bob:?}"
+    );
 }
 
 #[tokio::test]
