@@ -149,6 +149,8 @@ pub struct RequestRecord {
     pub pattern: String,
     /// The literal request path.
     pub path: String,
+    /// The query string, if any (without the `?`).
+    pub query: Option<String>,
     /// The fault applied to it, if any.
     pub fault: Option<Fault>,
 }
@@ -258,7 +260,13 @@ impl Faults {
     }
 
     /// Takes the fault for this request (if any), records the request, returns the latency.
-    fn on_request(&self, method: &Method, pattern: &str, path: &str) -> (Option<Fault>, Duration) {
+    fn on_request(
+        &self,
+        method: &Method,
+        pattern: &str,
+        path: &str,
+        query: Option<&str>,
+    ) -> (Option<Fault>, Duration) {
         let mut state = self.lock();
         let position = state
             .script
@@ -277,6 +285,7 @@ impl Faults {
             method: method.clone(),
             pattern: pattern.to_owned(),
             path: path.to_owned(),
+            query: query.map(str::to_owned),
             fault: fault.clone(),
         });
         (fault, state.latency)
@@ -290,7 +299,8 @@ async fn fault_middleware(State(faults): State<Faults>, request: Request, next: 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| path.clone(), |m| m.as_str().to_owned());
-    let (fault, latency) = faults.on_request(&method, &pattern, &path);
+    let query = request.uri().query().map(str::to_owned);
+    let (fault, latency) = faults.on_request(&method, &pattern, &path, query.as_deref());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -390,7 +400,7 @@ mod tests {
         let ep = Endpoint::post("/api/x");
         faults.script(ep.clone(), 2, Fault::rate_limited(1));
         faults.script(Endpoint::any("/api/x"), 1, Fault::status(503));
-        let take = |m: &Method| faults.on_request(m, "/api/x", "/api/x").0;
+        let take = |m: &Method| faults.on_request(m, "/api/x", "/api/x", None).0;
         assert_eq!(take(&Method::GET), Some(Fault::status(503)));
         assert_eq!(take(&Method::POST), Some(Fault::rate_limited(1)));
         assert_eq!(take(&Method::POST), Some(Fault::rate_limited(1)));

@@ -24,6 +24,22 @@ struct GitHubHarness {
     forge: Arc<GitHub>,
 }
 
+/// Every request the adapter sent in the case is one GitHub documents (see
+/// `github_contract`).
+impl Drop for GitHubHarness {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let problems = crate::github_contract::undocumented(&self.fake.faults().log().records);
+        assert!(
+            problems.is_empty(),
+            "undocumented requests:\n{}",
+            problems.join("\n")
+        );
+    }
+}
+
 fn client(fake: &FakeGitHub, token: &str) -> GitHub {
     GitHub::new(
         &fake.url(),

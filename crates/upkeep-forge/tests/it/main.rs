@@ -13,6 +13,8 @@ mod behaviour;
 #[cfg(feature = "github")]
 mod github;
 #[cfg(feature = "github")]
+mod github_contract;
+#[cfg(feature = "github")]
 mod promotion;
 #[cfg(feature = "github")]
 mod recorded;
