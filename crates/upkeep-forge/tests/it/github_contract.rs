@@ -10,10 +10,11 @@ use std::sync::LazyLock;
 use serde_json::Value;
 use upkeep_testkit::faults::RequestRecord;
 
-const OPERATIONS: &str = concat!(
+/// The extracted operations, built into the test.
+const OPERATIONS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../upkeep-testkit/contracts/github/operations.json"
-);
+));
 
 /// Paths GitHub serves without describing them, as testkit's contract check lists them
 /// (with reasons): the `git/refs` listing and lookup octocrab uses, and the
@@ -30,8 +31,7 @@ const UNDOCUMENTED: &[&str] = &[
 
 /// `(method, path template, required query parameters)` of each documented operation.
 static DOCUMENTED: LazyLock<Vec<(String, String, Vec<String>)>> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(OPERATIONS).expect("read operations.json");
-    let spec: Value = serde_json::from_str(&text).expect("parse operations.json");
+    let spec: Value = serde_json::from_str(OPERATIONS).expect("parse operations.json");
     spec["operations"]
         .as_object()
         .unwrap()

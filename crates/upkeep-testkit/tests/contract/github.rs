@@ -15,10 +15,11 @@ use std::sync::LazyLock;
 use serde_json::{Value, json};
 use upkeep_testkit::github::{FakeGitHub, Role};
 
-const SPEC: &str = concat!(
+/// The extracted operations, built into the test.
+const SPEC: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/contracts/github/operations.json"
-);
+));
 
 /// Routes the fake serves that GitHub's description leaves out, each answered like a
 /// documented operation (whose schemas its answers are validated against).
@@ -112,8 +113,7 @@ static SCHEMAS: LazyLock<(
     Vec<Operation>,
     BTreeMap<String, boon::SchemaIndex>,
 )> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(SPEC).expect("read operations.json");
-    let spec: Value = serde_json::from_str(&text).expect("parse operations.json");
+    let spec: Value = serde_json::from_str(SPEC).expect("parse operations.json");
     // Every schema to compile goes into one document beside the components, so that
     // their `#/components/schemas/…` references resolve.
     let mut roots = Vec::new();
