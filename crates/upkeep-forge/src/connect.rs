@@ -357,8 +357,8 @@ impl Forges {
     }
 
     /// A client that lists repositories and reads their files ([`crate::Discover`]) for
-    /// a discover rule: the local forge, or GitLab at the API base `api`. `what` names the
-    /// rule in errors. GitHub has no listing yet: [`ConnectError::Unsupported`].
+    /// a discover rule: the local forge, or GitHub or GitLab at the API base `api`. `what`
+    /// names the rule in errors.
     #[allow(clippy::unused_async)] // Without the `gitlab` feature nothing is awaited.
     pub async fn discoverer(
         &self,
@@ -371,30 +371,23 @@ impl Forges {
             Kind::Local => Ok(Arc::new(crate::local::LocalForge::new(
                 self.work_dir.clone(),
             ))),
+            #[cfg(feature = "github")]
+            Kind::Github => {
+                let (token, _) = self.discover_token(kind, api, what)?;
+                let client =
+                    crate::github::GitHub::new(api, token, crate::retry::RetryPolicy::default())
+                        .map_err(|source| ConnectError::Client {
+                            what: what.to_owned(),
+                            kind,
+                            api: api.to_owned(),
+                            url: api.to_owned(),
+                            source: Box::new(source),
+                        })?;
+                Ok(Arc::new(client))
+            }
             #[cfg(feature = "gitlab")]
             Kind::Gitlab => {
-                let as_remote = Remote {
-                    url: api.to_owned(),
-                    kind,
-                    host: None,
-                    path: String::new(),
-                    api_url: Some(api.to_owned()),
-                };
-                let Some((token, var)) = token_for(&as_remote, &self.secrets) else {
-                    return Err(ConnectError::MissingToken {
-                        what: what.to_owned(),
-                        kind,
-                        url: api.to_owned(),
-                        var: kind.token_var().unwrap_or("a token"),
-                    });
-                };
-                if plain_http_on_a_network(api) {
-                    return Err(ConnectError::PlainHttp {
-                        what: what.to_owned(),
-                        url: api.to_owned(),
-                        var,
-                    });
-                }
+                let (token, _) = self.discover_token(kind, api, what)?;
                 let options =
                     crate::gitlab::GitLabOptions::new(api, token, self.work_dir.join("gitlab"));
                 let client = crate::gitlab::GitLab::connect(options)
@@ -408,6 +401,8 @@ impl Forges {
                     })?;
                 Ok(Arc::new(client))
             }
+            // Reached in builds without some adapter's feature.
+            #[allow(unreachable_patterns)]
             _ => {
                 let _ = api;
                 Err(ConnectError::Unsupported {
@@ -416,6 +411,40 @@ impl Forges {
                 })
             }
         }
+    }
+
+    /// The token for listing at the API base `api`, refused over plain http to a host
+    /// on the network.
+    #[cfg(any(feature = "github", feature = "gitlab"))]
+    fn discover_token(
+        &self,
+        kind: Kind,
+        api: &str,
+        what: &str,
+    ) -> Result<(SecretString, &'static str), ConnectError> {
+        let as_remote = Remote {
+            url: api.to_owned(),
+            kind,
+            host: None,
+            path: String::new(),
+            api_url: Some(api.to_owned()),
+        };
+        let Some((token, var)) = token_for(&as_remote, &self.secrets) else {
+            return Err(ConnectError::MissingToken {
+                what: what.to_owned(),
+                kind,
+                url: api.to_owned(),
+                var: kind.token_var().unwrap_or("a token"),
+            });
+        };
+        if plain_http_on_a_network(api) {
+            return Err(ConnectError::PlainHttp {
+                what: what.to_owned(),
+                url: api.to_owned(),
+                var,
+            });
+        }
+        Ok((token, var))
     }
 
     /// The adapter for `kind` at `api`; `Err(None)` when this build has none.

@@ -8,11 +8,14 @@
 //!
 //! | adapter | listing | pages |
 //! |---|---|---|
-//! | GitHub | not yet: the adapter does not implement [`Discover`] (a GitHub scope is refused by the others) | — |
+//! | GitHub | `GET /orgs/{org}/repos?type=all`; a user's: `GET /user/repos?affiliation=owner` for the token's own account, else `GET /users/{user}/repos` (public only) | 100 per page, `Link: rel="next"` |
 //! | GitLab | `GET /groups/:id/projects?include_subgroups=true&with_shared=false` | 100 per page, `x-next-page` |
 //! | local | the bare repositories directly inside a directory | — |
 //!
-//! Quirks normalised here: GitLab's forks carry `forked_from_project` (present on forks
+//! Quirks normalised here: GitHub says a repository is empty by `size: 0` (and names a
+//! default branch it does not have yet, which is dropped), lists a user's private
+//! repositories to that user's own token only (and through another endpoint), and answers
+//! 404 for an organisation the token may not see as for one that does not exist. GitLab's forks carry `forked_from_project` (present on forks
 //! only), an empty project says `empty_repo` (and still names a default branch, which is
 //! dropped), a group lists projects *shared* with it unless told not to
 //! (`with_shared=false`), and topics are `topics` or, before 14.0, `tag_list`. A bare

@@ -17,6 +17,8 @@
 //!   at `/api/graphql`, beside `/api/v3`); a server without it gets the REST update with
 //!   the tip checked right before.
 
+mod discover;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -19,6 +19,8 @@ mod promotion;
 #[cfg(feature = "github")]
 mod recorded;
 
+#[cfg(feature = "github")]
+mod discover_github;
 #[cfg(feature = "gitlab")]
 mod discover_gitlab;
 #[cfg(feature = "local")]

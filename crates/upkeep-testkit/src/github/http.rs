@@ -104,6 +104,17 @@ pub(super) fn paginate(
     query: &Params,
     items: Vec<Value>,
 ) -> Response {
+    paginate_at(
+        &format!("{base}/repositories/{}/{what}", repo.id),
+        query,
+        items,
+    )
+}
+
+/// One page of `items` (`per_page` default 30, clamped to 1..=100 as GitHub clamps it;
+/// `page` from 1) and GitHub's `Link` header (`prev`, `next`, `last`, `first`, in that
+/// order) pointing at `url` with the other query parameters kept.
+pub(super) fn paginate_at(url: &str, query: &Params, items: Vec<Value>) -> Response {
     let per_page = query
         .get("per_page")
         .and_then(|p| p.parse::<usize>().ok())
@@ -133,7 +144,7 @@ pub(super) fn paginate(
             .collect();
         q.push(format!("per_page={per_page}"));
         q.push(format!("page={p}"));
-        format!("<{base}/repositories/{}/{what}?{}>", repo.id, q.join("&"))
+        format!("<{url}?{}>", q.join("&"))
     };
     let mut links = Vec::new();
     if page > 1 {

@@ -48,18 +48,20 @@ pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
     let full = repo.full_name();
     let api = format!("{base}/repos/{full}");
     let mut owner = user_json(base, &repo.owner);
-    owner["type"] = json!("Organization");
+    if !repo.meta.user_owned {
+        owner["type"] = json!("Organization");
+    }
     let owner_org = owner.clone();
     let mut value = json!({
         "id": repo.id,
         "node_id": node_id("R_", repo.id),
         "name": repo.name,
         "full_name": full,
-        "private": true,
+        "private": repo.meta.private,
         "owner": owner,
         "html_url": format!("{web}/{full}"),
         "description": null,
-        "fork": false,
+        "fork": repo.meta.fork,
         "url": api,
         "forks_url": format!("{api}/forks"),
         "keys_url": format!("{api}/keys{{/key_id}}"),
@@ -109,7 +111,7 @@ pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
         "clone_url": format!("{web}/{full}.git"),
         "svn_url": format!("{web}/{full}"),
         "homepage": null,
-        "size": 1,
+        "size": u32::from(!repo.meta.empty),
         "stargazers_count": 0,
         "watchers_count": 0,
         "language": null,
@@ -121,15 +123,15 @@ pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
         "has_discussions": false,
         "forks_count": 0,
         "mirror_url": null,
-        "archived": false,
+        "archived": repo.meta.archived,
         "disabled": false,
         "open_issues_count": repo.issues.iter().filter(|i| i.state == "open").count(),
         "license": null,
         "allow_forking": true,
         "is_template": false,
         "web_commit_signoff_required": false,
-        "topics": [],
-        "visibility": "private",
+        "topics": repo.meta.topics,
+        "visibility": if repo.meta.private { "private" } else { "public" },
         "forks": 0,
         "open_issues": repo.issues.iter().filter(|i| i.state == "open").count(),
         "watchers": 0,
@@ -159,6 +161,10 @@ pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
         if let (Some(first), Value::Object(part)) = (value.as_object_mut(), part) {
             first.extend(part);
         }
+    }
+    // Only an organisation's repository names its organisation.
+    if let (true, Some(map)) = (repo.meta.user_owned, value.as_object_mut()) {
+        map.remove("organization");
     }
     value
 }

@@ -12,7 +12,8 @@
 //!
 //! One file per concern, each with its routes, handlers and test controls: `auth` (token
 //! check, headers, `/user`), `repos` (repository, refs, tags, compare), `pulls` (pull
-//! requests, issues, reviews, labels), `checks` (statuses, check runs), `protection`
+//! requests, issues, reviews, labels), `listing` (organisation and user repository lists,
+//! file contents), `checks` (statuses, check runs), `protection`
 //! (branch protection), `graphql`, `push` (what a `git push` is refused); `model` holds the
 //! state, `json` the shared JSON shapes
 //! and `http` the plumbing (errors, pagination, the route table). A new concern is a new
@@ -37,6 +38,7 @@ mod checks;
 mod graphql;
 mod http;
 mod json;
+mod listing;
 mod model;
 mod protection;
 mod pulls;
@@ -58,7 +60,7 @@ use crate::bare::BareRepo;
 use crate::faults::Faults;
 use crate::git::Clock;
 
-pub use model::{FakePull, Role, UpdateRefs};
+pub use model::{FakePull, RepoMeta, Role, UpdateRefs};
 use model::{Repo, Shared, World, lock};
 
 /// Where the fake serves the API, as the two kinds of GitHub do.
@@ -259,12 +261,24 @@ impl FakeGitHub {
     /// Creates `owner/name` with a bare repository whose `main` has one commit (a
     /// README). Returns the bare repository's path.
     pub fn create_repo(&self, full_name: &str) -> PathBuf {
-        let mut world = lock(&self.world);
+        let world = lock(&self.world);
         let (owner, name) = full_name
             .split_once('/')
             .expect("repository names are owner/name");
         let path = world.dir.join(format!("{owner}__{name}.git"));
         let bare = BareRepo::init(&path, world.clock.clone());
+        drop(world);
+        self.insert_repo(full_name, bare.clone(), model::RepoMeta::default());
+        bare.commit_file("main", "README.md", "# fake\n", "Initial commit");
+        path
+    }
+
+    /// Registers `owner/name` backed by `bare`, with `meta`.
+    fn insert_repo(&self, full_name: &str, bare: BareRepo, meta: model::RepoMeta) {
+        let mut world = lock(&self.world);
+        let (owner, name) = full_name
+            .split_once('/')
+            .expect("repository names are owner/name");
         let id = world.id();
         world.repos.insert(
             full_name.to_owned(),
@@ -272,7 +286,7 @@ impl FakeGitHub {
                 id,
                 owner: owner.to_owned(),
                 name: name.to_owned(),
-                bare: bare.clone(),
+                bare,
                 issues: Vec::new(),
                 statuses: Vec::new(),
                 check_runs: Vec::new(),
@@ -281,13 +295,11 @@ impl FakeGitHub {
                 collaborators: None,
                 list_lag: None,
                 role: Role::Admin,
+                meta,
             },
         );
         world.now();
         push::install(&world, full_name);
-        drop(world);
-        bare.commit_file("main", "README.md", "# fake\n", "Initial commit");
-        path
     }
 
     /// Path of the bare repository behind `owner/name`.
@@ -312,6 +324,7 @@ fn router(world: Shared, layout: Layout) -> (Router, Vec<(Method, String)>) {
     let mut table = http::Routes::new(layout.rest_prefix());
     auth::routes(&mut table);
     repos::routes(&mut table);
+    listing::routes(&mut table);
     pulls::routes(&mut table);
     checks::routes(&mut table);
     protection::routes(&mut table);

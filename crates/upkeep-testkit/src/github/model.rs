@@ -157,6 +157,40 @@ pub(super) struct Repo {
     pub(super) list_lag: Option<(u64, u32)>,
     /// The token's account's role on the repository (`permissions`).
     pub(super) role: Role,
+    /// Topics, flags and owner kind, as listings show them.
+    pub(super) meta: RepoMeta,
+}
+
+/// What a repository listing shows besides the git data: see
+/// [`FakeGitHub::create_listed_repo`](super::FakeGitHub::create_listed_repo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent flags, as GitHub's JSON has them
+pub struct RepoMeta {
+    /// Topics (GitHub keeps them lower-case).
+    pub topics: Vec<String>,
+    /// Archived (read-only).
+    pub archived: bool,
+    /// A fork of another repository.
+    pub fork: bool,
+    /// Private (default) or public.
+    pub private: bool,
+    /// No commit at all: `size` 0, no branch.
+    pub empty: bool,
+    /// The owner is a user account, not an organisation.
+    pub user_owned: bool,
+}
+
+impl Default for RepoMeta {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            archived: false,
+            fork: false,
+            private: true,
+            empty: false,
+            user_owned: false,
+        }
+    }
 }
 
 impl Repo {
