@@ -235,7 +235,7 @@ pub(crate) async fn project_set(
         let api = rule.source.api_url().map(str::to_owned);
         let lister = match (forge, &api) {
             (ForgeKind::Local, _) => local.clone(),
-            (ForgeKind::Gitlab, Some(api)) => {
+            (ForgeKind::Github | ForgeKind::Gitlab, Some(api)) => {
                 if let Some(r) = readers.get(&(forge, Some(api.clone()))) {
                     r.clone()
                 } else {

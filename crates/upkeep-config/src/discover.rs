@@ -32,11 +32,13 @@ pub struct DiscoverRule {
     /// A name for this rule in messages and in `maintain projects` (letters, digits,
     /// `.`, `_`, `-`; unique). Default: the source, e.g. `github-org-acme`.
     pub name: Option<String>,
-    /// List the repositories of this GitHub organisation (`GET /orgs/{org}/repos`).
-    /// Not listed yet by this release: `maintain` stops with an error naming the rule.
+    /// List the repositories of this GitHub organisation (`GET /orgs/{org}/repos`, every
+    /// page). Private ones are listed to a classic token with the `repo` scope or a
+    /// fine-grained token with the "Metadata" repository permission (read).
     pub github_org: Option<String>,
-    /// List the repositories owned by this GitHub user (`GET /users/{user}/repos`).
-    /// Not listed yet by this release: `maintain` stops with an error naming the rule.
+    /// List the repositories owned by this GitHub user: all of them when the token is
+    /// that user's (`GET /user/repos`), its public ones otherwise (`GET
+    /// /users/{user}/repos`, with a warning).
     pub github_user: Option<String>,
     /// List the projects of this GitLab group (its full path, e.g. `team/services`),
     /// with those of its subgroups unless `subgroups = false` (`GET

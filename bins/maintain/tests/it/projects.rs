@@ -206,18 +206,162 @@ fn doctor_names_discovered_repos_that_break_the_convention() {
 }
 
 #[test]
-fn a_forge_rule_this_build_cannot_list_is_a_user_error() {
+fn a_github_rule_without_a_token_is_a_user_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     fs_err::write(
         dir.path().join("upkeep.toml"),
         "[maintain]\n[[maintain.discover]]\ngithub_org = \"acme\"\n",
     )
     .unwrap();
-    let out = run(cmd(dir.path(), &["projects"]));
+    let mut c = cmd(dir.path(), &["projects"]);
+    c.env_remove("GITHUB_TOKEN");
+    let out = run(c);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("discover rule `github-org-acme`"), "{err}");
+    assert!(err.contains("GITHUB_TOKEN"), "{err}");
     assert!(err.contains("hint:"), "{err}");
+}
+
+/// `acme` on `FakeGitHub`: 120 repositories (two pages of 100) listed through octocrab;
+/// topics, an include and an exclude glob, an archived repository, a fork and an empty
+/// one; one repository's `.upkeep.toml` read through the contents API.
+async fn github_org_world() -> (upkeep_testkit::github::FakeGitHub, tempfile::TempDir) {
+    use upkeep_testkit::github::{FakeGitHub, RepoMeta};
+    upkeep_testkit::install_crypto_provider();
+    let fake = FakeGitHub::start().await;
+    fake.require_token(GITHUB_TOKEN);
+    for i in 0..112 {
+        fake.create_repo(&format!("acme/svc-{i:03}"));
+    }
+    let upkeep = |extra: RepoMeta| RepoMeta {
+        topics: vec!["upkeep".into()],
+        ..extra
+    };
+    fake.create_listed_repo("acme/svc-api", upkeep(RepoMeta::default()));
+    fake.create_listed_repo("acme/svc-web", upkeep(RepoMeta::default()));
+    fake.create_listed_repo("acme/svc-legacy", upkeep(RepoMeta::default()));
+    fake.create_listed_repo("acme/tools", upkeep(RepoMeta::default()));
+    fake.create_listed_repo(
+        "acme/svc-old",
+        upkeep(RepoMeta {
+            archived: true,
+            ..RepoMeta::default()
+        }),
+    );
+    fake.create_listed_repo(
+        "acme/svc-copy",
+        upkeep(RepoMeta {
+            fork: true,
+            ..RepoMeta::default()
+        }),
+    );
+    fake.create_listed_repo(
+        "acme/svc-new",
+        upkeep(RepoMeta {
+            empty: true,
+            ..RepoMeta::default()
+        }),
+    );
+    fake.create_repo("other/svc-outside");
+    fake.bare("acme/svc-web").commit_files(
+        "main",
+        &[(".upkeep.toml", "[steps.build]\ncommand = \"make images\"\n")],
+        "settings",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("upkeep.toml"),
+        format!(
+            "[maintain]\n[[maintain.discover]]\ngithub_org = \"acme\"\napi_url = \"{}\"\n\
+             topics = [\"upkeep\"]\ninclude = [\"acme/svc-*\"]\nexclude = [\"*-legacy\"]\n",
+            fake.url()
+        ),
+    )
+    .unwrap();
+    (fake, dir)
+}
+
+const GITHUB_TOKEN: &str = "ghp_fakeDISCOVERtoken0123456789";
+
+async fn projects_on(dir: &Path, args: &[&str]) -> std::process::Output {
+    let dir = dir.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut c = cmd(&dir, &args);
+        c.env("GITHUB_TOKEN", GITHUB_TOKEN);
+        run(c)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_lists_a_github_org_across_pages_as_json() {
+    use upkeep_testkit::faults::Endpoint;
+    let (fake, dir) = github_org_world().await;
+    let out = projects_on(dir.path(), &["projects", "--output", "json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = doc["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    // GitHub's order: newest first (`sort=created`, `direction` desc by default).
+    assert_eq!(names, ["svc-web", "svc-api"]);
+    let web = &doc["projects"][0];
+    assert_eq!(web["forge"], "github");
+    assert_eq!(web["origin"]["rule"], "github-org-acme");
+    assert_eq!(web["repo"], format!("{}/acme/svc-web.git", fake.url()));
+    assert_eq!(web["repo_settings"]["state"], "applied");
+    assert_eq!(web["steps"]["build"]["command"], "make images");
+    let left: Vec<(&str, &str)> = doc["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["repo"].as_str().unwrap(), l["reason"].as_str().unwrap()))
+        .collect();
+    // 112 without the topic, the legacy one by glob, tools by include, and three flags.
+    assert_eq!(left.len(), 112 + 5, "{left:?}");
+    assert_eq!(left.iter().filter(|(_, r)| *r == "no_topic").count(), 112);
+    for (name, reason) in [
+        ("acme/svc-old", "archived"),
+        ("acme/svc-copy", "fork"),
+        ("acme/svc-new", "empty"),
+        ("acme/svc-legacy", "excluded"),
+        ("acme/tools", "not_included"),
+    ] {
+        assert!(left.contains(&(name, reason)), "{name}: {left:?}");
+    }
+    let log = fake.faults().log();
+    assert_eq!(log.count(&Endpoint::get("/orgs/{org}/repos")), 1);
+    assert_eq!(
+        log.count(&Endpoint::get("/organizations/{id}/repos")),
+        1,
+        "the second page through the Link header"
+    );
+    // The token never reaches the output.
+    assert!(!stdout(&out).contains(GITHUB_TOKEN) && !stderr(&out).contains(GITHUB_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_lists_a_github_org_as_text() {
+    let (fake, dir) = github_org_world().await;
+    let out = projects_on(dir.path(), &["projects", "--round", "2026-12-04"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out).replace(&fake.url(), "[GITHUB]");
+    // The 112 repositories without the topic, one line each, are counted, not snapshotted.
+    assert_eq!(text.matches("no topic upkeep").count(), 112, "{text}");
+    let mut kept = String::new();
+    for line in text.lines().filter(|l| !l.ends_with("no topic upkeep")) {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    let text = kept;
+    filters(dir.path()).bind(|| insta::assert_snapshot!("projects_github_text", text));
 }
 
 /// A GitLab group with a subgroup and more than a hundred projects (two pages), listed
