@@ -270,7 +270,7 @@ async fn github_org_world() -> (upkeep_testkit::github::FakeGitHub, tempfile::Te
         "settings",
     );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("upkeep.toml"),
         format!(
             "[maintain]\n[[maintain.discover]]\ngithub_org = \"acme\"\napi_url = \"{}\"\n\
