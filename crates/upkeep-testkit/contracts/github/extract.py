@@ -46,6 +46,10 @@ OPERATIONS = [
     "GET /repos/{owner}/{repo}/branches/{branch}/protection",
     "PUT /repos/{owner}/{repo}/branches/{branch}/protection",
     "DELETE /repos/{owner}/{repo}/branches/{branch}/protection",
+    "GET /orgs/{org}/repos",
+    "GET /users/{username}/repos",
+    "GET /user/repos",
+    "GET /repos/{owner}/{repo}/contents/{path}",
 ]
 # Generic answers GitHub gives on any operation but describes only on some (401 Bad
 # credentials on /user): kept so the check can validate them everywhere.

@@ -64,6 +64,18 @@ const UNDOCUMENTED: &[(&str, &str, &str)] = &[
         "GET /repos/{owner}/{repo}/issues",
         "next pages of `Link` pagination (see above)",
     ),
+    (
+        "GET /organizations/{id}/repos",
+        "GET /orgs/{org}/repos",
+        "GitHub's `Link` headers for an organisation's repositories point at \
+         `/organizations/{id}/repos`; the description documents only `/orgs/{org}/repos`",
+    ),
+    (
+        "GET /user/{id}/repos",
+        "GET /users/{username}/repos",
+        "GitHub's `Link` headers for a user's repositories point at `/user/{id}/repos`; \
+         the description documents only `/users/{username}/repos`",
+    ),
 ];
 
 /// Out of the check's scope: not REST.
@@ -93,6 +105,21 @@ const UNDESCRIBED: &[(&str, &str, &str, &str)] = &[
         "validation-error",
         "a check run without `head_sha` is refused with 422 (GitHub's REST docs, \"Client \
          errors\"); the description lists only 201",
+    ),
+    (
+        "GET /orgs/{org}/repos",
+        "404",
+        "basic-error",
+        "an organisation that does not exist (or that the token cannot see) answers 404 \
+         `Not Found`, as every unknown resource (GitHub's REST docs, \"Client errors\"); \
+         the description lists only 200",
+    ),
+    (
+        "GET /users/{username}/repos",
+        "404",
+        "basic-error",
+        "a user that does not exist answers 404 `Not Found` (see above); the description \
+         lists only 200",
     ),
 ];
 
@@ -462,6 +489,67 @@ async fn every_fake_github_answer_matches_githubs_openapi_description() {
     )
     .await;
     c.expect(200, "GET", &format!("{r}/tags"), None).await;
+
+    // Discovery: an organisation's and a user's repositories, page by page, and a file.
+    fake.create_repo("octo/lib");
+    let first = c
+        .expect(200, "GET", "/orgs/octo/repos?per_page=1", None)
+        .await;
+    let org_id = first[0]["owner"]["id"].as_u64().unwrap();
+    c.expect(
+        200,
+        "GET",
+        &format!("/organizations/{org_id}/repos?per_page=1&page=2"),
+        None,
+    )
+    .await;
+    c.expect(404, "GET", "/orgs/nobody-here/repos", None).await;
+    fake.create_listed_repo(
+        "someone/tool",
+        upkeep_testkit::github::RepoMeta {
+            private: false,
+            user_owned: true,
+            ..upkeep_testkit::github::RepoMeta::default()
+        },
+    );
+    fake.create_listed_repo(
+        "someone/other",
+        upkeep_testkit::github::RepoMeta {
+            private: false,
+            user_owned: true,
+            ..upkeep_testkit::github::RepoMeta::default()
+        },
+    );
+    let first = c
+        .expect(200, "GET", "/users/someone/repos?per_page=1", None)
+        .await;
+    let user_id = first[0]["owner"]["id"].as_u64().unwrap();
+    c.expect(
+        200,
+        "GET",
+        &format!("/user/{user_id}/repos?per_page=1&page=2"),
+        None,
+    )
+    .await;
+    c.expect(404, "GET", "/users/nobody-here/repos", None).await;
+    c.expect(200, "GET", "/user/repos?affiliation=owner", None)
+        .await;
+    fake.bare(o)
+        .commit_file("main", "README.md", "hello", "a readme");
+    c.expect(
+        200,
+        "GET",
+        &format!("{r}/contents/README.md?ref=main"),
+        None,
+    )
+    .await;
+    c.expect(
+        404,
+        "GET",
+        &format!("{r}/contents/nothing.md?ref=main"),
+        None,
+    )
+    .await;
     c.expect(200, "GET", &format!("/repositories/{id}/tags"), None)
         .await;
     c.expect(200, "GET", &format!("{r}/compare/main...feature"), None)
