@@ -110,7 +110,8 @@ impl GitHub {
             .call(&doing, &format!("repository {repo}"), || async {
                 // The whole answer: `data` and `errors` side by side, with each error's
                 // `type` (octocrab's `graphql` keeps one or the other, without the type).
-                self.client
+                // The GraphQL client: on Enterprise Server GraphQL is not under `/api/v3`.
+                self.graphql
                     .post::<_, serde_json::Value>("/graphql", Some(&payload))
                     .await
             })

@@ -154,6 +154,26 @@ mod enterprise {
 
     crate::behaviour::behaviour_suite!(harness);
     crate::behaviour::protection_suite!(harness);
+
+    /// The plan's one query goes where GraphQL is served, not under `/api/v3`.
+    #[tokio::test]
+    async fn promotion_reads_are_one_query_at_the_graphql_endpoint() {
+        use upkeep_forge::Forge as _;
+        let h = harness().await;
+        let old = h.fake.commit(super::REPO, "main", "one");
+        h.fake.set_branch(super::REPO, "stable", &old);
+        let new = h.fake.commit(super::REPO, "main", "two");
+        h.fake.faults().reset_log();
+        let reads = h
+            .forge
+            .promotion_reads(&super::repo(), "main", "stable")
+            .await
+            .unwrap();
+        assert_eq!(reads.source_tip.as_deref(), Some(new.as_str()));
+        assert_eq!(reads.target_tip.as_deref(), Some(old.as_str()));
+        assert_eq!(reads.comparison.map(|c| c.ahead_by), Some(1));
+        assert_eq!(h.fake.faults().log().total(), 1, "one GraphQL query");
+    }
 }
 
 fn repo() -> RepoId {
