@@ -94,6 +94,22 @@ async fn the_packit_set_is_promoted_on_gitlab_too() {
     assert_eq!(o.checks, Vec::<String>::new());
     assert_eq!((o.repos, o.moved, o.depth), (8, 7, 3));
     assert_eq!(o.result, "success");
+    // GitLab: the plan reads both tips of every repo, and for each repo that moves
+    // compares both ways and checks protection (project, protected branches, the target
+    // branch); the move reads the project and pushes with git (docs/performance.md).
+    // It must not grow.
+    assert_eq!(
+        o.phases[0].requests.values().sum::<usize>(),
+        8 * 2 + 7 * 5,
+        "{:?}",
+        o.phases
+    );
+    assert_eq!(
+        o.phases[2].requests.values().sum::<usize>(),
+        7,
+        "{:?}",
+        o.phases
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
