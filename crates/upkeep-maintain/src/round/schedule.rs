@@ -82,7 +82,7 @@ struct Item {
 /// finding it held `times` times in a row: soon at first (a helper from another shard
 /// usually finishes it within seconds, and this shard cannot end before it knows), then
 /// less often, up to `poll` (a holder that died is taken over once its lease ran out).
-fn held_wait(times: u32, poll: Duration) -> Duration {
+fn look_again_after(times: u32, poll: Duration) -> Duration {
     let first = Duration::from_millis(250);
     first
         .saturating_mul(1 << times.min(10))
@@ -255,7 +255,7 @@ pub(super) async fn run(
                             });
                         }
                         item.known = Known::Unread;
-                        let due = Instant::now() + held_wait(item.held, poll);
+                        let due = Instant::now() + look_again_after(item.held, poll);
                         item.held += 1;
                         waiting.push((item, due));
                     }
@@ -545,10 +545,12 @@ mod tests {
     #[test]
     fn a_held_project_is_looked_at_again_soon_then_less_often() {
         let poll = Duration::from_secs(15);
-        let waits: Vec<_> = (0..8).map(|n| held_wait(n, poll).as_millis()).collect();
+        let waits: Vec<_> = (0..8)
+            .map(|n| look_again_after(n, poll).as_millis())
+            .collect();
         assert_eq!(waits, [250, 500, 1000, 2000, 4000, 8000, 15000, 15000]);
         assert_eq!(
-            held_wait(3, Duration::from_millis(200)),
+            look_again_after(3, Duration::from_millis(200)),
             Duration::from_millis(250),
             "never below the first wait"
         );
