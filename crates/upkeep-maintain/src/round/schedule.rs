@@ -229,10 +229,18 @@ pub(super) async fn run(
             .map(|(_, due)| *due)
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_hours(1));
-        if !others.is_empty() {
+        // The next look at other shards' projects, when a slot is free to help with one
+        // (with every slot busy, the slot arm below wakes the loop when one frees).
+        if !others.is_empty() && semaphore.available_permits() > 0 {
             wake = wake.min(next_help.max(Instant::now() + Duration::from_millis(50)));
         }
+        // Work that waits only for a slot: a project hands its slot back before its push
+        // and change request, long before its task ends, and the next one starts then.
+        let wants_slot = !cancelled
+            && semaphore.available_permits() == 0
+            && (!queue.is_empty() || (!others.is_empty() && Instant::now() >= next_help));
         tokio::select! {
+            Ok(_freed) = semaphore.acquire(), if wants_slot => {}
             Some(joined) = tasks.join_next() => {
                 let (mut item, outcome) = match joined {
                     Ok(x) => x,
