@@ -100,12 +100,7 @@ fn projects_shows_where_each_came_from_its_steps_and_what_was_left_out() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["round"], "2026-11-22");
     assert_eq!(doc["source"], "resolved");
-    let names: Vec<&str> = doc["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = project_names(&doc);
     assert_eq!(names, ["billing", "api", "web", "worker"]);
     assert_eq!(doc["projects"][0]["origin"]["kind"], "listed");
     assert_eq!(doc["projects"][1]["origin"]["kind"], "discovered");
@@ -304,12 +299,7 @@ async fn projects_lists_a_github_org_across_pages_as_json() {
     let out = projects_on(dir.path(), &["projects", "--output", "json"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = doc["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = project_names(&doc);
     // GitHub's order: newest first (`sort=created`, `direction` desc by default).
     assert_eq!(names, ["svc-web", "svc-api"]);
     let web = &doc["projects"][0];
@@ -408,12 +398,7 @@ async fn projects_lists_a_gitlab_group_across_pages() {
     .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = doc["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = project_names(&doc);
     assert_eq!(names, ["etl", "svc-042"]);
     let etl = &doc["projects"][0];
     assert_eq!(etl["forge"], "gitlab");
@@ -432,4 +417,14 @@ async fn projects_lists_a_gitlab_group_across_pages() {
     assert!(reasons.contains(&"archived") && reasons.contains(&"fork"));
     // The token never reaches the output.
     assert!(!stdout(&out).contains(TOKEN) && !stderr(&out).contains(TOKEN));
+}
+
+/// The names of the projects in `maintain projects --output json`, in its order.
+fn project_names(doc: &serde_json::Value) -> Vec<&str> {
+    doc["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect()
 }

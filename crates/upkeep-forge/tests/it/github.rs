@@ -176,6 +176,16 @@ mod enterprise {
     }
 }
 
+/// A forward move of `stable` from `old` to `new`.
+fn forward(old: impl Into<String>, new: impl Into<String>) -> BranchMove {
+    BranchMove {
+        branch: "stable".into(),
+        expected_old: old.into(),
+        new: new.into(),
+        allow_backwards: false,
+    }
+}
+
 fn repo() -> RepoId {
     RepoId::new(REPO)
 }
@@ -550,15 +560,7 @@ async fn a_move_whose_answer_was_lost_still_succeeds() {
         .faults()
         .script(Endpoint::post("/graphql"), 1, Fault::DropAfterHandling);
     h.forge
-        .move_branch(
-            &repo(),
-            &BranchMove {
-                branch: "stable".into(),
-                expected_old: old,
-                new: new.clone(),
-                allow_backwards: false,
-            },
-        )
+        .move_branch(&repo(), &forward(old, new.clone()))
         .await
         .unwrap();
     assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
@@ -571,15 +573,7 @@ async fn branch_moves_are_real_git_and_use_update_refs() {
     h.fake.set_branch(REPO, "stable", &old);
     let new = h.fake.commit(REPO, "main", "ship");
     h.forge
-        .move_branch(
-            &repo(),
-            &BranchMove {
-                branch: "stable".into(),
-                expected_old: old,
-                new: new.clone(),
-                allow_backwards: false,
-            },
-        )
+        .move_branch(&repo(), &forward(old, new.clone()))
         .await
         .unwrap();
     let log = h.fake.faults().log();
@@ -979,15 +973,7 @@ async fn update_refs_is_asked_for_with_its_preview_media_type() {
     h.fake.set_update_refs(UpdateRefs::PreviewOnly);
     let (old, new) = move_stable(&h);
     h.forge
-        .move_branch(
-            &repo(),
-            &BranchMove {
-                branch: "stable".into(),
-                expected_old: old,
-                new: new.clone(),
-                allow_backwards: false,
-            },
-        )
+        .move_branch(&repo(), &forward(old, new.clone()))
         .await
         .unwrap();
     let log = h.fake.faults().log();
