@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tokio::task::JoinSet;
-use upkeep_forge::Comparison;
+use upkeep_forge::{BranchAccess, Comparison};
 use upkeep_git::{Oid, Repo};
 
 use crate::commits::{ShipCommit, change_request_number, next_version, tag_version};
@@ -286,7 +286,10 @@ async fn plan_repo(
                 reads.comparison.filter(|_| to == source_tip),
             )
             .await?,
-            blocked(spec).await,
+            match reads.target_access {
+                Some(access) => refusal(spec, access),
+                None => blocked(spec).await,
+            },
         )
     };
     Ok(RepoPlan {
@@ -314,21 +317,26 @@ async fn plan_repo(
 /// itself is still refused by the server, and reported.
 pub(crate) async fn blocked(spec: &RepoSpec) -> Option<String> {
     match spec.forge.branch_access(&spec.id, &spec.target).await {
-        Ok(access) if access.is_refused() => Some(access.fix.unwrap_or_else(|| {
-            format!(
-                "the forge refuses updates of `{}` by the token's user ({})",
-                spec.target, access.detail
-            )
-        })),
-        Ok(access) => {
-            tracing::debug!(repo = %spec.name, ?access, "branch access");
-            None
-        }
+        Ok(access) => refusal(spec, access),
         Err(e) => {
             tracing::warn!(repo = %spec.name, error = %e, "cannot read the target's protection");
             None
         }
     }
+}
+
+/// Why the forge would refuse to move `spec`'s target, from what it said about the branch.
+fn refusal(spec: &RepoSpec, access: BranchAccess) -> Option<String> {
+    if access.is_refused() {
+        return Some(access.fix.unwrap_or_else(|| {
+            format!(
+                "the forge refuses updates of `{}` by the token's user ({})",
+                spec.target, access.detail
+            )
+        }));
+    }
+    tracing::debug!(repo = %spec.name, ?access, "branch access");
+    None
 }
 
 /// The commits `from..to` as the forge lists them, refusing a move that is not a

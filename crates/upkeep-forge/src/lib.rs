@@ -172,6 +172,7 @@ pub trait Forge: Send + Sync {
             source_tip: self.branch_tip(repo, source).await?,
             target_tip: self.branch_tip(repo, target).await?,
             comparison: None,
+            target_access: None,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Comparison;
+use crate::{BranchAccess, Comparison};
 
 /// The reads a promotion plan makes of one repository, in as few requests as the forge
 /// allows ([`Forge::promotion_reads`](crate::Forge::promotion_reads)).
@@ -16,4 +16,8 @@ pub struct PromotionReads {
     /// when the forge answered it in the same request; `None` when it did not, or when a
     /// branch is missing. Callers ask [`Forge::compare`](crate::Forge::compare) then.
     pub comparison: Option<Comparison>,
+    /// Whether the token's user may move the target branch, when the forge answered it
+    /// in the same request; `None` when it did not. Callers ask
+    /// [`Forge::branch_access`](crate::Forge::branch_access) then.
+    pub target_access: Option<BranchAccess>,
 }

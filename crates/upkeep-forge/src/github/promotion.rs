@@ -131,6 +131,7 @@ impl GitHub {
                     source_tip: self.read_branch(repo, source).await?,
                     target_tip: self.read_branch(repo, target).await?,
                     comparison: None,
+                    target_access: None,
                 });
             }
         }
@@ -188,6 +189,7 @@ impl GitHub {
             source_tip,
             target_tip,
             comparison,
+            target_access: None,
         })
     }
 }
