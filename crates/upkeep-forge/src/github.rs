@@ -6,8 +6,9 @@
 //! `x-ratelimit-remaining`/`-reset`, `x-accepted-oauth-scopes` vs `x-oauth-scopes`).
 //!
 //! Quirks handled here so callers never see them:
-//! - the combined commit status is `pending` when a commit has **no** statuses at all, and
-//!   it ignores check runs: both are queried and merged, and no signal is
+//! - the REST combined commit status is `pending` when a commit has **no** statuses at
+//!   all, and it ignores check runs: the CI verdict reads GraphQL's `statusCheckRollup`
+//!   instead (statuses and check runs in one request), and no signal is
 //!   [`Verdict::Missing`](crate::Verdict::Missing);
 //! - a pull request's review state is not a field: it is derived from the latest decisive
 //!   review of each reviewer;
@@ -27,19 +28,20 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use octocrab::models::pulls::{PullRequest, ReviewState};
-use octocrab::params::repos::{Commitish, Reference};
+use octocrab::params::repos::Reference;
 use octocrab::{Octocrab, Page};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
 mod promotion;
+mod rollup;
 
 use crate::retry::{Retrier, RetryPolicy};
 use crate::{
-    Access, BranchAccess, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check,
-    CheckSource, CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind,
-    NotApplied, PersonRole, RepoId, Result, Tag, UpsertAction, Upserted,
+    Access, BranchAccess, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState,
+    CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind, NotApplied,
+    PersonRole, RepoId, Result, Tag, UpsertAction, Upserted,
 };
 
 /// The public GitHub API.
@@ -905,19 +907,6 @@ fn describe_field_error(error: &serde_json::Value) -> String {
     format!("{} {} is {}", part("resource"), part("field"), part("code"))
 }
 
-#[derive(Debug, Deserialize)]
-struct CombinedStatus {
-    #[serde(default)]
-    statuses: Vec<StatusEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StatusEntry {
-    context: String,
-    state: String,
-    target_url: Option<String>,
-}
-
 fn status_state(state: &str) -> CheckState {
     match state {
         "success" => CheckState::Success,
@@ -1295,57 +1284,7 @@ impl Forge for GitHub {
     }
 
     async fn ci_verdict(&self, repo: &RepoId, sha: &str) -> Result<CiVerdict> {
-        let (owner, name) = split(repo)?;
-        let what = format!("commit {sha} in {repo}");
-        let route = format!("/repos/{owner}/{name}/commits/{sha}/status");
-        let combined: CombinedStatus = self
-            .call(
-                &format!("reading statuses of {sha} in {repo}"),
-                &what,
-                || async {
-                    self.client
-                        .get(&route, Some(&[("per_page", PER_PAGE)]))
-                        .await
-                },
-            )
-            .await?;
-        let runs = self
-            .call(
-                &format!("reading check runs of {sha} in {repo}"),
-                &what,
-                || async {
-                    self.client
-                        .checks(owner, name)
-                        .list_check_runs_for_git_ref(Commitish(sha.to_owned()))
-                        .per_page(PER_PAGE)
-                        .send()
-                        .await
-                },
-            )
-            .await?;
-        let mut checks: Vec<Check> = Vec::new();
-        let mut push = |check: Check| match checks.iter_mut().find(|c| c.name == check.name) {
-            Some(slot) => *slot = check,
-            None => checks.push(check),
-        };
-        for status in combined.statuses {
-            push(Check {
-                name: status.context,
-                state: status_state(&status.state),
-                url: status.target_url,
-                source: CheckSource::CommitStatus,
-            });
-        }
-        // GitHub lists check runs newest first: apply oldest first so the newest wins.
-        for run in runs.check_runs.iter().rev() {
-            push(Check {
-                name: run.name.clone(),
-                state: check_run_state(run.conclusion.as_deref()),
-                url: run.html_url.clone().or_else(|| run.details_url.clone()),
-                source: CheckSource::CheckRun,
-            });
-        }
-        Ok(CiVerdict::from_checks(sha, checks))
+        self.read_ci(repo, sha).await
     }
 
     /// `GET /repos/{owner}/{repo}`, one request: `permissions` is the role of the token's

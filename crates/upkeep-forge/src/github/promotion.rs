@@ -1,25 +1,31 @@
 //! A promotion's reads of one GitHub repository in one GraphQL query: both tips, how they
-//! compare, and the repository's node id (which `updateRefs` needs when the branch moves).
+//! compare, whether the token's user may update the target, and the repository's node id
+//! (which `updateRefs` needs when the branch moves).
+
+use std::fmt::Write as _;
 
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{GitHub, split};
-use crate::{CommitSummary, Comparison, ForgeError, PromotionReads, RepoId, Result};
+use super::{GitHub, RolePermissions, hidden_rule_access, split, unprotected_access};
+use crate::{BranchAccess, CommitSummary, Comparison, ForgeError, PromotionReads, RepoId, Result};
 
 /// GitHub lists at most 100 nodes per connection page; a longer comparison is read with
 /// the REST compare (250 commits) instead.
 const COMMITS: usize = 100;
 
 /// `Repository.ref(qualifiedName:)` for both branches, `Ref.compare(headRef:)` from the
-/// target to the source, and `Repository.id`.
+/// target to the source, the token's role (`viewerPermission`) and the target's protection
+/// as any reader sees it (`refUpdateRule`, `null` when unprotected), and `Repository.id`.
 pub(super) const PROMOTION_READS: &str =
     "query($owner: String!, $name: String!, $source: String!, $target: String!) {
   repository(owner: $owner, name: $name) {
     id
+    viewerPermission
     head: ref(qualifiedName: $source) { target { oid } }
     base: ref(qualifiedName: $target) {
       target { oid }
+      refUpdateRule { viewerCanPush requiredStatusCheckContexts allowsForcePushes }
       compare(headRef: $source) {
         aheadBy
         behindBy
@@ -40,8 +46,11 @@ struct Data {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Repository {
     id: String,
+    /// `ADMIN`, `MAINTAIN`, `WRITE`, `TRIAGE`, `READ`; `null` for an anonymous reader.
+    viewer_permission: Option<String>,
     head: Option<Ref>,
     base: Option<Ref>,
 }
@@ -50,8 +59,22 @@ struct Repository {
 #[serde(rename_all = "camelCase")]
 struct Ref {
     target: Option<Target>,
+    #[serde(default, rename = "refUpdateRule")]
+    protection: Option<RefUpdateRule>,
     #[serde(default)]
     compare: Option<Compare>,
+}
+
+/// `Ref.refUpdateRule`: the protection rule as GitHub shows it to readers who are not
+/// administrators, with its own verdict on the token's user (`viewerCanPush`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefUpdateRule {
+    viewer_can_push: bool,
+    #[serde(default)]
+    required_status_check_contexts: Option<Vec<Option<String>>>,
+    #[serde(default)]
+    allows_force_pushes: bool,
 }
 
 #[derive(Deserialize)]
@@ -130,8 +153,7 @@ impl GitHub {
                 return Ok(PromotionReads {
                     source_tip: self.read_branch(repo, source).await?,
                     target_tip: self.read_branch(repo, target).await?,
-                    comparison: None,
-                    target_access: None,
+                    ..PromotionReads::default()
                 });
             }
         }
@@ -157,6 +179,13 @@ impl GitHub {
         };
         let source_tip = tip(&repository.head);
         let target_tip = tip(&repository.base);
+        let target_access = repository.base.as_ref().and_then(|base| {
+            target_access(
+                target,
+                repository.viewer_permission.as_deref()?,
+                base.protection.as_ref(),
+            )
+        });
         let comparison = repository
             .base
             .and_then(|b| b.compare)
@@ -189,7 +218,62 @@ impl GitHub {
             source_tip,
             target_tip,
             comparison,
-            target_access: None,
+            target_access,
         })
     }
+}
+
+/// What the plan's query tells about moving `branch`: an unprotected branch needs the
+/// Write role; on a protected one GitHub's `viewerCanPush` decides. A rule that refuses an
+/// administrator is `None`, so the plan asks [`crate::Forge::branch_access`], whose REST
+/// reads of the rule (administrators may read it) say what is missing.
+fn target_access(
+    branch: &str,
+    permission: &str,
+    rule: Option<&RefUpdateRule>,
+) -> Option<BranchAccess> {
+    let account = RolePermissions {
+        admin: permission == "ADMIN",
+        push: matches!(permission, "ADMIN" | "MAINTAIN" | "WRITE"),
+        pull: true,
+    };
+    let Some(rule) = rule else {
+        return Some(unprotected_access(branch, &account));
+    };
+    if !rule.viewer_can_push {
+        if account.admin {
+            return None;
+        }
+        let mut access = hidden_rule_access(branch, &account, &[]);
+        access.can_update = Some(false);
+        access.detail =
+            format!("`{branch}` is protected; GitHub says the token's user may not push to it");
+        return Some(access);
+    }
+    let mut detail =
+        format!("`{branch}` is protected; GitHub says the token's user may push to it");
+    let contexts: Vec<&str> = rule
+        .required_status_check_contexts
+        .iter()
+        .flatten()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    if !contexts.is_empty() {
+        let _ = write!(
+            detail,
+            "; a new tip needs passing status checks: {}",
+            contexts.join(", ")
+        );
+    }
+    if !rule.allows_force_pushes {
+        detail.push_str("; force pushes (rollbacks) are blocked for everyone");
+    }
+    Some(BranchAccess {
+        branch: branch.to_owned(),
+        protected: Some(true),
+        can_update: Some(true),
+        detail,
+        fix: None,
+    })
 }

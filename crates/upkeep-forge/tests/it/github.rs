@@ -342,12 +342,51 @@ async fn upsert_of_an_existing_pull_request_stays_within_budget() {
 }
 
 #[tokio::test]
-async fn ci_verdict_costs_two_requests() {
+async fn ci_verdict_costs_one_request_per_hundred_signals() {
     let h = harness().await;
     let sha = h.fake.commit(REPO, "main", "x");
+    h.fake.add_status(REPO, &sha, "ci/jenkins", "success");
+    h.fake
+        .add_check_run(REPO, &sha, "lint", "completed", Some("success"));
     h.fake.faults().reset_log();
-    h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    let verdict = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(verdict.verdict, Verdict::Success);
+    assert_eq!(h.fake.faults().log().total(), 1);
+
+    // 150 statuses and 10 check runs: the rollup's contexts come in pages of 100, and a
+    // failure on the second page still decides.
+    let many = h.fake.commit(REPO, "main", "many");
+    for i in 0..150 {
+        h.fake
+            .add_status(REPO, &many, &format!("ci/{i}"), "success");
+    }
+    for i in 0..9 {
+        h.fake.add_check_run(
+            REPO,
+            &many,
+            &format!("run-{i}"),
+            "completed",
+            Some("success"),
+        );
+    }
+    h.fake
+        .add_check_run(REPO, &many, "last", "completed", Some("failure"));
+    h.fake.faults().reset_log();
+    let verdict = h.forge.ci_verdict(&repo(), &many).await.unwrap();
     assert_eq!(h.fake.faults().log().total(), 2);
+    assert_eq!(verdict.checks.len(), 160);
+    assert_eq!(verdict.verdict, Verdict::Failure);
+}
+
+#[tokio::test]
+async fn ci_verdict_of_an_unknown_commit_is_not_found() {
+    let h = harness().await;
+    let err = h
+        .forge
+        .ci_verdict(&repo(), &"0".repeat(40))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::NotFound { .. }), "{err:?}");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use upkeep_forge::github::GitHub;
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{BranchMove, Forge, ForgeError, RepoId};
 use upkeep_testkit::faults::Endpoint;
-use upkeep_testkit::github::FakeGitHub;
+use upkeep_testkit::github::{FakeGitHub, Role};
 
 const REPO: &str = "packit/ogr";
 
@@ -207,4 +207,91 @@ async fn the_fake_refuses_queries_github_refuses_with_githubs_errors() {
     let missing = post(r#"{ repository(owner: "packit", name: "nope") { id } }"#).await;
     assert_eq!(missing["data"]["repository"], serde_json::Value::Null);
     assert_eq!(missing["errors"][0]["type"], "NOT_FOUND");
+
+    // A union's members are reached only through fragments of its possible types.
+    let union = post(
+        r#"{ repository(owner: "packit", name: "ogr") { object(expression: "main") { ... on Commit { statusCheckRollup { contexts(first: 5) { nodes { name } } } } } } }"#,
+    )
+    .await;
+    assert_eq!(
+        union["errors"][0]["message"],
+        "Field 'name' doesn't exist on type 'StatusCheckRollupContext'",
+        "{union}"
+    );
+    let impossible =
+        post(r#"{ repository(owner: "packit", name: "ogr") { ... on Commit { oid } } }"#).await;
+    assert_eq!(
+        impossible["errors"][0]["extensions"]["code"], "fragmentSpreadImpossible",
+        "{impossible}"
+    );
+}
+
+/// The plan's one query also says whether the token's user may move the target, from the
+/// role (`viewerPermission`) and GitHub's own verdict on the rule (`viewerCanPush`); only
+/// a rule that stops an administrator is left to the REST reads, which say why.
+#[tokio::test]
+async fn github_reads_say_whether_the_target_may_be_moved_in_the_same_request() {
+    let (fake, forge) = github().await;
+    let old = fake.commit(REPO, "main", "Initial commit");
+    fake.set_branch(REPO, "stable", &old);
+    fake.commit(REPO, "main", "fix: one (#1)");
+    let reads = async |fake: &FakeGitHub| {
+        fake.faults().reset_log();
+        let access = forge
+            .promotion_reads(&repo(), "main", "stable")
+            .await
+            .unwrap()
+            .target_access;
+        (access, fake.faults().log().total())
+    };
+
+    fake.set_role(REPO, Role::Write);
+    let (access, requests) = reads(&fake).await;
+    let access = access.expect("answered by the query");
+    assert_eq!(
+        (access.protected, access.can_update),
+        (Some(false), Some(true))
+    );
+    assert_eq!(requests, 1);
+
+    fake.set_role(REPO, Role::Read);
+    let access = reads(&fake).await.0.expect("answered by the query");
+    assert!(access.is_refused(), "{access:?}");
+    assert!(access.fix.unwrap().contains("write access"));
+
+    // Only someone else may push: refused for a Write user, whom GitHub does not show
+    // the rule's lists.
+    let rule = serde_json::json!({
+        "required_status_checks": {"strict": true, "contexts": ["ci"]},
+        "enforce_admins": false,
+        "required_pull_request_reviews": null,
+        "restrictions": {"users": ["someone"], "teams": []},
+    });
+    fake.protect_branch(REPO, "stable", &rule);
+    fake.set_role(REPO, Role::Write);
+    let (access, requests) = reads(&fake).await;
+    let access = access.expect("answered by the query");
+    assert_eq!(
+        (access.protected, access.can_update),
+        (Some(true), Some(false))
+    );
+    assert!(access.fix.unwrap().contains("the Admin role"));
+    assert_eq!(requests, 1);
+
+    // An administrator bypasses a rule that does not include administrators.
+    fake.set_role(REPO, Role::Admin);
+    let access = reads(&fake).await.0.expect("answered by the query");
+    assert_eq!(
+        (access.protected, access.can_update),
+        (Some(true), Some(true))
+    );
+    assert!(access.detail.contains("status checks: ci"), "{access:?}");
+
+    // A rule that binds administrators too: the REST reads of the rule say what is missing.
+    let mut binding = rule.clone();
+    binding["enforce_admins"] = serde_json::json!(true);
+    fake.protect_branch(REPO, "stable", &binding);
+    assert_eq!(reads(&fake).await.0, None);
+    let access = forge.branch_access(&repo(), "stable").await.unwrap();
+    assert!(access.is_refused(), "{access:?}");
 }

@@ -117,6 +117,32 @@ pub(super) async fn create_status(State(world): S, UrlPath(params): P, body: Byt
     )
 }
 
+/// The latest status of each context on `sha`, in the order the contexts first appeared.
+pub(super) fn latest_statuses<'r>(repo: &'r Repo, sha: &str) -> Vec<&'r Status> {
+    let mut latest: Vec<&Status> = Vec::new();
+    for status in repo.statuses.iter().filter(|s| s.sha == sha) {
+        if let Some(slot) = latest.iter_mut().find(|s| s.context == status.context) {
+            *slot = status;
+        } else {
+            latest.push(status);
+        }
+    }
+    latest
+}
+
+/// The most recent check run of each name on `sha` (`filter=latest`), in the order the
+/// names first appeared.
+pub(super) fn latest_check_runs<'r>(repo: &'r Repo, sha: &str) -> Vec<&'r CheckRun> {
+    let mut runs: Vec<&CheckRun> = Vec::new();
+    for run in repo.check_runs.iter().filter(|r| r.sha == sha) {
+        match runs.iter_mut().find(|r| r.name == run.name) {
+            Some(slot) => *slot = run,
+            None => runs.push(run),
+        }
+    }
+    runs
+}
+
 /// The commit a `{ref}` path segment names (branch, tag or SHA).
 pub(super) fn commit_for(repo: &Repo, spec: &str) -> Option<String> {
     repo.bare.resolve(spec).map(|oid| oid.to_string())
@@ -167,14 +193,7 @@ pub(super) async fn combined_status(State(world): S, UrlPath(params): P) -> Resp
             &format!("No commit found for SHA: {}", params["ref"]),
         );
     };
-    let mut latest: Vec<&Status> = Vec::new();
-    for status in repo.statuses.iter().filter(|s| s.sha == sha) {
-        if let Some(slot) = latest.iter_mut().find(|s| s.context == status.context) {
-            *slot = status;
-        } else {
-            latest.push(status);
-        }
-    }
+    let latest = latest_statuses(repo, &sha);
     let state = if latest
         .iter()
         .any(|s| s.state == "failure" || s.state == "error")
@@ -216,13 +235,11 @@ pub(super) async fn list_check_runs(
     };
     // `filter=latest` (the default): the most recent run per name.
     let all = query.get("filter").is_some_and(|f| f == "all");
-    let mut runs: Vec<&CheckRun> = Vec::new();
-    for run in repo.check_runs.iter().filter(|r| r.sha == sha) {
-        match runs.iter_mut().find(|r| r.name == run.name) {
-            Some(slot) if !all => *slot = run,
-            _ => runs.push(run),
-        }
-    }
+    let runs = if all {
+        repo.check_runs.iter().filter(|r| r.sha == sha).collect()
+    } else {
+        latest_check_runs(repo, &sha)
+    };
     let per_page = query
         .get("per_page")
         .and_then(|p| p.parse::<usize>().ok())

@@ -147,6 +147,24 @@ pub(super) fn missing_checks(missing: &[String], required: usize) -> Option<Stri
 }
 
 /// Whether `branch` may be deleted / force-moved (nobody may when the rule forbids it).
+/// The rule protecting `branch` as GraphQL's `Ref.refUpdateRule` shows it to any reader,
+/// `None` when the branch is not protected. `viewerCanPush` is what GitHub would let the
+/// token's account do whatever the commit: its role allows pushing and nothing in the rule
+/// stands in its way (required status checks depend on the commit, so they do not count).
+pub(super) fn ref_update_rule(world: &World, repo: &Repo, branch: &str) -> Option<Value> {
+    let rule = rule(repo, branch)?;
+    let reviews = &rule.0["required_pull_request_reviews"];
+    Some(json!({
+        "pattern": branch,
+        "viewerCanPush": repo.role >= Role::Write && standing_refusals(world, repo, branch).is_empty(),
+        "requiredStatusCheckContexts": rule.contexts(),
+        "allowsForcePushes": rule.flag("allow_force_pushes"),
+        "allowsDeletions": rule.flag("allow_deletions"),
+        "requiredApprovingReviewCount": reviews.is_object().then(|| reviews["required_approving_review_count"].as_u64().unwrap_or(0)),
+        "requiresLinearHistory": rule.flag("required_linear_history"),
+    }))
+}
+
 pub(super) fn allows_deletion(repo: &Repo, branch: &str) -> bool {
     rule(repo, branch).is_none_or(|r| r.flag("allow_deletions"))
 }

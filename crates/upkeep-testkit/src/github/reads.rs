@@ -6,13 +6,17 @@
 
 use git2::Oid;
 use graphql_parser::query::{
-    Definition, Document, Field, OperationDefinition, Selection, SelectionSet, Value as GqlValue,
+    Definition, Document, Field, OperationDefinition, Selection, SelectionSet, TypeCondition,
+    Value as GqlValue,
 };
 use serde_json::{Map, Value, json};
 
+use super::checks;
 use super::http::ok;
 use super::json::node_id;
-use super::model::{Repo, World};
+use super::json::web_root;
+use super::model::{CheckRun, Repo, Role, Status, World};
+use super::protection;
 use super::repos::only_in;
 
 type Doc<'a> = Document<'a, String>;
@@ -34,6 +38,12 @@ fn schema(ty: &str) -> &'static [FieldDef] {
             ("name", "String", &[]),
             ("nameWithOwner", "String", &[]),
             ("ref", "Ref", &[("qualifiedName", true)]),
+            (
+                "object",
+                "GitObject",
+                &[("oid", false), ("expression", false)],
+            ),
+            ("viewerPermission", "RepositoryPermission", &[]),
         ],
         "Ref" => &[
             ("id", "ID", &[]),
@@ -41,6 +51,16 @@ fn schema(ty: &str) -> &'static [FieldDef] {
             ("prefix", "String", &[]),
             ("target", "GitObject", &[]),
             ("compare", "Comparison", &[("headRef", true)]),
+            ("refUpdateRule", "RefUpdateRule", &[]),
+        ],
+        "RefUpdateRule" => &[
+            ("pattern", "String", &[]),
+            ("viewerCanPush", "Boolean", &[]),
+            ("requiredStatusCheckContexts", "String", &[]),
+            ("allowsForcePushes", "Boolean", &[]),
+            ("allowsDeletions", "Boolean", &[]),
+            ("requiredApprovingReviewCount", "Int", &[]),
+            ("requiresLinearHistory", "Boolean", &[]),
         ],
         "GitObject" => &[
             ("oid", "GitObjectID", &[]),
@@ -69,12 +89,65 @@ fn schema(ty: &str) -> &'static [FieldDef] {
             ("message", "String", &[]),
             ("committedDate", "GitTimestamp", &[]),
             ("author", "GitActor", &[]),
+            ("statusCheckRollup", "StatusCheckRollup", &[]),
         ],
         "GitActor" => &[
             ("name", "String", &[]),
             ("email", "String", &[]),
             ("date", "GitTimestamp", &[]),
         ],
+        _ => ci_schema(ty),
+    }
+}
+
+/// The types of a commit's CI signals (`Commit.statusCheckRollup`).
+fn ci_schema(ty: &str) -> &'static [FieldDef] {
+    match ty {
+        "StatusCheckRollup" => &[
+            ("state", "StatusState", &[]),
+            (
+                "contexts",
+                "StatusCheckRollupContextConnection",
+                &[
+                    ("first", false),
+                    ("last", false),
+                    ("after", false),
+                    ("before", false),
+                ],
+            ),
+        ],
+        "StatusCheckRollupContextConnection" => &[
+            ("nodes", "StatusCheckRollupContext", &[]),
+            ("totalCount", "Int", &[]),
+            ("pageInfo", "PageInfo", &[]),
+        ],
+        "PageInfo" => &[
+            ("hasNextPage", "Boolean", &[]),
+            ("endCursor", "String", &[]),
+        ],
+        "CheckRun" => &[
+            ("name", "String", &[]),
+            ("status", "CheckStatusState", &[]),
+            ("conclusion", "CheckConclusionState", &[]),
+            ("detailsUrl", "URI", &[]),
+            ("url", "URI", &[]),
+        ],
+        "StatusContext" => &[
+            ("context", "String", &[]),
+            ("state", "StatusState", &[]),
+            ("targetUrl", "URI", &[]),
+            ("description", "String", &[]),
+        ],
+        _ => &[],
+    }
+}
+
+/// The object types an interface or union may resolve to (GitHub's `possibleTypes`); a
+/// concrete type only to itself.
+fn possible_types(ty: &str) -> &[&str] {
+    match ty {
+        "GitObject" => &["Blob", "Commit", "Tag", "Tree"],
+        "StatusCheckRollupContext" => &["CheckRun", "StatusContext"],
         _ => &[],
     }
 }
@@ -82,7 +155,17 @@ fn schema(ty: &str) -> &'static [FieldDef] {
 fn is_scalar(ty: &str) -> bool {
     matches!(
         ty,
-        "ID" | "String" | "Int" | "GitObjectID" | "GitTimestamp" | "ComparisonStatus"
+        "ID" | "String"
+            | "Int"
+            | "Boolean"
+            | "URI"
+            | "GitObjectID"
+            | "GitTimestamp"
+            | "ComparisonStatus"
+            | "RepositoryPermission"
+            | "StatusState"
+            | "CheckStatusState"
+            | "CheckConclusionState"
     )
 }
 
@@ -98,15 +181,37 @@ fn gql_error(message: &str, path: &[String], line: usize, column: usize, code: &
 /// Checks `set` against the schema, as GitHub does before running a query.
 fn validate(set: &Set<'_>, ty: &str, path: &mut Vec<String>, errors: &mut Vec<Value>) {
     for item in &set.items {
-        let Selection::Field(field) = item else {
-            errors.push(gql_error(
-                "the fake GitHub does not implement fragments",
-                path,
-                set.span.0.line,
-                set.span.0.column,
-                &json!({"code": "notImplemented"}),
-            ));
-            continue;
+        let field = match item {
+            Selection::Field(field) => field,
+            Selection::InlineFragment(fragment) => {
+                // `... on Commit { … }`: the type must be one the parent may resolve to.
+                let on = match &fragment.type_condition {
+                    Some(TypeCondition::On(on)) => on.as_str(),
+                    None => ty,
+                };
+                if on != ty && !possible_types(ty).contains(&on) {
+                    errors.push(gql_error(
+                        &format!("Fragment on {on} can't be spread inside {ty}"),
+                        path,
+                        fragment.position.line,
+                        fragment.position.column,
+                        &json!({"code": "fragmentSpreadImpossible", "fragmentName": format!("... on {on}"), "typeName": on, "parentName": ty}),
+                    ));
+                } else {
+                    validate(&fragment.selection_set, on, path, errors);
+                }
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                errors.push(gql_error(
+                    "the fake GitHub does not implement named fragments",
+                    path,
+                    spread.position.line,
+                    spread.position.column,
+                    &json!({"code": "notImplemented"}),
+                ));
+                continue;
+            }
         };
         let name = field.name.as_str();
         let (line, column) = (field.position.line, field.position.column);
@@ -188,6 +293,17 @@ enum On<'w> {
     Comparison(&'w Repo, Oid, Oid),
     /// The repo, base, head, how many commits, and whether from the newest (`last:`).
     Connection(&'w Repo, Oid, Oid, usize, bool),
+    /// `Ref.refUpdateRule`: the rule as GitHub shows it to any reader.
+    Rule(Value),
+    /// `Commit.statusCheckRollup` of a commit that has statuses or check runs.
+    Rollup(&'w Repo, Oid),
+    /// The rollup's contexts: the repo, the commit, the first one shown, how many.
+    Contexts(&'w Repo, Oid, usize, usize),
+    /// One context of a rollup: a commit status or a check run.
+    Status(&'w Status),
+    CheckRun(&'w Repo, &'w CheckRun),
+    /// `PageInfo`: whether more follow, the cursor of the last one shown.
+    Page(bool, Option<String>),
 }
 
 struct Run<'v> {
@@ -219,20 +335,67 @@ impl Run<'_> {
         path: &mut Vec<String>,
     ) -> Value {
         let mut out = Map::new();
-        for item in &set.items {
-            let Selection::Field(field) = item else {
-                continue;
-            };
-            let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
-            path.push(key.clone());
-            let value = self.field(world, field, on, path);
-            path.pop();
-            out.insert(key, value);
-        }
+        self.fill(world, set, on, path, &mut out);
         Value::Object(out)
     }
 
-    /// `Comparison.commits(first:|last:)`: GitHub requires one of them, at most 100.
+    /// The fields of `set` into `out`, inline fragments included when `on` is of their type.
+    fn fill(
+        &mut self,
+        world: &World,
+        set: &Set<'_>,
+        on: &On<'_>,
+        path: &mut Vec<String>,
+        out: &mut Map<String, Value>,
+    ) {
+        for item in &set.items {
+            match item {
+                Selection::Field(field) => {
+                    let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
+                    path.push(key.clone());
+                    let value = self.field(world, field, on, path);
+                    path.pop();
+                    out.insert(key, value);
+                }
+                Selection::InlineFragment(fragment) => {
+                    let applies = match &fragment.type_condition {
+                        Some(TypeCondition::On(ty)) => ty == typename(on),
+                        None => true,
+                    };
+                    if applies {
+                        self.fill(world, &fragment.selection_set, on, path, out);
+                    }
+                }
+                // Refused by `validate`.
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+
+    /// How many nodes a connection field asks for with `first:` or `last:` (and whether with
+    /// `last:`): GitHub requires one of them, at most 100, and refuses the field otherwise.
+    fn page_size(&mut self, field: &Field<'_, String>, path: &[String]) -> Option<(usize, bool)> {
+        let first = self.arg(field, "first");
+        let last = self.arg(field, "last");
+        let at = json!([{"line": field.position.line, "column": field.position.column}]);
+        let Some(count) = first.as_i64().or(last.as_i64()) else {
+            self.errors.push(json!({
+                "path": path, "locations": at,
+                "message": format!("You must provide a `first` or `last` value to properly paginate the `{}` connection.", field.name),
+            }));
+            return None;
+        };
+        if !(0..=100).contains(&count) {
+            self.errors.push(json!({
+                "path": path, "locations": at,
+                "message": format!("Requesting {count} records on the `{}` connection exceeds the `{}` limit of 100 records.", field.name, if first.is_null() { "last" } else { "first" }),
+            }));
+            return None;
+        }
+        Some((usize::try_from(count).unwrap_or_default(), first.is_null()))
+    }
+
+    /// `Comparison.commits(first:|last:)`.
     fn connection(
         &mut self,
         world: &World,
@@ -242,27 +405,48 @@ impl Run<'_> {
         head: Oid,
         path: &mut Vec<String>,
     ) -> Value {
-        let set = &field.selection_set;
-        let first = self.arg(field, "first");
-        let last = self.arg(field, "last");
-        let count = first.as_i64().or(last.as_i64());
-        let Some(count) = count else {
-            self.errors.push(json!({
-                        "path": path, "locations": [{"line": field.position.line, "column": field.position.column}],
-                        "message": "You must provide a `first` or `last` value to properly paginate the `commits` connection.",
-                    }));
+        let Some((count, from_end)) = self.page_size(field, path) else {
             return Value::Null;
         };
-        if !(0..=100).contains(&count) {
+        let on = On::Connection(repo, base, head, count, from_end);
+        self.object(world, &field.selection_set, &on, path)
+    }
+
+    /// `StatusCheckRollup.contexts(first:, after:)`: forward pages only, which is how
+    /// upkeep reads them.
+    fn contexts(
+        &mut self,
+        world: &World,
+        field: &Field<'_, String>,
+        repo: &Repo,
+        oid: Oid,
+        path: &mut Vec<String>,
+    ) -> Value {
+        let Some((count, from_end)) = self.page_size(field, path) else {
+            return Value::Null;
+        };
+        if from_end || !self.arg(field, "before").is_null() {
             self.errors.push(json!({
-                        "path": path, "locations": [{"line": field.position.line, "column": field.position.column}],
-                        "message": format!("Requesting {count} records on the `commits` connection exceeds the `{}` limit of 100 records.", if first.is_null() { "last" } else { "first" }),
-                    }));
+                "path": path,
+                "message": "the fake GitHub pages rollup contexts forwards only (`first:`/`after:`)",
+            }));
             return Value::Null;
         }
-        let count = usize::try_from(count).unwrap_or_default();
-        let on = On::Connection(repo, base, head, count, first.is_null());
-        self.object(world, set, &on, path)
+        let after = self.arg(field, "after");
+        let start = match after.as_str().map(cursor_position) {
+            None => 0,
+            Some(Some(at)) => at + 1,
+            Some(None) => {
+                self.errors.push(json!({
+                    "path": path,
+                    "locations": [{"line": field.position.line, "column": field.position.column}],
+                    "message": format!("`{}` does not appear to be a valid cursor.", after.as_str().unwrap_or_default()),
+                }));
+                return Value::Null;
+            }
+        };
+        let on = On::Contexts(repo, oid, start, count);
+        self.object(world, &field.selection_set, &on, path)
     }
 
     fn field(
@@ -366,9 +550,105 @@ impl Run<'_> {
                         .collect(),
                 )
             }
+            (On::Commit(..), "statusCheckRollup") => self.promotion_field(world, field, on, path),
             (On::Commit(_, oid), "oid") => json!(oid.to_string()),
             (On::Commit(_, oid), "abbreviatedOid") => json!(oid.to_string()[..7]),
             (On::Commit(repo, oid), name) => commit_field(repo, oid, name, set),
+            _ => self.promotion_field(world, field, on, path),
+        }
+    }
+}
+
+impl Run<'_> {
+    /// What a promotion reads besides tips and comparisons: the token's role, a branch's
+    /// rule, a commit and its CI signals.
+    fn promotion_field(
+        &mut self,
+        world: &World,
+        field: &Field<'_, String>,
+        on: &On<'_>,
+        path: &mut Vec<String>,
+    ) -> Value {
+        let set = &field.selection_set;
+        match (on.clone(), field.name.as_str()) {
+            (On::Repo(repo), "viewerPermission") => json!(match repo.role {
+                Role::Read => "READ",
+                Role::Triage => "TRIAGE",
+                Role::Write => "WRITE",
+                Role::Maintain => "MAINTAIN",
+                Role::Admin => "ADMIN",
+            }),
+            (On::Repo(repo), "object") => {
+                let oid = self.arg(field, "oid");
+                let expression = self.arg(field, "expression");
+                let wanted = oid.as_str().or(expression.as_str()).unwrap_or_default();
+                match repo.bare.resolve(wanted) {
+                    Some(oid) if repo.git().find_commit(oid).is_ok() => {
+                        self.object(world, set, &On::Commit(repo, oid), path)
+                    }
+                    Some(_) => {
+                        self.errors.push(json!({
+                            "path": path,
+                            "message": "the fake GitHub serves only commits from `Repository.object`",
+                        }));
+                        Value::Null
+                    }
+                    None => Value::Null,
+                }
+            }
+            (On::Ref(repo, name, _), "refUpdateRule") => {
+                match protection::ref_update_rule(world, repo, &name) {
+                    Some(rule) => self.object(world, set, &On::Rule(rule), path),
+                    None => Value::Null,
+                }
+            }
+            (On::Rule(rule), name) => rule[name].clone(),
+            (On::Commit(repo, oid), "statusCheckRollup") => {
+                if rollup(repo, oid).is_empty() {
+                    Value::Null
+                } else {
+                    self.object(world, set, &On::Rollup(repo, oid), path)
+                }
+            }
+            (On::Rollup(repo, oid), "state") => json!(rollup_state(&rollup(repo, oid))),
+            (On::Rollup(repo, oid), "contexts") => self.contexts(world, field, repo, oid, path),
+            (On::Contexts(repo, oid, start, count), "nodes") => Value::Array(
+                rollup(repo, oid)
+                    .into_iter()
+                    .skip(start)
+                    .take(count)
+                    .map(|context| self.object(world, set, &context, path))
+                    .collect(),
+            ),
+            (On::Contexts(repo, oid, ..), "totalCount") => json!(rollup(repo, oid).len()),
+            (On::Contexts(repo, oid, start, count), "pageInfo") => {
+                let total = rollup(repo, oid).len();
+                let shown = total.saturating_sub(start).min(count);
+                let end = (shown > 0).then(|| cursor(start + shown - 1));
+                self.object(world, set, &On::Page(start + shown < total, end), path)
+            }
+            (On::Page(more, _), "hasNextPage") => json!(more),
+            (On::Page(_, end), "endCursor") => json!(end),
+            (On::Status(status), name) => match name {
+                "context" => json!(status.context),
+                "state" => json!(status.state.to_ascii_uppercase()),
+                "targetUrl" => json!(status.target_url),
+                "description" => json!(status.description),
+                _ => Value::Null,
+            },
+            (On::CheckRun(repo, run), name) => match name {
+                "name" => json!(run.name),
+                "status" => json!(run.status.to_ascii_uppercase()),
+                "conclusion" => json!(run.conclusion.as_ref().map(|c| c.to_ascii_uppercase())),
+                "detailsUrl" => json!(run.details_url),
+                "url" => json!(format!(
+                    "{}/{}/runs/{}",
+                    web_root(&world.base),
+                    repo.full_name(),
+                    run.id
+                )),
+                _ => Value::Null,
+            },
             _ => Value::Null,
         }
     }
@@ -383,7 +663,65 @@ fn typename(on: &On<'_>) -> &'static str {
         On::Commit(..) => "Commit",
         On::Comparison(..) => "Comparison",
         On::Connection(..) => "ComparisonCommitConnection",
+        On::Rule(_) => "RefUpdateRule",
+        On::Rollup(..) => "StatusCheckRollup",
+        On::Contexts(..) => "StatusCheckRollupContextConnection",
+        On::Status(_) => "StatusContext",
+        On::CheckRun(..) => "CheckRun",
+        On::Page(..) => "PageInfo",
     }
+}
+
+/// The contexts of `oid`'s rollup: the latest status of each context, then the latest
+/// check run of each name.
+fn rollup(repo: &Repo, oid: Oid) -> Vec<On<'_>> {
+    let sha = oid.to_string();
+    checks::latest_statuses(repo, &sha)
+        .into_iter()
+        .map(On::Status)
+        .chain(
+            checks::latest_check_runs(repo, &sha)
+                .into_iter()
+                .map(|run| On::CheckRun(repo, run)),
+        )
+        .collect()
+}
+
+/// `StatusCheckRollup.state`: failing if any context fails, pending if any is not done,
+/// else success.
+fn rollup_state(contexts: &[On<'_>]) -> &'static str {
+    let states: Vec<&str> = contexts
+        .iter()
+        .map(|c| match c {
+            On::Status(s) => match s.state.as_str() {
+                "success" => "SUCCESS",
+                "pending" => "PENDING",
+                _ => "FAILURE",
+            },
+            On::CheckRun(_, r) => match r.conclusion.as_deref() {
+                None => "PENDING",
+                Some("success" | "neutral" | "skipped") => "SUCCESS",
+                Some(_) => "FAILURE",
+            },
+            _ => "SUCCESS",
+        })
+        .collect();
+    if states.contains(&"FAILURE") {
+        "FAILURE"
+    } else if states.contains(&"PENDING") {
+        "PENDING"
+    } else {
+        "SUCCESS"
+    }
+}
+
+/// An opaque connection cursor for position `at`, as GitHub's are opaque to clients.
+fn cursor(at: usize) -> String {
+    format!("Y3Vyc29yOnYy:{at}")
+}
+
+fn cursor_position(cursor: &str) -> Option<usize> {
+    cursor.strip_prefix("Y3Vyc29yOnYy:")?.parse().ok()
 }
 
 /// `Comparison.status`: `ComparisonStatus` of `head` against `base`.
