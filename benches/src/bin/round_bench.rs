@@ -38,6 +38,12 @@ fn main() {
         .build()
         .expect("tokio runtime");
     if let Some(spec) = arg::<String>(&args, "--child") {
+        // The round's own log (the scheduler's waits and retries), on stderr when
+        // `RUST_LOG` asks for it.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
         let spec: RoundSpec =
             serde_json::from_slice(&fs_err::read(&spec).expect("spec file")).expect("spec JSON");
         let run = runtime.block_on(upkeep_benches::round::run(&spec));

@@ -273,8 +273,9 @@ pub(super) async fn run(
                         if item.errors >= CLAIM_ATTEMPTS {
                             worked.unclaimed.insert(name, error);
                         } else {
-                            let due = Instant::now() + poll * item.errors;
-                            waiting.push((item, due));
+                            let wait = poll * item.errors;
+                            tracing::warn!(project = %name, %error, attempt = item.errors, ?wait, "the state store failed; trying the project again later");
+                            waiting.push((item, Instant::now() + wait));
                         }
                     }
                     Ok(Outcome::Lost { by }) => {
