@@ -236,6 +236,11 @@ impl Error {
             Self::LsRemote { source, .. }
             | Self::Fetch { source, .. }
             | Self::Clone { source, .. } => {
+                // Another download into the same repository holds one of its lock files
+                // (libgit2 rewrites `shallow` after each): it is over in moments.
+                if source.code() == git2::ErrorCode::Locked {
+                    return true;
+                }
                 if matches!(
                     source.code(),
                     git2::ErrorCode::Auth | git2::ErrorCode::Certificate
@@ -327,6 +332,21 @@ mod tests {
             refspecs: "x:refs/upkeep/a".into(),
             detail: detail.into(),
         }
+    }
+
+    #[test]
+    fn a_lock_held_by_another_download_is_transient() {
+        let locked = Error::Fetch {
+            url: "/srv/state.git".into(),
+            refspecs: "+refs/upkeep/a:refs/upkeep/a".into(),
+            repo: "/tmp/scratch".into(),
+            source: git2::Error::new(
+                git2::ErrorCode::Locked,
+                git2::ErrorClass::Os,
+                "failed to lock file '/tmp/scratch/shallow.lock' for writing",
+            ),
+        };
+        assert!(locked.is_transient());
     }
 
     #[test]

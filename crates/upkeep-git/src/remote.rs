@@ -100,7 +100,10 @@ impl Repo {
     /// under the same name (best effort; another thread updating the same ref at the same
     /// moment wins), so the next download sends them as "haves" and only new commits
     /// travel. No other ref, no `FETCH_HEAD` and no configuration is written, so several
-    /// threads may call this on one repository at once.
+    /// threads may call this on one repository at once; their downloads take the
+    /// repository's lock files in turn (libgit2 rewrites `shallow` after each), and one
+    /// that finds a lock taken fails with a transient error ([`Error::is_transient`]),
+    /// to be tried again.
     pub fn fetch_matching(
         &self,
         remote_url: &str,

@@ -482,3 +482,58 @@ fn a_ref_locked_on_the_server_is_a_transient_failure_that_passes() {
     let v2 = done(store.write(&k, &v1.expected(), b"2").unwrap());
     assert_eq!(store.read(&k).unwrap(), Some(v2));
 }
+
+/// Runners of one machine share the scratch repository, and a round reads records from
+/// many tasks at once: two downloads into it at the same moment contend for its lock
+/// files (libgit2 rewrites `shallow` after each). That is a wait, not a failure: every
+/// read of a record another runner wrote succeeds.
+#[test]
+fn reads_at_the_same_moment_share_the_scratch_repository() {
+    let fx = Fixture::new();
+    let writer = open(&fx.url(), Credentials::none(), &fx.root().join("writer"));
+    let scratch = fx.root().join("readers");
+    let keys: Vec<Key> = (0..8)
+        .map(|i| key(&format!("rounds/r1/projects/p{i}")))
+        .collect();
+    let mut versions: Vec<Record> = keys
+        .iter()
+        .map(|k| done(writer.write(k, &Expected::Absent, b"0").unwrap()))
+        .collect();
+    // Eight readers may each lose the lock a few times in a row: enough short retries
+    // that only a lock that never frees fails the read.
+    let readers: Vec<GitStore> = keys
+        .iter()
+        .map(|_| {
+            let mut config = GitStoreConfig::new(fx.url(), Credentials::none(), scratch.clone());
+            config.retry = upkeep_state::RetryPolicy {
+                attempts: 30,
+                ..fast_retry()
+            };
+            GitStore::open(config).unwrap()
+        })
+        .collect();
+    for round in 1..=10 {
+        // New commits the readers' scratch repository does not have: each read downloads.
+        for (k, version) in keys.iter().zip(&mut versions) {
+            let value = round.to_string();
+            *version = done(
+                writer
+                    .write(k, &version.expected(), value.as_bytes())
+                    .unwrap(),
+            );
+        }
+        let barrier = std::sync::Barrier::new(keys.len());
+        std::thread::scope(|scope| {
+            for (k, store) in keys.iter().zip(&readers) {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let read = store
+                        .read(k)
+                        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                    assert_eq!(read.unwrap().value, round.to_string().as_bytes());
+                });
+            }
+        });
+    }
+}
