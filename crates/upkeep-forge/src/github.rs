@@ -199,6 +199,45 @@ impl GitHub {
             .await
     }
 
+    /// A GraphQL read at the GraphQL endpoint (on Enterprise Server it is not under
+    /// `/api/v3`), under the retry policy. The whole answer: `data` and `errors` side by
+    /// side, with each error's `type` (octocrab's `graphql` keeps one or the other,
+    /// without the type).
+    async fn graphql_read(
+        &self,
+        doing: &str,
+        what: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        self.call(doing, what, || async {
+            self.graphql
+                .post::<_, serde_json::Value>("/graphql", Some(payload))
+                .await
+        })
+        .await
+    }
+
+    /// The error a GraphQL answer carries, if any: the repository is missing (GitHub's
+    /// `NOT_FOUND`), or the query was refused (the messages).
+    fn graphql_error(answer: &serde_json::Value, repo: &RepoId, doing: &str) -> Option<ForgeError> {
+        let errors = answer["errors"].as_array().filter(|e| !e.is_empty())?;
+        if errors[0]["type"] == "NOT_FOUND" {
+            return Some(ForgeError::NotFound {
+                forge: ForgeKind::GitHub,
+                what: format!("repository {repo}"),
+            });
+        }
+        let messages: Vec<&str> = errors
+            .iter()
+            .map(|e| e["message"].as_str().unwrap_or("(no message)"))
+            .collect();
+        Some(ForgeError::Protocol {
+            forge: ForgeKind::GitHub,
+            doing: doing.to_owned(),
+            message: messages.join("; "),
+        })
+    }
+
     /// Every item of a paginated list, following `Link: rel="next"`.
     async fn rest_of<T>(&self, doing: &str, what: &str, first: Page<T>) -> Result<Vec<T>>
     where
@@ -1301,14 +1340,28 @@ impl Forge for GitHub {
         ))
     }
 
+    /// One GraphQL query: the token's role (`viewerPermission`) and the branch's
+    /// `refUpdateRule`, whose `viewerCanPush` is GitHub's own verdict on the token's user
+    /// (shown to every reader). Only when it refuses an administrator is the rule read
+    /// through REST, to say what is missing: see [`GitHub::rule_access`].
+    async fn branch_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
+        match self.read_branch_access(repo, branch).await? {
+            Some(access) => Ok(access),
+            None => self.rule_access(repo, branch).await,
+        }
+    }
+}
+
+impl GitHub {
     /// From the branch (`GET /repos/{owner}/{repo}/branches/{branch}`: its `protected`
     /// flag) and the account's role (`GET /repos/{owner}/{repo}`). GitHub shows a
     /// protection rule to administrators only: for them the rule is read
     /// (`GET …/branches/{branch}/protection`, and `GET /user` when the rule lists who may
     /// push) and judged as GitHub does; for others a protected branch is unknown, with
     /// what would let them through. Classic rules only: rulesets are not read.
-    async fn branch_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
+    async fn rule_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
         let (owner, name) = split(repo)?;
+
         let (repository, _) = self.repository_access(repo).await?;
         let doing = format!("reading branch {branch} of {repo}");
         let what = format!("branch {branch} of {repo}");
@@ -1367,9 +1420,7 @@ impl Forge for GitHub {
         };
         Ok(rule_access(branch, &rule, &account, login.as_deref()))
     }
-}
 
-impl GitHub {
     /// `GET /repos/{owner}/{repo}` with its headers (the token's scopes).
     async fn repository_access(&self, repo: &RepoId) -> Result<(RepositoryAccess, HeaderMap)> {
         let (owner, name) = split(repo)?;

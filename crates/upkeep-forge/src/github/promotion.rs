@@ -130,16 +130,8 @@ impl GitHub {
         });
         let doing = format!("reading {source} and {target} of {repo}");
         let answer = self
-            .call(&doing, &format!("repository {repo}"), || async {
-                // The whole answer: `data` and `errors` side by side, with each error's
-                // `type` (octocrab's `graphql` keeps one or the other, without the type).
-                // The GraphQL client: on Enterprise Server GraphQL is not under `/api/v3`.
-                self.graphql
-                    .post::<_, serde_json::Value>("/graphql", Some(&payload))
-                    .await
-            })
-            .await;
-        let answer = answer?;
+            .graphql_read(&doing, &format!("repository {repo}"), &payload)
+            .await?;
         let errors: Vec<&str> = answer["errors"]
             .as_array()
             .into_iter()
@@ -220,6 +212,88 @@ impl GitHub {
             comparison,
             target_access,
         })
+    }
+}
+
+/// `Forge::branch_access`'s query: the token's role and the branch's rule.
+const BRANCH_ACCESS: &str = "query($owner: String!, $name: String!, $branch: String!) {
+  repository(owner: $owner, name: $name) {
+    viewerPermission
+    ref(qualifiedName: $branch) {
+      refUpdateRule { viewerCanPush requiredStatusCheckContexts allowsForcePushes }
+    }
+  }
+}";
+
+#[derive(Deserialize)]
+struct AccessAnswer {
+    data: AccessData,
+}
+
+#[derive(Deserialize)]
+struct AccessData {
+    repository: Option<AccessRepository>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessRepository {
+    viewer_permission: Option<String>,
+    #[serde(rename = "ref")]
+    branch: Option<AccessRef>,
+}
+
+#[derive(Deserialize)]
+struct AccessRef {
+    #[serde(default, rename = "refUpdateRule")]
+    protection: Option<RefUpdateRule>,
+}
+
+impl GitHub {
+    /// [`crate::Forge::branch_access`] in one query, or `None` when only the REST reads of
+    /// the rule can tell (GitHub refuses an administrator, or does not say the role).
+    pub(super) async fn read_branch_access(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+    ) -> Result<Option<BranchAccess>> {
+        let (owner, name) = split(repo)?;
+        let payload = json!({
+            "query": BRANCH_ACCESS,
+            "variables": {"owner": owner, "name": name, "branch": format!("refs/heads/{branch}")},
+        });
+        let doing = format!("reading who may update {branch} of {repo}");
+        let answer = self
+            .graphql_read(&doing, &format!("repository {repo}"), &payload)
+            .await?;
+        let protocol = |message: String| ForgeError::Protocol {
+            forge: crate::ForgeKind::GitHub,
+            doing: doing.clone(),
+            message,
+        };
+        if let Some(error) = Self::graphql_error(&answer, repo, &doing) {
+            return Err(error);
+        }
+        let answer: AccessAnswer =
+            serde_json::from_value(answer).map_err(|e| protocol(e.to_string()))?;
+        let Some(repository) = answer.data.repository else {
+            return Err(ForgeError::NotFound {
+                forge: crate::ForgeKind::GitHub,
+                what: format!("repository {repo}"),
+            });
+        };
+        let Some(found) = repository.branch else {
+            return Ok(Some(BranchAccess::unknown(
+                branch,
+                format!(
+                    "`{branch}` does not exist on {repo}; GitHub tells protection only for existing branches"
+                ),
+            )));
+        };
+        Ok(repository
+            .viewer_permission
+            .as_deref()
+            .and_then(|permission| target_access(branch, permission, found.protection.as_ref())))
     }
 }
 

@@ -106,30 +106,16 @@ impl GitHub {
                 "query": CI_ROLLUP,
                 "variables": {"owner": owner, "name": name, "oid": sha, "after": after},
             });
-            let answer: serde_json::Value = self
-                .call(&doing, &format!("commit {sha} in {repo}"), || async {
-                    self.graphql
-                        .post::<_, serde_json::Value>("/graphql", Some(&payload))
-                        .await
-                })
+            let answer = self
+                .graphql_read(&doing, &format!("commit {sha} in {repo}"), &payload)
                 .await?;
             let protocol = |message: String| ForgeError::Protocol {
                 forge: ForgeKind::GitHub,
                 doing: doing.clone(),
                 message,
             };
-            if let Some(errors) = answer["errors"].as_array().filter(|e| !e.is_empty()) {
-                if errors[0]["type"] == "NOT_FOUND" {
-                    return Err(ForgeError::NotFound {
-                        forge: ForgeKind::GitHub,
-                        what: format!("repository {repo}"),
-                    });
-                }
-                let messages: Vec<&str> = errors
-                    .iter()
-                    .map(|e| e["message"].as_str().unwrap_or("(no message)"))
-                    .collect();
-                return Err(protocol(messages.join("; ")));
+            if let Some(error) = Self::graphql_error(&answer, repo, &doing) {
+                return Err(error);
             }
             let answer: Answer =
                 serde_json::from_value(answer).map_err(|e| protocol(e.to_string()))?;
