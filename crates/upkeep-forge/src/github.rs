@@ -217,6 +217,25 @@ impl GitHub {
         .await
     }
 
+    /// A GraphQL read's `data`, or the error the answer carries.
+    async fn graphql_data<T: serde::de::DeserializeOwned>(
+        &self,
+        doing: &str,
+        what: &str,
+        repo: &RepoId,
+        payload: &serde_json::Value,
+    ) -> Result<T> {
+        let mut answer = self.graphql_read(doing, what, payload).await?;
+        if let Some(error) = Self::graphql_error(&answer, repo, doing) {
+            return Err(error);
+        }
+        serde_json::from_value(answer["data"].take()).map_err(|e| ForgeError::Protocol {
+            forge: ForgeKind::GitHub,
+            doing: doing.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
     /// The error a GraphQL answer carries, if any: the repository is missing (GitHub's
     /// `NOT_FOUND`), or the query was refused (the messages).
     fn graphql_error(answer: &serde_json::Value, repo: &RepoId, doing: &str) -> Option<ForgeError> {

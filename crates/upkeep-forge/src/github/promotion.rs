@@ -226,11 +226,6 @@ const BRANCH_ACCESS: &str = "query($owner: String!, $name: String!, $branch: Str
 }";
 
 #[derive(Deserialize)]
-struct AccessAnswer {
-    data: AccessData,
-}
-
-#[derive(Deserialize)]
 struct AccessData {
     repository: Option<AccessRepository>,
 }
@@ -263,20 +258,10 @@ impl GitHub {
             "variables": {"owner": owner, "name": name, "branch": format!("refs/heads/{branch}")},
         });
         let doing = format!("reading who may update {branch} of {repo}");
-        let answer = self
-            .graphql_read(&doing, &format!("repository {repo}"), &payload)
+        let data: AccessData = self
+            .graphql_data(&doing, &format!("repository {repo}"), repo, &payload)
             .await?;
-        let protocol = |message: String| ForgeError::Protocol {
-            forge: crate::ForgeKind::GitHub,
-            doing: doing.clone(),
-            message,
-        };
-        if let Some(error) = Self::graphql_error(&answer, repo, &doing) {
-            return Err(error);
-        }
-        let answer: AccessAnswer =
-            serde_json::from_value(answer).map_err(|e| protocol(e.to_string()))?;
-        let Some(repository) = answer.data.repository else {
+        let Some(repository) = data.repository else {
             return Err(ForgeError::NotFound {
                 forge: crate::ForgeKind::GitHub,
                 what: format!("repository {repo}"),

@@ -31,11 +31,6 @@ pub(super) const CI_ROLLUP: &str =
 }";
 
 #[derive(Deserialize)]
-struct Answer {
-    data: Data,
-}
-
-#[derive(Deserialize)]
 struct Data {
     repository: Option<Repository>,
 }
@@ -106,27 +101,16 @@ impl GitHub {
                 "query": CI_ROLLUP,
                 "variables": {"owner": owner, "name": name, "oid": sha, "after": after},
             });
-            let answer = self
-                .graphql_read(&doing, &format!("commit {sha} in {repo}"), &payload)
+            let data: Data = self
+                .graphql_data(&doing, &format!("commit {sha} in {repo}"), repo, &payload)
                 .await?;
-            let protocol = |message: String| ForgeError::Protocol {
-                forge: ForgeKind::GitHub,
-                doing: doing.clone(),
-                message,
-            };
-            if let Some(error) = Self::graphql_error(&answer, repo, &doing) {
-                return Err(error);
-            }
-            let answer: Answer =
-                serde_json::from_value(answer).map_err(|e| protocol(e.to_string()))?;
-            let object = answer
-                .data
-                .repository
-                .and_then(|r| r.object)
-                .ok_or_else(|| ForgeError::NotFound {
-                    forge: ForgeKind::GitHub,
-                    what: format!("commit {sha} in {repo}"),
-                })?;
+            let object =
+                data.repository
+                    .and_then(|r| r.object)
+                    .ok_or_else(|| ForgeError::NotFound {
+                        forge: ForgeKind::GitHub,
+                        what: format!("commit {sha} in {repo}"),
+                    })?;
             let Some(rollup) = object.status_check_rollup else {
                 break;
             };
