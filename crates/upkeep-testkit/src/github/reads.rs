@@ -764,11 +764,17 @@ pub(super) fn answer(world: &World, body: &Value) -> axum::response::Response {
         Definition::Operation(op) => Some(op),
         Definition::Fragment(_) => None,
     });
-    let (set, variables) = match (operations.next(), operations.next()) {
-        (Some(OperationDefinition::Query(q)), None) => {
-            (&q.selection_set, q.variable_definitions.as_slice())
+    let (set, variables, label) = match (operations.next(), operations.next()) {
+        (Some(OperationDefinition::Query(q)), None) => (
+            &q.selection_set,
+            q.variable_definitions.as_slice(),
+            q.name
+                .clone()
+                .unwrap_or_else(|| "anonymous query".to_owned()),
+        ),
+        (Some(OperationDefinition::SelectionSet(s)), None) => {
+            (s, &[][..], "anonymous query".to_owned())
         }
-        (Some(OperationDefinition::SelectionSet(s)), None) => (s, &[][..]),
         (Some(_), None) => {
             return ok(
                 &json!({"errors": [{"message": "the fake GitHub answers queries and the updateRefs mutation only"}]}),
@@ -780,12 +786,27 @@ pub(super) fn answer(world: &World, body: &Value) -> axum::response::Response {
     };
     let mut errors = Vec::new();
     validate(set, "Query", &mut vec!["query".to_owned()], &mut errors);
+    check_arguments(set, "Query", variables, &label, &mut errors);
     check_variables(variables, &body["variables"], &mut errors);
     if !errors.is_empty() {
         return ok(&json!({"errors": errors}));
     }
+    // A variable left out takes its declared default.
+    let mut vars = body["variables"].clone();
+    for definition in variables {
+        if let Some(default) = &definition.default_value
+            && vars
+                .get(definition.name.as_str())
+                .is_none_or(Value::is_null)
+        {
+            if !vars.is_object() {
+                vars = json!({});
+            }
+            vars[definition.name.as_str()] = literal(default, &mut Vec::new());
+        }
+    }
     let mut run = Run {
-        vars: &body["variables"],
+        vars: &vars,
         errors: Vec::new(),
     };
     let data = run.object(world, set, &On::Root, &mut Vec::new());
@@ -825,6 +846,17 @@ pub(super) fn check_mutation(body: &Value) -> Result<(), axum::response::Respons
         &mutation.selection_set,
         "Mutation",
         &mut vec!["mutation".to_owned()],
+        &mut errors,
+    );
+    let label = mutation
+        .name
+        .clone()
+        .unwrap_or_else(|| "anonymous mutation".to_owned());
+    check_arguments(
+        &mutation.selection_set,
+        "Mutation",
+        &mutation.variable_definitions,
+        &label,
         &mut errors,
     );
     check_variables(
@@ -876,6 +908,161 @@ pub(super) fn mutation_data(body: &Value, payload_type: &str, payload: &Value) -
         }
     }
     Value::Object(data)
+}
+
+/// Checks the arguments of the fields of `set` (on `ty`) as GitHub does before running a
+/// document: a literal must be of the argument's type, a variable must be declared with
+/// a type the argument accepts, and every declared variable must be used. Fields the
+/// schema lacks are left to [`validate`].
+fn check_arguments(
+    set: &Set<'_>,
+    ty: &str,
+    definitions: &[VariableDefinition<'_, String>],
+    label: &str,
+    errors: &mut Vec<Value>,
+) {
+    let mut used = Vec::new();
+    walk_arguments(set, ty, definitions, label, &mut used, errors);
+    for definition in definitions {
+        if !used.contains(&definition.name) {
+            errors.push(json!({
+                "extensions": {"code": "variableNotUsed", "variableName": definition.name},
+                "locations": [{"line": definition.position.line, "column": definition.position.column}],
+                "message": format!("Variable ${} is declared by {label} but not used", definition.name),
+            }));
+        }
+    }
+}
+
+fn walk_arguments(
+    set: &Set<'_>,
+    ty: &str,
+    definitions: &[VariableDefinition<'_, String>],
+    label: &str,
+    used: &mut Vec<String>,
+    errors: &mut Vec<Value>,
+) {
+    let schema = graphql_schema::schema();
+    for item in &set.items {
+        let field = match item {
+            Selection::Field(field) => field,
+            Selection::InlineFragment(fragment) => {
+                let on = match &fragment.type_condition {
+                    Some(graphql_parser::query::TypeCondition::On(on)) => on.as_str(),
+                    None => ty,
+                };
+                walk_arguments(
+                    &fragment.selection_set,
+                    on,
+                    definitions,
+                    label,
+                    used,
+                    errors,
+                );
+                continue;
+            }
+            Selection::FragmentSpread(_) => continue,
+        };
+        let Some(def) = schema.field(ty, &field.name) else {
+            continue;
+        };
+        let (line, column) = (field.position.line, field.position.column);
+        for (name, value) in &field.arguments {
+            let Some(arg) = def.arg(name) else { continue };
+            if let GqlValue::Variable(variable) = value {
+                used.push(variable.clone());
+                let Some(declared) = definitions.iter().find(|d| d.name == *variable) else {
+                    errors.push(json!({
+                        "extensions": {"code": "variableNotDefined", "variableName": variable},
+                        "locations": [{"line": line, "column": column}],
+                        "message": format!("Variable ${variable} is used by {label} but not declared"),
+                    }));
+                    continue;
+                };
+                let declared_ty = declared.var_type.to_string();
+                let accepts = if declared.default_value.is_some() && !declared_ty.ends_with('!') {
+                    variable_fits(&format!("{declared_ty}!"), &arg.ty)
+                } else {
+                    variable_fits(&declared_ty, &arg.ty)
+                };
+                if let Err(mismatch) = accepts {
+                    errors.push(json!({
+                        "extensions": {"code": "variableMismatch", "variableName": variable, "typeName": declared_ty, "argumentName": name, "errorMessage": mismatch},
+                        "locations": [{"line": line, "column": column}],
+                        "message": format!("{mismatch} on variable ${variable} and argument {name} ({declared_ty} / {})", arg.ty),
+                    }));
+                }
+                continue;
+            }
+            let before = used.len();
+            let literal = literal(value, used);
+            // With variables inside, the literal's check waits for their values.
+            let has_variables = used.len() > before;
+            if !has_variables && !schema.input_problems(&literal, &arg.ty).is_empty() {
+                errors.push(json!({
+                    "extensions": {"code": "argumentLiteralsIncompatible", "typeName": "Field", "argumentName": name},
+                    "locations": [{"line": line, "column": column}],
+                    "message": format!("Argument '{name}' on Field '{}' has an invalid value ({value}). Expected type '{}'.", field.name, arg.ty),
+                }));
+            }
+        }
+        let returns = def.ty.trim_start_matches('[').trim_end_matches(['!', ']']);
+        walk_arguments(
+            &field.selection_set,
+            returns,
+            definitions,
+            label,
+            used,
+            errors,
+        );
+    }
+}
+
+/// Whether a variable declared `var` may be passed where `arg` is expected (GraphQL's
+/// "All Variable Usages Are Allowed"), or GitHub's name for the mismatch.
+fn variable_fits(var: &str, arg: &str) -> Result<(), &'static str> {
+    match (var.strip_suffix('!'), arg.strip_suffix('!')) {
+        (Some(var), Some(arg)) => variable_fits(var, arg),
+        (None, Some(_)) => Err("Nullability mismatch"),
+        (Some(var), None) => variable_fits(var, arg),
+        (None, None) => {
+            let list = |t: &str| {
+                t.strip_prefix('[')
+                    .and_then(|t| t.strip_suffix(']'))
+                    .map(str::to_owned)
+            };
+            match (list(var), list(arg)) {
+                (Some(var), Some(arg)) => variable_fits(&var, &arg),
+                (None, None) if var == arg => Ok(()),
+                (None, None) => Err("Type mismatch"),
+                _ => Err("List dimension mismatch"),
+            }
+        }
+    }
+}
+
+/// A literal argument as JSON, for the schema's input check (a variable inside it is
+/// `null` there, and counts as used).
+fn literal(value: &GqlValue<'_, String>, used: &mut Vec<String>) -> Value {
+    match value {
+        GqlValue::Variable(v) => {
+            used.push(v.clone());
+            Value::Null
+        }
+        GqlValue::Int(n) => n.as_i64().map_or(Value::Null, Value::from),
+        GqlValue::Float(f) => json!(f),
+        GqlValue::String(s) => json!(s),
+        GqlValue::Boolean(b) => json!(b),
+        GqlValue::Null => Value::Null,
+        GqlValue::Enum(e) => json!(e),
+        GqlValue::List(items) => Value::Array(items.iter().map(|i| literal(i, used)).collect()),
+        GqlValue::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), literal(v, used)))
+                .collect(),
+        ),
+    }
 }
 
 /// Checks the request's `variables` against the operation's declarations, as GitHub

@@ -513,3 +513,62 @@ async fn the_fake_refuses_by_githubs_schema() {
         json!(["refUpdates", 0, "afterOid"])
     );
 }
+
+/// Arguments as GitHub checks them: literals of the argument's type, variables declared
+/// with a type the argument accepts, no variable declared and left unused.
+#[tokio::test]
+async fn the_fake_checks_arguments_and_variables_as_github_does() {
+    let fake = world().await;
+    let codes = |answer: &Value| -> Vec<String> {
+        answer["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("refused: {answer}"))
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let answer = post(
+        &fake,
+        &json!({"query": r#"{ repository(owner: "packit", name: 7) { id } }"#}),
+    )
+    .await;
+    assert_eq!(
+        codes(&answer),
+        [
+            "Argument 'name' on Field 'repository' has an invalid value (7). Expected type 'String!'."
+        ]
+    );
+    let answer = post(
+        &fake,
+        &json!({"query": "query Reads($owner: String, $name: String!, $spare: Int) { repository(owner: $owner, name: $name) { id } }",
+                "variables": {"owner": "packit", "name": "ogr"}}),
+    )
+    .await;
+    assert_eq!(
+        codes(&answer),
+        [
+            "Nullability mismatch on variable $owner and argument owner (String / String!)",
+            "Variable $spare is declared by Reads but not used",
+        ]
+    );
+    let answer = post(
+        &fake,
+        &json!({"query": "query($owner: Int!) { repository(owner: $owner, name: $name) { id } }",
+                "variables": {"owner": 1}}),
+    )
+    .await;
+    assert_eq!(
+        codes(&answer),
+        [
+            "Type mismatch on variable $owner and argument owner (Int! / String!)",
+            "Variable $name is used by anonymous query but not declared",
+        ]
+    );
+    // A variable with a default may stand where a non-null argument is.
+    let answer = post(
+        &fake,
+        &json!({"query": r#"query($owner: String = "packit") { repository(owner: $owner, name: "ogr") { name } }"#}),
+    )
+    .await;
+    assert_eq!(answer["data"]["repository"]["name"], "ogr", "{answer}");
+}
