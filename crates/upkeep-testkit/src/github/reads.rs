@@ -101,6 +101,90 @@ fn gql_error(message: &str, path: &[String], line: usize, column: usize, code: &
     })
 }
 
+/// Field `field` of `ty` in GitHub's schema, when the fake serves it; else the error,
+/// GitHub's when GitHub lacks it, the fake's own when GitHub has it.
+fn field_def(
+    ty: &str,
+    field: &Field<'_, String>,
+    path: &[String],
+    errors: &mut Vec<Value>,
+) -> Option<&'static graphql_schema::FieldDef> {
+    let name = field.name.as_str();
+    let (line, column) = (field.position.line, field.position.column);
+    let schema = graphql_schema::schema();
+    if schema.ty(ty).is_none() {
+        // A type of GitHub's that recipe.sh does not extract (`... on Blob`).
+        errors.push(gql_error(
+            &format!("FakeGitHub does not serve type {ty} (not in its extract of GitHub's schema)"),
+            path,
+            line,
+            column,
+            &json!({"code": "notServedByFakeGitHub", "typeName": ty, "fieldName": name}),
+        ));
+        return None;
+    }
+    let Some(def) = schema.field(ty, name) else {
+        errors.push(gql_error(
+            &format!("Field '{name}' doesn't exist on type '{ty}'"),
+            path,
+            line,
+            column,
+            &json!({"code": "undefinedField", "typeName": ty, "fieldName": name}),
+        ));
+        return None;
+    };
+    // GitHub has the field; the fake says so when it does not resolve it, rather than
+    // answering a null GitHub would not.
+    if !graphql_schema::is_served(ty, name) {
+        errors.push(gql_error(
+            &format!("FakeGitHub does not serve {ty}.{name} (GitHub's schema has it)"),
+            path,
+            line,
+            column,
+            &json!({"code": "notServedByFakeGitHub", "typeName": ty, "fieldName": name}),
+        ));
+        return None;
+    }
+    Some(def)
+}
+
+/// The arguments of `field` against its definition: each one it has, every required one.
+fn check_field_arguments(
+    field: &Field<'_, String>,
+    def: &graphql_schema::FieldDef,
+    path: &[String],
+    errors: &mut Vec<Value>,
+) {
+    let name = field.name.as_str();
+    let (line, column) = (field.position.line, field.position.column);
+    for (arg, _) in &field.arguments {
+        if def.arg(arg).is_none() {
+            errors.push(gql_error(
+                    &format!("Field '{name}' doesn't accept argument '{arg}'"),
+                    path,
+                    line,
+                    column,
+                    &json!({"code": "argumentNotAccepted", "name": name, "typeName": "Field", "argumentName": arg}),
+                ));
+        }
+    }
+    let missing: Vec<&str> = def
+        .args
+        .iter()
+        .filter(|a| a.required() && !field.arguments.iter().any(|(g, _)| *g == a.name))
+        .map(|a| a.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        errors.push(gql_error(
+                &format!("Field '{name}' is missing required arguments: {}", missing.join(", ")),
+                path,
+                line,
+                column,
+                &json!({"code": "missingRequiredArguments", "className": "Field", "name": name, "arguments": missing.join(", ")}),
+            ));
+    }
+}
+
 /// Checks `set` against the schema, as GitHub does before running a query.
 fn validate(set: &Set<'_>, ty: &str, path: &mut Vec<String>, errors: &mut Vec<Value>) {
     for item in &set.items {
@@ -145,70 +229,11 @@ fn validate(set: &Set<'_>, ty: &str, path: &mut Vec<String>, errors: &mut Vec<Va
             continue;
         }
         let schema = graphql_schema::schema();
-        if schema.ty(ty).is_none() {
-            // A type of GitHub's that recipe.sh does not extract (`... on Blob`).
-            errors.push(gql_error(
-                &format!(
-                    "FakeGitHub does not serve type {ty} (not in its extract of GitHub's schema)"
-                ),
-                path,
-                line,
-                column,
-                &json!({"code": "notServedByFakeGitHub", "typeName": ty, "fieldName": name}),
-            ));
-            path.pop();
-            continue;
-        }
-        let Some(def) = schema.field(ty, name) else {
-            errors.push(gql_error(
-                &format!("Field '{name}' doesn't exist on type '{ty}'"),
-                path,
-                line,
-                column,
-                &json!({"code": "undefinedField", "typeName": ty, "fieldName": name}),
-            ));
+        let Some(def) = field_def(ty, field, path, errors) else {
             path.pop();
             continue;
         };
-        // GitHub has the field; the fake says so when it does not resolve it, rather than
-        // answering a null GitHub would not.
-        if !graphql_schema::is_served(ty, name) {
-            errors.push(gql_error(
-                &format!("FakeGitHub does not serve {ty}.{name} (GitHub's schema has it)"),
-                path,
-                line,
-                column,
-                &json!({"code": "notServedByFakeGitHub", "typeName": ty, "fieldName": name}),
-            ));
-            path.pop();
-            continue;
-        }
-        for (arg, _) in &field.arguments {
-            if def.arg(arg).is_none() {
-                errors.push(gql_error(
-                    &format!("Field '{name}' doesn't accept argument '{arg}'"),
-                    path,
-                    line,
-                    column,
-                    &json!({"code": "argumentNotAccepted", "name": name, "typeName": "Field", "argumentName": arg}),
-                ));
-            }
-        }
-        let missing: Vec<&str> = def
-            .args
-            .iter()
-            .filter(|a| a.required() && !field.arguments.iter().any(|(g, _)| *g == a.name))
-            .map(|a| a.name.as_str())
-            .collect();
-        if !missing.is_empty() {
-            errors.push(gql_error(
-                &format!("Field '{name}' is missing required arguments: {}", missing.join(", ")),
-                path,
-                line,
-                column,
-                &json!({"code": "missingRequiredArguments", "className": "Field", "name": name, "arguments": missing.join(", ")}),
-            ));
-        }
+        check_field_arguments(field, def, path, errors);
         // GitHub names the type without its list and non-null wrappers here.
         let returns = graphql_schema::named(&def.ty);
         let leaf = schema.is_leaf(returns);
@@ -514,10 +539,8 @@ impl Run<'_> {
             (On::Commit(..), "statusCheckRollup") => self.promotion_field(world, field, on, path),
             (On::Commit(_, oid), "oid") => json!(oid.to_string()),
             (On::Commit(_, oid), "abbreviatedOid") => json!(oid.to_string()[..7]),
-            (On::Commit(repo, oid), name) => match commit_field(repo, oid, name, set) {
-                Some(value) => value,
-                None => self.not_resolved(&On::Commit(repo, oid), field, path),
-            },
+            (On::Commit(repo, oid), name) => commit_field(repo, oid, name, set)
+                .unwrap_or_else(|| self.not_resolved(on, field, path)),
             _ => self.promotion_field(world, field, on, path),
         }
     }

@@ -402,27 +402,29 @@ async fn the_github_adapters_documents_pass_githubs_schema() {
     );
 }
 
+/// `(extensions.code, message)` of each error of a refusal.
+fn errors(answer: &Value) -> Vec<(String, String)> {
+    answer["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("refused: {answer}"))
+        .iter()
+        .map(|e| {
+            (
+                e["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The fake refuses what GitHub's schema refuses, and says so when GitHub has a field the
 /// fake does not serve.
 #[tokio::test]
 async fn the_fake_refuses_by_githubs_schema() {
     let fake = world().await;
-    let errors = |answer: &Value| -> Vec<(String, String)> {
-        answer["errors"]
-            .as_array()
-            .unwrap_or_else(|| panic!("refused: {answer}"))
-            .iter()
-            .map(|e| {
-                (
-                    e["extensions"]["code"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    e["message"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
     // A field GitHub has that the fake does not resolve, and one GitHub lacks.
     let answer = post(
         &fake,
@@ -467,6 +469,28 @@ async fn the_fake_refuses_by_githubs_schema() {
         ]
     );
 
+    // Inline fragments: on a member GitHub has but the extract leaves out, and on a type
+    // that cannot be there.
+    let answer = post(
+        &fake,
+        &json!({"query": r#"{ repository(owner: "packit", name: "ogr") { object(expression: "main") { ... on Blob { byteSize } ... on Repository { id } } } }"#}),
+    )
+    .await;
+    assert_eq!(
+        errors(&answer),
+        [
+            (
+                "notServedByFakeGitHub".to_owned(),
+                "FakeGitHub does not serve type Blob (not in its extract of GitHub's schema)"
+                    .to_owned()
+            ),
+            (
+                "fragmentSpreadImpossible".to_owned(),
+                "Fragment on Repository can't be spread inside GitObject".to_owned()
+            ),
+        ]
+    );
+
     // A variable's value is checked against its declared type.
     let answer = post(
         &fake,
@@ -478,9 +502,13 @@ async fn the_fake_refuses_by_githubs_schema() {
         answer["errors"][0]["message"],
         "Variable $owner of type String! was provided invalid value"
     );
+}
 
-    // Mutations: GitHub's that the fake does not serve, one GitHub lacks, and an input
-    // that is not an UpdateRefsInput.
+/// Mutations: GitHub's that the fake does not serve, one GitHub lacks, and an input that
+/// is not an `UpdateRefsInput`.
+#[tokio::test]
+async fn the_fake_refuses_mutations_by_githubs_schema() {
+    let fake = world().await;
     let answer = post(
         &fake,
         &json!({"query": "mutation { createIssue(input: {}) { clientMutationId } }"}),
