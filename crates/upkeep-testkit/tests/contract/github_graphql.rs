@@ -8,7 +8,7 @@
 //! there is in it) is answered with the schema's shapes (non-null fields never null,
 //! enum values from the schema, lists as lists, `__typename`s that fit), every served
 //! field answers a value, and the documents the GitHub adapter of upkeep-forge sends
-//! (the promotion read and `updateRefs`) are accepted.
+//! (the promotion read, `updateRefs`, the CI rollup) are accepted.
 
 use std::collections::BTreeSet;
 
@@ -354,7 +354,8 @@ async fn the_fakes_answers_have_githubs_shapes() {
 }
 
 /// The documents upkeep-forge's GitHub adapter sends — the promotion read
-/// (`PROMOTION_READS`) and the branch move (`updateRefs`) — pass the fake's check against
+/// (`PROMOTION_READS`), the branch move (`updateRefs`) and a commit's CI signals
+/// (`CI_ROLLUP`) — pass the fake's check against
 /// GitHub's schema: each is one request to the GraphQL endpoint, answered, with no REST
 /// fallback (a refused `updateRefs` would send the adapter to the REST ref update).
 #[tokio::test]
@@ -393,12 +394,16 @@ async fn the_github_adapters_documents_pass_githubs_schema() {
         )
         .await
         .unwrap();
-    assert_eq!(fake.branch_tip(REPO, "stable"), Some(new));
+    assert_eq!(fake.branch_tip(REPO, "stable"), Some(new.clone()));
+    fake.add_status(REPO, &new, "ci/build", "success");
+    fake.add_check_run(REPO, &new, "tests", "completed", Some("failure"));
+    let verdict = forge.ci_verdict(&repo, &new).await.unwrap();
+    assert_eq!(verdict.checks.len(), 2, "{verdict:?}");
     let log = fake.faults().log();
     assert_eq!(
         (log.count(&graphql), log.total()),
-        (2, 2),
-        "one query and one mutation, nothing else: {log:?}"
+        (3, 3),
+        "two queries and one mutation, nothing else: {log:?}"
     );
 }
 
