@@ -160,12 +160,12 @@ fn check_field_arguments(
     for (arg, _) in &field.arguments {
         if def.arg(arg).is_none() {
             errors.push(gql_error(
-                    &format!("Field '{name}' doesn't accept argument '{arg}'"),
-                    path,
-                    line,
-                    column,
-                    &json!({"code": "argumentNotAccepted", "name": name, "typeName": "Field", "argumentName": arg}),
-                ));
+                &format!("Field '{name}' doesn't accept argument '{arg}'"),
+                path,
+                line,
+                column,
+                &json!({"code": "argumentNotAccepted", "name": name, "typeName": "Field", "argumentName": arg}),
+            ));
         }
     }
     let missing: Vec<&str> = def
@@ -176,12 +176,12 @@ fn check_field_arguments(
         .collect();
     if !missing.is_empty() {
         errors.push(gql_error(
-                &format!("Field '{name}' is missing required arguments: {}", missing.join(", ")),
-                path,
-                line,
-                column,
-                &json!({"code": "missingRequiredArguments", "className": "Field", "name": name, "arguments": missing.join(", ")}),
-            ));
+            &format!("Field '{name}' is missing required arguments: {}", missing.join(", ")),
+            path,
+            line,
+            column,
+            &json!({"code": "missingRequiredArguments", "className": "Field", "name": name, "arguments": missing.join(", ")}),
+        ));
     }
 }
 
@@ -196,8 +196,8 @@ fn validate(set: &Set<'_>, ty: &str, path: &mut Vec<String>, errors: &mut Vec<Va
                     Some(TypeCondition::On(on)) => on.as_str(),
                     None => ty,
                 };
-                if !graphql_schema::schema().fits(on, ty) && !graphql_schema::schema().fits(ty, on)
-                {
+                let schema = graphql_schema::schema();
+                if !schema.fits(on, ty) && !schema.fits(ty, on) {
                     errors.push(gql_error(
                         &format!("Fragment on {on} can't be spread inside {ty}"),
                         path,
