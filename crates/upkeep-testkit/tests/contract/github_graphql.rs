@@ -8,7 +8,7 @@
 //! there is in it) is answered with the schema's shapes (non-null fields never null,
 //! enum values from the schema, lists as lists, `__typename`s that fit), every served
 //! field answers a value, and the documents the GitHub adapter of upkeep-forge sends
-//! (the promotion read, `updateRefs`, the CI rollup) are accepted.
+//! (the promotion read, `updateRefs`, the CI rollup, the branch access read) are accepted.
 
 use std::collections::BTreeSet;
 
@@ -18,8 +18,8 @@ use upkeep_forge::github::GitHub;
 use upkeep_forge::retry::RetryPolicy;
 use upkeep_forge::{BranchMove, Forge, RepoId};
 use upkeep_testkit::faults::Endpoint;
-use upkeep_testkit::github::FakeGitHub;
 use upkeep_testkit::github::graphql_schema::{Kind, is_served, named, schema, served};
+use upkeep_testkit::github::{FakeGitHub, Role};
 
 const REPO: &str = "packit/ogr";
 
@@ -354,8 +354,9 @@ async fn the_fakes_answers_have_githubs_shapes() {
 }
 
 /// The documents upkeep-forge's GitHub adapter sends — the promotion read
-/// (`PROMOTION_READS`), the branch move (`updateRefs`) and a commit's CI signals
-/// (`CI_ROLLUP`) — pass the fake's check against
+/// (`PROMOTION_READS`), the branch move (`updateRefs`), a commit's CI signals
+/// (`CI_ROLLUP`) and who may move a branch (`BRANCH_ACCESS`) — pass the fake's check
+/// against
 /// GitHub's schema: each is one request to the GraphQL endpoint, answered, with no REST
 /// fallback (a refused `updateRefs` would send the adapter to the REST ref update).
 #[tokio::test]
@@ -399,11 +400,14 @@ async fn the_github_adapters_documents_pass_githubs_schema() {
     fake.add_check_run(REPO, &new, "tests", "completed", Some("failure"));
     let verdict = forge.ci_verdict(&repo, &new).await.unwrap();
     assert_eq!(verdict.checks.len(), 2, "{verdict:?}");
+    fake.set_role(REPO, Role::Write);
+    let access = forge.branch_access(&repo, "stable").await.unwrap();
+    assert_eq!(access.can_update, Some(true), "{access:?}");
     let log = fake.faults().log();
     assert_eq!(
         (log.count(&graphql), log.total()),
-        (3, 3),
-        "two queries and one mutation, nothing else: {log:?}"
+        (4, 4),
+        "three queries and one mutation, nothing else: {log:?}"
     );
 }
 
