@@ -1,9 +1,11 @@
 //! `POST /graphql` (GitHub Enterprise: `/api/graphql`): the `updateRefs` mutation, and
 //! the queries of [`reads`](super::reads).
 //!
-//! The request's root field picks the operation; a field the fake does not know is
-//! answered the way GitHub's GraphQL server answers a field missing from the schema
-//! (`undefinedField`), which is also how an instance without `updateRefs` answers.
+//! The request's root field picks the operation. A mutation is checked against GitHub's
+//! schema ([`graphql_schema`](super::graphql_schema)) before it runs: a field GitHub
+//! lacks is answered as GitHub answers it (`undefinedField`, which is also how an
+//! instance without `updateRefs` answers), one it has that the fake does not serve with
+//! an error of the fake, and the variables' values are checked against their types.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -59,15 +61,27 @@ pub(super) async fn graphql(State(world): S, headers: HeaderMap, body: Bytes) ->
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains("application/vnd.github.update-refs-preview"));
-        return match world.update_refs {
-            UpdateRefs::Available => update_refs(&world, &body),
-            UpdateRefs::PreviewOnly if preview => update_refs(&world, &body),
-            UpdateRefs::PreviewOnly | UpdateRefs::Absent => {
-                undefined_field("mutation", "updateRefs")
-            }
+        let available = match world.update_refs {
+            UpdateRefs::Available => true,
+            UpdateRefs::PreviewOnly => preview,
+            UpdateRefs::Absent => false,
+        };
+        if !available {
+            return undefined_field("mutation", "updateRefs");
+        }
+        // Checked against GitHub's schema first: the selection on the payload, and the
+        // input's fields and their types, as GitHub refuses a mutation before running it.
+        return match super::reads::check_mutation(&body) {
+            Ok(()) => update_refs(&world, &body),
+            Err(refused) => refused,
         };
     }
     if query.trim_start().starts_with("mutation") {
+        // GitHub's schema decides: a mutation it lacks is `undefinedField`, one it has
+        // that the fake does not serve is an error of the fake.
+        if let Err(refused) = super::reads::check_mutation(&body) {
+            return refused;
+        }
         // The first field inside the mutation's selection set.
         let field = query
             .split_once('{')
@@ -177,5 +191,6 @@ fn update_refs(world: &World, body: &serde_json::Value) -> Response {
                 .expect("update ref");
         }
     }
-    ok(&json!({"data": {"updateRefs": {"clientMutationId": input["clientMutationId"]}}}))
+    let payload = json!({"clientMutationId": input["clientMutationId"]});
+    ok(&json!({"data": super::reads::mutation_data(body, "UpdateRefsPayload", &payload)}))
 }

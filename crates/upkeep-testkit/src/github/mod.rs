@@ -14,7 +14,8 @@
 //! check, headers, `/user`), `repos` (repository, refs, tags, compare), `pulls` (pull
 //! requests, issues, reviews, labels), `listing` (organisation and user repository lists,
 //! file contents), `checks` (statuses, check runs), `protection`
-//! (branch protection), `graphql`, `push` (what a `git push` is refused); `model` holds the
+//! (branch protection), `graphql` and `reads` (GraphQL mutations and queries, checked
+//! against GitHub's schema in [`graphql_schema`]), `push` (what a `git push` is refused); `model` holds the
 //! state, `json` the shared JSON shapes
 //! and `http` the plumbing (errors, pagination, the route table). A new concern is a new
 //! file with a `routes` function, added in [`FakeGitHub::start_with`]'s router.
@@ -36,6 +37,7 @@
 mod auth;
 mod checks;
 mod graphql;
+pub mod graphql_schema;
 mod http;
 mod json;
 mod listing;

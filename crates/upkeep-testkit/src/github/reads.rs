@@ -1,17 +1,20 @@
 //! GraphQL queries (reads) on the fake GitHub: the part of GitHub's schema that upkeep
 //! reads — `repository`, `Repository.ref`, `Ref.target`, `Ref.compare`, the comparison's
-//! commits — checked against that schema the way GitHub checks a query: an unknown field
-//! or argument, a missing required argument, selections on a scalar or none on an object
-//! are refused before anything runs, with GitHub's messages and `extensions.code`.
+//! commits — checked against GitHub's schema ([`graphql_schema`](super::graphql_schema))
+//! the way GitHub checks a query: an unknown field or argument, a missing required
+//! argument, selections on a leaf or none on an object, a variable's value not of its type
+//! are refused before anything runs, with GitHub's messages and `extensions.code`; a
+//! field GitHub has that the fake does not resolve ([`SERVED`]) is refused as such.
 
 use git2::Oid;
 use graphql_parser::query::{
     Definition, Document, Field, OperationDefinition, Selection, SelectionSet, TypeCondition,
-    Value as GqlValue,
+    Value as GqlValue, VariableDefinition,
 };
 use serde_json::{Map, Value, json};
 
 use super::checks;
+use super::graphql_schema::{self, Kind};
 use super::http::ok;
 use super::json::node_id;
 use super::json::web_root;
@@ -22,152 +25,72 @@ use super::repos::only_in;
 type Doc<'a> = Document<'a, String>;
 type Set<'a> = SelectionSet<'a, String>;
 
-/// `(field, type it returns, arguments: (name, required))` of each type the fake knows.
-/// A field of the schema: its name, the type it returns, its arguments (name, required).
-type FieldDef = (&'static str, &'static str, &'static [(&'static str, bool)]);
-
-fn schema(ty: &str) -> &'static [FieldDef] {
-    match ty {
-        "Query" => &[(
-            "repository",
-            "Repository",
-            &[("owner", true), ("name", true), ("followRenames", false)],
-        )],
-        "Repository" => &[
-            ("id", "ID", &[]),
-            ("name", "String", &[]),
-            ("nameWithOwner", "String", &[]),
-            ("ref", "Ref", &[("qualifiedName", true)]),
-            (
-                "object",
-                "GitObject",
-                &[("oid", false), ("expression", false)],
-            ),
-            ("viewerPermission", "RepositoryPermission", &[]),
+/// The fields the fake resolves, per type; their types and arguments are GitHub's
+/// ([`graphql_schema`](super::graphql_schema)). A field GitHub has that is not listed here
+/// is refused before the query runs.
+pub(super) const SERVED: &[(&str, &[&str])] = &[
+    ("Query", &["repository"]),
+    (
+        "Repository",
+        &[
+            "id",
+            "name",
+            "nameWithOwner",
+            "ref",
+            "object",
+            "viewerPermission",
         ],
-        "Ref" => &[
-            ("id", "ID", &[]),
-            ("name", "String", &[]),
-            ("prefix", "String", &[]),
-            ("target", "GitObject", &[]),
-            ("compare", "Comparison", &[("headRef", true)]),
-            ("refUpdateRule", "RefUpdateRule", &[]),
+    ),
+    (
+        "Ref",
+        &["id", "name", "prefix", "target", "compare", "refUpdateRule"],
+    ),
+    (
+        "RefUpdateRule",
+        &[
+            "pattern",
+            "viewerCanPush",
+            "requiredStatusCheckContexts",
+            "allowsForcePushes",
+            "allowsDeletions",
+            "requiredApprovingReviewCount",
+            "requiresLinearHistory",
         ],
-        "RefUpdateRule" => &[
-            ("pattern", "String", &[]),
-            ("viewerCanPush", "Boolean", &[]),
-            ("requiredStatusCheckContexts", "String", &[]),
-            ("allowsForcePushes", "Boolean", &[]),
-            ("allowsDeletions", "Boolean", &[]),
-            ("requiredApprovingReviewCount", "Int", &[]),
-            ("requiresLinearHistory", "Boolean", &[]),
+    ),
+    ("GitObject", &["oid", "abbreviatedOid"]),
+    ("Comparison", &["aheadBy", "behindBy", "status", "commits"]),
+    ("ComparisonCommitConnection", &["nodes", "totalCount"]),
+    (
+        "Commit",
+        &[
+            "oid",
+            "abbreviatedOid",
+            "messageHeadline",
+            "message",
+            "committedDate",
+            "author",
+            "statusCheckRollup",
         ],
-        "GitObject" => &[
-            ("oid", "GitObjectID", &[]),
-            ("abbreviatedOid", "String", &[]),
-        ],
-        "Comparison" => &[
-            ("aheadBy", "Int", &[]),
-            ("behindBy", "Int", &[]),
-            ("status", "ComparisonStatus", &[]),
-            (
-                "commits",
-                "ComparisonCommitConnection",
-                &[
-                    ("first", false),
-                    ("last", false),
-                    ("after", false),
-                    ("before", false),
-                ],
-            ),
-        ],
-        "ComparisonCommitConnection" => &[("nodes", "Commit", &[]), ("totalCount", "Int", &[])],
-        "Commit" => &[
-            ("oid", "GitObjectID", &[]),
-            ("abbreviatedOid", "String", &[]),
-            ("messageHeadline", "String", &[]),
-            ("message", "String", &[]),
-            ("committedDate", "GitTimestamp", &[]),
-            ("author", "GitActor", &[]),
-            ("statusCheckRollup", "StatusCheckRollup", &[]),
-        ],
-        "GitActor" => &[
-            ("name", "String", &[]),
-            ("email", "String", &[]),
-            ("date", "GitTimestamp", &[]),
-        ],
-        _ => ci_schema(ty),
-    }
-}
-
-/// The types of a commit's CI signals (`Commit.statusCheckRollup`).
-fn ci_schema(ty: &str) -> &'static [FieldDef] {
-    match ty {
-        "StatusCheckRollup" => &[
-            ("state", "StatusState", &[]),
-            (
-                "contexts",
-                "StatusCheckRollupContextConnection",
-                &[
-                    ("first", false),
-                    ("last", false),
-                    ("after", false),
-                    ("before", false),
-                ],
-            ),
-        ],
-        "StatusCheckRollupContextConnection" => &[
-            ("nodes", "StatusCheckRollupContext", &[]),
-            ("totalCount", "Int", &[]),
-            ("pageInfo", "PageInfo", &[]),
-        ],
-        "PageInfo" => &[
-            ("hasNextPage", "Boolean", &[]),
-            ("endCursor", "String", &[]),
-        ],
-        "CheckRun" => &[
-            ("name", "String", &[]),
-            ("status", "CheckStatusState", &[]),
-            ("conclusion", "CheckConclusionState", &[]),
-            ("detailsUrl", "URI", &[]),
-            ("url", "URI", &[]),
-        ],
-        "StatusContext" => &[
-            ("context", "String", &[]),
-            ("state", "StatusState", &[]),
-            ("targetUrl", "URI", &[]),
-            ("description", "String", &[]),
-        ],
-        _ => &[],
-    }
-}
-
-/// The object types an interface or union may resolve to (GitHub's `possibleTypes`); a
-/// concrete type only to itself.
-fn possible_types(ty: &str) -> &[&str] {
-    match ty {
-        "GitObject" => &["Blob", "Commit", "Tag", "Tree"],
-        "StatusCheckRollupContext" => &["CheckRun", "StatusContext"],
-        _ => &[],
-    }
-}
-
-fn is_scalar(ty: &str) -> bool {
-    matches!(
-        ty,
-        "ID" | "String"
-            | "Int"
-            | "Boolean"
-            | "URI"
-            | "GitObjectID"
-            | "GitTimestamp"
-            | "ComparisonStatus"
-            | "RepositoryPermission"
-            | "StatusState"
-            | "CheckStatusState"
-            | "CheckConclusionState"
-    )
-}
+    ),
+    ("GitActor", &["name", "email", "date"]),
+    // A commit's CI signals (`Commit.statusCheckRollup`).
+    ("StatusCheckRollup", &["state", "contexts"]),
+    (
+        "StatusCheckRollupContextConnection",
+        &["nodes", "totalCount", "pageInfo"],
+    ),
+    ("PageInfo", &["hasNextPage", "endCursor"]),
+    (
+        "CheckRun",
+        &["name", "status", "conclusion", "detailsUrl", "url"],
+    ),
+    (
+        "StatusContext",
+        &["context", "state", "targetUrl", "description"],
+    ),
+    ("Mutation", &["updateRefs"]),
+    ("UpdateRefsPayload", &["clientMutationId"]),
+];
 
 fn gql_error(message: &str, path: &[String], line: usize, column: usize, code: &Value) -> Value {
     json!({
@@ -176,6 +99,90 @@ fn gql_error(message: &str, path: &[String], line: usize, column: usize, code: &
         "locations": [{"line": line, "column": column}],
         "message": message,
     })
+}
+
+/// Field `field` of `ty` in GitHub's schema, when the fake serves it; else the error,
+/// GitHub's when GitHub lacks it, the fake's own when GitHub has it.
+fn field_def(
+    ty: &str,
+    field: &Field<'_, String>,
+    path: &[String],
+    errors: &mut Vec<Value>,
+) -> Option<&'static graphql_schema::FieldDef> {
+    let name = field.name.as_str();
+    let (line, column) = (field.position.line, field.position.column);
+    let schema = graphql_schema::schema();
+    if schema.ty(ty).is_none() {
+        // A type of GitHub's that recipe.sh does not extract (`... on Blob`).
+        errors.push(gql_error(
+            &format!("FakeGitHub does not serve type {ty} (not in its extract of GitHub's schema)"),
+            path,
+            line,
+            column,
+            &json!({"code": "notServedByFakeGitHub", "typeName": ty, "fieldName": name}),
+        ));
+        return None;
+    }
+    let Some(def) = schema.field(ty, name) else {
+        errors.push(gql_error(
+            &format!("Field '{name}' doesn't exist on type '{ty}'"),
+            path,
+            line,
+            column,
+            &json!({"code": "undefinedField", "typeName": ty, "fieldName": name}),
+        ));
+        return None;
+    };
+    // GitHub has the field; the fake says so when it does not resolve it, rather than
+    // answering a null GitHub would not.
+    if !graphql_schema::is_served(ty, name) {
+        errors.push(gql_error(
+            &format!("FakeGitHub does not serve {ty}.{name} (GitHub's schema has it)"),
+            path,
+            line,
+            column,
+            &json!({"code": "notServedByFakeGitHub", "typeName": ty, "fieldName": name}),
+        ));
+        return None;
+    }
+    Some(def)
+}
+
+/// The arguments of `field` against its definition: each one it has, every required one.
+fn check_field_arguments(
+    field: &Field<'_, String>,
+    def: &graphql_schema::FieldDef,
+    path: &[String],
+    errors: &mut Vec<Value>,
+) {
+    let name = field.name.as_str();
+    let (line, column) = (field.position.line, field.position.column);
+    for (arg, _) in &field.arguments {
+        if def.arg(arg).is_none() {
+            errors.push(gql_error(
+                &format!("Field '{name}' doesn't accept argument '{arg}'"),
+                path,
+                line,
+                column,
+                &json!({"code": "argumentNotAccepted", "name": name, "typeName": "Field", "argumentName": arg}),
+            ));
+        }
+    }
+    let missing: Vec<&str> = def
+        .args
+        .iter()
+        .filter(|a| a.required() && !field.arguments.iter().any(|(g, _)| *g == a.name))
+        .map(|a| a.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        errors.push(gql_error(
+            &format!("Field '{name}' is missing required arguments: {}", missing.join(", ")),
+            path,
+            line,
+            column,
+            &json!({"code": "missingRequiredArguments", "className": "Field", "name": name, "arguments": missing.join(", ")}),
+        ));
+    }
 }
 
 /// Checks `set` against the schema, as GitHub does before running a query.
@@ -189,7 +196,8 @@ fn validate(set: &Set<'_>, ty: &str, path: &mut Vec<String>, errors: &mut Vec<Va
                     Some(TypeCondition::On(on)) => on.as_str(),
                     None => ty,
                 };
-                if on != ty && !possible_types(ty).contains(&on) {
+                let schema = graphql_schema::schema();
+                if !schema.fits(on, ty) && !schema.fits(ty, on) {
                     errors.push(gql_error(
                         &format!("Fragment on {on} can't be spread inside {ty}"),
                         path,
@@ -220,53 +228,31 @@ fn validate(set: &Set<'_>, ty: &str, path: &mut Vec<String>, errors: &mut Vec<Va
             path.pop();
             continue;
         }
-        let Some((_, returns, args)) = schema(ty).iter().find(|(f, _, _)| *f == name) else {
-            errors.push(gql_error(
-                &format!("Field '{name}' doesn't exist on type '{ty}'"),
-                path,
-                line,
-                column,
-                &json!({"code": "undefinedField", "typeName": ty, "fieldName": name}),
-            ));
+        let schema = graphql_schema::schema();
+        let Some(def) = field_def(ty, field, path, errors) else {
             path.pop();
             continue;
         };
-        for (arg, _) in &field.arguments {
-            if !args.iter().any(|(a, _)| a == arg) {
-                errors.push(gql_error(
-                    &format!("Field '{name}' doesn't accept argument '{arg}'"),
-                    path,
-                    line,
-                    column,
-                    &json!({"code": "argumentNotAccepted", "name": name, "typeName": "Field", "argumentName": arg}),
-                ));
-            }
-        }
-        let missing: Vec<&str> = args
-            .iter()
-            .filter(|(a, required)| *required && !field.arguments.iter().any(|(g, _)| g == a))
-            .map(|(a, _)| *a)
-            .collect();
-        if !missing.is_empty() {
-            errors.push(gql_error(
-                &format!("Field '{name}' is missing required arguments: {}", missing.join(", ")),
-                path,
-                line,
-                column,
-                &json!({"code": "missingRequiredArguments", "className": "Field", "name": name, "arguments": missing.join(", ")}),
-            ));
-        }
+        check_field_arguments(field, def, path, errors);
+        // GitHub names the type without its list and non-null wrappers here.
+        let returns = graphql_schema::named(&def.ty);
+        let leaf = schema.is_leaf(returns);
         let has_selections = !field.selection_set.items.is_empty();
-        if is_scalar(returns) && has_selections {
+        if leaf && has_selections {
+            let kind = if schema.ty(returns).is_some_and(|t| t.kind == Kind::Enum) {
+                "enums"
+            } else {
+                "scalars"
+            };
             errors.push(gql_error(
-                &format!("Selections can't be made on scalars (field '{name}' returns {returns} but has selections [{}])",
+                &format!("Selections can't be made on {kind} (field '{name}' returns {returns} but has selections [{}])",
                     field.selection_set.items.iter().filter_map(|s| match s { Selection::Field(f) => Some(f.name.clone()), _ => None }).collect::<Vec<_>>().join(", ")),
                 path,
                 line,
                 column,
                 &json!({"code": "selectionMismatch", "nodeName": format!("field '{name}'"), "typeName": returns}),
             ));
-        } else if !is_scalar(returns) && !has_selections {
+        } else if !leaf && !has_selections {
             errors.push(gql_error(
                 &format!("Field must have selections (field '{name}' returns {returns} but has no selections. Did you mean '{name} {{ ... }}'?)"),
                 path,
@@ -553,7 +539,8 @@ impl Run<'_> {
             (On::Commit(..), "statusCheckRollup") => self.promotion_field(world, field, on, path),
             (On::Commit(_, oid), "oid") => json!(oid.to_string()),
             (On::Commit(_, oid), "abbreviatedOid") => json!(oid.to_string()[..7]),
-            (On::Commit(repo, oid), name) => commit_field(repo, oid, name, set),
+            (On::Commit(repo, oid), name) => commit_field(repo, oid, name, set)
+                .unwrap_or_else(|| self.not_resolved(on, field, path)),
             _ => self.promotion_field(world, field, on, path),
         }
     }
@@ -602,7 +589,10 @@ impl Run<'_> {
                     None => Value::Null,
                 }
             }
-            (On::Rule(rule), name) => rule[name].clone(),
+            (On::Rule(rule), name) => match rule.get(name) {
+                Some(value) => value.clone(),
+                None => self.not_resolved(on, field, path),
+            },
             (On::Commit(repo, oid), "statusCheckRollup") => {
                 if rollup(repo, oid).is_empty() {
                     Value::Null
@@ -634,7 +624,7 @@ impl Run<'_> {
                 "state" => json!(status.state.to_ascii_uppercase()),
                 "targetUrl" => json!(status.target_url),
                 "description" => json!(status.description),
-                _ => Value::Null,
+                _ => self.not_resolved(on, field, path),
             },
             (On::CheckRun(repo, run), name) => match name {
                 "name" => json!(run.name),
@@ -647,10 +637,20 @@ impl Run<'_> {
                     repo.full_name(),
                     run.id
                 )),
-                _ => Value::Null,
+                _ => self.not_resolved(on, field, path),
             },
-            _ => Value::Null,
+            (on, _) => self.not_resolved(&on, field, path),
         }
+    }
+
+    /// A field [`SERVED`] lists without a resolver: an error of the fake, not a `null`.
+    fn not_resolved(&mut self, on: &On<'_>, field: &Field<'_, String>, path: &[String]) -> Value {
+        self.errors.push(json!({
+            "path": path,
+            "locations": [{"line": field.position.line, "column": field.position.column}],
+            "message": format!("FakeGitHub does not resolve {}.{}", typename(on), field.name),
+        }));
+        Value::Null
     }
 }
 
@@ -737,16 +737,16 @@ fn status(repo: &Repo, base: Oid, head: Oid) -> &'static str {
     }
 }
 
-/// A field of a `Commit` other than its oid.
-fn commit_field(repo: &Repo, oid: Oid, name: &str, set: &Set<'_>) -> Value {
+/// A field of a `Commit` other than its oid; `None` for one it does not resolve.
+fn commit_field(repo: &Repo, oid: Oid, name: &str, set: &Set<'_>) -> Option<Value> {
     let g = repo.git();
     let Ok(commit) = g.find_commit(oid) else {
-        return Value::Null;
+        return Some(Value::Null);
     };
     let author = commit.author();
     let date = chrono::DateTime::from_timestamp(author.when().seconds(), 0)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    match name {
+    Some(match name {
         "messageHeadline" => json!(commit.summary().unwrap_or_default()),
         "message" => json!(commit.message().unwrap_or_default()),
         "committedDate" => json!(
@@ -763,14 +763,15 @@ fn commit_field(repo: &Repo, oid: Oid, name: &str, set: &Set<'_>) -> Value {
                     "email" => json!(String::from_utf8_lossy(author.email_bytes())),
                     "date" => json!(date),
                     "__typename" => json!("GitActor"),
-                    _ => Value::Null,
+                    // A `GitActor` field served without a resolver here.
+                    _ => return None,
                 };
                 out.insert(key, v);
             }
             Value::Object(out)
         }
-        _ => Value::Null,
-    }
+        _ => return None,
+    })
 }
 
 /// Answers a GraphQL query document, or refuses it as GitHub does.
@@ -786,9 +787,17 @@ pub(super) fn answer(world: &World, body: &Value) -> axum::response::Response {
         Definition::Operation(op) => Some(op),
         Definition::Fragment(_) => None,
     });
-    let set = match (operations.next(), operations.next()) {
-        (Some(OperationDefinition::Query(q)), None) => &q.selection_set,
-        (Some(OperationDefinition::SelectionSet(s)), None) => s,
+    let (set, variables, label) = match (operations.next(), operations.next()) {
+        (Some(OperationDefinition::Query(q)), None) => (
+            &q.selection_set,
+            q.variable_definitions.as_slice(),
+            q.name
+                .clone()
+                .unwrap_or_else(|| "anonymous query".to_owned()),
+        ),
+        (Some(OperationDefinition::SelectionSet(s)), None) => {
+            (s, &[][..], "anonymous query".to_owned())
+        }
         (Some(_), None) => {
             return ok(
                 &json!({"errors": [{"message": "the fake GitHub answers queries and the updateRefs mutation only"}]}),
@@ -800,11 +809,27 @@ pub(super) fn answer(world: &World, body: &Value) -> axum::response::Response {
     };
     let mut errors = Vec::new();
     validate(set, "Query", &mut vec!["query".to_owned()], &mut errors);
+    check_arguments(set, "Query", variables, &label, &mut errors);
+    check_variables(variables, &body["variables"], &mut errors);
     if !errors.is_empty() {
         return ok(&json!({"errors": errors}));
     }
+    // A variable left out takes its declared default.
+    let mut vars = body["variables"].clone();
+    for definition in variables {
+        if let Some(default) = &definition.default_value
+            && vars
+                .get(definition.name.as_str())
+                .is_none_or(Value::is_null)
+        {
+            if !vars.is_object() {
+                vars = json!({});
+            }
+            vars[definition.name.as_str()] = literal(default, &mut Vec::new());
+        }
+    }
     let mut run = Run {
-        vars: &body["variables"],
+        vars: &vars,
         errors: Vec::new(),
     };
     let data = run.object(world, set, &On::Root, &mut Vec::new());
@@ -812,5 +837,320 @@ pub(super) fn answer(world: &World, body: &Value) -> axum::response::Response {
         ok(&json!({"data": data}))
     } else {
         ok(&json!({"data": data, "errors": run.errors}))
+    }
+}
+
+/// Checks a mutation document against the schema (its fields, then its variables' values
+/// against their declared types), as GitHub does before running it: `Err` is GitHub's
+/// answer refusing it.
+pub(super) fn check_mutation(body: &Value) -> Result<(), axum::response::Response> {
+    let query = body["query"].as_str().unwrap_or_default();
+    let doc: Doc<'_> = graphql_parser::parse_query::<String>(query)
+        .map_err(|e| ok(&json!({"errors": [{"message": format!("Parse error on {e}")}]})))?;
+    let mut operations = doc.definitions.iter().filter_map(|d| match d {
+        Definition::Operation(op) => Some(op),
+        Definition::Fragment(_) => None,
+    });
+    let mutation = match (operations.next(), operations.next()) {
+        (Some(OperationDefinition::Mutation(m)), None) => m,
+        (Some(_), None) => {
+            return Err(ok(
+                &json!({"errors": [{"message": "the fake GitHub checks a mutation here, and this is not one"}]}),
+            ));
+        }
+        _ => {
+            return Err(ok(
+                &json!({"errors": [{"message": "An operation name is required"}]}),
+            ));
+        }
+    };
+    let mut errors = Vec::new();
+    validate(
+        &mutation.selection_set,
+        "Mutation",
+        &mut vec!["mutation".to_owned()],
+        &mut errors,
+    );
+    let label = mutation
+        .name
+        .clone()
+        .unwrap_or_else(|| "anonymous mutation".to_owned());
+    check_arguments(
+        &mutation.selection_set,
+        "Mutation",
+        &mutation.variable_definitions,
+        &label,
+        &mut errors,
+    );
+    check_variables(
+        &mutation.variable_definitions,
+        &body["variables"],
+        &mut errors,
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ok(&json!({"errors": errors})))
+    }
+}
+
+/// The `data` of a mutation that ran: each root field answered with what its selection
+/// asks of `payload` (a `payload_type`, its served fields' values by name), as GitHub
+/// answers only what was selected. The document passed [`check_mutation`].
+pub(super) fn mutation_data(body: &Value, payload_type: &str, payload: &Value) -> Value {
+    let query = body["query"].as_str().unwrap_or_default();
+    let Ok(doc) = graphql_parser::parse_query::<String>(query) else {
+        return Value::Null;
+    };
+    let mut data = Map::new();
+    for definition in &doc.definitions {
+        let Definition::Operation(OperationDefinition::Mutation(mutation)) = definition else {
+            continue;
+        };
+        for item in &mutation.selection_set.items {
+            let Selection::Field(field) = item else {
+                continue;
+            };
+            let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
+            if field.name == "__typename" {
+                data.insert(key, json!("Mutation"));
+                continue;
+            }
+            let mut out = Map::new();
+            for item in &field.selection_set.items {
+                let Selection::Field(f) = item else { continue };
+                let key = f.alias.clone().unwrap_or_else(|| f.name.clone());
+                let value = if f.name == "__typename" {
+                    json!(payload_type)
+                } else {
+                    payload[f.name.as_str()].clone()
+                };
+                out.insert(key, value);
+            }
+            data.insert(key, Value::Object(out));
+        }
+    }
+    Value::Object(data)
+}
+
+/// Checks the arguments of the fields of `set` (on `ty`) as GitHub does before running a
+/// document: a literal must be of the argument's type, a variable must be declared with
+/// a type the argument accepts, and every declared variable must be used. Fields the
+/// schema lacks are left to [`validate`].
+fn check_arguments(
+    set: &Set<'_>,
+    ty: &str,
+    definitions: &[VariableDefinition<'_, String>],
+    label: &str,
+    errors: &mut Vec<Value>,
+) {
+    let mut used = Vec::new();
+    walk_arguments(set, ty, definitions, label, &mut used, errors);
+    for definition in definitions {
+        if !used.contains(&definition.name) {
+            errors.push(json!({
+                "extensions": {"code": "variableNotUsed", "variableName": definition.name},
+                "locations": [{"line": definition.position.line, "column": definition.position.column}],
+                "message": format!("Variable ${} is declared by {label} but not used", definition.name),
+            }));
+        }
+    }
+}
+
+fn walk_arguments(
+    set: &Set<'_>,
+    ty: &str,
+    definitions: &[VariableDefinition<'_, String>],
+    label: &str,
+    used: &mut Vec<String>,
+    errors: &mut Vec<Value>,
+) {
+    let schema = graphql_schema::schema();
+    for item in &set.items {
+        let field = match item {
+            Selection::Field(field) => field,
+            Selection::InlineFragment(fragment) => {
+                let on = match &fragment.type_condition {
+                    Some(graphql_parser::query::TypeCondition::On(on)) => on.as_str(),
+                    None => ty,
+                };
+                walk_arguments(
+                    &fragment.selection_set,
+                    on,
+                    definitions,
+                    label,
+                    used,
+                    errors,
+                );
+                continue;
+            }
+            Selection::FragmentSpread(_) => continue,
+        };
+        let Some(def) = schema.field(ty, &field.name) else {
+            continue;
+        };
+        let (line, column) = (field.position.line, field.position.column);
+        for (name, value) in &field.arguments {
+            let Some(arg) = def.arg(name) else { continue };
+            if let GqlValue::Variable(variable) = value {
+                used.push(variable.clone());
+                let Some(declared) = definitions.iter().find(|d| d.name == *variable) else {
+                    errors.push(json!({
+                        "extensions": {"code": "variableNotDefined", "variableName": variable},
+                        "locations": [{"line": line, "column": column}],
+                        "message": format!("Variable ${variable} is used by {label} but not declared"),
+                    }));
+                    continue;
+                };
+                let declared_ty = declared.var_type.to_string();
+                let accepts = if declared.default_value.is_some() && !declared_ty.ends_with('!') {
+                    variable_fits(&format!("{declared_ty}!"), &arg.ty)
+                } else {
+                    variable_fits(&declared_ty, &arg.ty)
+                };
+                if let Err(mismatch) = accepts {
+                    errors.push(json!({
+                        "extensions": {"code": "variableMismatch", "variableName": variable, "typeName": declared_ty, "argumentName": name, "errorMessage": mismatch},
+                        "locations": [{"line": line, "column": column}],
+                        "message": format!("{mismatch} on variable ${variable} and argument {name} ({declared_ty} / {})", arg.ty),
+                    }));
+                }
+                continue;
+            }
+            let before = used.len();
+            let literal = literal(value, used);
+            // With variables inside, the literal's check waits for their values.
+            let has_variables = used.len() > before;
+            if !has_variables && !schema.input_problems(&literal, &arg.ty).is_empty() {
+                errors.push(json!({
+                    "extensions": {"code": "argumentLiteralsIncompatible", "typeName": "Field", "argumentName": name},
+                    "locations": [{"line": line, "column": column}],
+                    "message": format!("Argument '{name}' on Field '{}' has an invalid value ({value}). Expected type '{}'.", field.name, arg.ty),
+                }));
+            }
+        }
+        let returns = def.ty.trim_start_matches('[').trim_end_matches(['!', ']']);
+        walk_arguments(
+            &field.selection_set,
+            returns,
+            definitions,
+            label,
+            used,
+            errors,
+        );
+    }
+}
+
+/// Whether a variable declared `var` may be passed where `arg` is expected (GraphQL's
+/// "All Variable Usages Are Allowed"), or GitHub's name for the mismatch.
+fn variable_fits(var: &str, arg: &str) -> Result<(), &'static str> {
+    match (var.strip_suffix('!'), arg.strip_suffix('!')) {
+        (Some(var), Some(arg)) => variable_fits(var, arg),
+        (None, Some(_)) => Err("Nullability mismatch"),
+        (Some(var), None) => variable_fits(var, arg),
+        (None, None) => {
+            let list = |t: &str| {
+                t.strip_prefix('[')
+                    .and_then(|t| t.strip_suffix(']'))
+                    .map(str::to_owned)
+            };
+            match (list(var), list(arg)) {
+                (Some(var), Some(arg)) => variable_fits(&var, &arg),
+                (None, None) if var == arg => Ok(()),
+                (None, None) => Err("Type mismatch"),
+                _ => Err("List dimension mismatch"),
+            }
+        }
+    }
+}
+
+/// A literal argument as JSON, for the schema's input check (a variable inside it is
+/// `null` there, and counts as used).
+fn literal(value: &GqlValue<'_, String>, used: &mut Vec<String>) -> Value {
+    match value {
+        GqlValue::Variable(v) => {
+            used.push(v.clone());
+            Value::Null
+        }
+        GqlValue::Int(n) => n.as_i64().map_or(Value::Null, Value::from),
+        GqlValue::Float(f) => json!(f),
+        GqlValue::String(s) => json!(s),
+        GqlValue::Boolean(b) => json!(b),
+        GqlValue::Null => Value::Null,
+        GqlValue::Enum(e) => json!(e),
+        GqlValue::List(items) => Value::Array(items.iter().map(|i| literal(i, used)).collect()),
+        GqlValue::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), literal(v, used)))
+                .collect(),
+        ),
+    }
+}
+
+/// Checks the request's `variables` against the operation's declarations, as GitHub
+/// does: each declared type must be an input type of the schema, and each value (or its
+/// absence) must be one of it.
+fn check_variables(
+    definitions: &[VariableDefinition<'_, String>],
+    values: &Value,
+    errors: &mut Vec<Value>,
+) {
+    let schema = graphql_schema::schema();
+    for definition in definitions {
+        let ty = definition.var_type.to_string();
+        let name = &definition.name;
+        let (line, column) = (definition.position.line, definition.position.column);
+        let named = graphql_schema::named(&ty);
+        match schema.ty(named).map(|t| t.kind) {
+            Some(Kind::Scalar | Kind::Enum | Kind::InputObject) => {}
+            Some(_) => {
+                errors.push(json!({
+                    "extensions": {"code": "variableRequiresValidType", "typeName": named, "variableName": name},
+                    "locations": [{"line": line, "column": column}],
+                    "message": format!("{named} isn't a valid input type (on ${name})"),
+                }));
+                continue;
+            }
+            None => {
+                errors.push(json!({
+                    "locations": [{"line": line, "column": column}],
+                    "message": format!("FakeGitHub does not know type {named} (on ${name}): it is not in its extract of GitHub's schema"),
+                }));
+                continue;
+            }
+        }
+        let value = values.get(name.as_str()).unwrap_or(&Value::Null);
+        if value.is_null() && definition.default_value.is_some() {
+            continue;
+        }
+        let problems = schema.input_problems(value, &ty);
+        if problems.is_empty() {
+            continue;
+        }
+        let fields: Vec<String> = problems
+            .iter()
+            .filter(|p| !p.path.is_empty())
+            .map(|p| {
+                let path: Vec<String> = p
+                    .path
+                    .iter()
+                    .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_owned))
+                    .collect();
+                format!("{} ({})", path.join("."), p.explanation)
+            })
+            .collect();
+        let mut message = format!("Variable ${name} of type {ty} was provided invalid value");
+        if !fields.is_empty() {
+            message = format!("{message} for {}", fields.join(", "));
+        }
+        errors.push(json!({
+            "extensions": {
+                "value": value,
+                "problems": problems.iter().map(|p| json!({"path": p.path, "explanation": p.explanation})).collect::<Vec<_>>(),
+            },
+            "locations": [{"line": line, "column": column}],
+            "message": message,
+        }));
     }
 }

@@ -7,7 +7,8 @@
 //! its request log, so a route added without a request here fails the check, as does a
 //! route that matches no documented operation and is not in [`UNDOCUMENTED`]. Each request
 //! sent is also checked against the operation's required parameters (path, query, body).
-//! GraphQL (`POST /graphql`) has no `OpenAPI` description: it is out of this check's scope.
+//! GraphQL (`POST /graphql`) has no `OpenAPI` description: `github_graphql.rs` checks it
+//! against GitHub's GraphQL schema.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;

@@ -2,4 +2,5 @@
 //! descriptions (one integration test binary, one module per service).
 
 mod github;
+mod github_graphql;
 mod slack;
