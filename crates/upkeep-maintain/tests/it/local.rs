@@ -222,7 +222,10 @@ async fn interrupted_round_resumes_to_the_same_final_state() {
     let round = world.round();
     let cancel = round.cancel.clone();
     let state = world.state.path().to_owned();
-    // Cancel once the slow project is building: the step is killed, the journal kept.
+    // Cancel once the slow project is building and the fast one's message is out: the
+    // step is killed, the journal kept. (Waiting only for the fast project's status raced
+    // its post on a loaded machine: a cancel between the two leaves the post to the
+    // resumed run, which is right, but not what this test looks at.)
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -230,7 +233,9 @@ async fn interrupted_round_resumes_to_the_same_final_state() {
                 && j.projects
                     .get("slow")
                     .is_some_and(|p| p.stage == Stage::Build)
-                && j.projects.get("fast").is_some_and(|p| p.status.is_some())
+                && j.projects
+                    .get("fast")
+                    .is_some_and(|p| p.status.is_some() && p.thread.is_some() && !p.chat_pending)
             {
                 cancel.cancel();
                 return;
