@@ -90,20 +90,27 @@ async fn the_packit_set_is_promoted_on_gitlab_too() {
     assert_eq!(o.checks, Vec::<String>::new());
     assert_eq!((o.repos, o.moved, o.depth), (8, 7, 3));
     assert_eq!(o.result, "success");
-    // GitLab: the plan reads both tips of every repo, and for each repo that moves
-    // compares both ways and checks protection (project, protected branches, the target
-    // branch); the move reads the project and pushes with git (docs/performance.md).
-    // It must not grow.
+    // GitLab: the plan reads each repo's target branch (its tip and the token's
+    // `can_push`) and one compare from it to the source (the source tip, and the commits
+    // with their parents: a fast-forward or not); the gate reads each moved repo's commit
+    // statuses once (the pipelines' jobs are among them); the move reads the project for
+    // its clone URL and pushes with git (docs/performance.md). It must not grow.
+    let [plan, gates, apply] = [0, 1, 2].map(|i| total(&o.phases[i].requests));
+    assert_eq!(plan, 8 * 2, "{:?}", o.phases);
     assert_eq!(
-        o.phases[0].requests.values().sum::<usize>(),
-        8 * 2 + 7 * 5,
+        o.phases[0]
+            .requests
+            .get("GET /api/v4/projects/{id}/repository/compare"),
+        Some(&8),
         "{:?}",
         o.phases
     );
-    assert_eq!(
-        o.phases[2].requests.values().sum::<usize>(),
-        7,
-        "{:?}",
+    assert_eq!(gates, 7, "{:?}", o.phases);
+    assert_eq!(apply, 7, "{:?}", o.phases);
+    assert!(
+        o.requests <= 4 * 8,
+        "{} requests: {:?}",
+        o.requests,
         o.phases
     );
 }

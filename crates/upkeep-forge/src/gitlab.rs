@@ -51,9 +51,17 @@
 //!   (GitLab's own answer for the token's user), the user's role and, where readable
 //!   (Maintainer), the rules (`/protected_branches`: who may push, force pushes).
 //! - `CompareCommits` lists commits but no counts: the comparison is asked both ways.
-//! - CI: the latest pipeline for the commit plus the commit statuses (the latest per
-//!   name; a failed status that is `allow_failure` counts as skipped, as GitLab shows it
-//!   as a warning) are merged by [`CiVerdict::from_checks`].
+//! - A promotion's reads ([`Forge::promotion_reads`]) take two requests: the target branch
+//!   (its tip, `protected`, `developers_can_push` and `can_push`, which is enough for the
+//!   refusal and its fix) and `compare?from=<target tip>&to=<source>`, whose `commit` is
+//!   the source tip and whose commits' `parent_ids` tell a fast-forward (the target tip is
+//!   the parent of a listed commit). Anything else (diverged, or the source behind) is
+//!   left to [`Forge::compare`].
+//! - CI: the commit's statuses, one list, which in GitLab hold every job of every pipeline
+//!   of the commit as well as the statuses posted from outside (kept as jobs of a pipeline
+//!   too); the latest per name counts, a failed or manual job that is `allow_failure`
+//!   counts as skipped (GitLab shows it as a warning), and [`CiVerdict::from_checks`]
+//!   merges them. A commit without any is missing, never green.
 //!
 //! # Moving a branch
 //!
@@ -120,7 +128,7 @@ use crate::retry::{Retrier, RetryPolicy};
 use crate::{
     Access, BranchAccess, BranchMove, ChangeRequest, ChangeRequestSpec, ChangeRequestState, Check,
     CheckSource, CheckState, CiVerdict, CommitSummary, Comparison, Forge, ForgeError, ForgeKind,
-    NotApplied, PersonRole, RepoId, Result, Tag, UpsertAction, Upserted,
+    NotApplied, PersonRole, PromotionReads, RepoId, Result, Tag, UpsertAction, Upserted,
 };
 
 const KIND: ForgeKind = ForgeKind::GitLab;
@@ -481,6 +489,25 @@ impl GitLab {
         tracing::debug!(repo = %repo, id = project.id, path = %project.path_with_namespace, "project");
         lock(&self.inner.projects).insert(repo.as_str().to_owned(), project.clone());
         Ok(project)
+    }
+
+    /// Branch `branch`: its tip and what GitLab says about pushing to it; `None` when it
+    /// does not exist.
+    async fn branch(&self, repo: &RepoId, branch: &str) -> Result<Option<wire::Branch>> {
+        let ep = api::projects::repository::branches::Branch::builder()
+            .project(repo.as_str())
+            .branch(branch)
+            .build()
+            .map_err(|e| builder_error("reading a branch", &e))?;
+        let what = format!("branch {branch} of {repo}");
+        match self
+            .get_one::<wire::Branch, _>(repo, &format!("reading {what}"), &what, &ep)
+            .await
+        {
+            Ok(b) => Ok(Some(b)),
+            Err(ForgeError::NotFound { what: w, .. }) if w == what => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The users' ids, in the order given (GitLab Free keeps the first of several
@@ -924,31 +951,11 @@ impl Forge for GitLab {
     }
 
     async fn branch_tip(&self, repo: &RepoId, branch: &str) -> Result<Option<String>> {
-        let ep = api::projects::repository::branches::Branch::builder()
-            .project(repo.as_str())
-            .branch(branch)
-            .build()
-            .map_err(|e| builder_error("reading a branch", &e))?;
-        let what = format!("branch {branch} of {repo}");
-        match self
-            .get_one::<wire::Branch, _>(repo, &format!("reading {what}"), &what, &ep)
-            .await
-        {
-            Ok(b) => Ok(Some(b.commit.id)),
-            Err(ForgeError::NotFound { what: w, .. }) if w == what => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self.branch(repo, branch).await?.map(|b| b.commit.id))
     }
 
     async fn compare(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {
-        let ask = |from: &str, to: &str| {
-            api::projects::repository::commits::CompareCommits::builder()
-                .project(repo.as_str())
-                .from(from.to_owned())
-                .to(to.to_owned())
-                .build()
-                .map_err(|e| builder_error("comparing commits", &e))
-        };
+        let ask = |from: &str, to: &str| compare_endpoint(repo, from, to);
         let doing = format!("comparing {base}...{head} of {repo}");
         let missing = format!("`{base}` or `{head}` in {repo}");
         let ahead: wire::Compare = self
@@ -960,18 +967,58 @@ impl Forge for GitLab {
         Ok(Comparison {
             ahead_by: ahead.commits.len(),
             behind_by: behind.commits.len(),
-            commits: ahead
-                .commits
-                .into_iter()
-                .rev()
-                .map(|c| CommitSummary {
-                    sha: c.id,
-                    subject: c.title,
-                    author: c.author_name,
-                    time: c.authored_date,
-                })
-                .collect(),
+            commits: newest_first(ahead.commits),
             merge_base: None,
+        })
+    }
+
+    /// Two requests where the plan's default takes two for the tips and five more for a
+    /// repository that moves (see the module docs): the target branch, whose answer
+    /// carries its tip and GitLab's own `can_push` for the token's user, then
+    /// `compare?from=<target tip>&to=<source>`, whose commits carry the source tip and
+    /// their parents, enough to tell a fast-forward. A source that is not ahead of the
+    /// target (contained in it, or diverged) is left to [`Forge::compare`], which tells
+    /// how far; a missing branch costs a read of the other one.
+    async fn promotion_reads(
+        &self,
+        repo: &RepoId,
+        source: &str,
+        target: &str,
+    ) -> Result<PromotionReads> {
+        let Some(found) = self.branch(repo, target).await? else {
+            return Ok(PromotionReads {
+                source_tip: self.branch_tip(repo, source).await?,
+                ..PromotionReads::default()
+            });
+        };
+        let target_tip = found.commit.id;
+        let target_access = Some(branch_protection(
+            target,
+            &found.protection,
+            "GitLab's `can_push` answers for the token's user",
+            None,
+        ));
+        let doing = format!("comparing {target}...{source} of {repo}");
+        let missing = format!("`{source}` in {repo}");
+        let ep = compare_endpoint(repo, &target_tip, source)?;
+        let (source_tip, comparison) = match self
+            .get_one::<wire::Compare, _>(repo, &doing, &missing, &ep)
+            .await
+        {
+            Ok(cmp) => fast_forward(&target_tip, cmp),
+            // "404 Ref Not Found": `to` (or, after a race, the target's old tip) is gone.
+            Err(ForgeError::NotFound { what, .. }) if what == missing => (None, None),
+            Err(e) => return Err(e),
+        };
+        let source_tip = match source_tip {
+            Some(tip) => Some(tip),
+            None => self.branch_tip(repo, source).await?,
+        };
+        Ok(PromotionReads {
+            source_tip,
+            target_tip: Some(target_tip),
+            comparison,
+            target_access,
         })
     }
 
@@ -1099,16 +1146,10 @@ impl Forge for GitLab {
         )))
     }
 
+    /// One list: the commit's statuses, which in GitLab are every job of every pipeline
+    /// of the commit as well as the external statuses (each kept as a job of a pipeline),
+    /// so the pipelines themselves need no read of their own.
     async fn ci_verdict(&self, repo: &RepoId, sha: &str) -> Result<CiVerdict> {
-        let pipelines_ep = api::projects::pipelines::Pipelines::builder()
-            .project(repo.as_str())
-            .sha(sha)
-            .build()
-            .map_err(|e| builder_error("listing pipelines", &e))?;
-        let doing = format!("reading the pipelines of {sha} in {repo}");
-        let (_, body) = self.send(repo, &doing, "", &pipelines_ep, Some(1)).await?;
-        let pipelines: Vec<wire::Pipeline> = parse(&doing, &body)?;
-
         let statuses_ep = api::projects::repository::commits::CommitStatuses::builder()
             .project(repo.as_str())
             .commit(sha)
@@ -1123,7 +1164,7 @@ impl Forge for GitLab {
                 &statuses_ep,
             )
             .await?;
-        Ok(CiVerdict::from_checks(sha, checks(&pipelines, statuses)))
+        Ok(CiVerdict::from_checks(sha, checks(statuses)))
     }
 
     /// `GET /projects/:id`, read fresh (not the cached project): the highest of the
@@ -1146,24 +1187,11 @@ impl Forge for GitLab {
     /// user may read them: Maintainer and up) the protection rules, for who may push and
     /// whether force pushes (rollbacks) are allowed. Three reads, nothing written.
     async fn branch_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
-        let ep = api::projects::repository::branches::Branch::builder()
-            .project(repo.as_str())
-            .branch(branch)
-            .build()
-            .map_err(|e| builder_error("reading a branch", &e))?;
-        let what = format!("branch {branch} of {repo}");
-        let found = match self
-            .get_one::<wire::BranchProtection, _>(repo, &format!("reading {what}"), &what, &ep)
-            .await
-        {
-            Ok(b) => b,
-            Err(ForgeError::NotFound { what: w, .. }) if w == what => {
-                return Ok(BranchAccess::unknown(
-                    branch,
-                    format!("{repo} has no branch `{branch}`"),
-                ));
-            }
-            Err(e) => return Err(e),
+        let Some(found) = self.branch(repo, branch).await? else {
+            return Ok(BranchAccess::unknown(
+                branch,
+                format!("{repo} has no branch `{branch}`"),
+            ));
         };
         let project_ep = api::projects::Project::builder()
             .project(repo.as_str())
@@ -1172,10 +1200,89 @@ impl Forge for GitLab {
         let project: wire::ProjectAccess = self
             .get_one(repo, &format!("reading project {repo}"), "", &project_ep)
             .await?;
-        let level = member_level(project.permissions.as_ref());
+        let who = match member_level(project.permissions.as_ref()) {
+            Some(l) => format!("the token's user is {} ({l})", role_name_of(l)),
+            None => "the project shows no membership of the token's user".to_owned(),
+        };
         let rules = self.protection_rules(repo, branch).await;
-        Ok(branch_protection(branch, &found, level, rules.as_deref()))
+        Ok(branch_protection(
+            branch,
+            &found.protection,
+            &who,
+            rules.as_deref(),
+        ))
     }
+}
+
+/// `GET /projects/:id/repository/compare?from=&to=` (`straight=false`: the commits of `to`
+/// that `from` lacks).
+fn compare_endpoint<'a>(
+    repo: &'a RepoId,
+    from: &str,
+    to: &str,
+) -> Result<api::projects::repository::commits::CompareCommits<'a>> {
+    api::projects::repository::commits::CompareCommits::builder()
+        .project(repo.as_str())
+        .from(from.to_owned())
+        .to(to.to_owned())
+        .build()
+        .map_err(|e| builder_error("comparing commits", &e))
+}
+
+/// GitLab's compare commits (oldest first) as the neutral list (newest first).
+fn newest_first(commits: Vec<wire::Commit>) -> Vec<CommitSummary> {
+    commits
+        .into_iter()
+        .rev()
+        .map(|c| CommitSummary {
+            sha: c.id,
+            subject: c.title,
+            author: c.author_name,
+            time: c.authored_date,
+        })
+        .collect()
+}
+
+/// What `compare?from=<target tip>&to=<source>` says: the source tip (`None` when the
+/// source adds nothing to the target, so the answer does not name it), and the comparison
+/// when the move is a fast-forward. Every listed commit is an ancestor of the source tip,
+/// so the target tip is an ancestor of it exactly when it is the parent of a listed commit
+/// (or the same commit); otherwise the branches diverged and the comparison is left to
+/// [`Forge::compare`], which counts the target's own commits.
+fn fast_forward(target_tip: &str, cmp: wire::Compare) -> (Option<String>, Option<Comparison>) {
+    let even = || Comparison {
+        ahead_by: 0,
+        behind_by: 0,
+        commits: Vec::new(),
+        merge_base: Some(target_tip.to_owned()),
+    };
+    if cmp.same == Some(true) {
+        return (Some(target_tip.to_owned()), Some(even()));
+    }
+    let Some(head) = cmp
+        .commit
+        .as_ref()
+        .or(cmp.commits.last())
+        .map(|c| c.id.clone())
+    else {
+        return (None, None);
+    };
+    let listed = cmp.commits.iter().any(|c| c.id == head);
+    let ahead = cmp.commits.iter().any(|c| {
+        c.parent_ids
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(target_tip))
+    });
+    if !(listed && ahead) {
+        return (Some(head), None);
+    }
+    let comparison = Comparison {
+        ahead_by: cmp.commits.len(),
+        behind_by: 0,
+        commits: newest_first(cmp.commits),
+        merge_base: Some(target_tip.to_owned()),
+    };
+    (Some(head), Some(comparison))
 }
 
 /// The highest of the user's project and group access levels, if either is shown.
@@ -1189,17 +1296,16 @@ fn member_level(permissions: Option<&wire::Permissions>) -> Option<u32> {
     })
 }
 
-/// Reads a branch's protection into [`BranchAccess`] (see [`GitLab::branch_access`]).
+/// Reads a branch's protection into [`BranchAccess`] (see [`GitLab::branch_access`]):
+/// `who` says what is known of the token's user, `rules` are the protection rules when
+/// they were read. The fix follows from the branch alone (`developers_can_push`), so it
+/// is the same whether or not the role and rules were read.
 fn branch_protection(
     branch: &str,
     found: &wire::BranchProtection,
-    level: Option<u32>,
+    who: &str,
     rules: Option<&[wire::ProtectedBranch]>,
 ) -> BranchAccess {
-    let who = match level {
-        Some(l) => format!("the token's user is {} ({l})", role_name_of(l)),
-        None => "the project shows no membership of the token's user".to_owned(),
-    };
     if !found.protected {
         return BranchAccess {
             branch: branch.to_owned(),
@@ -1410,17 +1516,9 @@ impl GitLab {
     }
 }
 
-/// The neutral checks: the latest pipeline, and the latest status per name.
-fn checks(pipelines: &[wire::Pipeline], statuses: Vec<wire::CommitStatus>) -> Vec<Check> {
-    let mut out = Vec::new();
-    if let Some(p) = pipelines.iter().max_by_key(|p| p.id) {
-        out.push(Check {
-            name: p.name.clone().unwrap_or_else(|| "pipeline".to_owned()),
-            state: ci_state(&p.status, false),
-            url: p.web_url.clone(),
-            source: CheckSource::Pipeline,
-        });
-    }
+/// The neutral checks: the latest job or external status per name (GitLab lists the ones
+/// not retried of each pipeline; of several pipelines of the commit, the newest wins).
+fn checks(statuses: Vec<wire::CommitStatus>) -> Vec<Check> {
     let mut latest: HashMap<String, wire::CommitStatus> = HashMap::new();
     for s in statuses {
         match latest.get(&s.name) {
@@ -1432,13 +1530,15 @@ fn checks(pipelines: &[wire::Pipeline], statuses: Vec<wire::CommitStatus>) -> Ve
     }
     let mut latest: Vec<_> = latest.into_values().collect();
     latest.sort_by(|a, b| a.name.cmp(&b.name));
-    out.extend(latest.into_iter().map(|s| Check {
-        state: ci_state(&s.status, s.allow_failure),
-        name: s.name,
-        url: s.target_url,
-        source: CheckSource::CommitStatus,
-    }));
-    out
+    latest
+        .into_iter()
+        .map(|s| Check {
+            state: ci_state(&s.status, s.allow_failure),
+            name: s.name,
+            url: s.target_url,
+            source: CheckSource::CommitStatus,
+        })
+        .collect()
 }
 
 /// GitLab's pipeline and job states. Anything unknown is pending: never green.

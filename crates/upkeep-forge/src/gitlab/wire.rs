@@ -102,20 +102,33 @@ pub(crate) struct Commit {
     pub(crate) author_name: String,
     #[serde(default)]
     pub(crate) authored_date: Option<String>,
+    /// The parents' SHAs (first parent first).
+    #[serde(default)]
+    pub(crate) parent_ids: Vec<String>,
 }
 
-/// `GET /projects/:id/repository/branches/:branch`.
+/// `GET /projects/:id/repository/branches/:branch`: the tip, and what GitLab says about
+/// pushing to the branch.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Branch {
     pub(crate) commit: Commit,
+    #[serde(flatten)]
+    pub(crate) protection: BranchProtection,
 }
 
-/// `GET /projects/:id/repository/compare`.
+/// `GET /projects/:id/repository/compare` (`lib/api/entities/compare.rb`).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Compare {
-    /// Oldest first.
+    /// `compare.commits.last`: the `to` commit when `commits` is not empty, else `null`.
+    #[serde(default)]
+    pub(crate) commit: Option<Commit>,
+    /// The commits of `to` that `from` lacks, oldest first (`git log --reverse from..to`);
+    /// empty when `to` is contained in `from`.
     #[serde(default)]
     pub(crate) commits: Vec<Commit>,
+    /// `compare_same_ref`: `from` and `to` are the same commit.
+    #[serde(default, rename = "compare_same_ref")]
+    pub(crate) same: Option<bool>,
 }
 
 /// `GET /projects/:id/repository/tags`.
@@ -130,19 +143,8 @@ pub(crate) struct Tag {
     pub(crate) commit: Option<Commit>,
 }
 
-/// `GET /projects/:id/pipelines`.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Pipeline {
-    pub(crate) id: u64,
-    pub(crate) status: String,
-    #[serde(default)]
-    pub(crate) web_url: Option<String>,
-    /// GitLab ≥ 16.
-    #[serde(default)]
-    pub(crate) name: Option<String>,
-}
-
-/// `GET /projects/:id/repository/commits/:sha/statuses`.
+/// `GET /projects/:id/repository/commits/:sha/statuses`: every job of every pipeline of
+/// the commit, and the external statuses (which GitLab keeps as jobs of a pipeline too).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct CommitStatus {
     pub(crate) id: u64,

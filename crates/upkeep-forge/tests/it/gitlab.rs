@@ -415,12 +415,15 @@ async fn errors_are_normalised() {
 }
 
 #[tokio::test]
-async fn pipelines_and_statuses_merge_into_one_verdict() {
+async fn pipelines_and_statuses_merge_into_one_verdict_read_in_one_request() {
     let h = harness().await;
     let sha = h.fake.commit(PROJECT, "ci", "change");
     h.fake.add_pipeline(PROJECT, &sha, "success");
+    h.fake.faults().reset_log();
     let v = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
     assert_eq!(v.verdict, Verdict::Success, "{v:?}");
+    // The pipeline's jobs are commit statuses: no read of the pipelines.
+    assert_eq!(h.fake.faults().log().total(), 1);
 
     // An allowed failure is a warning, not a failure.
     h.fake.add_status(PROJECT, &sha, "lint", "failed", true);
@@ -429,11 +432,34 @@ async fn pipelines_and_statuses_merge_into_one_verdict() {
         Verdict::Success
     );
 
-    // The latest pipeline wins over older ones.
+    // The newest pipeline's job wins over the same job of older pipelines, both ways.
     h.fake.add_pipeline(PROJECT, &sha, "failed");
     let v = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
     assert_eq!(v.verdict, Verdict::Failure, "{v:?}");
-    assert_eq!(v.checks.iter().filter(|c| c.name == "pipeline").count(), 1);
+    assert_eq!(v.checks.iter().filter(|c| c.name == "test").count(), 1);
+    h.fake.add_pipeline(PROJECT, &sha, "success");
+    let v = h.forge.ci_verdict(&repo(), &sha).await.unwrap();
+    assert_eq!(v.verdict, Verdict::Success, "{v:?}");
+
+    // A pipeline waiting on a manual job that may not fail is not green.
+    let manual = h.fake.commit(PROJECT, "ci", "deploy");
+    h.fake.add_pipeline(PROJECT, &manual, "manual");
+    assert_eq!(
+        h.forge.ci_verdict(&repo(), &manual).await.unwrap().verdict,
+        Verdict::Pending
+    );
+
+    // A commit GitLab does not have is named.
+    let err = h
+        .forge
+        .ci_verdict(&repo(), "0123456789012345678901234567890123456789")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("commit 0123456789012345678901234567890123456789"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -993,4 +1019,211 @@ async fn on_premium_every_reviewer_and_assignee_is_set() {
     );
     let cr = h.forge.change_request(&repo(), 1).await.unwrap();
     assert_eq!(cr.state, ChangeRequestState::ChangesRequested);
+}
+
+// ----- promotion reads ---------------------------------------------------------------------
+
+/// `stable` two commits behind `main`, protected for Maintainers; the log reset.
+fn stable_two_behind(h: &GitLabHarness) -> (String, String) {
+    let (old, _) = protected_stable(h);
+    let new = h.fake.commit(PROJECT, "main", "feat: two (!7)");
+    h.fake.faults().reset_log();
+    (old, new)
+}
+
+#[tokio::test]
+async fn promotion_reads_answer_tips_comparison_and_access_in_two_requests() {
+    let h = harness().await;
+    let (old, new) = stable_two_behind(&h);
+
+    let reads = h
+        .forge
+        .promotion_reads(&repo(), "main", "stable")
+        .await
+        .unwrap();
+    let log = h.fake.faults().log();
+    assert_eq!(log.total(), 2, "{log:?}");
+    assert_eq!(
+        log.count(&Endpoint::get(
+            "/api/v4/projects/{id}/repository/branches/{branch}"
+        )),
+        1
+    );
+    assert_eq!(
+        log.count(&Endpoint::get("/api/v4/projects/{id}/repository/compare")),
+        1
+    );
+    assert_eq!(reads.source_tip.as_deref(), Some(new.as_str()));
+    assert_eq!(reads.target_tip.as_deref(), Some(old.as_str()));
+    let read = reads
+        .comparison
+        .expect("a fast-forward is compared in the reads");
+    let asked = h.forge.compare(&repo(), &old, &new).await.unwrap();
+    assert_eq!((read.ahead_by, read.behind_by), (2, 0));
+    assert_eq!(read.commits, asked.commits, "same commits, newest first");
+    assert_eq!(read.commits[0].subject, "feat: two (!7)");
+
+    // A Maintainer may push to a Maintainers-only branch.
+    let access = reads.target_access.expect("access read with the target");
+    assert_eq!(
+        (access.protected, access.can_update, access.fix),
+        (Some(true), Some(true), None)
+    );
+}
+
+#[tokio::test]
+async fn promotion_reads_refuse_a_protected_target_with_what_the_user_needs() {
+    let h = harness().await;
+    stable_two_behind(&h);
+    let access = |h: &GitLabHarness| {
+        let forge = h.forge.clone();
+        async move {
+            forge
+                .promotion_reads(&repo(), "main", "stable")
+                .await
+                .unwrap()
+                .target_access
+                .expect("access read with the target")
+        }
+    };
+
+    // A Developer on a Maintainers-only branch: refused, with the role or rule to ask for.
+    h.fake.set_access_level(PROJECT, Some(DEVELOPER));
+    let developer = access(&h).await;
+    assert!(developer.is_refused(), "{developer:?}");
+    assert_eq!(
+        developer.fix.as_deref(),
+        Some(
+            "`stable` is protected; the token's user needs the Maintainer role or to be \
+             allowed to push in the rule (Settings > Repository > Protected branches)"
+        )
+    );
+    // The same words as the fuller read that the plan used before.
+    let full = h.forge.branch_access(&repo(), "stable").await.unwrap();
+    assert_eq!(full.fix, developer.fix);
+
+    // "Developers + Maintainers": the Developer may.
+    h.fake
+        .protect_branch(PROJECT, "stable", DEVELOPER, MAINTAINER, false);
+    let allowed = access(&h).await;
+    assert_eq!(allowed.can_update, Some(true), "{allowed:?}");
+    assert!(
+        allowed.detail.contains("Developers + Maintainers"),
+        "{allowed:?}"
+    );
+
+    // "No one": not even a Maintainer.
+    h.fake
+        .protect_branch(PROJECT, "stable", 0, MAINTAINER, false);
+    h.fake.set_access_level(PROJECT, Some(MAINTAINER));
+    let no_one = access(&h).await;
+    assert!(no_one.is_refused(), "{no_one:?}");
+    assert!(
+        no_one
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.contains("allowed to push in the rule")),
+        "{no_one:?}"
+    );
+
+    // Unprotected: a Reporter may not push at all.
+    h.fake.unprotect_branch(PROJECT, "stable");
+    h.fake.set_access_level(PROJECT, Some(20));
+    let reporter = access(&h).await;
+    assert_eq!(reporter.protected, Some(false), "{reporter:?}");
+    assert!(reporter.is_refused(), "{reporter:?}");
+    assert!(
+        reporter
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.contains("Developer role or higher")),
+        "{reporter:?}"
+    );
+}
+
+#[tokio::test]
+async fn promotion_reads_leave_a_diverged_target_to_compare() {
+    let h = harness().await;
+    let (_, new) = stable_two_behind(&h);
+    let hotfix = h.fake.commit(PROJECT, "stable", "fix: hotfix on stable");
+    h.fake.faults().reset_log();
+
+    let reads = h
+        .forge
+        .promotion_reads(&repo(), "main", "stable")
+        .await
+        .unwrap();
+    assert_eq!(h.fake.faults().log().total(), 2);
+    assert_eq!(reads.source_tip.as_deref(), Some(new.as_str()));
+    assert_eq!(reads.target_tip.as_deref(), Some(hotfix.as_str()));
+    assert_eq!(
+        reads.comparison, None,
+        "not a fast-forward: left to compare"
+    );
+    let asked = h.forge.compare(&repo(), &hotfix, &new).await.unwrap();
+    assert_eq!((asked.ahead_by, asked.behind_by), (2, 1));
+}
+
+#[tokio::test]
+async fn promotion_reads_of_an_even_target_and_of_a_target_ahead() {
+    let h = harness().await;
+    let tip = h.fake.branch_tip(PROJECT, "main").unwrap();
+    h.fake.set_branch(PROJECT, "stable", &tip);
+    h.fake.faults().reset_log();
+    let even = h
+        .forge
+        .promotion_reads(&repo(), "main", "stable")
+        .await
+        .unwrap();
+    assert_eq!(h.fake.faults().log().total(), 2);
+    assert_eq!(even.source_tip.as_deref(), Some(tip.as_str()));
+    assert_eq!(even.target_tip.as_deref(), Some(tip.as_str()));
+    let cmp = even.comparison.expect("even");
+    assert_eq!((cmp.ahead_by, cmp.behind_by), (0, 0));
+
+    // `stable` ahead of `main`: the compare names no source commit; its tip is read.
+    let ahead = h.fake.commit(PROJECT, "stable", "fix: only on stable");
+    h.fake.faults().reset_log();
+    let reads = h
+        .forge
+        .promotion_reads(&repo(), "main", "stable")
+        .await
+        .unwrap();
+    assert_eq!(h.fake.faults().log().total(), 3);
+    assert_eq!(reads.source_tip.as_deref(), Some(tip.as_str()));
+    assert_eq!(reads.target_tip.as_deref(), Some(ahead.as_str()));
+    assert_eq!(reads.comparison, None);
+}
+
+#[tokio::test]
+async fn promotion_reads_say_which_branch_or_project_is_missing() {
+    let h = harness().await;
+    let tip = h.fake.branch_tip(PROJECT, "main").unwrap();
+    let reads = h
+        .forge
+        .promotion_reads(&repo(), "main", "stable")
+        .await
+        .unwrap();
+    assert_eq!(reads.source_tip.as_deref(), Some(tip.as_str()));
+    assert_eq!(reads.target_tip, None);
+
+    h.fake.set_branch(PROJECT, "stable", &tip);
+    let reads = h
+        .forge
+        .promotion_reads(&repo(), "nope", "stable")
+        .await
+        .unwrap();
+    assert_eq!(reads.source_tip, None);
+    assert_eq!(reads.target_tip.as_deref(), Some(tip.as_str()));
+    assert_eq!(reads.comparison, None);
+
+    let err = h
+        .forge
+        .promotion_reads(&RepoId::new("team/services/gone"), "main", "stable")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ForgeError::NotFound { what, .. } if what.contains("project team/services/gone")),
+        "{err:?}"
+    );
 }

@@ -8,7 +8,9 @@
 //! reviewer's review state), branches (with `protected`, `developers_can_push` and the
 //! token user's `can_push`), protected branches (list, read, protect, update, unprotect;
 //! Maintainer only), compare, repository tags (list, create), pipelines and commit
-//! statuses (list, create); and, at `/api/graphql`, a merge request's
+//! statuses (list, create: statuses are the jobs of the commit's pipelines, a posted one
+//! joins the newest pipeline or a new `external` one, and a pipeline's status is worked
+//! out from its jobs, as on GitLab); and, at `/api/graphql`, a merge request's
 //! `allowsMultipleReviewers` / `allowsMultipleAssignees`.
 //!
 //! Git data lives in real bare repositories ([`crate::bare::BareRepo`]): a branch moved
@@ -106,22 +108,113 @@ struct MergeRequest {
     frozen_sha: Option<String>,
 }
 
+/// A pipeline: its status is not stored but worked out from its jobs, as GitLab does
+/// (`Gitlab::Ci::Status::Composite`).
 #[derive(Debug, Clone)]
 struct Pipeline {
     id: u64,
     sha: String,
     ref_: String,
-    status: String,
+    /// `push` for a pipeline of `.gitlab-ci.yml`, `external` for the one GitLab creates to
+    /// hold the statuses posted for a commit that has no pipeline.
+    source: &'static str,
 }
 
+/// A job of a pipeline, or an external status (GitLab keeps those as jobs of a pipeline
+/// too, in stage `external`). `GET …/statuses` lists both.
 #[derive(Debug, Clone)]
 struct Status {
     id: u64,
+    pipeline_id: u64,
     sha: String,
     name: String,
+    stage: &'static str,
     status: String,
     target_url: Option<String>,
     allow_failure: bool,
+}
+
+impl Project {
+    /// The pipeline an external status for `sha` joins: the newest pipeline of the commit,
+    /// else a new `external` one (`Ci::CreateCommitStatusService#find_or_create_pipeline`).
+    fn pipeline_for_status(&mut self, sha: &str, new_id: u64) -> u64 {
+        if let Some(p) = self
+            .pipelines
+            .iter()
+            .filter(|p| p.sha == sha)
+            .max_by_key(|p| p.id)
+        {
+            return p.id;
+        }
+        self.pipelines.push(Pipeline {
+            id: new_id,
+            sha: sha.to_owned(),
+            ref_: "main".to_owned(),
+            source: "external",
+        });
+        new_id
+    }
+
+    /// The jobs of a pipeline that are not retried: the newest per name
+    /// (`CommitStatus.latest`).
+    fn latest_jobs(&self, pipeline: u64) -> Vec<&Status> {
+        let mut seen = BTreeSet::new();
+        let mut jobs: Vec<&Status> = self
+            .statuses
+            .iter()
+            .filter(|s| s.pipeline_id == pipeline)
+            .collect();
+        jobs.sort_by_key(|s| std::cmp::Reverse(s.id));
+        jobs.retain(|s| seen.insert(s.name.clone()));
+        jobs
+    }
+
+    /// A pipeline's status from its latest jobs, in the order of GitLab's
+    /// `Gitlab::Ci::Status::Composite#status`; a failed, canceled or manual job that is
+    /// allowed to fail is "ignored".
+    fn pipeline_status(&self, pipeline: u64) -> &'static str {
+        let states: BTreeSet<&str> = self
+            .latest_jobs(pipeline)
+            .into_iter()
+            .map(|s| {
+                let ignorable = matches!(s.status.as_str(), "failed" | "canceled" | "manual");
+                if s.allow_failure && ignorable {
+                    "ignored"
+                } else {
+                    s.status.as_str()
+                }
+            })
+            .collect();
+        let only = |allowed: &[&str]| states.iter().all(|s| allowed.contains(s));
+        let any = |wanted: &[&str]| states.iter().any(|s| wanted.contains(s));
+        if only(&["skipped", "ignored"]) {
+            "skipped"
+        } else if only(&["success", "skipped", "ignored"]) {
+            "success"
+        } else if only(&["created", "ignored"]) {
+            "created"
+        } else if only(&["preparing", "ignored"]) {
+            "preparing"
+        } else if only(&["canceled", "success", "skipped", "ignored"]) {
+            "canceled"
+        } else if only(&["pending", "created", "skipped", "ignored"]) {
+            "pending"
+        } else if any(&["running", "pending"]) {
+            "running"
+        } else if any(&["waiting_for_resource"]) {
+            "waiting_for_resource"
+        } else if any(&["manual"]) {
+            "manual"
+        } else if any(&["scheduled"]) {
+            "scheduled"
+        } else if any(&["preparing"]) {
+            "preparing"
+        } else if any(&["created"]) {
+            "running"
+        } else {
+            "failed"
+        }
+    }
 }
 
 struct Project {
@@ -566,29 +659,48 @@ impl FakeGitLab {
         lock(&self.world).user_id(username)
     }
 
-    /// Adds a pipeline for `sha` with `status` (`success`, `failed`, `running`, ...).
+    /// Adds a pipeline for `sha` whose one job, `test`, is in `status` (`success`,
+    /// `failed`, `running`, `manual`, ...), so the pipeline is too: every GitLab pipeline
+    /// has jobs, and its status is theirs. Returns the pipeline id.
     pub fn add_pipeline(&self, path: &str, sha: &str, status: &str) -> u64 {
         let mut world = lock(&self.world);
-        let id = world.id();
+        let (id, job) = (world.id(), world.id());
+        let base_url = world.base_url.clone();
         let project = world.project_mut(path).expect("project");
         project.pipelines.push(Pipeline {
             id,
             sha: sha.to_owned(),
             ref_: "main".to_owned(),
+            source: "push",
+        });
+        project.statuses.push(Status {
+            id: job,
+            pipeline_id: id,
+            sha: sha.to_owned(),
+            name: "test".to_owned(),
+            stage: "test",
             status: status.to_owned(),
+            target_url: Some(format!("{base_url}/{}/-/jobs/{job}", project.path)),
+            allow_failure: false,
         });
         id
     }
 
-    /// Adds a commit status (`pending`, `running`, `success`, `failed`, `canceled`).
+    /// Adds a status named `name` to `sha` (`pending`, `running`, `success`, `failed`,
+    /// `canceled`), as a job of the commit's newest pipeline or of a new `external` one,
+    /// as GitLab keeps posted statuses; `allow_failure` as a job of `.gitlab-ci.yml` may
+    /// have it. A later status of the same name in the same pipeline retries this one.
     pub fn add_status(&self, path: &str, sha: &str, name: &str, status: &str, allow_failure: bool) {
         let mut world = lock(&self.world);
-        let id = world.id();
+        let (id, pipeline) = (world.id(), world.id());
         let project = world.project_mut(path).expect("project");
+        let pipeline_id = project.pipeline_for_status(sha, pipeline);
         project.statuses.push(Status {
             id,
+            pipeline_id,
             sha: sha.to_owned(),
             name: name.to_owned(),
+            stage: "external",
             status: status.to_owned(),
             target_url: Some(format!("https://ci.example/{name}/{id}")),
             allow_failure,
@@ -1542,8 +1654,8 @@ async fn pipelines(
                 "project_id": p.id,
                 "sha": pl.sha,
                 "ref": pl.ref_,
-                "status": pl.status,
-                "source": "push",
+                "status": p.pipeline_status(pl.id),
+                "source": pl.source,
                 "name": null,
                 "created_at": TIME,
                 "updated_at": TIME,
@@ -1560,12 +1672,18 @@ async fn pipelines(
 }
 
 fn status_json(p: &Project, s: &Status) -> Value {
+    let ref_ = p
+        .pipelines
+        .iter()
+        .find(|pl| pl.id == s.pipeline_id)
+        .map_or("main", |pl| pl.ref_.as_str());
     json!({
         "id": s.id,
         "sha": s.sha,
-        "ref": "main",
+        "ref": ref_,
         "status": s.status,
         "name": s.name,
+        "stage": s.stage,
         "target_url": s.target_url,
         "description": null,
         "created_at": TIME,
@@ -1573,12 +1691,17 @@ fn status_json(p: &Project, s: &Status) -> Value {
         "finished_at": null,
         "allow_failure": s.allow_failure,
         "coverage": null,
-        "pipeline_id": null,
+        "pipeline_id": s.pipeline_id,
         "project_id": p.id,
         "author": {"id": 1, "username": BOT},
     })
 }
 
+/// `GET /projects/:id/repository/commits/:sha/statuses` (`lib/api/commit_statuses.rb`):
+/// the jobs of every pipeline of the commit, external statuses included, without `all`
+/// only those not retried (the newest per name in each pipeline), filtered by `ref`,
+/// `name`, `stage` and `pipeline_id`, ordered by `id` ascending unless `sort=desc`;
+/// `404 Commit Not Found` for a commit the repository lacks.
 async fn statuses(
     State(world): State<Shared>,
     Path((id, sha)): Path<(String, String)>,
@@ -1588,12 +1711,36 @@ async fn statuses(
     let Some(p) = w.project(&id) else {
         return no_project();
     };
+    if p.bare.resolve(&sha).is_none() {
+        return message(StatusCode::NOT_FOUND, "404 Commit Not Found");
+    }
     let all = q.get("all").is_some_and(|v| v == "true");
-    let mut seen = BTreeSet::new();
-    let mut found: Vec<&Status> = p.statuses.iter().filter(|s| s.sha == sha).collect();
-    found.sort_by_key(|s| std::cmp::Reverse(s.id));
-    // Without `all`, GitLab lists only the latest status per name.
-    found.retain(|s| all || seen.insert(s.name.clone()));
+    let mut found: Vec<&Status> = p
+        .pipelines
+        .iter()
+        .filter(|pl| pl.sha == sha)
+        .filter(|pl| {
+            q.get("pipeline_id")
+                .is_none_or(|want| *want == pl.id.to_string())
+        })
+        .filter(|pl| q.get("ref").is_none_or(|r| *r == pl.ref_))
+        .flat_map(|pl| {
+            if all {
+                p.statuses
+                    .iter()
+                    .filter(|s| s.pipeline_id == pl.id)
+                    .collect()
+            } else {
+                p.latest_jobs(pl.id)
+            }
+        })
+        .filter(|s| q.get("name").is_none_or(|n| *n == s.name))
+        .filter(|s| q.get("stage").is_none_or(|n| n == s.stage))
+        .collect();
+    found.sort_by_key(|s| s.id);
+    if q.get("sort").is_some_and(|v| v == "desc") {
+        found.reverse();
+    }
     let items = found.into_iter().map(|s| status_json(p, s)).collect();
     paged(
         items,
@@ -1614,7 +1761,7 @@ async fn create_status(
 ) -> Response {
     let params = Params::parse(&headers, &body);
     let mut w = lock(&world);
-    let status_id = w.id();
+    let (status_id, new_pipeline) = (w.id(), w.id());
     let Some(p) = w.project_mut(&id) else {
         return no_project();
     };
@@ -1624,8 +1771,13 @@ async fn create_status(
             json!({"error": "state is missing"}),
         );
     };
+    if p.bare.resolve(&sha).is_none() {
+        return message(StatusCode::NOT_FOUND, "404 Commit Not Found");
+    }
     let status = Status {
         id: status_id,
+        pipeline_id: p.pipeline_for_status(&sha, new_pipeline),
+        stage: "external",
         sha: sha.clone(),
         name: params
             .get("name")
