@@ -214,3 +214,66 @@ async fn a_wrong_gitlab_token_is_refused_before_anything_moves() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("GITLAB_TOKEN is not set"), "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_diverged_or_missing_gitlab_target_is_named_by_the_plan() {
+    let diverged = lab("").await;
+    // A hotfix made on `stable` only: `main` is no fast-forward of it.
+    diverged
+        .gl
+        .commit(PACKIT, "stable", "fix: hotfix on stable only");
+    let r = diverged.s.run(&["plan"]).await;
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("packit: `stable` has 1 commit(s) that `main` lacks"),
+        "{r:?}"
+    );
+
+    let missing = lab("").await;
+    missing.gl.bare(OGR).delete_branch("stable");
+    let r = missing.s.run(&["plan"]).await;
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("ogr: branch `stable` does not exist"),
+        "{r:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gitlab_target_the_token_may_not_push_is_blocked_in_the_plan() {
+    let lab = lab("").await;
+    lab.gl.protect_branch(OGR, "stable", 40, 40, false);
+    lab.gl.set_access_level(OGR, Some(30));
+    let r = lab.s.run(&["plan"]).await;
+    let text = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        text.contains(
+            "`stable` is protected; the token's user needs the Maintainer role or to be \
+             allowed to push in the rule"
+        ),
+        "{r:?}"
+    );
+    // Told by the read of the target branch that the plan makes anyway: neither the
+    // project nor its rules are read for it.
+    let paths: Vec<String> = lab
+        .gl
+        .faults()
+        .log()
+        .records
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.ends_with("/repository/branches/stable")),
+        "{paths:?}"
+    );
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.contains("protected_branches") || p.ends_with("/projects/packit%2Fogr")),
+        "{paths:?}"
+    );
+}
