@@ -54,9 +54,10 @@ pub struct Phase {
 pub enum Service {
     /// The GitHub adapter against `FakeGitHub`.
     GitHub,
-    /// The GitLab adapter against `FakeGitLab`; its branch moves are git pushes, to a
-    /// local bare repository in the fake (two smart-HTTP requests each on a real GitLab,
-    /// not in the counts).
+    /// The GitLab adapter against `FakeGitLab`; its branch moves are git pushes over
+    /// smart HTTP to the project's web URL + `.git`, which the fake serves with
+    /// `git http-backend` as GitLab's Workhorse does (git's requests, not the API's: not
+    /// in the counts).
     GitLab,
 }
 

@@ -69,7 +69,10 @@
 //! Deleting and re-creating the branch is not atomic (the branch is briefly gone, and
 //! protected branches cannot be deleted) and checks nothing; merging a merge request
 //! with `sha` set only fast-forwards under a project's fast-forward merge method. So the
-//! branch is moved with a git push to the project's `http_url_to_repo` with an expected
+//! branch is moved with a git push to the project's git URL over HTTP (the configured
+//! template; else `http_url_to_repo`, or, when a promotion's reads saw the branch's page
+//! `<web_url>/-/tree/<branch>`, `<web_url>.git`, which GitLab serves as well, so the move
+//! reads nothing from the API) with an expected
 //! old tip (`--force-with-lease=refs/heads/<b>:<old>`, no `+` unless a rollback is asked
 //! for): GitLab's `receive-pack` updates the ref only if it still is at `<old>`, and
 //! refuses a non-fast-forward, so a concurrent move loses with
@@ -207,6 +210,9 @@ struct Inner {
     locks: Arc<RepoLocks>,
     users: Mutex<HashMap<String, u64>>,
     projects: Mutex<HashMap<String, wire::Project>>,
+    /// Git URLs learnt from answers read for something else (a branch's `web_url`), so a
+    /// move needs no read of the project.
+    git_urls: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for GitLab {
@@ -288,6 +294,7 @@ impl GitLab {
                 locks: Arc::default(),
                 users: Mutex::default(),
                 projects: Mutex::default(),
+                git_urls: Mutex::default(),
             }),
         })
     }
@@ -773,11 +780,20 @@ impl GitLab {
 
     // ----- git -----------------------------------------------------------------------
 
+    /// The configured template; else the project's `http_url_to_repo` when the project
+    /// was read already; else the URL learnt from a branch's `web_url` (a promotion's
+    /// reads); else the project is read for it.
     async fn clone_url(&self, repo: &RepoId) -> Result<String> {
-        match &self.inner.clone_url_template {
-            Some(template) => Ok(template.replace("{path}", repo.as_str())),
-            None => Ok(self.project(repo).await?.http_url_to_repo),
+        if let Some(template) = &self.inner.clone_url_template {
+            return Ok(template.replace("{path}", repo.as_str()));
         }
+        if let Some(p) = lock(&self.inner.projects).get(repo.as_str()) {
+            return Ok(p.http_url_to_repo.clone());
+        }
+        if let Some(url) = lock(&self.inner.git_urls).get(repo.as_str()) {
+            return Ok(url.clone());
+        }
+        Ok(self.project(repo).await?.http_url_to_repo)
     }
 
     /// Runs `work` on the project's git remote in a blocking task, holding its lock.
@@ -991,6 +1007,13 @@ impl Forge for GitLab {
                 ..PromotionReads::default()
             });
         };
+        if let Some(url) = found
+            .web_url
+            .as_deref()
+            .and_then(|w| git_url_of_branch_page(w, target))
+        {
+            lock(&self.inner.git_urls).insert(repo.as_str().to_owned(), url);
+        }
         let target_tip = found.commit.id;
         let target_access = Some(branch_protection(
             target,
@@ -1227,6 +1250,42 @@ fn compare_endpoint<'a>(
         .to(to.to_owned())
         .build()
         .map_err(|e| builder_error("comparing commits", &e))
+}
+
+/// The project's git URL over HTTP from a branch's page, `<project web_url>/-/tree/<branch>`:
+/// `<project web_url>.git`. GitLab serves git at every project's web URL + `.git`
+/// (Workhorse), a relative URL root included, and that is what `http_url_to_repo` says
+/// too unless an administrator set a custom HTTP clone root (another host, which is
+/// then an alias of the same repository). A project path never has a `-` segment, so the
+/// first `/-/tree/` ends it.
+fn git_url_of_branch_page(web_url: &str, branch: &str) -> Option<String> {
+    let (project, tree) = web_url.split_once("/-/tree/")?;
+    let shown = percent_decode(tree);
+    (shown == branch && project.starts_with("http")).then(|| format!("{project}.git"))
+}
+
+/// `%XX` escapes decoded (branch names in a page URL); anything else is kept.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// GitLab's compare commits (oldest first) as the neutral list (newest first).
@@ -1969,6 +2028,36 @@ mod tests {
         assert!(builder_host("ftp://x").is_err());
         let err = builder_host("https://bot:glpat-secret@gitlab.com").unwrap_err();
         assert!(!err.to_string().contains("glpat-secret"), "{err}");
+    }
+
+    #[test]
+    fn a_branch_page_gives_the_project_git_url() {
+        assert_eq!(
+            git_url_of_branch_page(
+                "https://gitlab.example.com/team/api/-/tree/stable",
+                "stable"
+            )
+            .as_deref(),
+            Some("https://gitlab.example.com/team/api.git")
+        );
+        // A relative URL root, a branch with a slash and an escaped character.
+        assert_eq!(
+            git_url_of_branch_page(
+                "https://example.com/gitlab/g/sub/p/-/tree/release/1.0%2Bx",
+                "release/1.0+x"
+            )
+            .as_deref(),
+            Some("https://example.com/gitlab/g/sub/p.git")
+        );
+        // Not the branch asked for, or no page: nothing is learnt.
+        assert_eq!(
+            git_url_of_branch_page("https://gitlab.example.com/team/api/-/tree/main", "stable"),
+            None
+        );
+        assert_eq!(
+            git_url_of_branch_page("https://gitlab.example.com/team/api", "stable"),
+            None
+        );
     }
 
     #[test]

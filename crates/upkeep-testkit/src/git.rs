@@ -870,6 +870,18 @@ async fn serve_git(
     axum::extract::State(root): axum::extract::State<Arc<PathBuf>>,
     request: axum::extract::Request,
 ) -> axum::response::Response {
+    let path = request.uri().path().to_owned();
+    git_http_backend(root, path, request).await
+}
+
+/// Answers one smart-HTTP git request with `git http-backend` for the bare repositories
+/// under `root`, `path_info` naming the repository and the service
+/// (`/name.git/info/refs`). Authentication is the caller's.
+pub(crate) async fn git_http_backend(
+    root: Arc<PathBuf>,
+    path_info: String,
+    request: axum::extract::Request,
+) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
@@ -877,7 +889,7 @@ async fn serve_git(
     };
     let req = HttpRequest {
         method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
+        path: path_info,
         query: parts.uri.query().unwrap_or_default().to_owned(),
         headers: parts
             .headers

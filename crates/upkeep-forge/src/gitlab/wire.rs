@@ -112,6 +112,9 @@ pub(crate) struct Commit {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Branch {
     pub(crate) commit: Commit,
+    /// `<project web_url>/-/tree/<branch>` (`project_tree_url`).
+    #[serde(default)]
+    pub(crate) web_url: Option<String>,
     #[serde(flatten)]
     pub(crate) protection: BranchProtection,
 }

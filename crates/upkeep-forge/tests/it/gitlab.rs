@@ -1227,3 +1227,70 @@ async fn promotion_reads_say_which_branch_or_project_is_missing() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn after_the_reads_a_move_is_a_git_push_with_no_api_request() {
+    let h = harness().await;
+    let (old, new) = stable_two_behind(&h);
+    h.forge
+        .promotion_reads(&repo(), "main", "stable")
+        .await
+        .unwrap();
+    h.fake.faults().reset_log();
+    // The push goes to the project's web URL + `.git` (learnt from the branch's page), over
+    // HTTP with the token, as to GitLab's Workhorse; the API is not asked.
+    h.forge
+        .move_branch(&repo(), &forward(&old, &new))
+        .await
+        .unwrap();
+    assert_eq!(h.fake.faults().log().total(), 0);
+    assert_eq!(h.fake.branch_tip(PROJECT, "stable"), Some(new.clone()));
+
+    // GitLab's `pre-receive` refusal comes back the same way over HTTP, with the fix.
+    let next = h.fake.commit(PROJECT, "main", "fix: three");
+    h.fake.set_access_level(PROJECT, Some(DEVELOPER));
+    let err = h
+        .forge
+        .move_branch(&repo(), &forward(&new, &next))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("You are not allowed to push code to protected branches")
+            && text.contains("the token's user needs the Maintainer role"),
+        "{text}"
+    );
+    assert_eq!(h.fake.branch_tip(PROJECT, "stable"), Some(new));
+}
+
+#[tokio::test]
+async fn git_over_http_wants_the_token_as_gitlab_does() {
+    let h = harness().await;
+    let url = format!("{}/{PROJECT}.git", h.fake.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    // Off the runtime's thread: the fake answers on it.
+    let ls_remote = |url: String| {
+        let cwd = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("git")
+                .args(["ls-remote", &url])
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .current_dir(cwd)
+                .output()
+                .unwrap()
+        })
+    };
+    let anonymous = ls_remote(url.clone()).await.unwrap();
+    assert!(!anonymous.status.success(), "{anonymous:?}");
+    let with_token = ls_remote(url.replacen("http://", &format!("http://oauth2:{TOKEN}@"), 1))
+        .await
+        .unwrap();
+    assert!(with_token.status.success(), "{with_token:?}");
+    let main = h.fake.branch_tip(PROJECT, "main").unwrap();
+    assert!(
+        String::from_utf8_lossy(&with_token.stdout).contains(&format!("{main}\trefs/heads/main")),
+        "{with_token:?}"
+    );
+}

@@ -493,7 +493,16 @@ impl FakeGitLab {
         } else {
             Router::new().nest(&prefix, api)
         };
-        let app = faults.wrap(app);
+        // Git over smart HTTP at the project's web URL + `.git`, as GitLab's Workhorse
+        // serves it; not in the request log (the API's counts), as on the real service
+        // these are git's requests, not the API's.
+        let git = GitHttp {
+            world: world.clone(),
+            prefix: prefix.clone(),
+        };
+        let app = faults
+            .wrap(app)
+            .fallback(move |request: Request| git_http(git.clone(), request));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -799,6 +808,72 @@ impl FakeGitLab {
             .map(|mr| world.mr_json(project, mr))
             .collect()
     }
+}
+
+// ----- git over HTTP ---------------------------------------------------------------------
+
+#[derive(Clone)]
+struct GitHttp {
+    world: Shared,
+    prefix: String,
+}
+
+/// `<prefix>/<project path>.git/<service>` (`info/refs`, `git-upload-pack`,
+/// `git-receive-pack`) with HTTP Basic credentials whose password is the token (GitLab
+/// takes any username with a personal access token, `oauth2` included): the project's
+/// bare repository through `git http-backend`, its `pre-receive` hook included. Wrong or
+/// no credentials: `401` with `WWW-Authenticate`, as GitLab answers; an unknown project:
+/// `404`.
+async fn git_http(git: GitHttp, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let Some((project, service)) = path
+        .strip_prefix(git.prefix.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.split_once(".git/"))
+    else {
+        return message(StatusCode::NOT_FOUND, "404 Not Found");
+    };
+    let (token, bare) = {
+        let w = lock(&git.world);
+        let Some(p) = w.project(project) else {
+            return message(StatusCode::NOT_FOUND, "404 Project Not Found");
+        };
+        (w.token.clone(), p.bare.path().to_owned())
+    };
+    let password = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic_password);
+    if password.as_deref() != Some(token.as_str()) {
+        let mut denied = (
+            StatusCode::UNAUTHORIZED,
+            "HTTP Basic: Access denied. If a password was provided for Git authentication, the \
+             password was incorrect or you're required to use a token instead of a password.",
+        )
+            .into_response();
+        denied.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"GitLab\""),
+        );
+        return denied;
+    }
+    let (Some(root), Some(name)) = (bare.parent(), bare.file_name()) else {
+        return message(StatusCode::NOT_FOUND, "404 Project Not Found");
+    };
+    let path_info = format!("/{}/{service}", name.to_string_lossy());
+    crate::git::git_http_backend(Arc::new(root.to_owned()), path_info, request).await
+}
+
+/// The password of an HTTP Basic `Authorization` header.
+fn basic_password(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':').map(|(_, p)| p.to_owned())
 }
 
 // ----- HTTP -----------------------------------------------------------------------------
