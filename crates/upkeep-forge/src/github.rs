@@ -1362,7 +1362,7 @@ impl Forge for GitHub {
     /// One GraphQL query: the token's role (`viewerPermission`) and the branch's
     /// `refUpdateRule`, whose `viewerCanPush` is GitHub's own verdict on the token's user
     /// (shown to every reader). Only when it refuses an administrator is the rule read
-    /// through REST, to say what is missing: see [`GitHub::rule_access`].
+    /// through REST, to say what is missing (`GitHub::rule_access`).
     async fn branch_access(&self, repo: &RepoId, branch: &str) -> Result<BranchAccess> {
         match self.read_branch_access(repo, branch).await? {
             Some(access) => Ok(access),
