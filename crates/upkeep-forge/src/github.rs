@@ -1464,18 +1464,16 @@ impl GitHub {
     }
 }
 
+/// What stays as it is in a URL path segment: RFC 3986's unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A branch name as one URL path segment (`/` and the like percent-encoded).
 fn url_segment(branch: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for b in branch.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(branch, UNRESERVED).to_string()
 }
 
 /// `GET /repos/{owner}/{repo}/branches/{branch}`, the parts upkeep reads.

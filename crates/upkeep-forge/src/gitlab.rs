@@ -1260,32 +1260,8 @@ fn compare_endpoint<'a>(
 /// first `/-/tree/` ends it.
 fn git_url_of_branch_page(web_url: &str, branch: &str) -> Option<String> {
     let (project, tree) = web_url.split_once("/-/tree/")?;
-    let shown = percent_decode(tree);
+    let shown = percent_encoding::percent_decode_str(tree).decode_utf8_lossy();
     (shown == branch && project.starts_with("http")).then(|| format!("{project}.git"))
-}
-
-/// `%XX` escapes decoded (branch names in a page URL); anything else is kept.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// GitLab's compare commits (oldest first) as the neutral list (newest first).

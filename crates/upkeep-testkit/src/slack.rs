@@ -325,9 +325,8 @@ fn error(code: &str) -> Value {
 fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Map<String, Value> {
     let mut out = Map::new();
     let mut add_form = |text: &str| {
-        for pair in text.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            out.insert(percent_decode(k), Value::String(percent_decode(v)));
+        for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
+            out.insert(k.into_owned(), Value::String(v.into_owned()));
         }
     };
     if let Some(q) = query {
@@ -345,30 +344,6 @@ fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Map<String, 
         add_form(&String::from_utf8_lossy(body));
     }
     out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| char::from(b).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn str_param<'a>(p: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -740,6 +715,7 @@ mod tests {
         let p = params(Some("channel=C1&text=a%26b+c"), &headers, b"");
         assert_eq!(str_param(&p, "channel"), Some("C1"));
         assert_eq!(str_param(&p, "text"), Some("a&b c"));
-        assert_eq!(percent_decode("100%"), "100%");
+        let p = params(Some("text=100%"), &headers, b"");
+        assert_eq!(str_param(&p, "text"), Some("100%"));
     }
 }
