@@ -40,6 +40,17 @@ async fn connect(fake: &FakeGitLab, work: &TempDir) -> GitLab {
     .unwrap()
 }
 
+/// A promotion's reads of `main` → `stable`, and how many requests they made.
+async fn promotion_reads(h: &GitLabHarness) -> (upkeep_forge::PromotionReads, usize) {
+    h.fake.faults().reset_log();
+    let reads = h
+        .forge
+        .promotion_reads(&repo(), "main", "stable")
+        .await
+        .unwrap();
+    (reads, h.fake.faults().log().total())
+}
+
 async fn harness() -> GitLabHarness {
     upkeep_testkit::install_crypto_provider();
     upkeep_testkit::init_tracing();
@@ -1146,14 +1157,8 @@ async fn promotion_reads_leave_a_diverged_target_to_compare() {
     let h = harness().await;
     let (_, new) = stable_two_behind(&h);
     let hotfix = h.fake.commit(PROJECT, "stable", "fix: hotfix on stable");
-    h.fake.faults().reset_log();
-
-    let reads = h
-        .forge
-        .promotion_reads(&repo(), "main", "stable")
-        .await
-        .unwrap();
-    assert_eq!(h.fake.faults().log().total(), 2);
+    let (reads, requests) = promotion_reads(&h).await;
+    assert_eq!(requests, 2);
     assert_eq!(reads.source_tip.as_deref(), Some(new.as_str()));
     assert_eq!(reads.target_tip.as_deref(), Some(hotfix.as_str()));
     assert_eq!(
@@ -1169,13 +1174,8 @@ async fn promotion_reads_of_an_even_target_and_of_a_target_ahead() {
     let h = harness().await;
     let tip = h.fake.branch_tip(PROJECT, "main").unwrap();
     h.fake.set_branch(PROJECT, "stable", &tip);
-    h.fake.faults().reset_log();
-    let even = h
-        .forge
-        .promotion_reads(&repo(), "main", "stable")
-        .await
-        .unwrap();
-    assert_eq!(h.fake.faults().log().total(), 2);
+    let (even, requests) = promotion_reads(&h).await;
+    assert_eq!(requests, 2);
     assert_eq!(even.source_tip.as_deref(), Some(tip.as_str()));
     assert_eq!(even.target_tip.as_deref(), Some(tip.as_str()));
     let cmp = even.comparison.expect("even");
@@ -1183,13 +1183,8 @@ async fn promotion_reads_of_an_even_target_and_of_a_target_ahead() {
 
     // `stable` ahead of `main`: the compare names no source commit; its tip is read.
     let ahead = h.fake.commit(PROJECT, "stable", "fix: only on stable");
-    h.fake.faults().reset_log();
-    let reads = h
-        .forge
-        .promotion_reads(&repo(), "main", "stable")
-        .await
-        .unwrap();
-    assert_eq!(h.fake.faults().log().total(), 3);
+    let (reads, requests) = promotion_reads(&h).await;
+    assert_eq!(requests, 3);
     assert_eq!(reads.source_tip.as_deref(), Some(tip.as_str()));
     assert_eq!(reads.target_tip.as_deref(), Some(ahead.as_str()));
     assert_eq!(reads.comparison, None);
