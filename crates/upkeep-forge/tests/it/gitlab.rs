@@ -1279,6 +1279,14 @@ async fn git_over_http_wants_the_token_as_gitlab_does() {
     };
     let anonymous = ls_remote(url.clone()).await.unwrap();
     assert!(!anonymous.status.success(), "{anonymous:?}");
+    // Credentials are asked for before anything is said about the project.
+    let unknown = ls_remote(format!("{}/nobody/nothing.git", h.fake.base_url()))
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("could not read Username"),
+        "{unknown:?}"
+    );
     let with_token = ls_remote(url.replacen("http://", &format!("http://oauth2:{TOKEN}@"), 1))
         .await
         .unwrap();

@@ -822,8 +822,8 @@ struct GitHttp {
 /// `git-receive-pack`) with HTTP Basic credentials whose password is the token (GitLab
 /// takes any username with a personal access token, `oauth2` included): the project's
 /// bare repository through `git http-backend`, its `pre-receive` hook included. Wrong or
-/// no credentials: `401` with `WWW-Authenticate`, as GitLab answers; an unknown project:
-/// `404`.
+/// no credentials: `401` with `WWW-Authenticate`, as GitLab answers, before anything is
+/// said about the project; an unknown project: `404`.
 async fn git_http(git: GitHttp, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     let Some((project, service)) = path
@@ -833,12 +833,14 @@ async fn git_http(git: GitHttp, request: Request) -> Response {
     else {
         return message(StatusCode::NOT_FOUND, "404 Not Found");
     };
+    // Credentials first, as GitLab asks for them before it says whether a project
+    // exists (a request without them to an unknown project is a 401 too).
     let (token, bare) = {
         let w = lock(&git.world);
-        let Some(p) = w.project(project) else {
-            return message(StatusCode::NOT_FOUND, "404 Project Not Found");
-        };
-        (w.token.clone(), p.bare.path().to_owned())
+        (
+            w.token.clone(),
+            w.project(project).map(|p| p.bare.path().to_owned()),
+        )
     };
     let password = request
         .headers()
@@ -858,6 +860,9 @@ async fn git_http(git: GitHttp, request: Request) -> Response {
         );
         return denied;
     }
+    let Some(bare) = bare else {
+        return message(StatusCode::NOT_FOUND, "404 Project Not Found");
+    };
     let (Some(root), Some(name)) = (bare.parent(), bare.file_name()) else {
         return message(StatusCode::NOT_FOUND, "404 Project Not Found");
     };
@@ -1746,7 +1751,9 @@ async fn pipelines(
     )
 }
 
-fn status_json(p: &Project, s: &Status) -> Value {
+/// A status as `API::Entities::CommitStatus` exposes it (`lib/api/entities/commit_status.rb`):
+/// its stage and project are not shown, its author is a `UserBasic`.
+fn status_json(w: &World, p: &Project, s: &Status) -> Value {
     let ref_ = p
         .pipelines
         .iter()
@@ -1758,7 +1765,6 @@ fn status_json(p: &Project, s: &Status) -> Value {
         "ref": ref_,
         "status": s.status,
         "name": s.name,
-        "stage": s.stage,
         "target_url": s.target_url,
         "description": null,
         "created_at": TIME,
@@ -1767,8 +1773,7 @@ fn status_json(p: &Project, s: &Status) -> Value {
         "allow_failure": s.allow_failure,
         "coverage": null,
         "pipeline_id": s.pipeline_id,
-        "project_id": p.id,
-        "author": {"id": 1, "username": BOT},
+        "author": w.user_json(1),
     })
 }
 
@@ -1816,7 +1821,7 @@ async fn statuses(
     if q.get("sort").is_some_and(|v| v == "desc") {
         found.reverse();
     }
-    let items = found.into_iter().map(|s| status_json(p, s)).collect();
+    let items = found.into_iter().map(|s| status_json(&w, p, s)).collect();
     paged(
         items,
         &q,
@@ -1865,5 +1870,5 @@ async fn create_status(
     };
     p.statuses.push(status.clone());
     let p = w.project(&id).expect("project");
-    (StatusCode::CREATED, axum::Json(status_json(p, &status))).into_response()
+    (StatusCode::CREATED, axum::Json(status_json(&w, p, &status))).into_response()
 }
