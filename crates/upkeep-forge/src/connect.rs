@@ -366,6 +366,15 @@ impl Forges {
         api: &str,
         what: &str,
     ) -> Result<Arc<dyn crate::Discover>, ConnectError> {
+        // Only built with an adapter's feature.
+        #[allow(unused_variables)]
+        let client_error = |source: ForgeError| ConnectError::Client {
+            what: what.to_owned(),
+            kind,
+            api: api.to_owned(),
+            url: api.to_owned(),
+            source: Box::new(source),
+        };
         match kind {
             #[cfg(feature = "local")]
             Kind::Local => Ok(Arc::new(crate::local::LocalForge::new(
@@ -376,13 +385,7 @@ impl Forges {
                 let (token, _) = self.discover_token(kind, api, what)?;
                 let client =
                     crate::github::GitHub::new(api, token, crate::retry::RetryPolicy::default())
-                        .map_err(|source| ConnectError::Client {
-                            what: what.to_owned(),
-                            kind,
-                            api: api.to_owned(),
-                            url: api.to_owned(),
-                            source: Box::new(source),
-                        })?;
+                        .map_err(client_error)?;
                 Ok(Arc::new(client))
             }
             #[cfg(feature = "gitlab")]
@@ -392,13 +395,7 @@ impl Forges {
                     crate::gitlab::GitLabOptions::new(api, token, self.work_dir.join("gitlab"));
                 let client = crate::gitlab::GitLab::connect(options)
                     .await
-                    .map_err(|source| ConnectError::Client {
-                        what: what.to_owned(),
-                        kind,
-                        api: api.to_owned(),
-                        url: api.to_owned(),
-                        source: Box::new(source),
-                    })?;
+                    .map_err(client_error)?;
                 Ok(Arc::new(client))
             }
             // Reached in builds without some adapter's feature.

@@ -180,6 +180,7 @@ impl ForgeError {
     /// The error with `scrub` applied to every text the server provided (the messages
     /// of its answers), so that a token a server echoes never reaches a log or a report.
     #[must_use]
+    #[cfg(any(feature = "github", feature = "gitlab"))]
     pub(crate) fn scrubbed(self, scrub: impl Fn(&str) -> String) -> Self {
         match self {
             Self::Unauthorized {

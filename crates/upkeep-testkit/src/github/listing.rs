@@ -21,7 +21,6 @@ use super::http::{
 };
 use super::json::{repo_json, user_json};
 use super::model::{Repo, RepoMeta, World, lock};
-use crate::bare::BareRepo;
 
 pub(super) fn routes(r: &mut Routes) {
     r.get("/orgs/{org}/repos", org_repos)
@@ -320,15 +319,7 @@ impl FakeGitHub {
     /// organisation or a user ([`RepoMeta`]). Returns the bare repository's path.
     pub fn create_listed_repo(&self, full_name: &str, meta: RepoMeta) -> std::path::PathBuf {
         if meta.empty {
-            let world = lock(&self.world);
-            let (owner, name) = full_name
-                .split_once('/')
-                .expect("repository names are owner/name");
-            let path = world.dir.join(format!("{owner}__{name}.git"));
-            let bare = BareRepo::init(&path, world.clock.clone());
-            drop(world);
-            self.insert_repo(full_name, bare, meta);
-            return path;
+            return self.create_empty_repo(full_name, meta).0;
         }
         let path = self.create_repo(full_name);
         self.with_repo(full_name, |repo| repo.meta = meta);

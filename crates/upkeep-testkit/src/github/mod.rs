@@ -263,6 +263,13 @@ impl FakeGitHub {
     /// Creates `owner/name` with a bare repository whose `main` has one commit (a
     /// README). Returns the bare repository's path.
     pub fn create_repo(&self, full_name: &str) -> PathBuf {
+        let (path, bare) = self.create_empty_repo(full_name, model::RepoMeta::default());
+        bare.commit_file("main", "README.md", "# fake\n", "Initial commit");
+        path
+    }
+
+    /// Creates `owner/name` with a bare repository without any commit.
+    fn create_empty_repo(&self, full_name: &str, meta: model::RepoMeta) -> (PathBuf, BareRepo) {
         let world = lock(&self.world);
         let (owner, name) = full_name
             .split_once('/')
@@ -270,9 +277,8 @@ impl FakeGitHub {
         let path = world.dir.join(format!("{owner}__{name}.git"));
         let bare = BareRepo::init(&path, world.clock.clone());
         drop(world);
-        self.insert_repo(full_name, bare.clone(), model::RepoMeta::default());
-        bare.commit_file("main", "README.md", "# fake\n", "Initial commit");
-        path
+        self.insert_repo(full_name, bare.clone(), meta);
+        (path, bare)
     }
 
     /// Registers `owner/name` backed by `bare`, with `meta`.
