@@ -21,6 +21,16 @@ use upkeep_forge::{
     Verdict,
 };
 
+/// A forward move of `stable` from `old` to `new`.
+pub(crate) fn forward(old: impl Into<String>, new: impl Into<String>) -> BranchMove {
+    BranchMove {
+        branch: "stable".into(),
+        expected_old: old.into(),
+        new: new.into(),
+        allow_backwards: false,
+    }
+}
+
 /// A CI signal a harness can put on a commit. Adapters decide how (a commit status, a check
 /// run, a pipeline, a recorded file); the suite only cares about the merged verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,15 +395,7 @@ pub(crate) async fn move_branch_fast_forward(h: &impl Harness) {
     h.commit_on("main", "one").await;
     let new = h.commit_on("main", "two").await;
     forge
-        .move_branch(
-            &repo,
-            &BranchMove {
-                branch: "stable".into(),
-                expected_old: old,
-                new: new.clone(),
-                allow_backwards: false,
-            },
-        )
+        .move_branch(&repo, &forward(old, new.clone()))
         .await
         .unwrap();
     assert_eq!(forge.branch_tip(&repo, "stable").await.unwrap(), Some(new));

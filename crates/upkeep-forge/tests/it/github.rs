@@ -14,7 +14,7 @@ use upkeep_forge::{
 use upkeep_testkit::faults::{Endpoint, Fault};
 use upkeep_testkit::github::{FakeGitHub, Layout, Role, UpdateRefs};
 
-use crate::behaviour::{Harness, ProtectingHarness, Review, Signal};
+use crate::behaviour::{Harness, ProtectingHarness, Review, Signal, forward};
 
 const REPO: &str = "acme/api";
 const TOKEN: &str = "ghp_fakeTOKEN0123456789secretvalue";
@@ -173,16 +173,6 @@ mod enterprise {
         assert_eq!(reads.target_tip.as_deref(), Some(old.as_str()));
         assert_eq!(reads.comparison.map(|c| c.ahead_by), Some(1));
         assert_eq!(h.fake.faults().log().total(), 1, "one GraphQL query");
-    }
-}
-
-/// A forward move of `stable` from `old` to `new`.
-fn forward(old: impl Into<String>, new: impl Into<String>) -> BranchMove {
-    BranchMove {
-        branch: "stable".into(),
-        expected_old: old.into(),
-        new: new.into(),
-        allow_backwards: false,
     }
 }
 
@@ -1093,15 +1083,6 @@ fn rule(enforce_admins: bool, bypass: &[&str], push: Option<&[&str]>) -> serde_j
     })
 }
 
-fn promote(old: &str, new: &str) -> BranchMove {
-    BranchMove {
-        branch: "stable".into(),
-        expected_old: old.to_owned(),
-        new: new.to_owned(),
-        allow_backwards: false,
-    }
-}
-
 /// A rule that includes administrators binds them like anyone: the error says what the
 /// token's user lacks, and naming them in the rule lets them through.
 #[tokio::test]
@@ -1122,7 +1103,7 @@ async fn a_rule_including_administrators_binds_them_by_name() {
         access.detail.contains("the rule includes administrators"),
         "{access:?}"
     );
-    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+    match h.forge.move_branch(&repo(), &forward(&old, &new)).await {
         Err(ForgeError::BranchProtected { message, fix, .. }) => {
             assert!(
                 message.contains("Changes must be made through a pull request."),
@@ -1145,7 +1126,7 @@ async fn a_rule_including_administrators_binds_them_by_name() {
     let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
     assert_eq!(access.can_update, Some(true), "{access:?}");
     h.forge
-        .move_branch(&repo(), &promote(&old, &new))
+        .move_branch(&repo(), &forward(&old, &new))
         .await
         .unwrap();
     assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
@@ -1172,7 +1153,7 @@ async fn required_status_checks_must_have_passed_on_the_new_tip() {
     let access = h.forge.branch_access(&repo(), "stable").await.unwrap();
     assert_eq!(access.can_update, Some(true), "{access:?}");
     assert!(access.detail.contains("status checks: ci"), "{access:?}");
-    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+    match h.forge.move_branch(&repo(), &forward(&old, &new)).await {
         Err(ForgeError::BranchProtected { message, .. }) => {
             assert_eq!(
                 message,
@@ -1183,7 +1164,7 @@ async fn required_status_checks_must_have_passed_on_the_new_tip() {
     }
     h.fake.add_status(REPO, &new, "ci", "success");
     h.forge
-        .move_branch(&repo(), &promote(&old, &new))
+        .move_branch(&repo(), &forward(&old, &new))
         .await
         .unwrap();
     assert_eq!(h.fake.branch_tip(REPO, "stable"), Some(new));
@@ -1198,7 +1179,7 @@ async fn the_rest_fallback_reports_protection_too() {
     h.fake
         .protect_branch(REPO, "stable", &rule(false, &[], None));
     h.fake.set_role(REPO, Role::Write);
-    match h.forge.move_branch(&repo(), &promote(&old, &new)).await {
+    match h.forge.move_branch(&repo(), &forward(&old, &new)).await {
         Err(ForgeError::BranchProtected { message, fix, .. }) => {
             assert_eq!(message, "Changes must be made through a pull request.");
             assert!(fix.unwrap().contains("the Admin role"));

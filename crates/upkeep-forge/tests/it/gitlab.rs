@@ -17,7 +17,7 @@ use upkeep_forge::{
 use upkeep_testkit::faults::{Endpoint, Fault};
 use upkeep_testkit::gitlab::{FakeGitLab, TOKEN, Tier};
 
-use crate::behaviour::{Harness, Review, Signal, behaviour_suite};
+use crate::behaviour::{Harness, Review, Signal, behaviour_suite, forward};
 
 const PROJECT: &str = "team/services/api";
 
@@ -748,15 +748,6 @@ fn protected_stable(h: &GitLabHarness) -> (String, String) {
     h.fake
         .protect_branch(PROJECT, "stable", MAINTAINER, MAINTAINER, false);
     (old, new)
-}
-
-fn forward(old: &str, new: &str) -> BranchMove {
-    BranchMove {
-        branch: "stable".into(),
-        expected_old: old.into(),
-        new: new.into(),
-        allow_backwards: false,
-    }
 }
 
 #[tokio::test]

@@ -4,9 +4,11 @@
 use secrecy::SecretString;
 use upkeep_forge::github::GitHub;
 use upkeep_forge::retry::RetryPolicy;
-use upkeep_forge::{BranchMove, Forge, ForgeError, RepoId};
+use upkeep_forge::{Forge, ForgeError, RepoId};
 use upkeep_testkit::faults::Endpoint;
 use upkeep_testkit::github::{FakeGitHub, Role};
+
+use crate::behaviour::forward;
 
 const REPO: &str = "packit/ogr";
 
@@ -53,15 +55,7 @@ async fn github_reads_both_tips_and_the_comparison_in_one_request_and_moves_in_o
 
     fake.faults().reset_log();
     forge
-        .move_branch(
-            &repo(),
-            &BranchMove {
-                branch: "stable".into(),
-                expected_old: old,
-                new: new.clone(),
-                allow_backwards: false,
-            },
-        )
+        .move_branch(&repo(), &forward(old, new.clone()))
         .await
         .unwrap();
     assert_eq!(fake.faults().log().total(), 1, "the mutation only");
@@ -101,15 +95,7 @@ async fn github_move_refused_because_someone_moved_the_branch_names_where_it_is(
     fake.set_branch(REPO, "stable", &theirs);
     fake.faults().reset_log();
     let err = forge
-        .move_branch(
-            &repo(),
-            &BranchMove {
-                branch: "stable".into(),
-                expected_old: reads.target_tip.unwrap(),
-                new,
-                allow_backwards: false,
-            },
-        )
+        .move_branch(&repo(), &forward(reads.target_tip.unwrap(), new))
         .await
         .unwrap_err();
     match err {
@@ -134,15 +120,7 @@ async fn github_move_that_is_not_a_fast_forward_is_refused_by_the_mutation() {
     let ahead = fake.commit(REPO, "stable", "only on stable");
     let main = fake.commit(REPO, "main", "only on main");
     let err = forge
-        .move_branch(
-            &repo(),
-            &BranchMove {
-                branch: "stable".into(),
-                expected_old: ahead.clone(),
-                new: main,
-                allow_backwards: false,
-            },
-        )
+        .move_branch(&repo(), &forward(ahead.clone(), main))
         .await
         .unwrap_err();
     assert!(matches!(err, ForgeError::NotFastForward { .. }), "{err:?}");
